@@ -1,0 +1,94 @@
+"""Orders -> rack visits -> robots, on a small hand-made layout."""
+
+import numpy as np
+import pytest
+
+from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.grid import Grid
+from warehouse_core.inventory import Inventory
+from warehouse_core.layout import Layout, Station, StorageLocation
+from warehouse_core.occupancy import GridFrame
+from warehouse_core.operations import (ORDER_COMPLETED, ORDER_REJECTED, TASK_DONE, OpsConfig,
+                                       OrderEvent, TaskEvent, WarehouseOps)
+from warehouse_core.orders import Order, OrderLine, order_problem
+
+
+def small_layout() -> Layout:
+    free = np.ones((5, 8), dtype=bool)
+    grid = Grid(free)
+    storage = (StorageLocation("L1", (3, 1), "R1"), StorageLocation("L2", (4, 1), "R2"),
+               StorageLocation("L3", (3, 3), "R3"), StorageLocation("L4", (4, 3), None))
+    stations = (Station("S1", (0, 2), ((0, 3),)),)
+    return Layout("t", "test", grid, GridFrame(0.0, 0.0, 1.0, 5), storage, stations, (), ())
+
+
+def ops_with(stock) -> WarehouseOps:
+    inv = Inventory(stock, {s: 1.0 for r in stock.values() for s in r})
+    return WarehouseOps(small_layout(), inv, OpsConfig(max_lines_per_visit=10, station_queue_limit=4))
+
+
+def order(oid, *lines, consumer="C1", created=0.0, deadline=3600.0):
+    return Order(oid, consumer, tuple(OrderLine(s, q) for s, q in lines), created, deadline)
+
+
+def test_bad_orders_are_refused_with_a_reason():
+    ops = ops_with({"R1": {"A": 5}, "R2": {}, "R3": {}})
+    assert "not in the catalogue" in ops.submit(order("O1", ("ZZZ", 1)), 0)[2]
+    assert "not enough stock" in ops.submit(order("O2", ("A", 6)), 0)[2]
+    assert "quantity" in order_problem(order("O3", ("A", 0)), {"A"})
+    assert "deadline" in order_problem(order("O4", ("A", 1), deadline=-1.0), {"A"})
+    ok, oid, _ = ops.submit(order("O5", ("A", 2)), 0)
+    assert ok
+    assert "already submitted" in ops.submit(order("O5", ("A", 1)), 0)[2]
+    states = [e.state for e in ops.drain_events() if isinstance(e, OrderEvent)]
+    assert states.count(ORDER_REJECTED) == 3
+
+
+def test_pile_on_serves_all_lines_of_one_rack_in_one_visit():
+    ops = ops_with({"R1": {"A": 9, "B": 9}, "R2": {"A": 9}, "R3": {"C": 9}})
+    for i, sku in enumerate(["A", "B", "A"]):
+        assert ops.submit(order(f"O{i}", (sku, 1)), 0)[0]
+    ops.update_robot("robot_0", (7, 4))
+    tasks = ops.assign(1.0)
+    assert len(tasks) == 1
+    assert tasks[0].rack == "R1" and len(tasks[0].lines) == 3
+    assert [s.op for s in tasks[0].steps] == [OP_LIFT, OP_PICK, OP_DROP]
+
+
+def test_assignment_minimises_total_travel():
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {"C": 9}})
+    ops.submit(order("O1", ("A", 1)), 0)
+    ops.submit(order("O2", ("C", 1)), 0)
+    ops.update_robot("near_R3", (3, 4))
+    ops.update_robot("near_R1", (3, 0))
+    tasks = {t.rack: t.robot for t in ops.assign(0.0)}
+    assert tasks == {"R1": "near_R1", "R3": "near_R3"}
+
+
+def test_a_visit_completes_its_orders_and_moves_the_rack():
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}})
+    ops.submit(order("O1", ("A", 2)), 0)
+    ops.update_robot("robot_0", (0, 0))
+    (task,) = ops.assign(0.0)
+    assert task.return_location == "L4"  # the only free location
+    ops.step_done(task.task_id, 2, 50.0)  # lifted and picked
+    ops.task_finished(task.task_id, True, 80.0)
+    events = ops.drain_events()
+    done = [e for e in events if isinstance(e, OrderEvent) and e.state == ORDER_COMPLETED]
+    assert done and done[0].time == 50.0
+    assert any(isinstance(e, TaskEvent) and e.state == TASK_DONE for e in events)
+    assert ops.inventory.stock["R1"]["A"] == 7
+    assert ops.rack_at["L4"] == "R1" and "L1" not in ops.rack_at
+    assert not ops.robots["robot_0"].task
+
+
+def test_failed_visit_gives_its_lines_back():
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}})
+    ops.submit(order("O1", ("A", 2)), 0)
+    ops.update_robot("robot_0", (0, 0))
+    (task,) = ops.assign(0.0)
+    ops.task_finished(task.task_id, False, 5.0, "robot refused")
+    assert len(ops.pending) == 1 and ops.inventory.available("R1", "A") == 9
+    ops.update_robot("robot_0", (0, 0))
+    (again,) = ops.assign(6.0)
+    assert again.rack == "R1"

@@ -1,0 +1,24 @@
+"""Close encounters from pose samples, with interpolation between samples."""
+
+import numpy as np
+
+from warehouse_core.trajectory import Track, close_encounters, min_separation
+
+
+def test_crossing_between_samples_is_found():
+    # a goes east, b goes north; they cross (0, 0) at t = 1, between the samples 0 and 2
+    a = Track("a", np.array([0.0, 2.0]), np.array([-1.0, 1.0]), np.array([0.0, 0.0]))
+    b = Track("b", np.array([0.0, 2.0]), np.array([0.0, 0.0]), np.array([-1.0, 1.0]))
+    (enc,) = close_encounters([a, b], 0.5)
+    assert enc.robots == ("a", "b") and enc.min_distance < 1e-9
+    assert enc.t_start == 0.0 and enc.t_end == 2.0
+
+
+def test_far_apart_and_idle_robots_have_no_encounter():
+    t = np.linspace(0, 10, 11)
+    a = Track("a", t, t, np.zeros_like(t))
+    b = Track("b", t, t, np.full_like(t, 1.0))
+    c = Track("c", np.array([0.0]), np.array([50.0]), np.array([50.0]))
+    assert close_encounters([a, b, c], 0.5) == []
+    assert abs(min_separation([a, b, c]) - 1.0) < 1e-9
+    assert abs(a.distance() - 10.0) < 1e-9

@@ -1,0 +1,142 @@
+"""Delay-robust execution of committed paths: dependency-gated releases (ADG-style).
+
+A robot may drive into the next cell of its path only when
+
+1. every robot whose visit to that cell comes earlier (in the committed plans) has already
+   left it and reached its own next cell, and
+2. the plan time of the departure has come (``start_step + j - 1 <= now_step + lookahead``),
+   so that no robot runs ahead of schedule and new plans can always be placed after
+   everything already released.
+
+Because visits of different robots to a cell are separated by at least one step (see
+:mod:`warehouse_core.reservations`), every dependency points to an earlier time step: the
+dependency graph is acyclic, so delays make robots wait but never deadlock or collide.
+The traffic controller also explains every wait (who or what a robot waits for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from warehouse_core.reservations import ReservationTable
+from warehouse_core.spacetime import PlanResult
+
+
+@dataclass
+class CommittedPath:
+    """A path being executed by one robot."""
+
+    agent: str
+    plan_id: int
+    cells: list[int]
+    start_step: int
+    progress: int = 0  # index of the last waypoint reached
+    released: int = 0  # highest waypoint index released so far
+
+    @property
+    def end_step(self) -> int:
+        return self.start_step + len(self.cells) - 1
+
+    @property
+    def finished(self) -> bool:
+        return self.progress >= len(self.cells) - 1
+
+
+@dataclass(frozen=True)
+class WaitReason:
+    """Why a robot cannot enter the next cell of its path."""
+
+    agent: str
+    cell: int  # flat index of the cell it wants to enter (-1 for none)
+    kind: str  # "robot" (an earlier visitor has not left), "schedule", "done"
+    blocker: str = ""  # the robot it waits for when kind == "robot"
+
+
+@dataclass
+class TrafficController:
+    """Holds the committed paths and computes how far each robot may drive."""
+
+    table: ReservationTable = field(default_factory=ReservationTable)
+    paths: dict[str, CommittedPath] = field(default_factory=dict)
+    lookahead: int = 1
+
+    @property
+    def margin(self) -> int:
+        """Steps after ``now`` at which a new path may start without overtaking releases."""
+        return self.lookahead + 2
+
+    def park(self, agent: str, cell: int, step: int, plan_id: int = 0) -> None:
+        """Register a robot standing on ``cell`` from ``step`` on (no path to execute)."""
+        self.commit(agent, plan_id, [cell], step)
+
+    def commit(self, agent: str, plan_id: int, cells: list[int], start_step: int) -> CommittedPath:
+        """Replace ``agent``'s committed path; its last cell is kept reserved forever."""
+        self.table.remove_agent(agent)
+        self.table.add_path(agent, plan_id, cells, start_step, park=True)
+        path = CommittedPath(agent, plan_id, list(cells), start_step)
+        self.paths[agent] = path
+        return path
+
+    def replan(self, agent: str, plan_id: int,
+               plan: Callable[[ReservationTable], PlanResult | None]) -> PlanResult | None:
+        """Plan ``agent`` against everybody else's paths; commit on success, else keep the old."""
+        keep = self.table.agent_visits(agent)
+        self.table.remove_agent(agent)
+        result = plan(self.table)
+        if result is None:
+            self.table.restore(agent, keep)
+            return None
+        self.commit(agent, plan_id, result.cells, result.start_step)
+        return result
+
+    def report_progress(self, agent: str, plan_id: int, index: int) -> bool:
+        """Record that ``agent`` reached waypoint ``index`` of ``plan_id``; False if stale."""
+        path = self.paths.get(agent)
+        if path is None or path.plan_id != plan_id or index <= path.progress:
+            return False
+        path.progress = min(index, len(path.cells) - 1)
+        self.table.trim_before(agent, plan_id, path.progress)
+        return True
+
+    def _visit_done(self, agent: str, plan_id: int, last: int) -> bool:
+        other = self.paths.get(agent)
+        return other is None or other.plan_id != plan_id or other.progress > last
+
+    def release(self, agent: str, now_step: int) -> tuple[int, WaitReason]:
+        """Highest waypoint index ``agent`` may drive to now, and why it may not go further."""
+        path = self.paths[agent]
+        j = max(path.released, path.progress) + 1
+        cells = path.cells
+        reason = WaitReason(agent, -1, "done")
+        while j < len(cells):
+            if path.start_step + j - 1 > now_step + self.lookahead:
+                reason = WaitReason(agent, cells[j], "schedule")
+                break
+            cell = cells[j]
+            if cell != cells[j - 1]:
+                blocker = self._earlier_visitor(agent, path, cell, j)
+                if blocker:
+                    reason = WaitReason(agent, cell, "robot", blocker)
+                    break
+            j += 1
+        path.released = max(path.released, j - 1)
+        return path.released, reason
+
+    def _earlier_visitor(self, agent: str, path: CommittedPath, cell: int, index: int) -> str:
+        mine = None
+        for v in self.table.visits(cell):
+            if v.agent == agent and v.plan_id == path.plan_id and v.first == index:
+                mine = v
+                break
+        if mine is None:
+            return ""
+        for v in self.table.visits(cell):
+            if v.start >= mine.start:
+                break
+            if v.agent != agent and not self._visit_done(v.agent, v.plan_id, v.last):
+                return v.agent
+        return ""
+
+    def release_all(self, now_step: int) -> dict[str, tuple[int, WaitReason]]:
+        return {agent: self.release(agent, now_step) for agent in self.paths}

@@ -1,0 +1,266 @@
+"""Kinematic floor simulator: robots drive along released waypoints like real AMR bases.
+
+Each robot is a differential-drive base that moves only along straight grid edges between
+cell centres: it accelerates and brakes within ``max_accel``, never exceeds ``max_speed``,
+stops before every turn and turns in place at ``turn_rate``, and stops at the last waypoint
+it has been given. Operations on arrival (lift, drop, pick, charge) take their duration.
+Racks are simulated too: a lift takes the rack standing on the cell, a drop puts it down.
+The simulator is deterministic for a given sequence of commands and time steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from warehouse_core.grid import Coord
+
+OP_NONE, OP_LIFT, OP_DROP, OP_PICK, OP_CHARGE = 0, 1, 2, 3, 4
+MODE_IDLE, MODE_MOVING, MODE_WAITING, MODE_LIFTING, MODE_DROPPING, MODE_PICKING, \
+    MODE_CHARGING, MODE_FAILED = range(8)
+_OP_MODE = {OP_LIFT: MODE_LIFTING, OP_DROP: MODE_DROPPING, OP_PICK: MODE_PICKING,
+            OP_CHARGE: MODE_CHARGING}
+
+
+@dataclass(frozen=True)
+class Kinematics:
+    """Limits of one robot base (REP-103 units)."""
+
+    max_speed: float = 1.5  # m/s
+    max_accel: float = 1.0  # m/s^2
+    turn_rate: float = math.pi / 2  # rad/s (turn in place)
+    substep: float = 0.05  # s, integration step
+
+    def __post_init__(self) -> None:
+        for name in ("max_speed", "max_accel", "turn_rate", "substep"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"Kinematics.{name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Battery:
+    """Linear consumption model: state of charge lost per second in each activity."""
+
+    idle_per_s: float = 0.00002
+    moving_per_s: float = 0.0002
+    lifting_per_s: float = 0.0005
+    charge_per_s: float = 0.002
+
+
+@dataclass
+class Waypoint:
+    """A waypoint of a drive command: path index, cell and centre, operation on arrival."""
+
+    index: int
+    cell: Coord
+    x: float
+    y: float
+    op: int = OP_NONE
+    op_duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class SimEvent:
+    """Something that happened in a step: an operation done, or a fault."""
+
+    robot: str
+    kind: str  # "lifted", "dropped", "picked", "charged", "lift_failed", "drop_failed"
+    index: int
+    rack: str = ""
+
+
+@dataclass
+class SimRobot:
+    """Kinematic state of one robot."""
+
+    name: str
+    cell: Coord
+    x: float
+    y: float
+    theta: float = 0.0
+    v: float = 0.0
+    battery: float = 1.0
+    carrying: str = ""
+    plan_id: int = 0
+    reached: int = -1
+    mode: int = MODE_IDLE
+    failed: bool = False
+    odometer: float = 0.0
+    queue: deque[Waypoint] = field(default_factory=deque)
+    op: int = OP_NONE
+    op_left: float = 0.0
+    op_index: int = -1
+
+
+class FloorSim:
+    """All robots and racks on one floor, stepped in fixed time increments."""
+
+    def __init__(self, kinematics: Kinematics, battery: Battery | None = None,
+                 racks: dict[Coord, str] | None = None) -> None:
+        self.kin = kinematics
+        self.battery = battery or Battery()
+        self.racks: dict[Coord, str] = dict(racks or {})
+        self.robots: dict[str, SimRobot] = {}
+        self.time = 0.0
+
+    def add_robot(self, name: str, cell: Coord, x: float, y: float, theta: float = 0.0) -> None:
+        if name in self.robots:
+            raise ValueError(f"robot {name} added twice")
+        self.robots[name] = SimRobot(name, cell, x, y, theta)
+
+    def command(self, name: str, plan_id: int, first_index: int, waypoints: list[Waypoint]) -> bool:
+        """Drive ``name`` along ``waypoints`` (path indices from ``first_index``).
+
+        A command for a new plan replaces the queue (the robot stops at its current
+        waypoint first: new plans start where the last one ended). A command for the
+        current plan only adds waypoints beyond those already queued. Returns False for a
+        stale or unknown command.
+        """
+        robot = self.robots.get(name)
+        if robot is None or robot.failed:
+            return False
+        if plan_id < robot.plan_id:
+            return False
+        if plan_id > robot.plan_id:
+            robot.plan_id = plan_id
+            robot.queue.clear()
+            robot.reached = first_index - 1
+        last = robot.queue[-1].index if robot.queue else robot.reached
+        for wp in waypoints:
+            if wp.index > last:
+                robot.queue.append(wp)
+                last = wp.index
+        return True
+
+    def fail(self, name: str) -> None:
+        """Take a robot out of service (it stops where it is)."""
+        robot = self.robots[name]
+        robot.failed = True
+        robot.queue.clear()
+        robot.v = 0.0
+        robot.mode = MODE_FAILED
+
+    def step(self, dt: float) -> list[SimEvent]:
+        """Advance the floor by ``dt`` seconds; returns the events of the step."""
+        events: list[SimEvent] = []
+        h = self.kin.substep
+        n = max(1, round(dt / h))
+        h = dt / n
+        for _ in range(n):
+            for robot in self.robots.values():
+                if not robot.failed:
+                    self._advance(robot, h, events)
+        self.time += dt
+        return events
+
+    # -- one robot, one substep ---------------------------------------------------------
+    def _advance(self, r: SimRobot, h: float, events: list[SimEvent]) -> None:
+        bat = self.battery
+        if r.op_left > 0.0:
+            r.op_left -= h
+            r.battery = max(0.0, r.battery - (bat.lifting_per_s if r.op in (OP_LIFT, OP_DROP)
+                                              else bat.idle_per_s) * h)
+            if r.op == OP_CHARGE:
+                r.battery = min(1.0, r.battery + bat.charge_per_s * h)
+            if r.op_left <= 0.0:
+                self._finish_op(r, events)
+            return
+        # skip waypoints that do not move the robot (waits)
+        while r.queue and r.queue[0].cell == r.cell:
+            self._arrive(r, r.queue.popleft(), events)
+            if r.op_left > 0.0:
+                return
+        if not r.queue:
+            r.v = 0.0
+            r.mode = MODE_WAITING if r.plan_id and r.mode != MODE_IDLE else r.mode
+            r.battery = max(0.0, r.battery - bat.idle_per_s * h)
+            return
+        nxt = r.queue[0]
+        dx, dy = nxt.x - r.x, nxt.y - r.y
+        heading = math.atan2(dy, dx)
+        err = (heading - r.theta + math.pi) % (2 * math.pi) - math.pi
+        r.mode = MODE_MOVING
+        r.battery = max(0.0, r.battery - bat.moving_per_s * h)
+        if abs(err) > 1e-6 and r.v <= 1e-9:
+            turn = self.kin.turn_rate * h
+            r.theta = heading if abs(err) <= turn else r.theta + math.copysign(turn, err)
+            return
+        stop = self._stop_distance(r, heading)
+        v_cap = min(self.kin.max_speed, math.sqrt(2.0 * self.kin.max_accel * stop))
+        r.v = min(v_cap, r.v + self.kin.max_accel * h)
+        travel = min(r.v * h, stop)
+        self._move(r, travel, events)
+
+    def _stop_distance(self, r: SimRobot, heading: float) -> float:
+        """Distance along the current straight run to where the robot must stand still."""
+        dist = 0.0
+        px, py = r.x, r.y
+        for wp in r.queue:
+            seg = math.hypot(wp.x - px, wp.y - py)
+            if seg > 1e-9:
+                if abs((math.atan2(wp.y - py, wp.x - px) - heading + math.pi) % (2 * math.pi)
+                       - math.pi) > 1e-6:
+                    break
+                dist += seg
+            if wp.op != OP_NONE:
+                break
+            px, py = wp.x, wp.y
+        return dist
+
+    def _move(self, r: SimRobot, travel: float, events: list[SimEvent]) -> None:
+        while travel > 1e-12 and r.queue:
+            wp = r.queue[0]
+            d = math.hypot(wp.x - r.x, wp.y - r.y)
+            if d <= travel + 1e-9:
+                r.odometer += d
+                travel -= d
+                r.x, r.y = wp.x, wp.y
+                r.queue.popleft()
+                self._arrive(r, wp, events)
+                if r.op_left > 0.0 or (r.queue and math.hypot(
+                        r.queue[0].x - r.x, r.queue[0].y - r.y) > 1e-9 and abs(
+                        (math.atan2(r.queue[0].y - r.y, r.queue[0].x - r.x) - r.theta + math.pi)
+                        % (2 * math.pi) - math.pi) > 1e-6):
+                    r.v = 0.0
+                    return
+            else:
+                r.x += (wp.x - r.x) * travel / d
+                r.y += (wp.y - r.y) * travel / d
+                r.odometer += travel
+                travel = 0.0
+        if not r.queue:
+            r.v = 0.0
+
+    def _arrive(self, r: SimRobot, wp: Waypoint, events: list[SimEvent]) -> None:
+        r.cell = wp.cell
+        r.reached = wp.index
+        if wp.op != OP_NONE:
+            r.op, r.op_left, r.op_index = wp.op, max(wp.op_duration, 1e-6), wp.index
+            r.mode = _OP_MODE.get(wp.op, MODE_WAITING)
+            r.v = 0.0
+
+    def _finish_op(self, r: SimRobot, events: list[SimEvent]) -> None:
+        op, r.op, r.op_left = r.op, OP_NONE, 0.0
+        r.mode = MODE_WAITING
+        if op == OP_LIFT:
+            rack = self.racks.pop(r.cell, "")
+            if rack and not r.carrying:
+                r.carrying = rack
+                events.append(SimEvent(r.name, "lifted", r.op_index, rack))
+            else:
+                if rack:
+                    self.racks[r.cell] = rack
+                events.append(SimEvent(r.name, "lift_failed", r.op_index, rack))
+        elif op == OP_DROP:
+            if r.carrying and r.cell not in self.racks:
+                self.racks[r.cell] = r.carrying
+                events.append(SimEvent(r.name, "dropped", r.op_index, r.carrying))
+                r.carrying = ""
+            else:
+                events.append(SimEvent(r.name, "drop_failed", r.op_index, r.carrying))
+        elif op == OP_PICK:
+            events.append(SimEvent(r.name, "picked", r.op_index, r.carrying))
+        elif op == OP_CHARGE:
+            events.append(SimEvent(r.name, "charged", r.op_index))

@@ -1,0 +1,69 @@
+"""Key performance indicators of a run, computed from its recorded events.
+
+The inputs are plain records (what the bag holds), so the same code serves a live run
+(``./warehouse run``) and the analysis of a recorded one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from warehouse_core.operations import ORDER_ACCEPTED, ORDER_COMPLETED, ORDER_REJECTED, TASK_DONE
+
+
+@dataclass
+class RunRecord:
+    """What happened in a run: order and task events, planner timings."""
+
+    order_created: dict[str, float] = field(default_factory=dict)  # accepted orders
+    order_completed: dict[str, float] = field(default_factory=dict)
+    order_lines: dict[str, int] = field(default_factory=dict)
+    orders_rejected: int = 0
+    visits: dict[str, int] = field(default_factory=dict)  # task -> lines picked at the station
+    task_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lines, pick step)
+    planner_times_s: list[float] = field(default_factory=list)
+
+    def on_order_status(self, order_id: str, state: int, lines_total: int, t: float) -> None:
+        if state == ORDER_ACCEPTED:
+            self.order_created.setdefault(order_id, t)
+            self.order_lines[order_id] = lines_total
+        elif state == ORDER_REJECTED:
+            self.orders_rejected += 1
+        elif state == ORDER_COMPLETED:
+            self.order_completed[order_id] = t
+
+    def on_task(self, task_id: str, lines: int, pick_step: int) -> None:
+        """A new rack visit: its lines are picked when step ``pick_step`` is complete."""
+        self.task_lines[task_id] = (lines, pick_step)
+
+    def on_task_status(self, task_id: str, state: int, steps_done: int) -> None:
+        lines, pick_step = self.task_lines.get(task_id, (0, -1))
+        if pick_step >= 0 and (steps_done > pick_step or state == TASK_DONE):
+            self.visits[task_id] = lines
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def order_kpis(rec: RunRecord, sim_duration_s: float) -> dict[str, float | int]:
+    """Order, pick and rack-visit KPIs (see README for the definitions)."""
+    cycles = [rec.order_completed[o] - rec.order_created[o]
+              for o in rec.order_completed if o in rec.order_created]
+    lines_in_visits = sum(rec.visits.values())
+    visits = len(rec.visits)
+    hours = sim_duration_s / 3600.0 if sim_duration_s > 0 else float("nan")
+    return {
+        "orders_received": len(rec.order_created) + rec.orders_rejected,
+        "orders_rejected": rec.orders_rejected,
+        "orders_completed": len(rec.order_completed),
+        "order_lines_picked": lines_in_visits,
+        "throughput_lines_per_hour": round(lines_in_visits / hours, 1) if visits else 0.0,
+        "mean_order_cycle_s": round(float(np.mean(cycles)), 2) if cycles else 0.0,
+        "p95_order_cycle_s": round(percentile(cycles, 95), 2),
+        "rack_visits": visits,
+        "picks_per_rack_visit": round(lines_in_visits / visits, 3) if visits else 0.0,
+        "planner_p99_ms": round(percentile(rec.planner_times_s, 99) * 1000.0, 2),
+    }

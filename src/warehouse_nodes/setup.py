@@ -1,0 +1,31 @@
+from setuptools import find_packages, setup
+
+PACKAGE = "warehouse_nodes"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="Warehouse Brain maintainers",
+    maintainer_email="maintainers@warehouse-brain.dev",
+    description="ROS 2 nodes of the warehouse fleet brain",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "floor_simulator = warehouse_nodes.floor_sim_node:main",
+            "mapf_planner = warehouse_nodes.planner_node:main",
+            "task_allocator = warehouse_nodes.allocator_node:main",
+            "order_source = warehouse_nodes.order_source_node:main",
+            "robot = warehouse_nodes.robot_node:main",
+            "robot_container = warehouse_nodes.robot_container:main",
+            "warehouse = warehouse_nodes.cli:main",
+        ],
+    },
+)

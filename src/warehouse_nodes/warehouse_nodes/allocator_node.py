@@ -1,0 +1,125 @@
+"""Task allocator node: orders in, rack visits out to robots, progress back to orders.
+
+* Service ``/submit_order`` (SubmitOrder): validates against catalogue and stock, accepts or
+  refuses with a reason (never silently drops).
+* Every ``allocation_period`` it turns pending order lines into rack visits and assigns them
+  to idle robots (:class:`warehouse_core.operations.WarehouseOps`), sending each as an
+  ``ExecuteTask`` action goal to ``/<robot>/execute_task``.
+* Publishes every order and task event on ``/order_status`` and ``/task_status``, and each
+  new task on ``/tasks``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rclpy.action import ActionClient
+from rclpy.node import Node
+from warehouse_interfaces.action import ExecuteTask
+from warehouse_interfaces.msg import OrderStatus, RobotState, Task as TaskMsg, TaskStatus
+from warehouse_interfaces.srv import SubmitOrder
+
+from warehouse_core import operations
+from warehouse_core.errors import InputError
+from warehouse_core.inventory import seeded_inventory
+from warehouse_core.layout import load_layout
+from warehouse_nodes import conversions as conv
+from warehouse_nodes.params import declare_config
+from warehouse_nodes.runtime import run_node
+
+
+@dataclass(frozen=True)
+class AllocatorConfig:
+    layout: str = "maps/warehouse_layout.yaml"
+    robots: int = 20
+    seed: int = 42
+    skus: int = 500
+    allocation_period: float = 1.0
+    lift_time: float = 2.0
+    drop_time: float = 2.0
+    pick_base_time: float = 3.0
+    pick_time_per_line: float = 4.0
+    max_lines_per_visit: int = 10
+    station_queue_limit: int = 4
+
+
+class AllocatorNode(Node):
+    """Order intake and task allocation (see module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__("task_allocator")
+        cfg = self.cfg = declare_config(self, AllocatorConfig)
+        layout = load_layout(cfg.layout)
+        inventory = seeded_inventory(list(layout.rack_ids), cfg.skus, cfg.seed)
+        ops_cfg = operations.OpsConfig(cfg.lift_time, cfg.drop_time, cfg.pick_base_time,
+                                       cfg.pick_time_per_line, cfg.max_lines_per_visit,
+                                       cfg.station_queue_limit)
+        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg)
+        self.task_clients: dict[str, ActionClient] = {}
+        for i in range(cfg.robots):
+            name = conv.robot_name(i)
+            self.task_clients[name] = ActionClient(self, ExecuteTask, f"/{name}/execute_task")
+            self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10)
+        self.order_pub = self.create_publisher(OrderStatus, "/order_status", 100)
+        self.task_pub = self.create_publisher(TaskStatus, "/task_status", 100)
+        self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", 100)
+        self.create_service(SubmitOrder, "/submit_order", self.on_submit)
+        self.create_timer(cfg.allocation_period, self.on_timer)
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def on_state(self, msg: RobotState) -> None:
+        available = msg.mode != RobotState.MODE_FAILED and self.task_clients[msg.robot_id].server_is_ready()
+        self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available)
+
+    def on_submit(self, request: SubmitOrder.Request, response: SubmitOrder.Response):
+        try:
+            order = conv.order_from_msg(request.order)
+        except (InputError, ValueError, TypeError) as exc:
+            response.accepted, response.order_id, response.reason = False, request.order.order_id, str(exc)
+        else:
+            response.accepted, response.order_id, response.reason = self.ops.submit(order, self.now())
+        self._publish_events()
+        return response
+
+    def on_timer(self) -> None:
+        for task in self.ops.assign(self.now()):
+            self.new_task_pub.publish(conv.task_to_msg(task))
+            goal = ExecuteTask.Goal(task=conv.task_to_msg(task))
+            future = self.task_clients[task.robot].send_goal_async(
+                goal, feedback_callback=lambda fb, tid=task.task_id: self.on_feedback(tid, fb))
+            future.add_done_callback(lambda f, tid=task.task_id: self.on_goal_response(tid, f))
+        self._publish_events()
+
+    def on_feedback(self, task_id: str, feedback) -> None:
+        self.ops.step_done(task_id, feedback.feedback.step_index, self.now())
+        self._publish_events()
+
+    def on_goal_response(self, task_id: str, future) -> None:
+        handle = future.result()
+        if handle is None or not handle.accepted:
+            self.ops.task_finished(task_id, False, self.now(), "robot refused the task")
+            self._publish_events()
+            return
+        handle.get_result_async().add_done_callback(lambda f: self.on_result(task_id, f))
+
+    def on_result(self, task_id: str, future) -> None:
+        result = future.result().result
+        self.ops.task_finished(task_id, result.success, self.now(), result.message)
+        self._publish_events()
+
+    def _publish_events(self) -> None:
+        for ev in self.ops.drain_events():
+            if isinstance(ev, operations.OrderEvent):
+                self.order_pub.publish(conv.order_event_to_msg(ev))
+            else:
+                self.task_pub.publish(conv.task_event_to_msg(ev))
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(AllocatorNode, args)
+
+
+if __name__ == "__main__":
+    main()

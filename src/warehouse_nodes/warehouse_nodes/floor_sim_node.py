@@ -1,0 +1,132 @@
+"""Floor simulator node: kinematic robots and racks, and the ``/clock`` of the whole graph.
+
+It steps :class:`warehouse_core.floor_sim.FloorSim` on a wall-clock timer, ``tick`` simulated
+seconds per step, as fast as ``real_time_factor`` allows, and publishes ``/clock`` and the
+batched ``/sim/fleet_state``. Robot nodes drive their simulated base through
+``/sim/drive`` (DriveCommand), as they would drive Gazebo or a real base through cmd_vel.
+
+Sim time never runs ahead of the planner by more than ``max_planner_lag`` seconds: if the
+planner falls behind, time waits (counted in ``stalls``) rather than robots moving on
+stale plans. The simulator waits for ``expected_nodes`` subscribers of ``/clock`` before it
+starts, so that no node misses the start of a run.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy, HistoryPolicy
+from rosgraph_msgs.msg import Clock
+from std_msgs.msg import String
+from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState
+
+from warehouse_core.floor_sim import FloorSim, Kinematics
+from warehouse_core.layout import load_layout
+from warehouse_nodes import conversions as conv
+from warehouse_nodes.params import declare_config
+from warehouse_nodes.runtime import run_node
+
+
+@dataclass(frozen=True)
+class FloorSimConfig:
+    layout: str = "maps/warehouse_layout.yaml"
+    robots: int = 20
+    seed: int = 42
+    tick: float = 0.2
+    real_time_factor: float = 10.0
+    max_speed: float = 1.5
+    max_accel: float = 1.0
+    turn_rate: float = 1.5708
+    max_planner_lag: float = 2.0
+    expected_nodes: int = 0
+    start_timeout: float = 60.0
+
+
+def start_cells(layout, robots: int, seed: int) -> list:
+    """Distinct start cells under racks, spread by a seeded shuffle."""
+    cells = [s.cell for s in layout.storage if s.rack]
+    if robots > len(cells):
+        raise ValueError(f"{robots} robots but only {len(cells)} racks to start under in "
+                         f"{layout.source}; use fewer robots or a larger layout")
+    rng = random.Random(seed)
+    rng.shuffle(cells)
+    return cells[:robots]
+
+
+class FloorSimNode(Node):
+    """Steps the kinematic floor and publishes clock and fleet state."""
+
+    def __init__(self) -> None:
+        super().__init__("floor_simulator")
+        self.cfg = declare_config(self, FloorSimConfig)
+        self.layout = load_layout(self.cfg.layout)
+        kin = Kinematics(self.cfg.max_speed, self.cfg.max_accel, self.cfg.turn_rate)
+        racks = {s.cell: s.rack for s in self.layout.storage if s.rack}
+        self.sim = FloorSim(kin, racks=racks)
+        for i, cell in enumerate(start_cells(self.layout, self.cfg.robots, self.cfg.seed)):
+            self.sim.add_robot(conv.robot_name(i), cell, *self.layout.cell_to_world(cell))
+        self.started = False
+        self.created_wall = time.monotonic()
+        self.planner_time = -1.0
+        self.stalls = 0
+        latched = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.state_pub = self.create_publisher(FleetState, "/sim/fleet_state", 10)
+        self.status_pub = self.create_publisher(String, "/sim/status", latched)
+        self.create_subscription(DriveCommand, "/sim/drive", self.on_drive, 100)
+        self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
+        period = self.cfg.tick / self.cfg.real_time_factor if self.cfg.real_time_factor > 0 else 0.0
+        self.timer = self.create_timer(max(period, 1e-4), self.on_tick)
+
+    def on_drive(self, msg: DriveCommand) -> None:
+        self.sim.command(msg.robot_id, msg.plan_id, msg.first_index, conv.drive_from_msg(msg))
+
+    def on_release(self, msg: FleetRelease) -> None:
+        self.planner_time = conv.from_time(msg.header.stamp)
+
+    def on_tick(self) -> None:
+        if not self.started:
+            self.started = self._ready()
+            self._publish()
+            if not self.started:
+                return
+            self.status_pub.publish(String(data=f"started stalls=0"))
+        if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
+            self.stalls += 1
+            return
+        self.sim.step(self.cfg.tick)
+        self._publish()
+
+    def _ready(self) -> bool:
+        if self.count_subscribers("/clock") >= self.cfg.expected_nodes:
+            return True
+        if time.monotonic() - self.created_wall > self.cfg.start_timeout:
+            self.get_logger().warning(
+                f"starting after {self.cfg.start_timeout:.0f} s with "
+                f"{self.count_subscribers('/clock')} of {self.cfg.expected_nodes} nodes up")
+            return True
+        return False
+
+    def _publish(self) -> None:
+        now = self.sim.time
+        self.clock_pub.publish(Clock(clock=conv.to_time(now)))
+        msg = FleetState(header=conv.header(now))
+        msg.robots = [conv.sim_robot_to_state(r, now) for r in self.sim.robots.values()]
+        self.state_pub.publish(msg)
+
+    def report_stalls(self) -> None:
+        self.status_pub.publish(String(data=f"stopped stalls={self.stalls}"))
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(FloorSimNode, args, on_shutdown=lambda n: n.report_stalls())
+
+
+if __name__ == "__main__":
+    main()

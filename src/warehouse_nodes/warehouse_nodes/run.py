@@ -1,0 +1,322 @@
+"""``./warehouse run``: start the whole graph as separate processes, record it, report.
+
+The same ``config/`` file the launch files use is the source of every parameter; the run's
+own overrides (robots, seed, layout) are written with it into ``DIR/params.yaml``. Every
+node runs in its own process (the robots share container processes) and they talk over DDS
+on loopback only. This process hosts one more node, the run monitor, which follows
+``/clock`` for the progress bar, records the bag (MCAP) from raw subscriptions and gathers
+the events for ``report.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import rclpy
+import yaml
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
+from rosgraph_msgs.msg import Clock
+from std_msgs.msg import String
+from nav_msgs.msg import Odometry
+from warehouse_interfaces.msg import (FleetPlan, Order, OrderStatus, PlanRequest, RobotState,
+                                      Task, TaskStatus, TaskStep)
+
+from warehouse_core import bagio, trajectory
+from warehouse_core.errors import InputError
+from warehouse_core.layout import load_layout
+from warehouse_core.metrics import RunRecord, order_kpis
+from warehouse_nodes import conversions as conv
+
+ROBOTS_PER_CONTAINER = 50
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    robots: int
+    duration: float
+    seed: int
+    layout: Path
+    config: Path
+    out: Path
+    root: Path
+    quiet: bool = False
+    min_distance: float = 0.5
+
+
+def interfaces_msg_dir(root: Path) -> Path:
+    """Where our ``.msg`` files are: the installed share directory, else the source tree."""
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        d = Path(prefix) / "share" / "warehouse_interfaces" / "msg"
+        if d.is_dir():
+            return d
+    return root / "src" / "warehouse_interfaces" / "msg"
+
+
+def write_params(opts: RunOptions) -> Path:
+    """The config file with this run's overrides, as a params file for every node."""
+    try:
+        doc = yaml.safe_load(opts.config.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(str(opts.config), f"cannot read config: {exc}",
+                         fix="pass a ROS 2 params YAML with --config") from None
+    if not isinstance(doc, dict) or "/**" not in doc:
+        raise InputError(str(opts.config), "no '/**: ros__parameters:' section",
+                         fix="start from config/warehouse.yaml")
+    common = doc["/**"].setdefault("ros__parameters", {})
+    common.update(robots=opts.robots, seed=opts.seed, layout=str(opts.layout))
+    sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
+    sim["expected_nodes"] = opts.robots + 4  # robots, planner, allocator, source, monitor
+    path = opts.out / "params.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
+    ros = ["--ros-args", "--params-file", str(params), "--log-level", "warn"]
+    py = [sys.executable, "-m"]
+    cmds = {
+        "floor_simulator": py + ["warehouse_nodes.floor_sim_node"] + ros,
+        "mapf_planner": py + ["warehouse_nodes.planner_node"] + ros,
+        "task_allocator": py + ["warehouse_nodes.allocator_node"] + ros,
+        "order_source": py + ["warehouse_nodes.order_source_node"] + ros,
+    }
+    for first in range(0, opts.robots, ROBOTS_PER_CONTAINER):
+        count = min(ROBOTS_PER_CONTAINER, opts.robots - first)
+        cmds[f"robots_{first}"] = py + ["warehouse_nodes.robot_container", "--first", str(first),
+                                        "--count", str(count)] + ros
+    return cmds
+
+
+class RunMonitor(Node):
+    """Follows the run: sim time, events for the report, and the bag."""
+
+    def __init__(self, opts: RunOptions, bag_dir: Path) -> None:
+        super().__init__("run_monitor", parameter_overrides=[
+            rclpy.parameter.Parameter("use_sim_time", value=True)])
+        self.record = RunRecord()
+        self.sim_time = 0.0
+        self.sim_status = ""
+        store = bagio.typestore_with([interfaces_msg_dir(opts.root)])
+        self.bag = bagio.BagWriter(bag_dir, store)
+        qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
+        topics = [("/fleet/plan", "warehouse_interfaces/msg/FleetPlan", FleetPlan, self._plan),
+                  ("/task_status", "warehouse_interfaces/msg/TaskStatus", TaskStatus, self._task_status),
+                  ("/order_status", "warehouse_interfaces/msg/OrderStatus", OrderStatus, self._order_status),
+                  ("/tasks", "warehouse_interfaces/msg/Task", Task, self._task),
+                  ("/orders", "warehouse_interfaces/msg/Order", Order, None),
+                  ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None)]
+        for i in range(opts.robots):
+            name = conv.robot_name(i)
+            topics.append((f"/{name}/odom", "nav_msgs/msg/Odometry", Odometry, None))
+            topics.append((f"/{name}/state", "warehouse_interfaces/msg/RobotState", RobotState, None))
+        for topic, msgtype, cls, handler in topics:
+            self.bag.add_topic(topic, msgtype)
+            self._subscribe_raw(topic, msgtype, cls, handler, qos)
+        self.create_subscription(Clock, "/clock", self._on_clock, 10)
+        self.create_subscription(String, "/sim/status", self._on_status, qos)
+
+    def _subscribe_raw(self, topic, msgtype, cls, handler, qos) -> None:
+        def on_raw(data: bytes) -> None:
+            self.bag.write(topic, self.get_clock().now().nanoseconds, data)
+            if handler is not None:
+                handler(deserialize_message(data, cls))
+
+        self.create_subscription(cls, topic, on_raw, qos, raw=True)
+
+    def _on_clock(self, msg: Clock) -> None:
+        self.sim_time = conv.from_time(msg.clock)
+
+    def _on_status(self, msg: String) -> None:
+        self.sim_status = msg.data
+
+    def _plan(self, msg: FleetPlan) -> None:
+        self.record.planner_times_s.append(msg.planning_time_s)
+
+    def _task(self, msg: Task) -> None:
+        pick = next((i for i, s in enumerate(msg.steps) if s.op == TaskStep.OP_PICK), -1)
+        self.record.on_task(msg.task_id, len(msg.lines), pick)
+
+    def _task_status(self, msg: TaskStatus) -> None:
+        self.record.on_task_status(msg.task_id, msg.state, msg.step_index)
+
+    def _order_status(self, msg: OrderStatus) -> None:
+        self.record.on_order_status(msg.order_id, msg.state, msg.lines_total,
+                                    conv.from_time(msg.header.stamp))
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a line per 10 % otherwise (CI logs)."""
+
+    def __init__(self, total: float, quiet: bool) -> None:
+        self.total, self.quiet = total, quiet
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+
+    def show(self, sim_t: float, rtf: float, done: int, received: int) -> None:
+        if self.quiet:
+            return
+        frac = min(1.0, sim_t / self.total) if self.total > 0 else 1.0
+        text = (f"sim {sim_t:6.0f}/{self.total:.0f} s  x{rtf:4.1f}  "
+                f"orders done {done}/{received}")
+        if self.tty:
+            bar = "#" * int(frac * 30)
+            sys.stderr.write(f"\r[{bar:<30}] {frac * 100:3.0f}%  {text}")
+            sys.stderr.flush()
+        elif int(frac * 10) > self.last_decile:
+            self.last_decile = int(frac * 10)
+            print(f"progress {frac * 100:3.0f}%  {text}", file=sys.stderr, flush=True)
+
+    def end(self) -> None:
+        if self.tty and not self.quiet:
+            sys.stderr.write("\n")
+
+
+def _stop(procs: dict[str, subprocess.Popen], timeout: float = 10.0) -> None:
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for p in procs.values():
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
+    """Memory of this process and every node process (PSS: shared pages split, not doubled)."""
+    total = 0
+    for pid in [os.getpid()] + [p.pid for p in procs.values()]:
+        try:
+            proc = psutil.Process(pid)
+            for q in [proc] + proc.children(recursive=True):
+                info = q.memory_full_info()
+                total += getattr(info, "pss", info.rss)
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def execute(opts: RunOptions) -> dict:
+    """Run the stack for ``opts.duration`` simulated seconds; returns the report."""
+    t_start = time.monotonic()
+    load_layout(opts.layout)  # refuse a bad layout before starting anything
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "logs").mkdir(exist_ok=True)
+    params = write_params(opts)
+    bag_dir = opts.out / "bag"
+    if bag_dir.exists():
+        raise InputError(str(bag_dir), "a bag from an earlier run is in the way",
+                         fix="choose a new --out directory")
+    procs: dict[str, subprocess.Popen] = {}
+    rclpy.init(args=["--ros-args", "--log-level", "warn"])
+    monitor = RunMonitor(opts, bag_dir)
+    progress = Progress(opts.duration, opts.quiet)
+    peak_rss = 0.0
+    failure = ""
+    sim_started_wall = None
+    try:
+        for name, cmd in node_commands(opts, params).items():
+            log = open(opts.out / "logs" / f"{name}.log", "w")
+            procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                           cwd=opts.root, start_new_session=True)
+        last_sample = 0.0
+        while monitor.sim_time < opts.duration:
+            rclpy.spin_once(monitor, timeout_sec=0.05)
+            if sim_started_wall is None and monitor.sim_time > 0:
+                sim_started_wall = time.monotonic()
+            now = time.monotonic()
+            if now - last_sample >= 1.0:
+                last_sample = now
+                peak_rss = max(peak_rss, _memory_mb(procs))
+                dead = [n for n, p in procs.items() if p.poll() is not None]
+                if dead:
+                    failure = f"node process {dead[0]} exited with code {procs[dead[0]].returncode}"
+                    break
+                if sim_started_wall is None and now - t_start > 120:
+                    failure = "the simulation did not start within 120 s"
+                    break
+                wall = now - (sim_started_wall or now)
+                progress.show(monitor.sim_time, monitor.sim_time / wall if wall > 0 else 0.0,
+                              len(monitor.record.order_completed),
+                              len(monitor.record.order_created))
+        sim_end_wall = time.monotonic()
+        _stop(procs)
+        end_deadline = time.monotonic() + 1.0
+        while time.monotonic() < end_deadline:
+            rclpy.spin_once(monitor, timeout_sec=0.05)
+    finally:
+        _stop(procs)
+        progress.end()
+        monitor.bag.close()
+        sim_time = monitor.sim_time
+        record = monitor.record
+        status = monitor.sim_status
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    if failure:
+        tail = _log_tail(opts.out / "logs")
+        raise RuntimeError(f"{failure}\n{tail}")
+    tracks = bagio.read_odometry_tracks(bag_dir)
+    encounters = trajectory.close_encounters(tracks, opts.min_distance)
+    sim_wall = sim_end_wall - (sim_started_wall or sim_end_wall)
+    report = {
+        "robots": opts.robots,
+        "sim_duration_s": round(min(sim_time, opts.duration), 2),
+        "wall_duration_s": round(time.monotonic() - t_start, 2),
+        "real_time_factor": round(sim_time / sim_wall, 2) if sim_wall > 0 else 0.0,
+        "startup_s": round((sim_started_wall or t_start) - t_start, 2),
+        **order_kpis(record, min(sim_time, opts.duration)),
+        "collisions": len(encounters),
+        "min_distance_m": opts.min_distance,
+        "sim_stalls": _stalls(status),
+        "peak_rss_mb": round(peak_rss, 1),
+        "seed": opts.seed,
+        "layout": str(opts.layout),
+        "bag": str(bag_dir),
+    }
+    (opts.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _stalls(status: str) -> int:
+    for word in status.split():
+        if word.startswith("stalls="):
+            return int(word.split("=", 1)[1])
+    return 0
+
+
+def _log_tail(log_dir: Path, lines: int = 15) -> str:
+    out = []
+    for f in sorted(log_dir.glob("*.log")):
+        text = f.read_text(errors="replace").strip().splitlines()
+        if text:
+            out.append(f"--- {f.name}\n" + "\n".join(text[-lines:]))
+    return "\n".join(out)
+
+
+def summary(report: dict, out: Path) -> str:
+    r = report
+    return "\n".join([
+        f"Warehouse run: {r['robots']} robots, {r['sim_duration_s']:.0f} s simulated in "
+        f"{r['wall_duration_s']:.0f} s wall (x{r['real_time_factor']:.1f}, start-up {r['startup_s']:.1f} s)",
+        f"  orders      received {r['orders_received']}, completed {r['orders_completed']}, "
+        f"rejected {r['orders_rejected']}",
+        f"  picking     {r['order_lines_picked']} lines in {r['rack_visits']} rack visits "
+        f"({r['picks_per_rack_visit']:.2f} lines/visit), {r['throughput_lines_per_hour']:.0f} lines/h",
+        f"  cycle time  mean {r['mean_order_cycle_s']:.0f} s, p95 {r['p95_order_cycle_s']:.0f} s",
+        f"  safety      {r['collisions']} collisions (robot centres < {r['min_distance_m']} m)",
+        f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round;  peak memory {r['peak_rss_mb']:.0f} MB",
+        f"  written     {out / 'report.json'}  and  {out / 'bag'}",
+    ])
