@@ -122,3 +122,27 @@ def test_random_delays_cause_waits_never_collisions(robots, seed):
         min_d = min(min_d, float(d.min()))
     assert min_d >= 0.99
     assert all(v >= 2 for v in reached.values()), reached
+
+
+def test_waits_are_explained_with_the_wait_for_chain():
+    g = grid_from(["......."])
+    tc = TrafficController()
+    planner = SpaceTimePlanner(g)
+    # a drives east through the corridor; b follows the same way; c follows b
+    for k, name in enumerate(["a", "b", "c"]):
+        tc.park(name, g.index((2 - k, 0)), 0)
+    for k, name in enumerate(["a", "b", "c"]):
+        res = tc.replan(name, 1, lambda t, n=name, k=k: planner.plan(
+            t, n, (2 - k, 0), 3, [Target((6 - k, 0))]))
+        assert res is not None
+    from warehouse_core.execution import WaitTracker
+    tracker = WaitTracker()
+    # at step 10 nobody has reported progress yet: a may go; b must wait until a has left
+    # the cell ahead of it, c until b has (a chain c -> b -> a)
+    reasons = {n: why for n, (_i, why) in tc.release_all(10).items()}
+    changed = {w.agent: w for w in tracker.update(3.0, tc, reasons, set(), set())}
+    assert changed["a"].kind == "none"
+    assert changed["b"].kind == "robot" and changed["b"].blocker == "a"
+    assert changed["c"].chain == ("b", "a")
+    assert tracker.update(3.5, tc, reasons, set(), set()) == []  # nothing changed
+    assert tracker.current["c"].since == 3.0

@@ -42,6 +42,12 @@ class CommittedPath:
     def finished(self) -> bool:
         return self.progress >= len(self.cells) - 1
 
+    @property
+    def can_move(self) -> bool:
+        """True if a released waypoint lies in another cell than the robot's."""
+        here = self.cells[self.progress]
+        return any(c != here for c in self.cells[self.progress + 1:self.released + 1])
+
 
 @dataclass(frozen=True)
 class WaitReason:
@@ -140,3 +146,58 @@ class TrafficController:
 
     def release_all(self, now_step: int) -> dict[str, tuple[int, WaitReason]]:
         return {agent: self.release(agent, now_step) for agent in self.paths}
+
+
+@dataclass(frozen=True)
+class WaitStatus:
+    """A robot's current wait, with the chain of robots it transitively waits for."""
+
+    agent: str
+    kind: str  # "none", "robot", "schedule", "planning", "operation"
+    blocker: str = ""
+    cell: int = -1
+    since: float = 0.0
+    chain: tuple[str, ...] = ()
+
+
+class WaitTracker:
+    """Turns release results into explainable waits and reports only what changed."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, WaitStatus] = {}
+
+    def update(self, now: float, traffic: TrafficController,
+               reasons: dict[str, WaitReason], planning: set[str],
+               operating: set[str]) -> list[WaitStatus]:
+        fresh: dict[str, tuple[str, str, int]] = {}
+        for agent, path in traffic.paths.items():
+            reason = reasons.get(agent)
+            if agent in planning:
+                fresh[agent] = ("planning", "", -1)
+            elif agent in operating:
+                fresh[agent] = ("operation", "", path.cells[path.progress])
+            elif path.finished or reason is None or reason.kind == "done" or path.can_move:
+                fresh[agent] = ("none", "", -1)
+            else:
+                fresh[agent] = (reason.kind, reason.blocker, reason.cell)
+        changed = []
+        for agent, (kind, blocker, cell) in fresh.items():
+            chain = self._chain(agent, fresh) if kind == "robot" else ()
+            old = self.current.get(agent)
+            if old is not None and (old.kind, old.blocker, old.cell, old.chain) == (kind, blocker, cell, chain):
+                continue
+            since = old.since if old is not None and (old.kind, old.blocker) == (kind, blocker) else now
+            status = WaitStatus(agent, kind, blocker, cell, since, chain)
+            self.current[agent] = status
+            changed.append(status)
+        return changed
+
+    @staticmethod
+    def _chain(agent: str, fresh: dict[str, tuple[str, str, int]]) -> tuple[str, ...]:
+        chain, seen = [], {agent}
+        kind, blocker, _ = fresh[agent]
+        while kind == "robot" and blocker and blocker not in seen:
+            chain.append(blocker)
+            seen.add(blocker)
+            kind, blocker, _ = fresh.get(blocker, ("none", "", -1))
+        return tuple(chain)

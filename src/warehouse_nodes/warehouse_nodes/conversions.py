@@ -21,15 +21,23 @@ from warehouse_interfaces.msg import (
     TaskStep,
     TimedPath,
     TimedWaypoint,
+    WaitStatus,
 )
 
-from warehouse_core import floor_sim, operations
+from warehouse_core import execution, floor_sim, operations
 from warehouse_core.errors import InputError
 from warehouse_core.grid import Coord
 from warehouse_core.layout import Layout
 from warehouse_core.orders import Order, OrderLine
 
 MAP_FRAME = "map"
+
+
+OPERATION_MODES = frozenset({RobotState.MODE_LIFTING, RobotState.MODE_DROPPING,
+                             RobotState.MODE_PICKING, RobotState.MODE_CHARGING})
+_WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
+               "schedule": WaitStatus.KIND_SCHEDULE, "planning": WaitStatus.KIND_PLANNING,
+               "operation": WaitStatus.KIND_OPERATION}
 
 
 def robot_name(i: int) -> str:
@@ -134,6 +142,12 @@ def release_msg(releases: dict[str, tuple[int, int]], now: float) -> FleetReleas
     return FleetRelease(header=header(now), robot_ids=names,
                         plan_ids=[releases[n][0] for n in names],
                         release_indices=[releases[n][1] for n in names])
+
+
+def wait_to_msg(w: execution.WaitStatus, grid) -> WaitStatus:
+    cx, cy = grid.coord(w.cell) if w.cell >= 0 else (-1, -1)
+    return WaitStatus(robot_id=w.agent, kind=_WAIT_KINDS[w.kind], blocker=w.blocker,
+                      cell_x=cx, cell_y=cy, since=to_time(w.since), chain=list(w.chain))
 
 
 # -- robots ------------------------------------------------------------------------------

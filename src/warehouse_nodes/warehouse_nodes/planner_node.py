@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
-from warehouse_interfaces.msg import FleetPlan, FleetRelease, PlanRequest, RobotState, TimedPath
+from warehouse_interfaces.msg import (FleetPlan, FleetRelease, FleetWaits, PlanRequest,
+                                      RobotState, TimedPath)
+from warehouse_interfaces.srv import ExplainWait
 
-from warehouse_core.execution import TrafficController
+from warehouse_core.execution import TrafficController, WaitTracker
 from warehouse_core.floor_sim import OP_DROP, OP_LIFT
 from warehouse_core.layout import load_layout
 from warehouse_core.spacetime import SpaceTimePlanner, Target
@@ -57,6 +59,7 @@ class PlannerNode(Node):
         self.planner = SpaceTimePlanner(self.grid, self.layout.storage_mask,
                                         max_expansions=self.cfg.max_expansions)
         self.traffic = TrafficController(lookahead=self.cfg.lookahead_steps)
+        self.waits = WaitTracker()
         self.states: dict[str, RobotState] = {}
         self.requests: dict[str, PlanRequest] = {}
         self.plan_counter = 0
@@ -71,6 +74,8 @@ class PlannerNode(Node):
         self.release_pub = self.create_publisher(FleetRelease, "/fleet/release", 10)
         self.plan_pub = self.create_publisher(FleetPlan, "/fleet/plan", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "/planner/markers", 1)
+        self.wait_pub = self.create_publisher(FleetWaits, "/fleet/waits", 10)
+        self.create_service(ExplainWait, "/planner/explain_wait", self.on_explain)
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
 
     def on_state(self, msg: RobotState) -> None:
@@ -92,16 +97,28 @@ class PlannerNode(Node):
         t0 = time.perf_counter()
         paths = self._plan_requests(step, now)
         elapsed = time.perf_counter() - t0
-        releases = {}
-        for name, (index, _why) in self.traffic.release_all(step).items():
-            releases[name] = (self.traffic.paths[name].plan_id, index)
+        results = self.traffic.release_all(step)
+        releases = {n: (self.traffic.paths[n].plan_id, idx) for n, (idx, _why) in results.items()}
         self.release_pub.publish(conv.release_msg(releases, now))
+        operating = {n for n, s in self.states.items() if s.mode in conv.OPERATION_MODES}
+        changed = self.waits.update(now, self.traffic, {n: why for n, (_i, why) in results.items()},
+                                    set(self.requests), operating)
+        if changed:
+            self.wait_pub.publish(FleetWaits(header=conv.header(now),
+                                             waits=[conv.wait_to_msg(w, self.grid) for w in changed]))
         if paths:
             self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=paths,
                                             planning_time_s=elapsed))
         if now - self.last_markers >= self.cfg.marker_period:
             self.last_markers = now
             self._publish_markers(now)
+
+    def on_explain(self, request: ExplainWait.Request, response: ExplainWait.Response):
+        status = self.waits.current.get(request.robot_id)
+        response.known = status is not None
+        if status is not None:
+            response.status = conv.wait_to_msg(status, self.grid)
+        return response
 
     def _sync_states(self, step: int) -> None:
         for name, st in self.states.items():

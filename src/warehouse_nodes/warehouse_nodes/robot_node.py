@@ -27,8 +27,6 @@ from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_nodes
 
-_OP_MODES = {RobotState.MODE_LIFTING, RobotState.MODE_DROPPING, RobotState.MODE_PICKING,
-             RobotState.MODE_CHARGING}
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,7 @@ class RobotNode(Node):
         if self.progress is None or self.path is None or self.state.plan_id != self.path.plan_id:
             return
         before = self.progress.completed
-        done = self.progress.update(self.state.progress_index, self.state.mode in _OP_MODES)
+        done = self.progress.update(self.state.progress_index, self.state.mode in conv.OPERATION_MODES)
         if done != before and self.goal_handle is not None:
             fb = ExecuteTask.Feedback(step_index=done, mode=self.state.mode,
                                       progress_index=self.state.progress_index)

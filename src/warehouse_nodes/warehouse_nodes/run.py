@@ -28,7 +28,7 @@ from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 from nav_msgs.msg import Odometry
-from warehouse_interfaces.msg import (FleetPlan, Order, OrderStatus, PlanRequest, RobotState,
+from warehouse_interfaces.msg import (FleetPlan, FleetWaits, Order, OrderStatus, PlanRequest, RobotState,
                                       Task, TaskStatus, TaskStep)
 
 from warehouse_core import bagio, trajectory
@@ -114,7 +114,8 @@ class RunMonitor(Node):
                   ("/order_status", "warehouse_interfaces/msg/OrderStatus", OrderStatus, self._order_status),
                   ("/tasks", "warehouse_interfaces/msg/Task", Task, self._task),
                   ("/orders", "warehouse_interfaces/msg/Order", Order, None),
-                  ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None)]
+                  ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None),
+                  ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None)]
         for i in range(opts.robots):
             name = conv.robot_name(i)
             topics.append((f"/{name}/odom", "nav_msgs/msg/Odometry", Odometry, None))
