@@ -1,0 +1,240 @@
+"""One-shot MAPF: LaCAM/LaCAM*, PIBT, the validator, metrics and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from warehouse_core.grid import Grid
+from warehouse_core.mapf import (arrival_time, lower_bound, makespan, solve_lacam, solve_pibt,
+                                 sum_of_costs, validate_solution)
+from warehouse_core.mapf.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def grid_of(rows: list[str]) -> Grid:
+    return Grid(np.array([[ch == "." for ch in row] for row in rows], dtype=bool))
+
+
+def check(grid, starts, goals, sol):
+    assert sol.solved, sol.stats
+    assert validate_solution(grid, starts, goals, sol.paths) == []
+
+
+# ---------------------------------------------------------------- hand-checkable instances
+
+POCKET = grid_of([".....",
+                  "##.##"])
+
+
+def test_corridor_with_side_pocket():
+    starts, goals = [(0, 0), (4, 0)], [(4, 0), (0, 0)]
+    sol = solve_lacam(POCKET, starts, goals, time_limit=5)
+    check(POCKET, starts, goals, sol)
+    assert sum_of_costs(sol.paths, goals) >= 11
+
+
+def test_refine_reaches_optimum_on_pocket():
+    starts, goals = [(0, 0), (4, 0)], [(4, 0), (0, 0)]
+    sol = solve_lacam(POCKET, starts, goals, time_limit=10, refine=True)
+    check(POCKET, starts, goals, sol)
+    assert sol.stats["optimal"] == 1          # search space exhausted
+    assert sum_of_costs(sol.paths, goals) == 11
+
+
+def test_swap_needs_detour_around_block():
+    grid = grid_of(["...",
+                    ".#.",
+                    "..."])
+    starts, goals = [(0, 0), (1, 0)], [(1, 0), (0, 0)]
+    sol = solve_lacam(grid, starts, goals, time_limit=5)
+    check(grid, starts, goals, sol)
+
+
+def test_bottleneck_both_directions():
+    grid = grid_of(["...#...",
+                    ".......",
+                    "...#..."])
+    starts = [(0, 0), (0, 1), (0, 2), (6, 0), (6, 1), (6, 2)]
+    goals = [(6, 2), (6, 1), (6, 0), (0, 2), (0, 1), (0, 0)]
+    sol = solve_lacam(grid, starts, goals, time_limit=10)
+    check(grid, starts, goals, sol)
+    assert sum_of_costs(sol.paths, goals) >= lower_bound(grid, starts, goals)
+
+
+def test_unsolvable_dead_end_swap_is_not_claimed():
+    grid = grid_of(["....",
+                    "####"])
+    starts, goals = [(0, 0), (1, 0)], [(1, 0), (0, 0)]
+    sol = solve_lacam(grid, starts, goals, time_limit=10)
+    assert not sol.solved and sol.paths == []
+    assert sol.stats["reason"] == "no solution exists"
+
+
+def test_unreachable_goal_is_not_claimed():
+    grid = grid_of(["..#.."])
+    sol = solve_lacam(grid, [(0, 0)], [(4, 0)], time_limit=5)
+    assert not sol.solved
+
+
+def test_agent_already_at_goal_and_empty_instance():
+    grid = grid_of(["..."])
+    sol = solve_lacam(grid, [(1, 0)], [(1, 0)], time_limit=5)
+    check(grid, [(1, 0)], [(1, 0)], sol)
+    assert sol.paths == [[(1, 0)]]
+    assert solve_lacam(grid, [], [], time_limit=5).solved
+
+
+def test_pibt_solves_open_instance():
+    grid = grid_of(["......", "......", "......"])
+    starts, goals = [(0, 0), (5, 2), (0, 2)], [(5, 2), (0, 0), (5, 0)]
+    sol = solve_pibt(grid, starts, goals, time_limit=5)
+    check(grid, starts, goals, sol)
+
+
+# ---------------------------------------------------------------- metrics
+
+def test_metrics_use_last_arrival():
+    goals = [(2, 0), (0, 0)]
+    paths = [[(0, 0), (1, 0), (2, 0), (1, 0), (2, 0)], [(0, 0)]]
+    assert arrival_time(paths[0], goals[0]) == 4
+    assert arrival_time(paths[1], goals[1]) == 0
+    assert sum_of_costs(paths, goals) == 4
+    assert makespan(paths, goals) == 4
+    assert lower_bound(grid_of(["..."]), [(0, 0), (0, 0)], goals) == 2
+
+
+# ---------------------------------------------------------------- validator
+
+def test_validator_reports_each_kind_of_violation():
+    grid = grid_of(["....", ".#.."])
+    starts, goals = [(0, 0), (3, 0)], [(3, 0), (0, 0)]
+    assert validate_solution(grid, [(0, 0)], [(1, 0)], [[(0, 0), (1, 0)]]) == []
+    # vertex conflict
+    errs = validate_solution(grid, [(0, 0), (2, 0)], [(1, 0), (1, 0)], [[(0, 0), (1, 0)], [(2, 0), (1, 0)]])
+    assert any("vertex conflict" in e for e in errs)
+    # swap conflict
+    errs = validate_solution(grid, [(0, 0), (1, 0)], [(1, 0), (0, 0)], [[(0, 0), (1, 0)], [(1, 0), (0, 0)]])
+    assert any("swap conflict" in e for e in errs)
+    # following is allowed
+    assert validate_solution(grid, [(0, 0), (1, 0)], [(1, 0), (2, 0)], [[(0, 0), (1, 0)], [(1, 0), (2, 0)]]) == []
+    # teleport, blocked cell, wrong start/end
+    errs = validate_solution(grid, starts[:1], goals[:1], [[(0, 0), (2, 0), (3, 0)]])
+    assert any("jumps" in e for e in errs)
+    errs = validate_solution(grid, [(0, 1)], [(1, 1)], [[(0, 1), (1, 1)]])
+    assert any("blocked" in e for e in errs)
+    errs = validate_solution(grid, [(0, 0)], [(2, 0)], [[(1, 0), (2, 0)]])
+    assert any("starts at" in e for e in errs)
+    errs = validate_solution(grid, [(0, 0)], [(2, 0)], [[(0, 0), (1, 0)]])
+    assert any("ends at" in e for e in errs)
+    # an agent parked at its goal is hit later
+    errs = validate_solution(grid, [(1, 0), (3, 0)], [(1, 0), (0, 0)],
+                             [[(1, 0)], [(3, 0), (2, 0), (1, 0), (0, 0)]])
+    assert any("vertex conflict" in e for e in errs)
+    assert validate_solution(grid, starts, goals, [[(0, 0)]]) == ["1 paths for 2 agents"]
+
+
+@st.composite
+def instances(draw):
+    w = draw(st.integers(3, 7))
+    h = draw(st.integers(2, 6))
+    cells = draw(st.lists(st.booleans(), min_size=w * h, max_size=w * h))
+    free = np.array(cells, dtype=bool).reshape(h, w) | (np.arange(w * h).reshape(h, w) % 3 != 0)
+    grid = Grid(free)
+    labels = grid.components()
+    comp = draw(st.sampled_from(sorted(set(labels[free].tolist()))))
+    cand = [(int(x), int(y)) for y, x in zip(*np.nonzero(labels == comp))]
+    k = draw(st.integers(1, min(5, len(cand))))
+    starts = draw(st.permutations(cand))[:k]
+    goals = draw(st.permutations(cand))[:k]
+    return grid, list(starts), list(goals)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(0, 3))
+def test_property_solutions_are_valid_and_tampering_is_caught(inst, seed):
+    grid, starts, goals = inst
+    sol = solve_lacam(grid, starts, goals, time_limit=2, seed=seed)
+    if not sol.solved:
+        assert sol.stats["reason"] in ("no solution exists", "time limit")
+        return
+    assert validate_solution(grid, starts, goals, sol.paths) == []
+    assert sum_of_costs(sol.paths, goals) >= lower_bound(grid, starts, goals)
+    T = max(len(p) for p in sol.paths)
+    full = [list(p) + [p[-1]] * (T - len(p)) for p in sol.paths]
+    if len(starts) >= 2 and T >= 3:
+        # vertex conflict: agent 1 copies agent 0's cell at t=1 (keeping 4-moves via t=1 only
+        # if adjacent, else it is a jump -- either way a violation)
+        bad = [list(p) for p in full]
+        bad[1][1] = bad[0][1]
+        assert validate_solution(grid, starts, goals, bad) != []
+    # teleport: a path that jumps from start to goal (when they are not neighbours)
+    s, g = starts[0], goals[0]
+    if abs(s[0] - g[0]) + abs(s[1] - g[1]) > 1:
+        bad = [list(p) for p in full]
+        bad[0] = [s, g]
+        assert any("jumps" in e for e in validate_solution(grid, starts, goals, bad))
+
+
+def test_validator_catches_swap_in_solution():
+    grid = grid_of(["...",
+                    ".#.",
+                    "..."])
+    starts, goals = [(0, 0), (1, 0)], [(1, 0), (0, 0)]
+    bad = [[(0, 0), (1, 0)], [(1, 0), (0, 0)]]
+    assert any("swap" in e for e in validate_solution(grid, starts, goals, bad))
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_cli_solves_warehouse_small_100(tmp_path, capsys):
+    out = tmp_path / "plan.json"
+    code = main(["solve", "--map", str(DATA / "warehouse-small.map"),
+                 "--scen", str(DATA / "warehouse-small-random-1-100.scen"),
+                 "--agents", "100", "--time-limit", "20", "--out", str(out)])
+    assert code == 0
+    plan = json.loads(out.read_text())
+    assert plan["solved"] is True and plan["algorithm"] == "lacam"
+    assert isinstance(plan["runtime_s"], float)
+    assert len(plan["paths"]) == 100
+    from warehouse_core.grid import load_movingai_map, load_movingai_scen
+    grid = load_movingai_map(DATA / "warehouse-small.map")
+    scen = load_movingai_scen(DATA / "warehouse-small-random-1-100.scen", grid, 100)
+    paths = [[tuple(c) for c in p] for p in plan["paths"]]
+    assert validate_solution(grid, [a.start for a in scen], [a.goal for a in scen], paths) == []
+    assert "solved 100 agents" in capsys.readouterr().out
+
+
+def test_cli_bad_scen_gives_file_and_line(tmp_path, capsys):
+    lines = (DATA / "warehouse-small-random-1-100.scen").read_text().splitlines()
+    lines[3] = "0\twarehouse-small.map\t57\t33\tx\ty\t1\t1\t3"
+    bad = tmp_path / "bad.scen"
+    bad.write_text("\n".join(lines) + "\n")
+    code = main(["solve", "--map", str(DATA / "warehouse-small.map"), "--scen", str(bad),
+                 "--agents", "10", "--out", str(tmp_path / "p.json")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:4" in err and "Traceback" not in err
+
+
+def test_cli_unsolved_writes_empty_plan(tmp_path):
+    m = tmp_path / "dead.map"
+    m.write_text("type octile\nheight 2\nwidth 4\nmap\n....\n@@@@\n")
+    s = tmp_path / "dead.scen"
+    s.write_text("version 1\n0\tdead.map\t4\t2\t0\t0\t1\t0\t1\n0\tdead.map\t4\t2\t1\t0\t0\t0\t1\n")
+    out = tmp_path / "plan.json"
+    assert main(["solve", "--map", str(m), "--scen", str(s), "--time-limit", "5", "--out", str(out)]) == 1
+    plan = json.loads(out.read_text())
+    assert plan["solved"] is False and plan["paths"] == []
+
+
+def test_cli_bad_map_exit_2(tmp_path, capsys):
+    assert main(["solve", "--map", str(tmp_path / "missing.map"), "--scen", "x.scen",
+                 "--out", str(tmp_path / "p.json")]) == 2
+    assert "missing.map" in capsys.readouterr().err

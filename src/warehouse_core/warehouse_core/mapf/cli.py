@@ -1,0 +1,114 @@
+"""``warehouse mapf solve``: one-shot MAPF on a MovingAI map + scenario, plan written as JSON.
+
+plan.json: ``{"solved": bool, "runtime_s": float, "algorithm": str, "paths": [[[x, y], ...], ...],
+...}`` -- one path per agent (agent i = the i-th agent line of the scen), one cell per step from
+start to goal (x = column, y = row), plus extra fields (sum_of_costs, lower_bound, makespan,
+agents, map, scen, seed, first_solution_s, valid).
+
+Exit codes: 0 solved, 1 not solved within the time limit (or no solution exists), 2 bad input
+(message names the file and the line), 3 internal error (an invalid plan; never expected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path as FilePath
+
+from warehouse_core.errors import InputError
+from warehouse_core.grid import load_movingai_map, load_movingai_scen
+from warehouse_core.mapf.lacam import solve_lacam
+from warehouse_core.mapf.metrics import lower_bound, makespan, sum_of_costs
+from warehouse_core.mapf.pibt import solve_pibt
+from warehouse_core.mapf.types import Solution
+from warehouse_core.mapf.validate import validate_solution
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="warehouse mapf", description="One-shot multi-agent path finding.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("solve", help="solve a MovingAI map + scen instance and write plan.json")
+    s.add_argument("--map", required=True, help="MovingAI .map file")
+    s.add_argument("--scen", required=True, help="MovingAI .scen file (agent i = i-th agent line)")
+    s.add_argument("--agents", type=int, default=None, help="use the first N agents (default: all)")
+    s.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
+    s.add_argument("--out", required=True, help="output plan.json")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--algorithm", choices=("lacam", "pibt"), default="lacam",
+                   help="lacam: complete (default); pibt: plain PIBT, fast but incomplete")
+    s.add_argument("--refine", action=argparse.BooleanOptionalAction, default=False,
+                   help="lacam only: keep improving sum of costs (LaCAM*) until the time limit")
+    return p
+
+
+def solve_files(map_path: str, scen_path: str, agents: int | None, time_limit: float, seed: int = 0,
+                algorithm: str = "lacam", refine: bool = False) -> tuple[dict, Solution]:
+    """Load, solve, validate; returns the plan dict (plan.json content) and the Solution."""
+    grid = load_movingai_map(map_path)
+    scen = load_movingai_scen(scen_path, grid, agents)
+    starts = [a.start for a in scen]
+    goals = [a.goal for a in scen]
+    if algorithm == "pibt":
+        sol = solve_pibt(grid, starts, goals, time_limit=time_limit, seed=seed)
+    else:
+        sol = solve_lacam(grid, starts, goals, time_limit=time_limit, seed=seed, refine=refine)
+    plan: dict = {"solved": sol.solved, "runtime_s": round(sol.runtime_s, 4), "algorithm": sol.algorithm,
+                  "paths": [[[x, y] for x, y in p] for p in sol.paths] if sol.solved else []}
+    plan.update(agents=len(scen), map=str(map_path), scen=str(scen_path), seed=seed)
+    lb = lower_bound(grid, starts, goals)
+    plan["lower_bound"] = lb
+    if sol.solved:
+        errors = validate_solution(grid, starts, goals, sol.paths)
+        plan["valid"] = not errors
+        plan["violations"] = errors
+        plan["sum_of_costs"] = sum_of_costs(sol.paths, goals)
+        plan["makespan"] = makespan(sol.paths, goals)
+        plan["first_solution_s"] = (round(sol.first_solution_s, 4)
+                                    if sol.first_solution_s is not None else None)
+    else:
+        plan["reason"] = sol.stats.get("reason", "")
+    return plan, sol
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
+        return int(exc.code or 0)
+    if args.agents is not None and args.agents < 0:
+        print("error: --agents must be >= 0", file=sys.stderr)
+        return 2
+    if args.time_limit <= 0:
+        print("error: --time-limit must be > 0", file=sys.stderr)
+        return 2
+    try:
+        plan, _ = solve_files(args.map, args.scen, args.agents, args.time_limit, args.seed,
+                              args.algorithm, args.refine)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = FilePath(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(plan, separators=(",", ":")) + "\n")
+    except OSError as exc:
+        print(f"error: {out}: cannot write plan: {exc.strerror}", file=sys.stderr)
+        return 2
+    n = plan["agents"]
+    if not plan["solved"]:
+        print(f"mapf solve: {plan['algorithm']} did NOT solve {n} agents "
+              f"({plan.get('reason', '')}, {plan['runtime_s']:.2f} s) -> {out}")
+        return 1
+    if not plan["valid"]:
+        print(f"error: internal: invalid plan: {'; '.join(plan['violations'][:5])}", file=sys.stderr)
+        return 3
+    lb = plan["lower_bound"]
+    ratio = plan["sum_of_costs"] / lb if lb > 0 else 1.0
+    print(f"mapf solve: {plan['algorithm']} solved {n} agents in {plan['runtime_s']:.2f} s, "
+          f"SoC {plan['sum_of_costs']} (LB {lb}, x{ratio:.3f}), makespan {plan['makespan']} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,190 @@
+"""LaCAM / LaCAM* one-shot MAPF (Okumura, AAAI 2023 and IJCAI 2023), PIBT as generator.
+
+High level: a depth-first search over *configurations* (one vertex per agent). Each high-level
+node keeps a queue of low-level *constraint* nodes; a constraint node fixes the next vertex of
+the first k agents (in the node's priority order). Every time a node is on top of the stack one
+constraint node is popped, its children (the next agent's k+1 possible moves) are queued, and
+PIBT generates a successor configuration that respects the constraints. Because the constraint
+tree eventually enumerates every successor, the search is complete: it finds a solution if
+one exists and reports failure after exhausting the (finite) configuration space.
+
+Refinement (LaCAM*): after the first solution the search continues; nodes whose
+``g + h`` cannot beat the best solution are dropped, and when a known configuration is reached
+again, the cheaper parent is adopted and the improvement propagated (Dijkstra-style), so the
+solution cost decreases monotonically while time remains (and becomes optimal for sum of costs
+if the search space is exhausted).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from warehouse_core.grid import Coord, Grid
+from warehouse_core.mapf.pibt import (Graph, PibtGenerator, configs_to_paths, initial_priorities,
+                                      priority_order, update_priorities)
+from warehouse_core.mapf.types import Solution
+
+RESTART_RATE = 0.001
+
+# a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
+_Constraint = tuple
+
+
+class _Node:
+    __slots__ = ("key", "parent", "prio", "tree", "g", "h", "depth", "neighbors")
+
+    def __init__(self, key: bytes, parent: "_Node | None", prio: np.ndarray, g: int, h: int,
+                 depth: int) -> None:
+        self.key = key
+        self.parent = parent
+        self.prio = prio
+        self.tree: deque = deque([None])
+        self.g = g
+        self.h = h
+        self.depth = depth
+        self.neighbors: set[_Node] | None = None
+
+
+def _constraints(c: _Constraint | None) -> list[tuple[int, int]]:
+    out = []
+    while c is not None:
+        out.append((c[1], c[2]))
+        c = c[3]
+    out.reverse()
+    return out
+
+
+def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], time_limit: float = 30.0,
+                seed: int = 0, refine: bool = False, swap: bool = True,
+                deadline: float | None = None) -> Solution:
+    """Solve one-shot MAPF with LaCAM (first solution) or LaCAM* (``refine``: improve SoC
+    until ``time_limit``). Paths are coordinate lists, agent ``i`` for ``starts[i]``."""
+    t0 = time.perf_counter()
+    end = deadline if deadline is not None else t0 + time_limit
+    n = len(starts)
+    graph = Graph(grid)
+    s = [graph.vid(c) for c in starts]
+    g = [graph.vid(c) for c in goals]
+    algo = "lacam*" if refine else "lacam"
+    if len(set(s)) != n or len(set(g)) != n:
+        return Solution(False, [], algo, time.perf_counter() - t0,
+                        stats={"reason": "starts or goals are not distinct"})
+    D = graph.distance_table(g)
+    rows = np.arange(n)
+    s_arr = np.asarray(s, dtype=np.int32)
+    g_arr = np.asarray(g, dtype=np.int32)
+    if n and int(D[rows, s_arr].max()) >= graph.unreachable:
+        return Solution(False, [], algo, time.perf_counter() - t0, stats={"reason": "unreachable goal"})
+    gen = PibtGenerator(graph, g, D, seed=seed, swap=swap)
+    rng = np.random.default_rng(seed + 1)
+    nbrs = graph.nbrs
+
+    def heuristic(q_arr: np.ndarray) -> int:
+        return int(D[rows, q_arr].sum(dtype=np.int64))
+
+    def edge_cost(a: np.ndarray, b: np.ndarray) -> int:
+        # SoC: every agent not resting at its goal pays one
+        return n - int(np.count_nonzero((a == g_arr) & (b == g_arr)))
+
+    goal_key = g_arr.tobytes()
+    root = _Node(s_arr.tobytes(), None, initial_priorities(D, s), 0, heuristic(s_arr), 0)
+    if refine:
+        root.neighbors = set()
+    open_: list[_Node] = [root]
+    explored: dict[bytes, _Node] = {root.key: root}
+    best: _Node | None = None
+    first_time: float | None = None
+    expansions = 0
+    generated = 0
+    restarts = 0
+    timed_out = False
+    now = time.perf_counter
+    while open_:
+        if now() >= end:
+            timed_out = True
+            break
+        node = open_[-1]
+        if best is None and node.key == goal_key:
+            best = node
+            first_time = now() - t0
+            if not refine:
+                break
+        if best is not None and node.g + node.h >= best.g:
+            open_.pop()
+            continue
+        if not node.tree:
+            open_.pop()
+            continue
+        c = node.tree.popleft()
+        expansions += 1
+        q_from_arr = np.frombuffer(node.key, dtype=np.int32)
+        q_from = q_from_arr.tolist()
+        order = priority_order(node.prio)
+        depth = 0 if c is None else c[0]
+        if depth < n:
+            i = order[depth]
+            v = q_from[i]
+            moves = nbrs[v] + [v]
+            for k in rng.permutation(len(moves)).tolist():
+                node.tree.append((depth + 1, i, moves[k], c))
+        q_to = gen.generate(q_from, order, _constraints(c))
+        if q_to is None:
+            continue
+        q_to_arr = np.asarray(q_to, dtype=np.int32)
+        key = q_to_arr.tobytes()
+        known = explored.get(key)
+        if known is not None:
+            if refine:
+                node.neighbors.add(known)  # type: ignore[union-attr]
+                _rewrite(node, known, q_from_arr, edge_cost, best)
+            if rng.random() < RESTART_RATE:
+                restarts += 1
+                known = root
+            if best is None or known.g + known.h < best.g:
+                open_.append(known)
+            continue
+        generated += 1
+        child = _Node(key, node, update_priorities(node.prio, q_to_arr, g_arr),
+                      node.g + edge_cost(q_from_arr, q_to_arr), heuristic(q_to_arr), node.depth + 1)
+        if refine:
+            child.neighbors = set()
+            node.neighbors.add(child)  # type: ignore[union-attr]
+        explored[key] = child
+        open_.append(child)
+    runtime = time.perf_counter() - t0
+    stats: dict[str, float | int | str] = {"expansions": expansions, "nodes": generated + 1,
+                                           "restarts": restarts}
+    if best is None:
+        stats["reason"] = "time limit" if timed_out else "no solution exists"
+        return Solution(False, [], algo, runtime, stats=stats)
+    stats["optimal"] = int(refine and not timed_out)
+    configs = []
+    nd: _Node | None = best
+    while nd is not None:
+        configs.append(np.frombuffer(nd.key, dtype=np.int32))
+        nd = nd.parent
+    configs.reverse()
+    paths = configs_to_paths(graph, configs, g)
+    return Solution(True, paths, algo, time.perf_counter() - t0, first_time, stats=stats)
+
+
+def _rewrite(node: _Node, known: _Node, q_from_arr: np.ndarray, edge_cost, best: _Node | None) -> None:
+    """LaCAM*: ``known`` is reachable from ``node``; adopt cheaper parents, Dijkstra-style."""
+    heap: list[tuple[int, int, _Node]] = [(node.g, id(node), node)]
+    while heap:
+        g_from, _, nd = heapq.heappop(heap)
+        if g_from > nd.g:
+            continue
+        a = np.frombuffer(nd.key, dtype=np.int32)
+        for nb in nd.neighbors:  # type: ignore[union-attr]
+            g_new = nd.g + edge_cost(a, np.frombuffer(nb.key, dtype=np.int32))
+            if g_new < nb.g:
+                nb.g = g_new
+                nb.parent = nd
+                nb.depth = nd.depth + 1
+                heapq.heappush(heap, (g_new, id(nb), nb))
