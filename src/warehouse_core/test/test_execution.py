@@ -146,3 +146,22 @@ def test_waits_are_explained_with_the_wait_for_chain():
     assert changed["c"].chain == ("b", "a")
     assert tracker.update(3.5, tc, reasons, set(), set()) == []  # nothing changed
     assert tracker.current["c"].since == 3.0
+
+
+def test_extending_a_path_keeps_indices_and_parks_at_the_new_end():
+    tc = TrafficController()
+    tc.commit("a", 7, [0, 1, 2], 10)
+    tc.extend("a", [2, 2, 3, 4])
+    path = tc.paths["a"]
+    assert path.cells == [0, 1, 2, 2, 2, 3, 4] and path.end_step == 16
+    (_, v2), = [(c, v) for c, v in tc.table.agent_visits("a") if c == 2]
+    assert (v2.start, v2.end, v2.first, v2.last) == (12, 14, 2, 4)
+    (_, v4), = [(c, v) for c, v in tc.table.agent_visits("a") if c == 4]
+    assert v4.end == FOREVER and (v4.first, v4.last) == (6, 6)
+    # another robot planned through cell 3 before a's arrival goes first
+    tc.commit("b", 1, [5, 3, 6], 11)
+    tc.report_progress("a", 7, 4)
+    idx, why = tc.release("a", 20)
+    assert idx == 4 and why.kind == "robot" and why.blocker == "b"
+    tc.report_progress("b", 1, 2)
+    assert tc.release("a", 20)[0] == 6

@@ -96,6 +96,18 @@ class TrafficController:
         self.commit(agent, plan_id, result.cells, result.start_step)
         return result
 
+    def extend(self, agent: str, cells: list[int]) -> CommittedPath:
+        """Append ``cells`` to ``agent``'s committed path (windowed planning, same plan id).
+
+        The first appended cell is planned for the step after the current last one and must
+        be the last cell or one of its neighbours.
+        """
+        path = self.paths[agent]
+        first = len(path.cells)
+        self.table.extend_path(agent, path.plan_id, cells, path.start_step + first, first)
+        path.cells.extend(cells)
+        return path
+
     def report_progress(self, agent: str, plan_id: int, index: int) -> bool:
         """Record that ``agent`` reached waypoint ``index`` of ``plan_id``; False if stale."""
         path = self.paths.get(agent)

@@ -69,8 +69,11 @@ class ReservationTable:
 
     # -- updates -----------------------------------------------------------------------
     def add_path(self, agent: str, plan_id: int, cells: list[int], start_step: int,
-                 park: bool = True) -> None:
-        """Commit ``cells`` (one per step from ``start_step``); the last cell is kept forever."""
+                 park: bool = True, first_index: int = 0) -> None:
+        """Commit ``cells`` (one per step from ``start_step``); the last cell is kept forever.
+
+        ``cells[0]`` is path index ``first_index`` (used when a path is extended).
+        """
         i = 0
         n = len(cells)
         while i < n:
@@ -78,8 +81,29 @@ class ReservationTable:
             while j + 1 < n and cells[j + 1] == cells[i]:
                 j += 1
             end = FOREVER if (park and j == n - 1) else start_step + j
-            self._insert(cells[i], Visit(start_step + i, end, agent, plan_id, i, j))
+            self._insert(cells[i], Visit(start_step + i, end, agent, plan_id,
+                                         first_index + i, first_index + j))
             i = j + 1
+
+    def extend_path(self, agent: str, plan_id: int, cells: list[int], start_step: int,
+                    first_index: int) -> None:
+        """Append ``cells`` (path indices from ``first_index``) to ``agent``'s parked path."""
+        if not cells:
+            return
+        parked = [(c, v) for c, v in self._by_agent.get(agent, []) if v.end == FOREVER]
+        k = 0
+        for cell, visit in parked:
+            while k < len(cells) and cells[k] == cell:
+                k += 1  # the robot stays where it parked: lengthen that visit
+            self._by_cell[cell].remove(visit)
+            self._by_agent[agent].remove((cell, visit))
+            last = first_index + k - 1
+            self._insert(cell, Visit(visit.start, start_step + last - first_index
+                                     if k < len(cells) else FOREVER, agent, plan_id,
+                                     visit.first, last if k else visit.last))
+        if k < len(cells):
+            self.add_path(agent, plan_id, cells[k:], start_step + k, park=True,
+                          first_index=first_index + k)
 
     def _insert(self, cell: int, visit: Visit) -> None:
         insort(self._by_cell.setdefault(cell, []), visit)
