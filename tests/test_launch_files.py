@@ -64,6 +64,7 @@ def test_every_configured_parameter_is_declared_by_its_node():
     import dataclasses
 
     import yaml
+
     from warehouse_nodes.allocator_node import AllocatorConfig
     from warehouse_nodes.floor_sim_node import FloorSimConfig
     from warehouse_nodes.order_source_node import OrderSourceConfig

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import rclpy
 from rclpy.node import Node
+
 from warehouse_interfaces.msg import Order, OrderLine
 from warehouse_interfaces.srv import SubmitOrder
 

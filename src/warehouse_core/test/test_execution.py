@@ -101,8 +101,8 @@ def test_random_delays_cause_waits_never_collisions(robots, seed):
                 reached[n] += path.plan_id > 0
                 goal = rng.choice(free)
                 plan_id += 1
-                res = tc.replan(n, plan_id, lambda t: planner.plan(
-                    t, n, r.cell, now + tc.margin, [Target(goal, 1)]))
+                res = tc.replan(n, plan_id, lambda t, n=n, c=r.cell, s=now + tc.margin, g=goal:
+                                planner.plan(t, n, c, s, [Target(g, 1)]))
                 if res is not None:
                     sent[n] = 0
         for n, (idx, _why) in tc.release_all(now).items():

@@ -1,15 +1,21 @@
 """Orders -> rack visits -> robots, on a small hand-made layout."""
 
 import numpy as np
-import pytest
 
 from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
 from warehouse_core.grid import Grid
 from warehouse_core.inventory import Inventory
 from warehouse_core.layout import Layout, Station, StorageLocation
 from warehouse_core.occupancy import GridFrame
-from warehouse_core.operations import (ORDER_COMPLETED, ORDER_REJECTED, TASK_DONE, OpsConfig,
-                                       OrderEvent, TaskEvent, WarehouseOps)
+from warehouse_core.operations import (
+    ORDER_COMPLETED,
+    ORDER_REJECTED,
+    TASK_DONE,
+    OpsConfig,
+    OrderEvent,
+    TaskEvent,
+    WarehouseOps,
+)
 from warehouse_core.orders import Order, OrderLine, order_problem
 
 

@@ -137,20 +137,20 @@ def generate(params: LayoutParams) -> GeneratedLayout:
                     cy = gy + by * 3
                     is_storage[cy:cy + 2, cx:cx + p.block_len] = True
     # aisles: highways first, then the 1-cell aisles inside each group
-    last_x, last_y = width - 2, height - 2
+    last_y = height - 2
     highway_rects = [
         ((station_col + 1, 1), (x0 - 1, last_y)),                  # west highway (by the stations)
         ((charger_col - hw, 1), (charger_col - 1, last_y)),        # east highway (by the chargers)
         ((x0, 1), (charger_col - hw - 1, y0 - 1)),                 # north highway
         ((x0, last_y - hw + 1), (charger_col - hw - 1, last_y)),   # south highway
     ]
-    for gx, gw in zip(gx_starts[1:], group_w[1:]):
+    for gx in gx_starts[1:]:
         highway_rects.append(((gx - hw, y0), (gx - 1, y0 + storage_h - 1)))
     for gy in gy_starts[1:]:
         for gx, gw in zip(gx_starts, group_w):
             highway_rects.append(((gx, gy - hw), (gx + gw - 1, gy - 1)))
     inner_rects = []
-    for gy, gh, nby in zip(gy_starts, group_h, p.blocks_y):
+    for gy, nby in zip(gy_starts, p.blocks_y):
         for gx, gw, nbx in zip(gx_starts, group_w, p.blocks_x):
             for by in range(1, nby):
                 ay = gy + by * 3 - 1
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stem:
         params = replace(params, stem=args.stem)
     paths = write_layout(params, args.out_dir)
-    from warehouse_core.layout import load_layout   # validate what we wrote
+    from warehouse_core.layout import load_layout  # validate what we wrote
     layout = load_layout(paths["layout"])
     print(f"wrote {paths['pgm']}, {paths['map']}, {paths['layout']}: {layout.grid.width} x "
           f"{layout.grid.height} cells, {len(layout.storage)} storage locations, {len(layout.rack_ids)} "

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from rclpy.action import ActionClient
 from rclpy.node import Node
-from warehouse_interfaces.action import ExecuteTask
-from warehouse_interfaces.msg import OrderStatus, RobotState, Task as TaskMsg, TaskStatus
-from warehouse_interfaces.srv import SubmitOrder
 
 from warehouse_core import operations
 from warehouse_core.errors import InputError
 from warehouse_core.inventory import seeded_inventory
 from warehouse_core.layout import load_layout
+from warehouse_interfaces.action import ExecuteTask
+from warehouse_interfaces.msg import OrderStatus, RobotState, TaskStatus
+from warehouse_interfaces.msg import Task as TaskMsg
+from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node

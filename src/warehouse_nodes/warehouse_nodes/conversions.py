@@ -9,26 +9,32 @@ from geometry_msgs.msg import Point, Quaternion
 from nav_msgs.msg import Odometry
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
-from warehouse_interfaces.msg import (
-    DriveCommand,
-    FleetRelease,
-    Order as OrderMsg,
-    OrderLine as OrderLineMsg,
-    OrderStatus,
-    RobotState,
-    Task as TaskMsg,
-    TaskStatus,
-    TaskStep,
-    TimedPath,
-    TimedWaypoint,
-    WaitStatus,
-)
 
 from warehouse_core import execution, floor_sim, operations
 from warehouse_core.errors import InputError
 from warehouse_core.grid import Coord
 from warehouse_core.layout import Layout
 from warehouse_core.orders import Order, OrderLine
+from warehouse_interfaces.msg import (
+    DriveCommand,
+    FleetRelease,
+    OrderStatus,
+    RobotState,
+    TaskStatus,
+    TaskStep,
+    TimedPath,
+    TimedWaypoint,
+    WaitStatus,
+)
+from warehouse_interfaces.msg import (
+    Order as OrderMsg,
+)
+from warehouse_interfaces.msg import (
+    OrderLine as OrderLineMsg,
+)
+from warehouse_interfaces.msg import (
+    Task as TaskMsg,
+)
 
 MAP_FRAME = "map"
 
@@ -61,9 +67,7 @@ def header(t: float, frame: str = MAP_FRAME) -> Header:
 # -- orders ------------------------------------------------------------------------------
 def order_from_msg(msg: OrderMsg) -> Order:
     """Core order from a submitted message; malformed fields raise InputError."""
-    lines = []
-    for i, line in enumerate(msg.lines):
-        lines.append(OrderLine(str(line.sku), int(line.quantity)))
+    lines = [OrderLine(str(line.sku), int(line.quantity)) for line in msg.lines]
     created, deadline = from_time(msg.created), from_time(msg.deadline)
     if not msg.lines:
         raise InputError("SubmitOrder.order", "lines is empty", fix="add at least one line")
@@ -200,7 +204,7 @@ def fleet_markers(layout: Layout, robots: dict[str, tuple[float, float]],
         m = _marker(ns, 0, Marker.CUBE_LIST, now, 0.8 * layout.frame.cell_size)
         m.points = [Point(x=x, y=y, z=0.0) for x, y in map(layout.cell_to_world, cells)]
         out.markers.append(m)
-    for i, (name, cells) in enumerate(sorted(paths.items())):
+    for i, (_name, cells) in enumerate(sorted(paths.items())):
         m = _marker("path", i, Marker.LINE_STRIP, now, 0.08)
         m.points = [Point(x=x, y=y, z=0.05) for x, y in map(layout.cell_to_world, cells)]
         out.markers.append(m)

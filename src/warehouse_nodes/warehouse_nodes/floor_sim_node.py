@@ -17,15 +17,14 @@ import random
 import time
 from dataclasses import dataclass
 
-import rclpy
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy, HistoryPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
-from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState
 
 from warehouse_core.floor_sim import FloorSim, Kinematics
 from warehouse_core.layout import load_layout
+from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
@@ -96,7 +95,7 @@ class FloorSimNode(Node):
             self._publish()
             if not self.started:
                 return
-            self.status_pub.publish(String(data=f"started stalls=0"))
+            self.status_pub.publish(String(data="started stalls=0"))
         if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
             self.stalls += 1
             return

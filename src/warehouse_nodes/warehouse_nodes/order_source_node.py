@@ -13,12 +13,12 @@ from collections import deque
 from dataclasses import dataclass
 
 from rclpy.node import Node
-from warehouse_interfaces.msg import Order as OrderMsg
-from warehouse_interfaces.srv import SubmitOrder
 
 from warehouse_core.inventory import seeded_inventory
 from warehouse_core.layout import load_layout
 from warehouse_core.orders import DemandModel, Order
+from warehouse_interfaces.msg import Order as OrderMsg
+from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
-from warehouse_interfaces.msg import (FleetPlan, FleetRelease, FleetWaits, PlanRequest,
-                                      RobotState, TimedPath)
-from warehouse_interfaces.srv import ExplainWait
 
 from warehouse_core.execution import TrafficController, WaitTracker
 from warehouse_core.floor_sim import OP_DROP, OP_LIFT
 from warehouse_core.layout import load_layout
 from warehouse_core.spacetime import SpaceTimePlanner, Target
+from warehouse_interfaces.msg import FleetPlan, FleetRelease, FleetWaits, PlanRequest, RobotState, TimedPath
+from warehouse_interfaces.srv import ExplainWait
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node

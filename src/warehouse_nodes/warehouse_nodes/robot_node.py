@@ -14,19 +14,24 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
 from rclpy.task import Future
-from nav_msgs.msg import Odometry
-from warehouse_interfaces.action import ExecuteTask
-from warehouse_interfaces.msg import (DriveCommand, FleetRelease, FleetState, PlanRequest,
-                                      RobotState, TimedPath)
 
 from warehouse_core.task_progress import TaskProgress
+from warehouse_interfaces.action import ExecuteTask
+from warehouse_interfaces.msg import (
+    DriveCommand,
+    FleetRelease,
+    FleetState,
+    PlanRequest,
+    RobotState,
+    TimedPath,
+)
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_nodes
-
 
 
 @dataclass(frozen=True)

@@ -22,19 +22,28 @@ from pathlib import Path
 import psutil
 import rclpy
 import yaml
+from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
-from nav_msgs.msg import Odometry
-from warehouse_interfaces.msg import (FleetPlan, FleetWaits, Order, OrderStatus, PlanRequest, RobotState,
-                                      Task, TaskStatus, TaskStep)
 
 from warehouse_core import bagio, trajectory
 from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
 from warehouse_core.metrics import RunRecord, order_kpis
+from warehouse_interfaces.msg import (
+    FleetPlan,
+    FleetWaits,
+    Order,
+    OrderStatus,
+    PlanRequest,
+    RobotState,
+    Task,
+    TaskStatus,
+    TaskStep,
+)
 from warehouse_nodes import conversions as conv
 
 ROBOTS_PER_CONTAINER = 50
@@ -212,7 +221,11 @@ def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
 def execute(opts: RunOptions) -> dict:
     """Run the stack for ``opts.duration`` simulated seconds; returns the report."""
     t_start = time.monotonic()
-    load_layout(opts.layout)  # refuse a bad layout before starting anything
+    layout = load_layout(opts.layout)  # refuse a bad layout before starting anything
+    racks = len(layout.rack_ids)
+    if opts.robots > racks:
+        raise InputError(str(opts.layout), f"{opts.robots} robots but only {racks} racks to "
+                         "start under", fix=f"use --robots {racks} or fewer, or a larger layout")
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "logs").mkdir(exist_ok=True)
     params = write_params(opts)
