@@ -92,6 +92,8 @@ class SimRobot:
     op: int = OP_NONE
     op_left: float = 0.0
     op_index: int = -1
+    stall_left: float = 0.0
+    stalls: int = 0
 
 
 class FloorSim:
@@ -134,6 +136,12 @@ class FloorSim:
                 last = wp.index
         return True
 
+    def stall(self, name: str, seconds: float) -> None:
+        """Hold a robot still for ``seconds`` (a late base, a person in the way, a slip)."""
+        robot = self.robots[name]
+        robot.stall_left = max(robot.stall_left, seconds)
+        robot.stalls += 1
+
     def fail(self, name: str) -> None:
         """Take a robot out of service (it stops where it is)."""
         robot = self.robots[name]
@@ -158,6 +166,10 @@ class FloorSim:
     # -- one robot, one substep ---------------------------------------------------------
     def _advance(self, r: SimRobot, h: float, events: list[SimEvent]) -> None:
         bat = self.battery
+        if r.stall_left > 0.0:
+            r.stall_left -= h
+            r.v = 0.0
+            return
         if r.op_left > 0.0:
             r.op_left -= h
             r.battery = max(0.0, r.battery - (bat.lifting_per_s if r.op in (OP_LIFT, OP_DROP)
@@ -264,3 +276,27 @@ class FloorSim:
             events.append(SimEvent(r.name, "picked", r.op_index, r.carrying))
         elif op == OP_CHARGE:
             events.append(SimEvent(r.name, "charged", r.op_index))
+
+
+@dataclass
+class DelayInjector:
+    """Seeded random stalls: each robot stalls ``rate_per_hour`` times per hour on average,
+    for a duration drawn uniformly from ``duration_s``."""
+
+    rate_per_hour: float
+    duration_s: tuple[float, float]
+    seed: int
+
+    def __post_init__(self) -> None:
+        import random
+        self.rng = random.Random(self.seed)
+
+    def apply(self, sim: FloorSim, dt: float) -> list[str]:
+        """Stall some robots for this step of ``dt`` seconds; returns their names."""
+        if self.rate_per_hour <= 0:
+            return []
+        p = self.rate_per_hour * dt / 3600.0
+        hit = [name for name in sim.robots if self.rng.random() < p]
+        for name in hit:
+            sim.stall(name, self.rng.uniform(*self.duration_s))
+        return hit

@@ -22,7 +22,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
-from warehouse_core.floor_sim import FloorSim, Kinematics
+from warehouse_core.floor_sim import DelayInjector, FloorSim, Kinematics
 from warehouse_core.layout import load_layout
 from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState
 from warehouse_nodes import conversions as conv
@@ -43,6 +43,9 @@ class FloorSimConfig:
     max_planner_lag: float = 2.0
     expected_nodes: int = 0
     start_timeout: float = 60.0
+    stalls_per_robot_hour: float = 0.0
+    stall_min_s: float = 2.0
+    stall_max_s: float = 20.0
 
 
 def start_cells(layout, robots: int, seed: int) -> list:
@@ -68,6 +71,8 @@ class FloorSimNode(Node):
         self.sim = FloorSim(kin, racks=racks)
         for i, cell in enumerate(start_cells(self.layout, self.cfg.robots, self.cfg.seed)):
             self.sim.add_robot(conv.robot_name(i), cell, *self.layout.cell_to_world(cell))
+        self.delays = DelayInjector(self.cfg.stalls_per_robot_hour,
+                                    (self.cfg.stall_min_s, self.cfg.stall_max_s), self.cfg.seed + 7)
         self.started = False
         self.created_wall = time.monotonic()
         self.planner_time = -1.0
@@ -95,12 +100,15 @@ class FloorSimNode(Node):
             self._publish()
             if not self.started:
                 return
-            self.status_pub.publish(String(data="started stalls=0"))
+            self.report_stalls("started")
         if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
             self.stalls += 1
             return
+        self.delays.apply(self.sim, self.cfg.tick)
         self.sim.step(self.cfg.tick)
         self._publish()
+        if round(self.sim.time / self.cfg.tick) % 50 == 0:
+            self.report_stalls("running")
 
     def _ready(self) -> bool:
         if self.count_subscribers("/clock") >= self.cfg.expected_nodes:
@@ -119,8 +127,10 @@ class FloorSimNode(Node):
         msg.robots = [conv.sim_robot_to_state(r, now) for r in self.sim.robots.values()]
         self.state_pub.publish(msg)
 
-    def report_stalls(self) -> None:
-        self.status_pub.publish(String(data=f"stopped stalls={self.stalls}"))
+    def report_stalls(self, phase: str = "stopped") -> None:
+        injected = sum(r.stalls for r in self.sim.robots.values())
+        self.status_pub.publish(String(data=f"{phase} t={self.sim.time:.1f} stalls={self.stalls} "
+                                            f"injected_delays={injected}"))
 
 
 def main(args: list[str] | None = None) -> None:

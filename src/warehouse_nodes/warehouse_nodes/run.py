@@ -294,7 +294,8 @@ def execute(opts: RunOptions) -> dict:
         **order_kpis(record, min(sim_time, opts.duration)),
         "collisions": len(encounters),
         "min_distance_m": opts.min_distance,
-        "sim_stalls": _stalls(status),
+        "sim_stalls": _status_value(status, "stalls"),
+        "injected_delays": _status_value(status, "injected_delays"),
         "peak_rss_mb": round(peak_rss, 1),
         "seed": opts.seed,
         "layout": str(opts.layout),
@@ -304,9 +305,10 @@ def execute(opts: RunOptions) -> dict:
     return report
 
 
-def _stalls(status: str) -> int:
+def _status_value(status: str, key: str) -> int:
+    """An integer ``key=N`` field of the simulator's status line (0 if absent)."""
     for word in status.split():
-        if word.startswith("stalls="):
+        if word.startswith(f"{key}="):
             return int(word.split("=", 1)[1])
     return 0
 
