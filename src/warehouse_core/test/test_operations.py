@@ -98,3 +98,18 @@ def test_failed_visit_gives_its_lines_back():
     ops.update_robot("robot_0", (0, 0))
     (again,) = ops.assign(6.0)
     assert again.rack == "R1"
+
+
+def test_task_steps_bind_to_waypoints_arriving_in_segments():
+    from warehouse_core.task_progress import TaskProgress
+
+    prog = TaskProgress([((2, 0), OP_LIFT), ((5, 0), OP_PICK)])
+    path = [((0, 0), 0), ((1, 0), 0), ((2, 0), OP_LIFT), ((2, 0), 0), ((3, 0), 0), ((4, 0), 0),
+            ((5, 0), OP_PICK)]
+    assert not prog.bind_path(path[:3])
+    assert prog.arrivals == [2]
+    assert prog.extend_path(path[3:], 3)
+    assert prog.arrivals == [2, 6]
+    assert prog.update(2, op_running=True) == 0
+    assert prog.update(2, op_running=False) == 1
+    assert prog.update(6, op_running=False) == 2 and prog.done

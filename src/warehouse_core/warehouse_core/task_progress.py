@@ -19,20 +19,28 @@ class TaskProgress:
     step_cells: list[tuple[Coord, int]]  # (cell, op) per task step
     arrivals: list[int] = field(default_factory=list)
     completed: int = 0  # number of steps completed
+    _scanned: int = 0  # path indices already searched
 
     def bind_path(self, waypoints: list[tuple[Coord, int]]) -> bool:
         """Find each step's waypoint in the path ``[(cell, op), ...]``; False if one is missing."""
         self.arrivals = []
-        start = 0
-        for cell, op in self.step_cells:
-            for i in range(start, len(waypoints)):
-                if waypoints[i][0] == cell and waypoints[i][1] == op:
-                    self.arrivals.append(i)
-                    start = i + 1
-                    break
-            else:
-                return False
-        return True
+        self._scanned = 0
+        return self.extend_path(waypoints, 0)
+
+    def extend_path(self, waypoints: list[tuple[Coord, int]], first_index: int) -> bool:
+        """Bind steps to waypoints that arrive in segments (``first_index`` of the first one).
+
+        Returns True once every step has its waypoint.
+        """
+        start = max(self._scanned - first_index, 0)
+        for i in range(start, len(waypoints)):
+            if len(self.arrivals) == len(self.step_cells):
+                break
+            cell, op = self.step_cells[len(self.arrivals)]
+            if waypoints[i][0] == cell and waypoints[i][1] == op:
+                self.arrivals.append(first_index + i)
+        self._scanned = max(self._scanned, first_index + len(waypoints))
+        return len(self.arrivals) == len(self.step_cells)
 
     def update(self, reached: int, op_running: bool) -> int:
         """Record progress; returns how many steps are complete now."""
@@ -46,4 +54,4 @@ class TaskProgress:
 
     @property
     def done(self) -> bool:
-        return bool(self.arrivals) and self.completed == len(self.arrivals)
+        return len(self.arrivals) == len(self.step_cells) and self.completed == len(self.arrivals)

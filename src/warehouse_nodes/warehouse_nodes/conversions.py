@@ -123,7 +123,8 @@ def path_to_msg(layout: Layout, robot: str, task_id: str, plan_id: int, cells: l
                                  stamp=to_time((start_step + i) * step_duration), op=op,
                                  op_duration=float(dur), carrying=carrying[i]))
     return TimedPath(header=header(now), robot_id=robot, task_id=task_id, plan_id=plan_id,
-                     step_duration=step_duration, start_step=start_step, waypoints=wps)
+                     step_duration=step_duration, start_step=start_step, first_index=0,
+                     waypoints=wps)
 
 
 def sim_waypoints(path: TimedPath, first: int, last: int) -> list[floor_sim.Waypoint]:

@@ -103,13 +103,19 @@ class RobotNode(Node):
 
     # -- planner interaction -----------------------------------------------------------
     def on_path(self, msg: TimedPath) -> None:
-        if self.path is not None and msg.plan_id <= self.path.plan_id:
-            return
+        """A new path (``first_index`` 0, higher plan id) or the next segment of the current one."""
         if self.task_msg is None or msg.task_id != self.task_msg.task_id:
             return
-        self.path = msg
-        self.sent = 0
-        self.progress.bind_path([((w.cell_x, w.cell_y), w.op) for w in msg.waypoints])
+        waypoints = [((w.cell_x, w.cell_y), w.op) for w in msg.waypoints]
+        if self.path is None or msg.plan_id > self.path.plan_id:
+            if msg.first_index != 0:
+                return  # the start of this path was missed; the planner re-sends it
+            self.path = msg
+            self.sent = 0
+            self.progress.bind_path(waypoints)
+        elif msg.plan_id == self.path.plan_id and msg.first_index == len(self.path.waypoints):
+            self.path.waypoints.extend(msg.waypoints)
+            self.progress.extend_path(waypoints, msg.first_index)
 
     def on_release(self, msg: FleetRelease) -> None:
         if self.path is None:
