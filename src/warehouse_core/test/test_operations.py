@@ -28,9 +28,10 @@ def small_layout() -> Layout:
     return Layout("t", "test", grid, GridFrame(0.0, 0.0, 1.0, 5), storage, stations, (), ())
 
 
-def ops_with(stock) -> WarehouseOps:
+def ops_with(stock, policy="default") -> WarehouseOps:
     inv = Inventory(stock, {s: 1.0 for r in stock.values() for s in r})
-    return WarehouseOps(small_layout(), inv, OpsConfig(max_lines_per_visit=10, station_queue_limit=4))
+    return WarehouseOps(small_layout(), inv, OpsConfig(max_lines_per_visit=10, station_queue_limit=4,
+                                                       policy=policy))
 
 
 def order(oid, *lines, consumer="C1", created=0.0, deadline=3600.0):
@@ -113,3 +114,72 @@ def test_task_steps_bind_to_waypoints_arriving_in_segments():
     assert prog.update(2, op_running=True) == 0
     assert prog.update(2, op_running=False) == 1
     assert prog.update(6, op_running=False) == 2 and prog.done
+
+
+def test_consolidation_waits_for_a_sibling_when_no_deadline_is_at_risk():
+    from warehouse_core.consolidation import Consolidator
+
+    c = Consolidator(pack_time_s=60, expected_cycle_s=300)
+    c.accepted("O1", "C1", created=0, deadline=4 * 3600)
+    c.accepted("O2", "C1", created=100, deadline=4 * 3600)
+    assert c.completed("O1", 250) == []  # O2 expected at 400: wait
+    (parcel,) = c.completed("O2", 380)
+    assert parcel.order_ids == ("O1", "O2") and parcel.consumer_id == "C1"
+    assert not parcel.late
+
+
+def test_consolidation_does_not_wait_past_a_deadline():
+    from warehouse_core.consolidation import Consolidator
+
+    c = Consolidator(pack_time_s=60, expected_cycle_s=300)
+    c.accepted("O1", "C1", created=0, deadline=500)  # tight next-day cut-off
+    c.accepted("O2", "C1", created=400, deadline=9000)  # expected at 700: too late for O1
+    (parcel,) = c.completed("O1", 300)
+    assert parcel.order_ids == ("O1",)
+    (second,) = c.completed("O2", 650)
+    assert second.order_ids == ("O2",)
+
+
+def test_held_order_ships_when_its_deadline_comes_close():
+    from warehouse_core.consolidation import Consolidator
+
+    c = Consolidator(pack_time_s=60, expected_cycle_s=300)
+    c.accepted("O1", "C1", created=0, deadline=1000)
+    c.accepted("O2", "C1", created=0, deadline=5000)
+    assert c.completed("O1", 100) == []
+    assert c.tick(500) == []
+    c.expected_cycle_s = 2000  # the sibling turns out slow
+    (parcel,) = c.tick(600)
+    assert parcel.order_ids == ("O1",) and parcel.shipped_at == 660
+
+
+def test_baseline_policy_serves_one_line_per_visit_first_come_first_served():
+    ops = ops_with({"R1": {"A": 9, "B": 9}, "R2": {"A": 9}, "R3": {"C": 9}}, policy="baseline")
+    ops.submit(order("O1", ("B", 1), created=5.0), 0)
+    ops.submit(order("O2", ("A", 1), created=1.0), 0)
+    ops.update_robot("robot_0", (7, 4))
+    (task,) = ops.assign(10.0)
+    assert len(task.lines) == 1 and task.lines[0].order_id == "O2"
+
+
+def test_default_policy_prefers_the_visit_with_less_slack():
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {"C": 9}})
+    ops.submit(order("O1", ("A", 1), deadline=20000.0), 0)  # near the robot, lots of slack
+    ops.submit(order("O2", ("C", 1), deadline=300.0), 0)  # a bit farther, due soon
+    ops.update_robot("robot_0", (3, 0))
+    (task,) = ops.assign(0.0)
+    assert task.rack == "R3"
+    assert ops.pending[0].order_id == "O1"  # the other draft was undone, nothing lost
+    assert ops.inventory.available("R1", "A") == 9
+
+
+def test_order_stream_does_not_depend_on_when_it_is_read():
+    from warehouse_core.orders import DemandModel
+
+    model = DemandModel(600.0, {"A": 5.0, "B": 1.0, "C": 1.0})
+    a = model.stream(7)
+    b = model.stream(7)
+    once = a.until(600.0)
+    pieces = [o for t in (0.3, 1.0, 55.5, 56.0, 300.0, 600.0) for o in b.until(t)]
+    assert once == pieces and 70 < len(once) < 130  # ~100 orders in 10 minutes
+    assert all(o.created < 600.0 and o.deadline > o.created for o in once)

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warehouse_core.operations import ORDER_ACCEPTED, ORDER_COMPLETED, ORDER_REJECTED, TASK_DONE
+from warehouse_core.operations import (
+    ORDER_ACCEPTED,
+    ORDER_COMPLETED,
+    ORDER_REJECTED,
+    TASK_ASSIGNED,
+    TASK_CANCELLED,
+    TASK_DONE,
+    TASK_FAILED,
+)
 
 
 @dataclass
@@ -24,6 +32,19 @@ class RunRecord:
     visits: dict[str, int] = field(default_factory=dict)  # task -> lines picked at the station
     task_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lines, pick step)
     planner_times_s: list[float] = field(default_factory=list)
+    order_deadline: dict[str, float] = field(default_factory=dict)
+    parcels: int = 0
+    parcel_orders: int = 0
+    late_orders: int = 0
+    task_busy: dict[str, list[float]] = field(default_factory=dict)  # task -> [start, end]
+
+    def on_order(self, order_id: str, deadline: float) -> None:
+        self.order_deadline[order_id] = deadline
+
+    def on_parcel(self, order_ids: list[str], late: bool) -> None:
+        self.parcels += 1
+        self.parcel_orders += len(order_ids)
+        self.late_orders += len(order_ids) if late else 0
 
     def on_order_status(self, order_id: str, state: int, lines_total: int, t: float) -> None:
         if state == ORDER_ACCEPTED:
@@ -38,7 +59,11 @@ class RunRecord:
         """A new rack visit: its lines are picked when step ``pick_step`` is complete."""
         self.task_lines[task_id] = (lines, pick_step)
 
-    def on_task_status(self, task_id: str, state: int, steps_done: int) -> None:
+    def on_task_status(self, task_id: str, state: int, steps_done: int, t: float = 0.0) -> None:
+        if state == TASK_ASSIGNED:
+            self.task_busy[task_id] = [t, float("inf")]
+        elif state in (TASK_DONE, TASK_FAILED, TASK_CANCELLED) and task_id in self.task_busy:
+            self.task_busy[task_id][1] = t
         lines, pick_step = self.task_lines.get(task_id, (0, -1))
         if pick_step >= 0 and (steps_done > pick_step or state == TASK_DONE):
             self.visits[task_id] = lines
@@ -46,6 +71,22 @@ class RunRecord:
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
+
+
+def operations_kpis(rec: RunRecord, sim_duration_s: float, robots: int) -> dict[str, float | int]:
+    """Parcels, consolidation, deadlines and utilisation."""
+    busy = sum(min(end, sim_duration_s) - start for start, end in rec.task_busy.values())
+    overdue_open = sum(1 for o, d in rec.order_deadline.items()
+                       if d < sim_duration_s and o not in rec.order_completed and o in rec.order_created)
+    visits = len(rec.visits)
+    completed = len(rec.order_completed)
+    return {
+        "parcels_shipped": rec.parcels,
+        "consolidation_ratio": round(rec.parcel_orders / rec.parcels, 3) if rec.parcels else 0.0,
+        "rack_visits_per_order": round(visits / completed, 3) if completed else 0.0,
+        "deadline_misses": rec.late_orders + overdue_open,
+        "robot_utilization": round(busy / (robots * sim_duration_s), 3) if robots and sim_duration_s > 0 else 0.0,
+    }
 
 
 def order_kpis(rec: RunRecord, sim_duration_s: float) -> dict[str, float | int]:

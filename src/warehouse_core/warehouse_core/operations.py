@@ -17,11 +17,13 @@ lines of a failed visit go back to the pending pool.
 from __future__ import annotations
 
 import itertools
+import random
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from warehouse_core.consolidation import Consolidator, Parcel
 from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
 from warehouse_core.grid import Coord
 from warehouse_core.inventory import Inventory
@@ -44,6 +46,22 @@ class OpsConfig:
     pick_time_per_line: float = 4.0
     max_lines_per_visit: int = 10
     station_queue_limit: int = 4
+    policy: str = "default"  # "default" or "baseline"
+    pack_time: float = 60.0  # s, packing a parcel
+    slack_weight: float = 0.2  # travel steps one second of deadline slack is worth
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy {self.policy!r} is unknown; use one of {sorted(POLICIES)}")
+
+
+POLICIES = {
+    "default": "pile-on rack choice, min-cost assignment weighted by deadline slack, "
+               "returns by turnover class, consumer consolidation",
+    "baseline": "first-come-first-served lines, nearest idle robot, one line per rack visit, "
+                "random return location, one parcel per order",
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,11 @@ class TaskEvent:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class ParcelEvent:
+    parcel: Parcel
+
+
 @dataclass
 class RobotSlot:
     """What the allocator knows of a robot: where it is and whether it is busy."""
@@ -139,7 +162,7 @@ class WarehouseOps:
     pending: list[PickLine] = field(default_factory=list)
     tasks: dict[str, Task] = field(default_factory=dict)
     robots: dict[str, RobotSlot] = field(default_factory=dict)
-    events: list[OrderEvent | TaskEvent] = field(default_factory=list)
+    events: list[OrderEvent | TaskEvent | ParcelEvent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.dist is None:
@@ -152,6 +175,12 @@ class WarehouseOps:
         self._ids = itertools.count(1)
         self._order_ids = itertools.count(1)
         self._cell_index = {s.id: self.layout.grid.index(s.cell) for s in self.layout.storage}
+        self.baseline = self.config.policy == "baseline"
+        self.rng = random.Random(self.config.seed)
+        self.consolidator = Consolidator(self.config.pack_time, enabled=not self.baseline)
+        self._cycles: list[float] = []
+        self._location_class = self._classify_locations()
+        self._rack_class = self._classify_racks()
 
     # -- orders ------------------------------------------------------------------------
     def submit(self, order: Order, now: float) -> tuple[bool, str, str]:
@@ -178,6 +207,7 @@ class WarehouseOps:
                                           len(order.lines), 0, now, reason))
             return False, order.order_id, reason
         self.orders[order.order_id] = OrderRecord(order)
+        self.consolidator.accepted(order.order_id, order.consumer_id, order.created, order.deadline)
         for i, line in enumerate(order.lines):
             self.pending.append(PickLine(order.order_id, i, line.sku, line.quantity,
                                          order.deadline, order.created))
@@ -205,53 +235,109 @@ class WarehouseOps:
 
     # -- assignment --------------------------------------------------------------------
     def assign(self, now: float) -> list[Task]:
-        """Create rack visits for idle robots and assign them; returns the new tasks."""
+        """Create rack visits for idle robots and assign them; returns the new tasks.
+
+        The default policy drafts up to twice as many visits as there are idle robots and lets
+        the assignment choose (travel plus deadline slack); drafts left over are undone.
+        """
         idle = self.idle_robots()
         if not idle or not self.pending:
             return []
-        drafts: list[tuple[str, list[PickLine]]] = []
-        while len(drafts) < len(idle):
-            choice = self._best_rack()
+        want = len(idle) if self.baseline else 2 * len(idle)
+        drafts: list[Task] = []
+        while len(drafts) < want:
+            choice = self._fcfs_rack() if self.baseline else self._best_rack()
             if choice is None:
                 break
-            rack, lines = choice
-            for line in lines:
-                self.inventory.reserve(rack, line.sku, line.quantity)
-                line.rack = rack
-                self.pending.remove(line)
-            self.busy_racks.add(rack)
-            drafts.append((rack, lines))
+            drafts.append(self._draft(*choice, now))
         if not drafts:
             return []
-        tasks = [self._make_task(rack, lines, now) for rack, lines in drafts]
-        # a robot parked under a rack must take that rack's visit: nobody else can get there
-        cost = np.empty((len(idle), len(tasks)))
-        sitting = {self.layout.grid.index(self.robots[r].cell): i for i, r in enumerate(idle)}
-        for i, robot in enumerate(idle):
-            rc = self.layout.grid.index(self.robots[robot].cell)
-            for j, task in enumerate(tasks):
-                target = self._cell_index[task.origin]
-                d = self.dist.distance(rc, target)
-                cost[i, j] = 1e6 if d < 0 else d
-                if sitting.get(target, i) != i:
-                    cost[i, j] += 1e5
-        rows, cols = linear_sum_assignment(cost)
+        pairs = self._match_nearest(idle, drafts) if self.baseline else \
+            self._match_min_cost(idle, drafts, now)
+        chosen = {id(t) for _, t in pairs}
+        for task in drafts:
+            if id(task) not in chosen:
+                self._undraft(task)
         out = []
-        for i, j in zip(rows, cols):
-            task = tasks[j]
-            task.robot = idle[i]
-            self.robots[task.robot].task = task.task_id
+        for robot, task in pairs:
+            task.robot = robot
+            self.robots[robot].task = task.task_id
             self.tasks[task.task_id] = task
-            self.station_load[task.station] += 1
-            self.reserved_locations.add(task.return_location)
             self._order_progress(task, now)
             self.events.append(TaskEvent(task, TASK_ASSIGNED, -1, now))
             out.append(task)
         return out
 
+    def _draft(self, rack: str, lines: list[PickLine], now: float) -> Task:
+        """Reserve stock, the rack, a station slot and a return location for a visit."""
+        for line in lines:
+            self.inventory.reserve(rack, line.sku, line.quantity)
+            line.rack = rack
+            self.pending.remove(line)
+        self.busy_racks.add(rack)
+        task = self._make_task(rack, lines, now)
+        self.station_load[task.station] += 1
+        self.reserved_locations.add(task.return_location)
+        return task
+
+    def _undraft(self, task: Task) -> None:
+        for line in task.lines:
+            self.inventory.unreserve(line.rack, line.sku, line.quantity)
+            line.rack = ""
+            self.pending.append(line)
+        self.busy_racks.discard(task.rack)
+        self.station_load[task.station] -= 1
+        self.reserved_locations.discard(task.return_location)
+
+    def _travel(self, robot: str, task: Task) -> float:
+        d = self.dist.distance(self.layout.grid.index(self.robots[robot].cell),
+                               self._cell_index[task.origin])
+        return 1e6 if d < 0 else float(d)
+
+    def _match_min_cost(self, idle: list[str], tasks: list[Task], now: float) -> list[tuple[str, Task]]:
+        """Minimum total of travel steps plus weighted deadline slack (Hungarian method)."""
+        cost = np.empty((len(idle), len(tasks)))
+        slack = np.array([t.deadline - now for t in tasks]) * self.config.slack_weight
+        # a robot parked under a rack must take that rack's visit: nobody else can get there
+        sitting = {self.layout.grid.index(self.robots[r].cell): i for i, r in enumerate(idle)}
+        for i, robot in enumerate(idle):
+            for j, task in enumerate(tasks):
+                cost[i, j] = self._travel(robot, task) + slack[j]
+                if sitting.get(self._cell_index[task.origin], i) != i:
+                    cost[i, j] += 1e7
+        rows, cols = linear_sum_assignment(cost)
+        return [(idle[i], tasks[j]) for i, j in zip(rows, cols)]
+
+    def _match_nearest(self, idle: list[str], tasks: list[Task]) -> list[tuple[str, Task]]:
+        """Baseline: each visit, oldest first, to the nearest robot still idle."""
+        free = list(idle)
+        pairs = []
+        for task in tasks:
+            if not free:
+                break
+            sitting = [r for r in free if self.robots[r].cell == self.layout.storage_by_id[task.origin].cell]
+            robot = sitting[0] if sitting else min(free, key=lambda r: self._travel(r, task))
+            free.remove(robot)
+            pairs.append((robot, task))
+        return pairs
+
+    def _stations_open(self) -> bool:
+        return any(load < self.config.station_queue_limit for load in self.station_load.values())
+
+    def _fcfs_rack(self) -> tuple[str, list[PickLine]] | None:
+        """Baseline: the oldest pending line alone, from a random rack that holds it."""
+        if not self._stations_open():
+            return None
+        for line in sorted(self.pending, key=lambda p: p.created):
+            racks = [r for r in self.inventory.racks_for(line.sku, line.quantity)
+                     if r not in self.busy_racks and r in self.location_of]
+            if racks:
+                return self.rng.choice(sorted(racks)), [line]
+        return None
+
     def _best_rack(self) -> tuple[str, list[PickLine]] | None:
         """The free rack that serves the most pending lines (oldest deadline breaks ties)."""
-        if not any(load < self.config.station_queue_limit for load in self.station_load.values()):
+        if not self._stations_open():
             return None
         by_rack: dict[str, list[PickLine]] = {}
         for line in sorted(self.pending, key=lambda p: (p.deadline, p.created)):
@@ -283,7 +369,7 @@ class WarehouseOps:
         station = min(open_stations, key=lambda s: (
             self.station_load[s.id],
             self.dist.distance(rack_idx, self.layout.grid.index(s.pick_cell), True)))
-        ret = self._return_location(station.pick_cell, exclude=origin)
+        ret = self._return_location(rack, station.pick_cell, exclude=origin)
         pick_time = cfg.pick_base_time + cfg.pick_time_per_line * len(lines)
         steps = [Step(rack_cell, OP_LIFT, cfg.lift_time),
                  Step(station.pick_cell, OP_PICK, pick_time),
@@ -291,17 +377,45 @@ class WarehouseOps:
         return Task(f"T{next(self._ids):06d}", "", rack, station.id, lines, steps, origin, ret,
                     now, min(p.deadline for p in lines))
 
-    def _return_location(self, near: Coord, exclude: str) -> str:
-        """Nearest free storage location to ``near`` for a loaded robot."""
+    def _free_locations(self, exclude: str) -> list[str]:
+        return [loc.id for loc in self.layout.storage if loc.id not in self.rack_at
+                and loc.id not in self.reserved_locations and loc.id != exclude]
+
+    def _return_location(self, rack: str, near: Coord, exclude: str) -> str:
+        """Where the rack goes after the pick.
+
+        Baseline: a random free location. Default: the free location nearest to the station
+        within the rack's turnover class (A: fast movers, closest to the stations), falling
+        back to the nearest free location of any class.
+        """
+        free = self._free_locations(exclude)
+        if not free:
+            return exclude
+        if self.baseline:
+            return self.rng.choice(free)
         target = self.layout.grid.index(near)
-        best, best_d = exclude, None
+        want = self._rack_class.get(rack, 2)
+
+        def key(loc: str) -> tuple[int, int]:
+            d = self.dist.distance(self._cell_index[loc], target, True)
+            return (self._location_class[loc] != want, d if d >= 0 else 1 << 30)
+
+        return min(free, key=key)
+
+    def _classify_locations(self) -> dict[str, int]:
+        """A/B/C (0/1/2) by loaded distance to the nearest station: nearest 20 %, next 30 %, rest."""
+        near = {}
         for loc in self.layout.storage:
-            if loc.id in self.rack_at or loc.id in self.reserved_locations or loc.id == exclude:
-                continue
-            d = self.dist.distance(self._cell_index[loc.id], target, True)
-            if d >= 0 and (best_d is None or d < best_d):
-                best, best_d = loc.id, d
-        return best
+            ds = [self.dist.distance(self._cell_index[loc.id], self.layout.grid.index(s.pick_cell), True)
+                  for s in self.layout.stations]
+            near[loc.id] = min((d for d in ds if d >= 0), default=1 << 30)
+        return _abc(near)
+
+    def _classify_racks(self) -> dict[str, int]:
+        """A/B/C by turnover: summed popularity of the SKUs a rack holds."""
+        pop = self.inventory.popularity
+        score = {r: -sum(pop.get(s, 0.0) for s in items) for r, items in self.inventory.stock.items()}
+        return _abc(score)
 
     def _order_progress(self, task: Task, now: float) -> None:
         for oid in task.order_ids:
@@ -336,8 +450,11 @@ class WarehouseOps:
                 if rec.lines_picked == len(rec.order.lines):
                     rec.state = ORDER_COMPLETED
                     rec.completed_at = now
+                    self._cycles.append(now - rec.order.created)
                 self.events.append(OrderEvent(line.order_id, rec.order.consumer_id, rec.state,
                                               len(rec.order.lines), rec.lines_picked, now))
+                if rec.state == ORDER_COMPLETED:
+                    self._ship(self.consolidator.completed(line.order_id, now))
             self.station_load[task.station] -= 1
         elif step.op == OP_DROP:
             self.rack_at[task.return_location] = task.rack
@@ -373,6 +490,23 @@ class WarehouseOps:
             self.busy_racks.discard(task.rack)
             self.reserved_locations.discard(task.return_location)
 
-    def drain_events(self) -> list[OrderEvent | TaskEvent]:
+    def _ship(self, parcels: list[Parcel]) -> None:
+        self.events.extend(ParcelEvent(p) for p in parcels)
+
+    def tick(self, now: float) -> None:
+        """Time-driven decisions: ship held parcels whose deadlines no longer allow waiting."""
+        if self._cycles:
+            recent = self._cycles[-50:]
+            self.consolidator.expected_cycle_s = 1.5 * sum(recent) / len(recent)
+        self._ship(self.consolidator.tick(now))
+
+    def drain_events(self) -> list[OrderEvent | TaskEvent | ParcelEvent]:
         out, self.events = self.events, []
         return out
+
+
+def _abc(score: dict[str, float]) -> dict[str, int]:
+    """Class 0 for the lowest 20 % of scores, 1 for the next 30 %, 2 for the rest."""
+    order = sorted(score, key=lambda k: (score[k], k))
+    n = len(order)
+    return {k: 0 if i < 0.2 * n else 1 if i < 0.5 * n else 2 for i, k in enumerate(order)}

@@ -75,26 +75,41 @@ class DemandModel:
     next_day_deadline_s: float = 4 * 3600.0
     two_day_deadline_s: float = 12 * 3600.0
 
-    def generate(self, rng: random.Random, t0: float, t1: float, first_id: int) -> list[Order]:
-        """Orders created in ``[t0, t1)``, numbered from ``first_id``."""
+    def stream(self, seed: int) -> "OrderStream":
+        """The seeded order stream of this model (identical whenever it is read)."""
+        return OrderStream(self, random.Random(seed))
+
+
+class OrderStream:
+    """A continuous Poisson stream of orders: the same orders for the same seed, however
+    often and at whatever times it is read."""
+
+    def __init__(self, model: DemandModel, rng: random.Random) -> None:
+        self.model = model
+        self.rng = rng
+        self.count = 0
+        self.skus = list(model.popularity)
+        self.weights = [model.popularity[s] for s in self.skus]
+        self.rate = model.orders_per_hour / 3600.0
+        self.next_time = rng.expovariate(self.rate) if self.rate > 0 else math.inf
+
+    def until(self, t: float) -> list[Order]:
+        """Every order created before ``t`` not returned yet."""
         out: list[Order] = []
-        if self.orders_per_hour <= 0:
-            return out
-        skus = list(self.popularity)
-        weights = [self.popularity[s] for s in skus]
-        rate = self.orders_per_hour / 3600.0
-        t = t0 + rng.expovariate(rate)
-        p_more = 1.0 - 1.0 / max(1.0, self.mean_lines)
-        while t < t1:
+        m, rng = self.model, self.rng
+        p_more = 1.0 - 1.0 / max(1.0, m.mean_lines)
+        while self.next_time < t:
             n_lines = 1
             while rng.random() < p_more and n_lines < 10:
                 n_lines += 1
-            chosen = dict.fromkeys(rng.choices(skus, weights, k=n_lines))
-            lines = tuple(OrderLine(s, rng.randint(1, self.max_quantity)) for s in chosen)
-            next_day = rng.random() < self.next_day_share
+            chosen = dict.fromkeys(rng.choices(self.skus, self.weights, k=n_lines))
+            lines = tuple(OrderLine(s, rng.randint(1, m.max_quantity)) for s in chosen)
+            next_day = rng.random() < m.next_day_share
             service = SERVICE_NEXT_DAY if next_day else SERVICE_TWO_DAY
-            horizon = self.next_day_deadline_s if next_day else self.two_day_deadline_s
-            consumer = f"C{rng.randrange(self.consumers):05d}"
-            out.append(Order(f"O{first_id + len(out):06d}", consumer, lines, t, t + horizon, service))
-            t += rng.expovariate(rate)
+            horizon = m.next_day_deadline_s if next_day else m.two_day_deadline_s
+            consumer = f"C{rng.randrange(m.consumers):05d}"
+            self.count += 1
+            created = self.next_time
+            out.append(Order(f"O{self.count:06d}", consumer, lines, created, created + horizon, service))
+            self.next_time += rng.expovariate(self.rate)
         return out

@@ -21,7 +21,7 @@ from warehouse_core.errors import InputError
 from warehouse_core.inventory import seeded_inventory
 from warehouse_core.layout import load_layout
 from warehouse_interfaces.action import ExecuteTask
-from warehouse_interfaces.msg import OrderStatus, RobotState, TaskStatus
+from warehouse_interfaces.msg import OrderStatus, Parcel, RobotState, TaskStatus
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import conversions as conv
@@ -42,6 +42,9 @@ class AllocatorConfig:
     pick_time_per_line: float = 4.0
     max_lines_per_visit: int = 10
     station_queue_limit: int = 4
+    policy: str = "default"
+    pack_time: float = 60.0
+    slack_weight: float = 0.2
 
 
 class AllocatorNode(Node):
@@ -52,9 +55,13 @@ class AllocatorNode(Node):
         cfg = self.cfg = declare_config(self, AllocatorConfig)
         layout = load_layout(cfg.layout)
         inventory = seeded_inventory(list(layout.rack_ids), cfg.skus, cfg.seed)
-        ops_cfg = operations.OpsConfig(cfg.lift_time, cfg.drop_time, cfg.pick_base_time,
-                                       cfg.pick_time_per_line, cfg.max_lines_per_visit,
-                                       cfg.station_queue_limit)
+        try:
+            ops_cfg = operations.OpsConfig(cfg.lift_time, cfg.drop_time, cfg.pick_base_time,
+                                           cfg.pick_time_per_line, cfg.max_lines_per_visit,
+                                           cfg.station_queue_limit, cfg.policy, cfg.pack_time,
+                                           cfg.slack_weight, cfg.seed)
+        except ValueError as exc:
+            raise InputError("parameter task_allocator.policy", str(exc)) from None
         self.ops = operations.WarehouseOps(layout, inventory, ops_cfg)
         self.task_clients: dict[str, ActionClient] = {}
         for i in range(cfg.robots):
@@ -64,6 +71,7 @@ class AllocatorNode(Node):
         self.order_pub = self.create_publisher(OrderStatus, "/order_status", 100)
         self.task_pub = self.create_publisher(TaskStatus, "/task_status", 100)
         self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", 100)
+        self.parcel_pub = self.create_publisher(Parcel, "/parcels", 100)
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
         self.create_timer(cfg.allocation_period, self.on_timer)
 
@@ -85,6 +93,7 @@ class AllocatorNode(Node):
         return response
 
     def on_timer(self) -> None:
+        self.ops.tick(self.now())
         for task in self.ops.assign(self.now()):
             self.new_task_pub.publish(conv.task_to_msg(task))
             goal = ExecuteTask.Goal(task=conv.task_to_msg(task))
@@ -114,6 +123,8 @@ class AllocatorNode(Node):
         for ev in self.ops.drain_events():
             if isinstance(ev, operations.OrderEvent):
                 self.order_pub.publish(conv.order_event_to_msg(ev))
+            elif isinstance(ev, operations.ParcelEvent):
+                self.parcel_pub.publish(conv.parcel_to_msg(ev.parcel))
             else:
                 self.task_pub.publish(conv.task_event_to_msg(ev))
 

@@ -35,6 +35,8 @@ def _run(argv: list[str]) -> int:
                    help="node parameters, keyed by node name (default config/warehouse.yaml)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output directory (default runs/<timestamp>/)")
+    p.add_argument("--policy", choices=["default", "baseline"], default=None,
+                   help="allocation policy (default: the config's task_allocator.policy)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.robots < 1:
@@ -45,7 +47,8 @@ def _run(argv: list[str]) -> int:
     out = Path(a.out) if a.out else root / "runs" / stamp
     from warehouse_nodes.run import RunOptions, execute, summary  # rclpy only when running
     opts = RunOptions(a.robots, a.duration, a.seed, (root / a.map).resolve(),
-                      (root / a.config).resolve(), out.resolve(), root, a.quiet)
+                      (root / a.config).resolve(), out.resolve(), root, a.quiet,
+                      policy=a.policy or "")
     try:
         report = execute(opts)
     except RuntimeError as exc:

@@ -19,6 +19,7 @@ from warehouse_interfaces.msg import (
     DriveCommand,
     FleetRelease,
     OrderStatus,
+    Parcel,
     RobotState,
     TaskStatus,
     TaskStep,
@@ -86,6 +87,11 @@ def order_event_to_msg(ev: operations.OrderEvent) -> OrderStatus:
     return OrderStatus(header=header(ev.time, ""), order_id=ev.order_id,
                        consumer_id=ev.consumer_id, state=ev.state, lines_total=ev.lines_total,
                        lines_picked=ev.lines_picked, reason=ev.reason)
+
+
+def parcel_to_msg(p) -> Parcel:
+    return Parcel(header=header(p.shipped_at, ""), parcel_id=p.parcel_id, consumer_id=p.consumer_id,
+                  order_ids=list(p.order_ids), deadline=to_time(p.deadline), late=p.late)
 
 
 # -- tasks -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ published on ``/orders`` for recording.
 
 from __future__ import annotations
 
-import random
 from collections import deque
 from dataclasses import dataclass
 
@@ -45,10 +44,8 @@ class OrderSourceNode(Node):
         inventory = seeded_inventory(list(layout.rack_ids), cfg.skus, cfg.seed)
         self.model = DemandModel(cfg.orders_per_hour, inventory.popularity,
                                  mean_lines=cfg.mean_lines, consumers=cfg.consumers)
-        self.rng = random.Random(cfg.seed + 1)
+        self.stream = self.model.stream(cfg.seed + 1)
         self.backlog: deque[Order] = deque()
-        self.generated_until = 0.0
-        self.count = 0
         self.in_flight = 0
         self.client = self.create_client(SubmitOrder, "/submit_order")
         self.order_pub = self.create_publisher(OrderMsg, "/orders", 100)
@@ -56,11 +53,7 @@ class OrderSourceNode(Node):
 
     def on_timer(self) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9
-        if now > self.generated_until:
-            orders = self.model.generate(self.rng, self.generated_until, now, self.count + 1)
-            self.count += len(orders)
-            self.backlog.extend(orders)
-            self.generated_until = now
+        self.backlog.extend(self.stream.until(now))
         if not self.client.service_is_ready():
             return
         while self.backlog:

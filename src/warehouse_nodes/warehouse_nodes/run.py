@@ -32,12 +32,13 @@ from std_msgs.msg import String
 from warehouse_core import bagio, trajectory
 from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
-from warehouse_core.metrics import RunRecord, order_kpis
+from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis
 from warehouse_interfaces.msg import (
     FleetPlan,
     FleetWaits,
     Order,
     OrderStatus,
+    Parcel,
     PlanRequest,
     RobotState,
     Task,
@@ -60,6 +61,7 @@ class RunOptions:
     root: Path
     quiet: bool = False
     min_distance: float = 0.5
+    policy: str = ""  # empty: the config's task_allocator.policy
 
 
 def interfaces_msg_dir(root: Path) -> Path:
@@ -71,7 +73,7 @@ def interfaces_msg_dir(root: Path) -> Path:
     return root / "src" / "warehouse_interfaces" / "msg"
 
 
-def write_params(opts: RunOptions) -> Path:
+def write_params(opts: RunOptions) -> tuple[Path, dict]:
     """The config file with this run's overrides, as a params file for every node."""
     try:
         doc = yaml.safe_load(opts.config.read_text())
@@ -83,11 +85,14 @@ def write_params(opts: RunOptions) -> Path:
                          fix="start from config/warehouse.yaml")
     common = doc["/**"].setdefault("ros__parameters", {})
     common.update(robots=opts.robots, seed=opts.seed, layout=str(opts.layout))
+    allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
+    if opts.policy:
+        allocator["policy"] = opts.policy
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
     sim["expected_nodes"] = opts.robots + 4  # robots, planner, allocator, source, monitor
     path = opts.out / "params.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    return path, doc
 
 
 def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
@@ -122,7 +127,8 @@ class RunMonitor(Node):
                   ("/task_status", "warehouse_interfaces/msg/TaskStatus", TaskStatus, self._task_status),
                   ("/order_status", "warehouse_interfaces/msg/OrderStatus", OrderStatus, self._order_status),
                   ("/tasks", "warehouse_interfaces/msg/Task", Task, self._task),
-                  ("/orders", "warehouse_interfaces/msg/Order", Order, None),
+                  ("/orders", "warehouse_interfaces/msg/Order", Order, self._order),
+                  ("/parcels", "warehouse_interfaces/msg/Parcel", Parcel, self._parcel),
                   ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None),
                   ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None)]
         for i in range(opts.robots):
@@ -157,7 +163,14 @@ class RunMonitor(Node):
         self.record.on_task(msg.task_id, len(msg.lines), pick)
 
     def _task_status(self, msg: TaskStatus) -> None:
-        self.record.on_task_status(msg.task_id, msg.state, msg.step_index)
+        self.record.on_task_status(msg.task_id, msg.state, msg.step_index,
+                                   conv.from_time(msg.header.stamp))
+
+    def _order(self, msg: Order) -> None:
+        self.record.on_order(msg.order_id, conv.from_time(msg.deadline))
+
+    def _parcel(self, msg: Parcel) -> None:
+        self.record.on_parcel(list(msg.order_ids), msg.late)
 
     def _order_status(self, msg: OrderStatus) -> None:
         self.record.on_order_status(msg.order_id, msg.state, msg.lines_total,
@@ -228,7 +241,8 @@ def execute(opts: RunOptions) -> dict:
                          "start under", fix=f"use --robots {racks} or fewer, or a larger layout")
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "logs").mkdir(exist_ok=True)
-    params = write_params(opts)
+    params, param_doc = write_params(opts)
+    policy = param_doc["task_allocator"]["ros__parameters"].get("policy", "default")
     bag_dir = opts.out / "bag"
     if bag_dir.exists():
         raise InputError(str(bag_dir), "a bag from an earlier run is in the way",
@@ -292,6 +306,8 @@ def execute(opts: RunOptions) -> dict:
         "real_time_factor": round(sim_time / sim_wall, 2) if sim_wall > 0 else 0.0,
         "startup_s": round((sim_started_wall or t_start) - t_start, 2),
         **order_kpis(record, min(sim_time, opts.duration)),
+        **operations_kpis(record, min(sim_time, opts.duration), opts.robots),
+        "policy": policy,
         "collisions": len(encounters),
         "min_distance_m": opts.min_distance,
         "sim_stalls": _status_value(status, "stalls"),
@@ -331,7 +347,10 @@ def summary(report: dict, out: Path) -> str:
         f"rejected {r['orders_rejected']}",
         f"  picking     {r['order_lines_picked']} lines in {r['rack_visits']} rack visits "
         f"({r['picks_per_rack_visit']:.2f} lines/visit), {r['throughput_lines_per_hour']:.0f} lines/h",
-        f"  cycle time  mean {r['mean_order_cycle_s']:.0f} s, p95 {r['p95_order_cycle_s']:.0f} s",
+        f"  cycle time  mean {r['mean_order_cycle_s']:.0f} s, p95 {r['p95_order_cycle_s']:.0f} s; "
+        f"{r['deadline_misses']} deadline misses",
+        f"  shipping    {r['parcels_shipped']} parcels ({r['consolidation_ratio']:.2f} orders/parcel), "
+        f"robots busy {r['robot_utilization'] * 100:.0f} % (policy {r['policy']})",
         f"  safety      {r['collisions']} collisions (robot centres < {r['min_distance_m']} m)",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round;  peak memory {r['peak_rss_mb']:.0f} MB",
         f"  written     {out / 'report.json'}  and  {out / 'bag'}",
