@@ -238,3 +238,107 @@ def test_cli_bad_map_exit_2(tmp_path, capsys):
     assert main(["solve", "--map", str(tmp_path / "missing.map"), "--scen", "x.scen",
                  "--out", str(tmp_path / "p.json")]) == 2
     assert "missing.map" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- swap, PIBT order, LNS
+
+def test_swap_lets_agent_pass_one_parked_on_its_goal_in_a_corridor():
+    # agent 0 must pass agent 1, which sits on its goal in a 1-wide corridor; the only place to
+    # give way is the side pocket at x=2 (the swap pull; regression: reversing the candidate
+    # list used to put the padding sentinel first, so the pull never happened)
+    grid = grid_of([".........",
+                    "##.######"])
+    starts, goals = [(0, 0), (4, 0)], [(7, 0), (4, 0)]
+    sol = solve_pibt(grid, starts, goals, time_limit=5, max_steps=200)
+    check(grid, starts, goals, sol)
+
+
+def test_pibt_solves_crowded_corridor_grid():
+    # 3 long 1-wide aisles joined at both ends, agents going both ways
+    grid = grid_of(["...........",
+                    ".#########.",
+                    "...........",
+                    ".#########.",
+                    "..........."])
+    starts = [(x, 0) for x in range(0, 10, 2)] + [(x, 4) for x in range(1, 11, 2)]
+    goals = [(x, 4) for x in range(1, 11, 2)] + [(x, 0) for x in range(0, 10, 2)]
+    sol = solve_lacam(grid, starts, goals, time_limit=10)
+    check(grid, starts, goals, sol)
+
+
+def test_lns_never_worsens_and_stays_valid():
+    from warehouse_core.mapf.lns import LnsRefiner, configs_to_vid_paths
+    from warehouse_core.mapf.pibt import Graph
+
+    grid = grid_of(["........",
+                    ".##.##..",
+                    "........",
+                    ".##.##..",
+                    "........"])
+    starts = [(0, 0), (7, 0), (0, 4), (7, 4), (3, 2), (5, 2)]
+    goals = [(7, 4), (0, 4), (7, 0), (0, 0), (5, 2), (3, 2)]
+    first = solve_lacam(grid, starts, goals, time_limit=5, lns=False)
+    check(grid, starts, goals, first)
+    graph = Graph(grid)
+    s = [graph.vid(c) for c in starts]
+    g = [graph.vid(c) for c in goals]
+    D = graph.distance_table(g)
+    T = max(len(p) for p in first.paths)
+    configs = [[graph.vid(p[min(t, len(p) - 1)]) for p in first.paths] for t in range(T)]
+    paths = configs_to_vid_paths(configs, g)
+    ref = LnsRefiner(graph.nbrs, [row.tolist() for row in D], s, g, paths, seed=1, neighbourhood=3)
+    before = ref.sum_of_costs
+    assert before == sum_of_costs(first.paths, goals)
+    import time
+    ref.run(time.perf_counter() + 1.0, stall_iterations=200)
+    assert lower_bound(grid, starts, goals) <= ref.sum_of_costs <= before
+    coords = [[graph.coord(v) for v in p] for p in ref.paths]
+    assert validate_solution(grid, starts, goals, coords) == []
+
+
+def test_lns_plan_respects_parked_agent_and_goal_visits():
+    from warehouse_core.mapf.lns import LnsRefiner
+    from warehouse_core.mapf.pibt import Graph
+
+    grid = grid_of(["....."])
+    graph = Graph(grid)
+    v = [graph.vid((x, 0)) for x in range(5)]
+    D = graph.distance_table([v[4], v[2]])
+    # agent 1 walks 0 -> 2 (passing 1); agent 0 (1 -> 4) must leave 1 before 1 arrives there
+    paths = [[v[1], v[2], v[3], v[4]], [v[0], v[1], v[2]]]
+    ref = LnsRefiner(graph.nbrs, [row.tolist() for row in D], [v[1], v[0]], [v[4], v[2]], paths)
+    ref._remove(0, paths[0])
+    p = ref.plan(0, bound=100)
+    assert p == [v[1], v[2], v[3], v[4]]
+    ref._insert(0, p)
+    # agent 1 parked at 2 from t=2: a path for agent 0 crossing 2 after that does not exist
+    ref._remove(0, p)
+    ref.paths[1] = [v[0], v[1], v[2]]
+    assert ref.plan(0, bound=3) is None                # needs 3 steps, bound is exclusive
+    assert ref.plan(0, bound=4) == [v[1], v[2], v[3], v[4]]
+
+
+def test_solve_with_lns_improves_or_keeps_cost(tmp_path):
+    from warehouse_core.grid import load_movingai_map, load_movingai_scen
+    grid = load_movingai_map(DATA / "warehouse-small.map")
+    scen = load_movingai_scen(DATA / "warehouse-small-random-1-100.scen", grid, 60)
+    starts, goals = [a.start for a in scen], [a.goal for a in scen]
+    sol = solve_lacam(grid, starts, goals, time_limit=3, lns=True)
+    check(grid, starts, goals, sol)
+    assert sol.algorithm == "lacam" and sol.stats["refinement"] == "lns"
+    assert sum_of_costs(sol.paths, goals) <= sol.stats["first_sum_of_costs"]
+    assert sol.runtime_s < 3.5
+
+
+def test_cli_refinement_fields_and_no_refine(tmp_path):
+    out = tmp_path / "plan.json"
+    args = ["solve", "--map", str(DATA / "warehouse-small.map"),
+            "--scen", str(DATA / "warehouse-small-random-1-100.scen"),
+            "--agents", "40", "--time-limit", "3", "--out", str(out)]
+    assert main(args) == 0
+    plan = json.loads(out.read_text())
+    assert {"solved", "runtime_s", "algorithm", "paths"} <= set(plan)
+    assert plan["refinement"] == "lns" and plan["sum_of_costs"] <= plan["first_sum_of_costs"]
+    assert main(args + ["--no-refine"]) == 0
+    plan = json.loads(out.read_text())
+    assert "refinement" not in plan and plan["valid"]

@@ -169,7 +169,7 @@ def test_default_policy_prefers_the_visit_with_less_slack():
     ops.update_robot("robot_0", (3, 0))
     (task,) = ops.assign(0.0)
     assert task.rack == "R3"
-    assert ops.pending[0].order_id == "O1"  # the other draft was undone, nothing lost
+    assert next(iter(ops.pending.values())).order_id == "O1"  # the other draft was undone, nothing lost
     assert ops.inventory.available("R1", "A") == 9
 
 

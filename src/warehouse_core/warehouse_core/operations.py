@@ -16,8 +16,10 @@ lines of a failed visit go back to the pending pool.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,7 +161,7 @@ class WarehouseOps:
     config: OpsConfig = field(default_factory=OpsConfig)
     dist: DistanceCache | None = None
     orders: dict[str, OrderRecord] = field(default_factory=dict)
-    pending: list[PickLine] = field(default_factory=list)
+    pending: dict[tuple[str, int], PickLine] = field(default_factory=dict)  # in arrival order
     tasks: dict[str, Task] = field(default_factory=dict)
     robots: dict[str, RobotSlot] = field(default_factory=dict)
     events: list[OrderEvent | TaskEvent | ParcelEvent] = field(default_factory=list)
@@ -179,6 +181,7 @@ class WarehouseOps:
         self.rng = random.Random(self.config.seed)
         self.consolidator = Consolidator(self.config.pack_time, enabled=not self.baseline)
         self._cycles: list[float] = []
+        self._pending_units_by_sku: dict[str, int] = {}
         self._location_class = self._classify_locations()
         self._rack_class = self._classify_racks()
 
@@ -209,8 +212,8 @@ class WarehouseOps:
         self.orders[order.order_id] = OrderRecord(order)
         self.consolidator.accepted(order.order_id, order.consumer_id, order.created, order.deadline)
         for i, line in enumerate(order.lines):
-            self.pending.append(PickLine(order.order_id, i, line.sku, line.quantity,
-                                         order.deadline, order.created))
+            self._add_pending(PickLine(order.order_id, i, line.sku, line.quantity,
+                                       order.deadline, order.created))
         self.events.append(OrderEvent(order.order_id, order.consumer_id, ORDER_ACCEPTED,
                                       len(order.lines), 0, now))
         return True, order.order_id, ""
@@ -219,7 +222,15 @@ class WarehouseOps:
         return self.inventory.total_available(sku)
 
     def _pending_units(self, sku: str) -> int:
-        return sum(p.quantity for p in self.pending if p.sku == sku)
+        return self._pending_units_by_sku.get(sku, 0)
+
+    def _add_pending(self, line: PickLine) -> None:
+        self.pending[(line.order_id, line.index)] = line
+        self._pending_units_by_sku[line.sku] = self._pending_units_by_sku.get(line.sku, 0) + line.quantity
+
+    def _take_pending(self, line: PickLine) -> None:
+        del self.pending[(line.order_id, line.index)]
+        self._pending_units_by_sku[line.sku] -= line.quantity
 
     # -- robots ------------------------------------------------------------------------
     def update_robot(self, name: str, cell: Coord, available: bool = True) -> None:
@@ -245,11 +256,11 @@ class WarehouseOps:
             return []
         want = len(idle) if self.baseline else 2 * len(idle)
         drafts: list[Task] = []
-        while len(drafts) < want:
-            choice = self._fcfs_rack() if self.baseline else self._best_rack()
-            if choice is None:
+        choices = self._fcfs_racks() if self.baseline else self._pile_on_racks()
+        for rack, lines in choices:
+            drafts.append(self._draft(rack, lines, now))
+            if len(drafts) >= want:
                 break
-            drafts.append(self._draft(*choice, now))
         if not drafts:
             return []
         pairs = self._match_nearest(idle, drafts) if self.baseline else \
@@ -273,7 +284,7 @@ class WarehouseOps:
         for line in lines:
             self.inventory.reserve(rack, line.sku, line.quantity)
             line.rack = rack
-            self.pending.remove(line)
+            self._take_pending(line)
         self.busy_racks.add(rack)
         task = self._make_task(rack, lines, now)
         self.station_load[task.station] += 1
@@ -284,7 +295,7 @@ class WarehouseOps:
         for line in task.lines:
             self.inventory.unreserve(line.rack, line.sku, line.quantity)
             line.rack = ""
-            self.pending.append(line)
+            self._add_pending(line)
         self.busy_racks.discard(task.rack)
         self.station_load[task.station] -= 1
         self.reserved_locations.discard(task.return_location)
@@ -296,15 +307,18 @@ class WarehouseOps:
 
     def _match_min_cost(self, idle: list[str], tasks: list[Task], now: float) -> list[tuple[str, Task]]:
         """Minimum total of travel steps plus weighted deadline slack (Hungarian method)."""
+        cells = np.array([self.layout.grid.index(self.robots[r].cell) for r in idle])
         cost = np.empty((len(idle), len(tasks)))
-        slack = np.array([t.deadline - now for t in tasks]) * self.config.slack_weight
-        # a robot parked under a rack must take that rack's visit: nobody else can get there
-        sitting = {self.layout.grid.index(self.robots[r].cell): i for i, r in enumerate(idle)}
-        for i, robot in enumerate(idle):
-            for j, task in enumerate(tasks):
-                cost[i, j] = self._travel(robot, task) + slack[j]
-                if sitting.get(self._cell_index[task.origin], i) != i:
-                    cost[i, j] += 1e7
+        for j, task in enumerate(tasks):
+            target = self._cell_index[task.origin]
+            d = self.dist.table(target, False)[cells].astype(float)
+            d[d < 0] = 1e6
+            d += (task.deadline - now) * self.config.slack_weight
+            # a robot parked under a rack must take that rack's visit: nobody else can get there
+            sitting = cells == target
+            if sitting.any():
+                d[~sitting] += 1e7
+            cost[:, j] = d
         rows, cols = linear_sum_assignment(cost)
         return [(idle[i], tasks[j]) for i, j in zip(rows, cols)]
 
@@ -324,40 +338,52 @@ class WarehouseOps:
     def _stations_open(self) -> bool:
         return any(load < self.config.station_queue_limit for load in self.station_load.values())
 
-    def _fcfs_rack(self) -> tuple[str, list[PickLine]] | None:
+    def _fcfs_racks(self) -> Iterator[tuple[str, list[PickLine]]]:
         """Baseline: the oldest pending line alone, from a random rack that holds it."""
-        if not self._stations_open():
-            return None
-        for line in sorted(self.pending, key=lambda p: p.created):
+        for line in sorted(self.pending.values(), key=lambda p: p.created):
+            if not self._stations_open():
+                return
             racks = [r for r in self.inventory.racks_for(line.sku, line.quantity)
                      if r not in self.busy_racks and r in self.location_of]
             if racks:
-                return self.rng.choice(sorted(racks)), [line]
-        return None
+                yield self.rng.choice(sorted(racks)), [line]
 
-    def _best_rack(self) -> tuple[str, list[PickLine]] | None:
-        """The free rack that serves the most pending lines (oldest deadline breaks ties)."""
-        if not self._stations_open():
-            return None
+    def _pile_on_racks(self) -> Iterator[tuple[str, list[PickLine]]]:
+        """Racks in order of how many pending lines one visit serves (lazy greedy).
+
+        Lines are considered most urgent first; a rack's count is recomputed when it comes
+        up, since lines taken by an earlier visit no longer count for it.
+        """
         by_rack: dict[str, list[PickLine]] = {}
-        for line in sorted(self.pending, key=lambda p: (p.deadline, p.created)):
+        for line in sorted(self.pending.values(), key=lambda p: (p.deadline, p.created)):
             for rack in self.inventory.racks_for(line.sku, line.quantity):
                 if rack not in self.busy_racks and rack in self.location_of:
                     by_rack.setdefault(rack, []).append(line)
-        best = None
-        for rack, lines in by_rack.items():
-            chosen, used = [], {}
-            for line in lines:
-                need = used.get(line.sku, 0) + line.quantity
-                if need <= self.inventory.available(rack, line.sku):
-                    chosen.append(line)
-                    used[line.sku] = need
+        taken: set[tuple[str, int]] = set()
+        heap = [(-len(lines), lines[0].deadline, rack) for rack, lines in by_rack.items()]
+        heapq.heapify(heap)
+        while heap and self._stations_open():
+            neg, _, rack = heapq.heappop(heap)
+            chosen = self._servable(rack, [p for p in by_rack[rack] if (p.order_id, p.index) not in taken])
+            if not chosen:
+                continue
+            if len(chosen) < -neg:  # stale count: put it back where it belongs now
+                heapq.heappush(heap, (-len(chosen), chosen[0].deadline, rack))
+                continue
+            taken.update((p.order_id, p.index) for p in chosen)
+            yield rack, chosen
+
+    def _servable(self, rack: str, lines: list[PickLine]) -> list[PickLine]:
+        """The lines (in the given order) one visit of ``rack`` can serve from its stock."""
+        chosen, used = [], {}
+        for line in lines:
+            need = used.get(line.sku, 0) + line.quantity
+            if need <= self.inventory.available(rack, line.sku):
+                chosen.append(line)
+                used[line.sku] = need
                 if len(chosen) >= self.config.max_lines_per_visit:
                     break
-            key = (len(chosen), -min(p.deadline for p in chosen)) if chosen else (0, 0.0)
-            if chosen and (best is None or key > best[0]):
-                best = (key, rack, chosen)
-        return None if best is None else (best[1], best[2])
+        return chosen
 
     def _make_task(self, rack: str, lines: list[PickLine], now: float) -> Task:
         cfg = self.config
@@ -484,7 +510,7 @@ class WarehouseOps:
             for line in task.lines:
                 self.inventory.unreserve(line.rack, line.sku, line.quantity)
                 line.rack = ""
-                self.pending.append(line)
+                self._add_pending(line)
             self.station_load[task.station] -= 1
         if task.step_index < 0:  # rack never lifted: it stays where it was
             self.busy_racks.discard(task.rack)

@@ -3,7 +3,8 @@
 plan.json: ``{"solved": bool, "runtime_s": float, "algorithm": str, "paths": [[[x, y], ...], ...],
 ...}`` -- one path per agent (agent i = the i-th agent line of the scen), one cell per step from
 start to goal (x = column, y = row), plus extra fields (sum_of_costs, lower_bound, makespan,
-agents, map, scen, seed, first_solution_s, valid).
+agents, map, scen, seed, first_solution_s, valid; with refinement also refinement and
+first_sum_of_costs, the cost of the first solution).
 
 Exit codes: 0 solved, 1 not solved within the time limit (or no solution exists), 2 bad input
 (message names the file and the line), 3 internal error (an invalid plan; never expected).
@@ -37,13 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--algorithm", choices=("lacam", "pibt"), default="lacam",
                    help="lacam: complete (default); pibt: plain PIBT, fast but incomplete")
-    s.add_argument("--refine", action=argparse.BooleanOptionalAction, default=False,
-                   help="lacam only: keep improving sum of costs (LaCAM*) until the time limit")
+    s.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="lacam only (default on): after the first solution, improve sum of costs by "
+                        "large-neighbourhood search until the time limit or until it stalls; "
+                        "never loses the first solution")
+    s.add_argument("--lacam-star", action="store_true",
+                   help="lacam only: LaCAM* search refinement instead of LNS (proves optimality "
+                        "on tiny instances)")
     return p
 
 
 def solve_files(map_path: str, scen_path: str, agents: int | None, time_limit: float, seed: int = 0,
-                algorithm: str = "lacam", refine: bool = False) -> tuple[dict, Solution]:
+                algorithm: str = "lacam", refine: bool = True,
+                lacam_star: bool = False) -> tuple[dict, Solution]:
     """Load, solve, validate; returns the plan dict (plan.json content) and the Solution."""
     grid = load_movingai_map(map_path)
     scen = load_movingai_scen(scen_path, grid, agents)
@@ -52,7 +59,8 @@ def solve_files(map_path: str, scen_path: str, agents: int | None, time_limit: f
     if algorithm == "pibt":
         sol = solve_pibt(grid, starts, goals, time_limit=time_limit, seed=seed)
     else:
-        sol = solve_lacam(grid, starts, goals, time_limit=time_limit, seed=seed, refine=refine)
+        sol = solve_lacam(grid, starts, goals, time_limit=time_limit, seed=seed, refine=lacam_star,
+                          lns=refine and not lacam_star)
     plan: dict = {"solved": sol.solved, "runtime_s": round(sol.runtime_s, 4), "algorithm": sol.algorithm,
                   "paths": [[[x, y] for x, y in p] for p in sol.paths] if sol.solved else []}
     plan.update(agents=len(scen), map=str(map_path), scen=str(scen_path), seed=seed)
@@ -66,6 +74,9 @@ def solve_files(map_path: str, scen_path: str, agents: int | None, time_limit: f
         plan["makespan"] = makespan(sol.paths, goals)
         plan["first_solution_s"] = (round(sol.first_solution_s, 4)
                                     if sol.first_solution_s is not None else None)
+        if "refinement" in sol.stats:
+            plan["refinement"] = sol.stats["refinement"]
+            plan["first_sum_of_costs"] = sol.stats["first_sum_of_costs"]
     else:
         plan["reason"] = sol.stats.get("reason", "")
     return plan, sol
@@ -84,7 +95,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         plan, _ = solve_files(args.map, args.scen, args.agents, args.time_limit, args.seed,
-                              args.algorithm, args.refine)
+                              args.algorithm, args.refine, args.lacam_star)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -27,9 +27,11 @@ import numpy as np
 from warehouse_core.grid import Coord, Grid
 from warehouse_core.mapf.pibt import (Graph, PibtGenerator, configs_to_paths, initial_priorities,
                                       priority_order, update_priorities)
+from warehouse_core.mapf.lns import LnsRefiner, configs_to_vid_paths
 from warehouse_core.mapf.types import Solution
 
 RESTART_RATE = 0.001
+LNS_STALL = 1000
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
 _Constraint = tuple
@@ -61,9 +63,16 @@ def _constraints(c: _Constraint | None) -> list[tuple[int, int]]:
 
 def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], time_limit: float = 30.0,
                 seed: int = 0, refine: bool = False, swap: bool = True,
-                deadline: float | None = None) -> Solution:
+                deadline: float | None = None, lns: bool = False,
+                lns_stall: int | None = LNS_STALL) -> Solution:
     """Solve one-shot MAPF with LaCAM (first solution) or LaCAM* (``refine``: improve SoC
-    until ``time_limit``). Paths are coordinate lists, agent ``i`` for ``starts[i]``."""
+    until ``time_limit``). Paths are coordinate lists, agent ``i`` for ``starts[i]``.
+
+    ``lns`` (ignored with ``refine``): after the first solution, improve its sum of costs by
+    large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or until
+    ``lns_stall`` consecutive neighbourhoods brought no gain (None: no stall stop). The
+    solution found first is kept if nothing better turns up, so this never loses a solution.
+    """
     t0 = time.perf_counter()
     end = deadline if deadline is not None else t0 + time_limit
     n = len(starts)
@@ -169,8 +178,28 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         configs.append(np.frombuffer(nd.key, dtype=np.int32))
         nd = nd.parent
     configs.reverse()
-    paths = configs_to_paths(graph, configs, g)
+    if lns and not refine and n >= 2 and now() < end:
+        refiner = LnsRefiner(nbrs, gen.drows, s, g, configs_to_vid_paths(configs, g), seed=seed)
+        stats["first_sum_of_costs"] = refiner.sum_of_costs
+        refiner.run(end, lns_stall)
+        stats["lns_iterations"] = refiner.iterations
+        stats["lns_accepted"] = refiner.accepted
+        stats["refinement"] = "lns"
+        paths = vid_paths_to_coords(graph, refiner.paths)
+    else:
+        paths = configs_to_paths(graph, configs, g)
     return Solution(True, paths, algo, time.perf_counter() - t0, first_time, stats=stats)
+
+
+def vid_paths_to_coords(graph: Graph, paths: Sequence[Sequence[int]]):
+    """Vertex-id paths to coordinate paths."""
+    w = graph.width
+    cell_of = graph.cell_of.tolist()
+    out = []
+    for p in paths:
+        cells = [cell_of[v] for v in p]
+        out.append([(c % w, c // w) for c in cells])
+    return out
 
 
 def _rewrite(node: _Node, known: _Node, q_from_arr: np.ndarray, edge_cost, best: _Node | None) -> None:

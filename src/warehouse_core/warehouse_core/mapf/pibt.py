@@ -28,6 +28,8 @@ from warehouse_core.mapf.types import Solution
 
 # Python list rows of the distance table when the table is at most this many entries.
 _LIST_ROWS_MAX = 12_000_000
+# candidate order: distance to goal, then free cells before occupied ones, then random
+_OCC_W = 0.5
 
 
 class Graph:
@@ -147,7 +149,9 @@ class PibtGenerator:
     def candidates(self, q_from: np.ndarray) -> list[list[int]]:
         """Each agent's next cells (neighbours and itself), best first, ties broken randomly."""
         C = self.graph.nb5[q_from]
-        keys = self.D[self.rows, C] + self.rng.random(C.shape)
+        occ = np.zeros(self.V + 1, dtype=np.float64)
+        occ[q_from] = _OCC_W
+        keys = self.D[self.rows, C] + occ[C] + self.rng.random(C.shape) * (1.0 - _OCC_W)
         idx = np.argsort(keys, axis=1)
         return np.take_along_axis(C, idx, axis=1).tolist()
 
@@ -263,7 +267,7 @@ class PibtGenerator:
             if use_swap and C[0] != v_i:
                 swapper = swap_partner(i, v_i, C[0])
                 if swapper != -1:
-                    C = C[::-1]
+                    C = C[degree[v_i]::-1]
             first = True
             for u in C:
                 if occ_next[u] != -1:
