@@ -7,8 +7,14 @@ count on the same units.
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from warehouse_core.errors import InputError
 
 
 @dataclass
@@ -80,3 +86,89 @@ def seeded_inventory(rack_ids: list[str], n_skus: int, seed: int,
             rack = rng.choice(racks)
         stock[rack][sku] = stock[rack].get(sku, 0) + rng.randint(*units)
     return Inventory(stock, popularity)
+
+
+def load_inventory_csv(directory: str | Path, layout) -> tuple[Inventory, dict[str, str]]:
+    """Catalogue and stock from CSV files in ``directory``; validated line by line.
+
+    * ``skus.csv``: ``sku,popularity`` (relative demand weight >= 0);
+    * ``racks.csv`` (optional): ``rack,location``: which rack stands on which storage location
+      of the layout at start (without it, the layout's own placement is used);
+    * ``stock.csv``: ``rack,sku,quantity`` (a whole number >= 0).
+
+    Returns the inventory and the rack placement (location id -> rack id). Every problem is
+    an :class:`InputError` naming the file, the line and the fix.
+    """
+    directory = Path(directory)
+    skus: dict[str, float] = {}
+    for line, row in _csv_rows(directory / "skus.csv", ("sku", "popularity")):
+        sku = row["sku"]
+        if sku in skus:
+            raise InputError(str(directory / "skus.csv"), f"duplicate sku {sku!r}", where=str(line),
+                             fix="list every SKU once")
+        skus[sku] = _number(row["popularity"], directory / "skus.csv", line, "popularity", integer=False)
+    placement = {loc.id: loc.rack for loc in layout.storage if loc.rack}
+    racks_file = directory / "racks.csv"
+    if racks_file.exists():
+        placement, seen = {}, set()
+        locations = {loc.id for loc in layout.storage}
+        for line, row in _csv_rows(racks_file, ("rack", "location")):
+            rack, loc = row["rack"], row["location"]
+            if rack in seen:
+                raise InputError(str(racks_file), f"duplicate rack id {rack!r}", where=str(line),
+                                 fix="each rack stands on one location")
+            if loc not in locations:
+                raise InputError(str(racks_file), f"location {loc!r} is not a storage location of "
+                                 f"{layout.source}", where=str(line), fix="use a storage id of the layout")
+            if loc in placement:
+                raise InputError(str(racks_file), f"location {loc!r} already holds rack {placement[loc]!r}",
+                                 where=str(line), fix="one rack per location")
+            seen.add(rack)
+            placement[loc] = rack
+    racks = set(placement.values())
+    stock: dict[str, dict[str, int]] = {r: {} for r in sorted(racks)}
+    for line, row in _csv_rows(directory / "stock.csv", ("rack", "sku", "quantity")):
+        rack, sku = row["rack"], row["sku"]
+        if rack not in racks:
+            raise InputError(str(directory / "stock.csv"), f"unknown rack {rack!r}", where=str(line),
+                             fix="use a rack of racks.csv (or of the layout)")
+        if sku not in skus:
+            raise InputError(str(directory / "stock.csv"), f"unknown sku {sku!r}", where=str(line),
+                             fix="add it to skus.csv")
+        qty = int(_number(row["quantity"], directory / "stock.csv", line, "quantity", integer=True))
+        stock[rack][sku] = stock[rack].get(sku, 0) + qty
+    return Inventory(stock, skus), placement
+
+
+def _csv_rows(path: Path, columns: tuple[str, ...]):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror}", fix="check the inventory directory") from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), "not UTF-8 text", fix="save the CSV as UTF-8") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header[:len(columns)]] != list(columns):
+        raise InputError(str(path), f"header must start with {','.join(columns)}", where="1")
+    for line, fields in enumerate(reader, start=2):
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(fields) < len(columns):
+            raise InputError(str(path), f"expected {len(columns)} fields, found {len(fields)}", where=str(line))
+        row = {c: fields[i].strip() for i, c in enumerate(columns)}
+        for c, v in row.items():
+            if not v:
+                raise InputError(str(path), f"empty {c}", where=str(line))
+        yield line, row
+
+
+def _number(text: str, path: Path, line: int, what: str, integer: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(str(path), f"{what} {text!r} is not a number", where=str(line)) from None
+    if not math.isfinite(value) or value < 0 or (integer and value != int(value)):
+        kind = "a whole number" if integer else "a number"
+        raise InputError(str(path), f"{what} {text!r} must be {kind} >= 0", where=str(line))
+    return value
