@@ -4,11 +4,14 @@
 Usage (from the repo root)::
 
     .venv/bin/python benchmarks/mapf_oneshot.py [--time-limit 30] [--quick] [--scens 1,2]
-        [--data-dir ../shared/benchmarks/mapf] [--algorithm lacam|pibt] [--refine] [--seed 0]
+        [--data-dir ../shared/benchmarks/mapf] [--algorithm lacam|pibt] [--no-lns] [--refine]
+        [--seed 0] [--maps a,b] [--sizes 400,1000]
 
 Every instance runs in a fresh subprocess with a hard deadline (time limit + load margin);
 every solution is checked with ``validate_solution``. Prints a markdown table: map, N, solved,
-runtime_s, SoC/LB (LB = sum of BFS distances), makespan.
+first_s and first SoC/LB (LaCAM's first solution), runtime_s and SoC/LB after the LNS
+refinement (default on; runs until the time limit or until it stalls), makespan
+(LB = sum of BFS distances).
 """
 
 from __future__ import annotations
@@ -35,10 +38,9 @@ QUICK = [("warehouse-small", 100), ("warehouse-small", 200), ("sortation-large",
 
 
 def worker(map_path: str, scen_path: str, n: int, time_limit: float, seed: int, algorithm: str,
-           refine: bool) -> dict:
+           refine: bool, lns: bool) -> dict:
     from warehouse_core.grid import load_movingai_map, load_movingai_scen
-    from warehouse_core.mapf import (lower_bound, makespan, solve_lacam, solve_pibt, sum_of_costs,
-                                     validate_solution)
+    from warehouse_core.mapf import lower_bound, makespan, solve_lacam, solve_pibt, sum_of_costs, validate_solution
 
     grid = load_movingai_map(map_path)
     scen = load_movingai_scen(scen_path, grid, n)
@@ -47,7 +49,8 @@ def worker(map_path: str, scen_path: str, n: int, time_limit: float, seed: int, 
     if algorithm == "pibt":
         sol = solve_pibt(grid, starts, goals, time_limit=time_limit, seed=seed)
     else:
-        sol = solve_lacam(grid, starts, goals, time_limit=time_limit, seed=seed, refine=refine)
+        sol = solve_lacam(grid, starts, goals, time_limit=time_limit, seed=seed, refine=refine,
+                          lns=lns)
     out = {"solved": sol.solved, "runtime_s": sol.runtime_s, "first_solution_s": sol.first_solution_s,
            "stats": sol.stats}
     if sol.solved:
@@ -65,7 +68,7 @@ def run_one(args, map_name: str, scen_name: str, n: int) -> dict:
     data = Path(args.data_dir)
     cmd = [sys.executable, __file__, "--worker", str(data / f"{map_name}.map"),
            str(data / f"{scen_name}.scen"), str(n), str(args.time_limit), str(args.seed),
-           args.algorithm, "1" if args.refine else "0"]
+           args.algorithm, "1" if args.refine else "0", "1" if args.lns else "0"]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.time_limit + 60)
@@ -79,8 +82,8 @@ def run_one(args, map_name: str, scen_name: str, n: int) -> dict:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--worker"]:
-        m, s, n, tl, seed, algo, refine = argv[1:8]
-        print(json.dumps(worker(m, s, int(n), float(tl), int(seed), algo, refine == "1")))
+        m, s, n, tl, seed, algo, refine, lns = argv[1:9]
+        print(json.dumps(worker(m, s, int(n), float(tl), int(seed), algo, refine == "1", lns == "1")))
         return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=str(REPO.parent / "shared" / "benchmarks" / "mapf"))
@@ -91,7 +94,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--sizes", default="", help="comma-separated agent counts")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--algorithm", choices=("lacam", "pibt"), default="lacam")
-    p.add_argument("--refine", action="store_true", help="LaCAM*: improve until the time limit")
+    p.add_argument("--refine", action="store_true",
+                   help="LaCAM* search refinement until the time limit (instead of LNS)")
+    p.add_argument("--lns", action=argparse.BooleanOptionalAction, default=True,
+                   help="LNS refinement after the first solution (default on)")
     args = p.parse_args(argv)
     data = Path(args.data_dir)
     if not data.is_dir():
@@ -114,10 +120,10 @@ def main(argv: list[str]) -> int:
             for n in sizes:
                 if n <= available and (not args.quick or (map_name, n) in QUICK):
                     plan.append((map_name, f"{prefix}{sid}", n))
-    print(f"# one-shot MAPF: {args.algorithm}{' (refine)' if args.refine else ''}, "
-          f"time limit {args.time_limit:g} s, seed {args.seed}\n")
-    print("| map | scen | N | solved | runtime_s | SoC/LB | makespan |")
-    print("|---|---|---|---|---|---|---|")
+    mode = " (LaCAM*)" if args.refine else (" + LNS" if args.lns and args.algorithm == "lacam" else "")
+    print(f"# one-shot MAPF: {args.algorithm}{mode}, time limit {args.time_limit:g} s, seed {args.seed}\n")
+    print("| map | scen | N | solved | first_s | first SoC/LB | runtime_s | SoC/LB | makespan |")
+    print("|---|---|---|---|---|---|---|---|---|")
     results = []
     for map_name, scen_name, n in plan:
         r = run_one(args, map_name, scen_name, n)
@@ -128,16 +134,22 @@ def main(argv: list[str]) -> int:
             solved = "yes" if ok else "no" + (f" ({r['note']})" if "note" in r else
                                                 f" ({r.get('stats', {}).get('reason', '')})")
         ratio = f"{r['soc'] / r['lb']:.3f}" if ok and r["lb"] > 0 else "-"
+        first_soc = r.get("stats", {}).get("first_sum_of_costs")
+        first_ratio = (f"{first_soc / r['lb']:.3f}" if ok and first_soc and r["lb"] > 0 else ratio)
+        first_s = f"{r['first_solution_s']:.2f}" if ok and r.get("first_solution_s") is not None else "-"
         print(f"| {map_name} | {scen_name.rsplit('-', 2)[-2]}-{scen_name.rsplit('-', 1)[-1]} | {n} | {solved} "
-              f"| {r['runtime_s']:.2f} | {ratio} | {r.get('makespan', '-') if ok else '-'} |", flush=True)
-        results.append((map_name, n, ok, r["runtime_s"], r["soc"] / r["lb"] if ok and r["lb"] else None))
+              f"| {first_s} | {first_ratio} | {r['runtime_s']:.2f} | {ratio} "
+              f"| {r.get('makespan', '-') if ok else '-'} |", flush=True)
+        results.append((map_name, n, ok, r.get("first_solution_s") if ok else r["runtime_s"],
+                        r["soc"] / r["lb"] if ok and r["lb"] else None))
     if results:
         solved = sum(1 for r in results if r[2])
         print(f"\nsolved {solved}/{len(results)}")
         for map_name in dict.fromkeys(r[0] for r in results):
             at400 = [r[3] for r in results if r[0] == map_name and r[1] == 400]
             if at400:
-                print(f"{map_name}: median runtime at N=400: {statistics.median(at400):.2f} s")
+                print(f"{map_name}: median time to first solution at N=400: "
+                      f"{statistics.median(at400):.2f} s")
             ratios = [r[4] for r in results if r[0] == map_name and r[4] is not None]
             if ratios:
                 print(f"{map_name}: max SoC/LB: {max(ratios):.3f}")

@@ -92,9 +92,22 @@ def test_every_interface_is_generated(kind, stem):
 
 def test_named_interfaces_import():
     from warehouse_interfaces.action import ExecuteTask
-    from warehouse_interfaces.msg import (DriveCommand, FleetPlan, FleetRelease, FleetState,  # noqa: F401
-                                          Order, OrderLine, OrderStatus, PlanRequest, RobotState,
-                                          Task, TaskStatus, TaskStep, TimedPath, TimedWaypoint)
+    from warehouse_interfaces.msg import (  # noqa: F401
+        DriveCommand,
+        FleetPlan,
+        FleetRelease,
+        FleetState,
+        Order,
+        OrderLine,
+        OrderStatus,
+        PlanRequest,
+        RobotState,
+        Task,
+        TaskStatus,
+        TaskStep,
+        TimedPath,
+        TimedWaypoint,
+    )
     from warehouse_interfaces.srv import SubmitOrder
 
     assert SubmitOrder.Request().order.lines == []
@@ -108,6 +121,7 @@ def test_named_interfaces_import():
 
 def test_message_round_trip_through_rclpy_serialization():
     from rclpy.serialization import deserialize_message, serialize_message
+
     from warehouse_interfaces.msg import FleetState, RobotState, TaskStep, TimedPath, TimedWaypoint
 
     path = TimedPath()
@@ -149,6 +163,7 @@ def test_message_round_trip_through_rclpy_serialization():
 
 def test_service_and_action_types_round_trip():
     from rclpy.serialization import deserialize_message, serialize_message
+
     from warehouse_interfaces.action import ExecuteTask
     from warehouse_interfaces.msg import OrderLine, Task
     from warehouse_interfaces.srv import SubmitOrder

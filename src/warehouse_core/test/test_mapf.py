@@ -6,13 +6,19 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from warehouse_core.grid import Grid
-from warehouse_core.mapf import (arrival_time, lower_bound, makespan, solve_lacam, solve_pibt,
-                                 sum_of_costs, validate_solution)
+from warehouse_core.mapf import (
+    arrival_time,
+    lower_bound,
+    makespan,
+    solve_lacam,
+    solve_pibt,
+    sum_of_costs,
+    validate_solution,
+)
 from warehouse_core.mapf.cli import main
 
 DATA = Path(__file__).parent / "data"

@@ -25,7 +25,11 @@ from warehouse_core.spacetime import PlanResult
 
 @dataclass
 class CommittedPath:
-    """A path being executed by one robot."""
+    """A path being executed by one robot.
+
+    Indices are absolute path indices; ``cells`` holds indices ``base`` onwards, so that the
+    executed part of a long (lifelong) path can be dropped with :meth:`compact`.
+    """
 
     agent: str
     plan_id: int
@@ -33,20 +37,36 @@ class CommittedPath:
     start_step: int
     progress: int = 0  # index of the last waypoint reached
     released: int = 0  # highest waypoint index released so far
+    base: int = 0  # path index of cells[0]
+
+    def cell(self, index: int) -> int:
+        return self.cells[index - self.base]
+
+    @property
+    def length(self) -> int:
+        """Number of path indices (last index + 1)."""
+        return self.base + len(self.cells)
 
     @property
     def end_step(self) -> int:
-        return self.start_step + len(self.cells) - 1
+        return self.start_step + self.length - 1
 
     @property
     def finished(self) -> bool:
-        return self.progress >= len(self.cells) - 1
+        return self.progress >= self.length - 1
 
     @property
     def can_move(self) -> bool:
         """True if a released waypoint lies in another cell than the robot's."""
-        here = self.cells[self.progress]
-        return any(c != here for c in self.cells[self.progress + 1:self.released + 1])
+        here = self.cell(self.progress)
+        return any(self.cell(i) != here for i in range(self.progress + 1, self.released + 1))
+
+    def compact(self) -> None:
+        """Forget the cells before the last one reached."""
+        drop = self.progress - self.base
+        if drop > 0:
+            del self.cells[:drop]
+            self.base += drop
 
 
 @dataclass(frozen=True)
@@ -103,7 +123,7 @@ class TrafficController:
         be the last cell or one of its neighbours.
         """
         path = self.paths[agent]
-        first = len(path.cells)
+        first = path.length
         self.table.extend_path(agent, path.plan_id, cells, path.start_step + first, first)
         path.cells.extend(cells)
         return path
@@ -113,8 +133,10 @@ class TrafficController:
         path = self.paths.get(agent)
         if path is None or path.plan_id != plan_id or index <= path.progress:
             return False
-        path.progress = min(index, len(path.cells) - 1)
+        path.progress = min(index, path.length - 1)
         self.table.trim_before(agent, plan_id, path.progress)
+        if path.progress - path.base > 256:
+            path.compact()
         return True
 
     def _visit_done(self, agent: str, plan_id: int, last: int) -> bool:
@@ -125,14 +147,13 @@ class TrafficController:
         """Highest waypoint index ``agent`` may drive to now, and why it may not go further."""
         path = self.paths[agent]
         j = max(path.released, path.progress) + 1
-        cells = path.cells
         reason = WaitReason(agent, -1, "done")
-        while j < len(cells):
+        while j < path.length:
+            cell = path.cell(j)
             if path.start_step + j - 1 > now_step + self.lookahead:
-                reason = WaitReason(agent, cells[j], "schedule")
+                reason = WaitReason(agent, cell, "schedule")
                 break
-            cell = cells[j]
-            if cell != cells[j - 1]:
+            if cell != path.cell(j - 1):
                 blocker = self._earlier_visitor(agent, path, cell, j)
                 if blocker:
                     reason = WaitReason(agent, cell, "robot", blocker)
@@ -187,7 +208,7 @@ class WaitTracker:
             if agent in planning:
                 fresh[agent] = ("planning", "", -1)
             elif agent in operating:
-                fresh[agent] = ("operation", "", path.cells[path.progress])
+                fresh[agent] = ("operation", "", path.cell(path.progress))
             elif path.finished or reason is None or reason.kind == "done" or path.can_move:
                 fresh[agent] = ("none", "", -1)
             else:

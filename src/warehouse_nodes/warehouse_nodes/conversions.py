@@ -118,18 +118,18 @@ def task_event_to_msg(ev: operations.TaskEvent) -> TaskStatus:
 
 
 # -- paths -------------------------------------------------------------------------------
-def path_to_msg(layout: Layout, robot: str, task_id: str, plan_id: int, cells: list[Coord],
-                start_step: int, step_duration: float, ops: dict[int, tuple[int, float]],
-                carrying: list[bool], now: float) -> TimedPath:
-    xs, ys = layout.frame.cells_to_world([c[0] for c in cells], [c[1] for c in cells])
+def segment_to_msg(layout: Layout, seg, start_step: int, step_duration: float, now: float) -> TimedPath:
+    """A :class:`warehouse_core.fleet_planner.Segment` as a ``TimedPath`` (``first_index`` set)."""
+    xs, ys = layout.frame.cells_to_world([c[0] for c in seg.cells], [c[1] for c in seg.cells])
     wps = []
-    for i, c in enumerate(cells):
-        op, dur = ops.get(i, (0, 0.0))
-        wps.append(TimedWaypoint(x=float(xs[i]), y=float(ys[i]), cell_x=c[0], cell_y=c[1],
+    for k, c in enumerate(seg.cells):
+        i = seg.first_index + k
+        op, dur = seg.ops.get(i, (0, 0.0))
+        wps.append(TimedWaypoint(x=float(xs[k]), y=float(ys[k]), cell_x=c[0], cell_y=c[1],
                                  stamp=to_time((start_step + i) * step_duration), op=op,
-                                 op_duration=float(dur), carrying=carrying[i]))
-    return TimedPath(header=header(now), robot_id=robot, task_id=task_id, plan_id=plan_id,
-                     step_duration=step_duration, start_step=start_step, first_index=0,
+                                 op_duration=float(dur), carrying=seg.carrying[k]))
+    return TimedPath(header=header(now), robot_id=seg.robot, task_id=seg.task_id, plan_id=1,
+                     step_duration=step_duration, start_step=start_step, first_index=seg.first_index,
                      waypoints=wps)
 
 

@@ -1,12 +1,14 @@
-"""MAPF planner node: collision-free timed paths for the fleet, released step by step.
+"""MAPF planner node: lifelong collision-free paths for the whole fleet, released step by step.
 
-Robots ask for a route through their task steps on ``/planner/requests``. Every
-``planning_period`` the planner plans the waiting requests one by one against all committed
-paths (prioritized space-time A*, :mod:`warehouse_core.spacetime`), publishes each new path
-on ``/<robot>/path`` (and all of them batched on ``/fleet/plan``), then publishes how far
-every robot may drive on ``/fleet/release`` (:mod:`warehouse_core.execution`): a robot
-enters a cell only after the robots planned through it before have left, so delays cause
-waits, never collisions. ``/planner/markers`` shows robots, racks, stations and paths.
+Every robot has one continuous timed path. Every ``planning_period`` the planner extends all
+paths until they reach ``window_steps`` ahead of now (guided lifelong PIBT,
+:mod:`warehouse_core.fleet_planner`), publishes each robot's new waypoints on
+``/<robot>/path`` (``TimedPath`` segments, ``first_index`` > 0 after the first) and all of
+them batched on ``/fleet/plan``, then publishes how far every robot may drive on
+``/fleet/release``: a robot enters a cell only after the robots planned through it before
+have left, so delays cause waits, never collisions. Task steps arrive on
+``/planner/requests``. ``/fleet/waits`` and the ``/planner/explain_wait`` service say why any
+robot is waiting; ``/planner/markers`` shows robots, racks, stations and paths.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
-from warehouse_core.execution import TrafficController, WaitTracker
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT
+from warehouse_core.execution import WaitTracker
+from warehouse_core.fleet_planner import FleetPlanner, StepGoal
 from warehouse_core.layout import load_layout
-from warehouse_core.spacetime import SpaceTimePlanner, Target
 from warehouse_interfaces.msg import FleetPlan, FleetRelease, FleetWaits, PlanRequest, RobotState, TimedPath
 from warehouse_interfaces.srv import ExplainWait
 from warehouse_nodes import conversions as conv
@@ -38,30 +39,28 @@ class PlannerConfig:
     planning_period: float = 0.2
     lookahead_steps: int = 1
     marker_period: float = 1.0
-    max_expansions: int = 60000
+    window_steps: int = 5
+    seed: int = 42
 
 
 def path_qos() -> QoSProfile:
-    """Paths are latched: a robot that (re)joins late still gets its current path."""
-    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+    """Path segments are reliable and kept for late joiners (a robot needs every segment)."""
+    return QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class PlannerNode(Node):
-    """Plans requested routes and releases them (see module docstring)."""
+    """Plans and releases the fleet's paths (see module docstring)."""
 
     def __init__(self) -> None:
         super().__init__("mapf_planner")
         self.cfg = declare_config(self, PlannerConfig)
         self.layout = load_layout(self.cfg.layout)
         self.grid = self.layout.grid
-        self.planner = SpaceTimePlanner(self.grid, self.layout.storage_mask,
-                                        max_expansions=self.cfg.max_expansions)
-        self.traffic = TrafficController(lookahead=self.cfg.lookahead_steps)
+        self.fleet: FleetPlanner | None = None  # created once every robot has reported
         self.waits = WaitTracker()
         self.states: dict[str, RobotState] = {}
         self.requests: dict[str, PlanRequest] = {}
-        self.plan_counter = 0
         self.rack_cells = {s.rack: s.cell for s in self.layout.storage if s.rack}
         self.last_markers = -1e9
         self.path_pubs = {}
@@ -86,32 +85,6 @@ class PlannerNode(Node):
     def on_request(self, msg: PlanRequest) -> None:
         self.requests[msg.robot_id] = msg
 
-    def now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
-
-    def on_timer(self) -> None:
-        now = self.now()
-        step = math.floor(now / self.cfg.step_duration + 1e-9)
-        self._sync_states(step)
-        t0 = time.perf_counter()
-        paths = self._plan_requests(step, now)
-        elapsed = time.perf_counter() - t0
-        results = self.traffic.release_all(step)
-        releases = {n: (self.traffic.paths[n].plan_id, idx) for n, (idx, _why) in results.items()}
-        self.release_pub.publish(conv.release_msg(releases, now))
-        operating = {n for n, s in self.states.items() if s.mode in conv.OPERATION_MODES}
-        changed = self.waits.update(now, self.traffic, {n: why for n, (_i, why) in results.items()},
-                                    set(self.requests), operating)
-        if changed:
-            self.wait_pub.publish(FleetWaits(header=conv.header(now),
-                                             waits=[conv.wait_to_msg(w, self.grid) for w in changed]))
-        if paths:
-            self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=paths,
-                                            planning_time_s=elapsed))
-        if now - self.last_markers >= self.cfg.marker_period:
-            self.last_markers = now
-            self._publish_markers(now)
-
     def on_explain(self, request: ExplainWait.Request, response: ExplainWait.Response):
         status = self.waits.current.get(request.robot_id)
         response.known = status is not None
@@ -119,63 +92,63 @@ class PlannerNode(Node):
             response.status = conv.wait_to_msg(status, self.grid)
         return response
 
-    def _sync_states(self, step: int) -> None:
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def on_timer(self) -> None:
+        now = self.now()
+        step = math.floor(now / self.cfg.step_duration + 1e-9)
+        if self.fleet is None and not self._start(step):
+            return
+        fleet = self.fleet
         for name, st in self.states.items():
-            if name not in self.traffic.paths:
-                self.traffic.park(name, self.grid.index((st.cell_x, st.cell_y)), step)
-            else:
-                self.traffic.report_progress(name, st.plan_id, st.progress_index)
+            fleet.report_progress(name, st.plan_id, st.progress_index)
+        for name, req in self.requests.items():
+            fleet.request(name, req.task_id, [StepGoal((s.cell_x, s.cell_y), int(s.op), float(s.duration))
+                                              for s in req.steps])
+        self.requests.clear()
+        t0 = time.perf_counter()
+        segments = fleet.plan(step)
+        elapsed = time.perf_counter() - t0
+        if segments:
+            msgs = [conv.segment_to_msg(self.layout, seg, fleet.start_step, self.cfg.step_duration, now)
+                    for seg in segments]
+            for m in msgs:
+                self.path_pubs[m.robot_id].publish(m)
+            self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=msgs, planning_time_s=elapsed))
+        results = fleet.release_all(step)
+        releases = {n: (fleet.traffic.paths[n].plan_id, idx) for n, (idx, _why) in results.items()}
+        self.release_pub.publish(conv.release_msg(releases, now))
+        operating = {n for n, s in self.states.items() if s.mode in conv.OPERATION_MODES}
+        changed = self.waits.update(now, fleet.traffic, {n: why for n, (_i, why) in results.items()},
+                                    set(), operating)
+        if changed:
+            self.wait_pub.publish(FleetWaits(header=conv.header(now),
+                                             waits=[conv.wait_to_msg(w, self.grid) for w in changed]))
+        if now - self.last_markers >= self.cfg.marker_period:
+            self.last_markers = now
+            self._publish_markers(now)
 
-    def _plan_requests(self, step: int, now: float) -> list[TimedPath]:
-        out = []
-        for name in list(self.requests):
-            path = self.traffic.paths.get(name)
-            if path is None or not path.finished:
-                continue  # not known yet, or still driving its last path
-            req = self.requests[name]
-            msg = self._plan_one(name, req, step, now)
-            if msg is not None:
-                del self.requests[name]
-                self.path_pubs[name].publish(msg)
-                out.append(msg)
-        return out
-
-    def _plan_one(self, name: str, req: PlanRequest, step: int, now: float) -> TimedPath | None:
-        current = self.traffic.paths[name]
-        start = self.grid.coord(current.cells[-1])
-        loaded = bool(self.states[name].carrying_rack)
-        targets, ops = [], []
-        for s in req.steps:
-            dwell = math.ceil(s.duration / self.cfg.step_duration - 1e-9)
-            targets.append(Target((s.cell_x, s.cell_y), dwell, loaded))
-            ops.append((int(s.op), float(s.duration)))
-            if s.op == OP_LIFT:
-                loaded = True
-            elif s.op == OP_DROP:
-                loaded = False
-        start_step = max(step + self.traffic.margin, current.end_step)
-        plan_id = self.plan_counter + 1
-        result = self.traffic.replan(name, plan_id, lambda table: self.planner.plan(
-            table, name, start, start_step, targets))
-        if result is None:
-            return None
-        self.plan_counter = plan_id
-        op_at = {a: ops[k] for k, a in enumerate(result.arrivals)}
-        carrying, load = [], bool(self.states[name].carrying_rack)
-        for i in range(len(result.cells)):
-            carrying.append(load)
-            op = op_at.get(i, (0, 0.0))[0]
-            load = True if op == OP_LIFT else False if op == OP_DROP else load
-        cells = [self.grid.coord(c) for c in result.cells]
-        return conv.path_to_msg(self.layout, name, req.task_id, plan_id, cells,
-                                result.start_step, self.cfg.step_duration, op_at, carrying, now)
+    def _start(self, step: int) -> bool:
+        """Create the fleet planner once every robot has reported where it stands."""
+        if len(self.states) < self.cfg.robots:
+            return False
+        starts = {n: (s.cell_x, s.cell_y) for n, s in self.states.items()}
+        carrying = {n: bool(s.carrying_rack) for n, s in self.states.items()}
+        self.fleet = FleetPlanner(self.grid, self.layout.storage_mask, starts, step + 1,
+                                  self.cfg.step_duration, self.cfg.window_steps,
+                                  self.cfg.lookahead_steps, self.cfg.seed, carrying=carrying)
+        return True
 
     def _publish_markers(self, now: float) -> None:
         robots = {n: (s.x, s.y) for n, s in self.states.items()}
         carried = {s.carrying_rack for s in self.states.values()}
         racks = [c for r, c in self.rack_cells.items() if r not in carried]
-        paths = {n: [self.grid.coord(c) for c in p.cells[p.progress:]]
-                 for n, p in self.traffic.paths.items() if not p.finished}
+        paths = {}
+        for n, p in self.fleet.traffic.paths.items():
+            cells = p.cells[p.progress - p.base:]
+            if len(set(cells)) > 1:
+                paths[n] = [self.grid.coord(c) for c in cells]
         self.marker_pub.publish(conv.fleet_markers(self.layout, robots, racks, paths, now))
 
 

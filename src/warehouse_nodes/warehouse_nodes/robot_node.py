@@ -104,17 +104,17 @@ class RobotNode(Node):
     # -- planner interaction -----------------------------------------------------------
     def on_path(self, msg: TimedPath) -> None:
         """A new path (``first_index`` 0, higher plan id) or the next segment of the current one."""
-        if self.task_msg is None or msg.task_id != self.task_msg.task_id:
-            return
         waypoints = [((w.cell_x, w.cell_y), w.op) for w in msg.waypoints]
         if self.path is None or msg.plan_id > self.path.plan_id:
             if msg.first_index != 0:
-                return  # the start of this path was missed; the planner re-sends it
+                return  # the start of this path was missed; it is latched, so it comes again
             self.path = msg
             self.sent = 0
-            self.progress.bind_path(waypoints)
         elif msg.plan_id == self.path.plan_id and msg.first_index == len(self.path.waypoints):
             self.path.waypoints.extend(msg.waypoints)
+        else:
+            return
+        if self.progress is not None:
             self.progress.extend_path(waypoints, msg.first_index)
 
     def on_release(self, msg: FleetRelease) -> None:
@@ -144,6 +144,8 @@ class RobotNode(Node):
         task = goal_handle.request.task
         self.goal_handle, self.task_msg = goal_handle, task
         self.progress = TaskProgress([((s.cell_x, s.cell_y), s.op) for s in task.steps])
+        # only waypoints planned after this request can perform the task's operations
+        self.progress.extend_path([], len(self.path.waypoints) if self.path else 0)
         self.done_future = Future()
         self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id,
                                              task_id=task.task_id, steps=list(task.steps)))

@@ -13,6 +13,9 @@ Refinement (LaCAM*): after the first solution the search continues; nodes whose
 again, the cheaper parent is adopted and the improvement propagated (Dijkstra-style), so the
 solution cost decreases monotonically while time remains (and becomes optimal for sum of costs
 if the search space is exhausted).
+
+LNS (``lns=True``, the CLI default): instead of LaCAM*, the first solution is improved by
+large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall.
 """
 
 from __future__ import annotations
@@ -25,9 +28,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from warehouse_core.grid import Coord, Grid
-from warehouse_core.mapf.pibt import (Graph, PibtGenerator, configs_to_paths, initial_priorities,
-                                      priority_order, update_priorities)
 from warehouse_core.mapf.lns import LnsRefiner, configs_to_vid_paths
+from warehouse_core.mapf.pibt import (
+    Graph,
+    PibtGenerator,
+    configs_to_paths,
+    initial_priorities,
+    priority_order,
+    update_priorities,
+)
 from warehouse_core.mapf.types import Solution
 
 RESTART_RATE = 0.001

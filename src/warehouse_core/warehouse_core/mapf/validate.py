@@ -84,8 +84,8 @@ def validate_solution(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord
         hit = np.isin(fwd, rev)
         seen: set[tuple[int, int, int]] = set()
         lookup = {int(k): int(a) for k, a in zip(fwd[hit].tolist(), agents[hit].tolist())}
-        for k, r, a, t, u, v in zip(fwd[hit].tolist(), rev[hit].tolist(), agents[hit].tolist(),
-                                    ts[hit].tolist(), fm[hit].tolist(), tm[hit].tolist()):
+        for r, a, t, u, v in zip(rev[hit].tolist(), agents[hit].tolist(),
+                                 ts[hit].tolist(), fm[hit].tolist(), tm[hit].tolist()):
             b = lookup.get(int(r), -1)
             pair = (min(a, b), max(a, b), t)
             if pair in seen:
