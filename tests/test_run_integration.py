@@ -89,3 +89,24 @@ def test_random_stalls_cause_waits_never_collisions(tmp_path, ros_env):
     with Reader(out / "bag") as reader:
         waits = [c for c in reader.connections if c.topic == "/fleet/waits"]
     assert waits and waits[0].msgcount > 0  # the waits were explained and recorded
+
+
+def test_robots_charge_before_running_flat(tmp_path, ros_env):
+    """Issue 4: with a fast-draining battery robots go to chargers; none ever runs flat."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config["floor_simulator"]["ros__parameters"].update(battery_drain_scale=25.0, charge_rate=0.02)
+    # 25 times the normal drain empties a battery in minutes: charge early enough for that
+    config["task_allocator"]["ros__parameters"].update(charge_rate=0.02, charge_below=0.65, charge_to=0.95)
+    cfg = tmp_path / "drain.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    proc = run_cli(["run", "--robots", "8", "--duration", "360", "--seed", "7",
+                    "--config", str(cfg), "--out", str(out), "--quiet"], ros_env)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["charging_events"] >= 2
+    assert report["min_battery"] > 0.0
+    assert report["orders_completed"] >= 3
+    assert report["collisions"] == 0

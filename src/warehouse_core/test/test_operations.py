@@ -1,6 +1,7 @@
 """Orders -> rack visits -> robots, on a small hand-made layout."""
 
 import numpy as np
+import pytest
 
 from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
 from warehouse_core.grid import Grid
@@ -19,18 +20,18 @@ from warehouse_core.operations import (
 from warehouse_core.orders import Order, OrderLine, order_problem
 
 
-def small_layout() -> Layout:
+def small_layout(chargers=()) -> Layout:
     free = np.ones((5, 8), dtype=bool)
     grid = Grid(free)
     storage = (StorageLocation("L1", (3, 1), "R1"), StorageLocation("L2", (4, 1), "R2"),
                StorageLocation("L3", (3, 3), "R3"), StorageLocation("L4", (4, 3), None))
     stations = (Station("S1", (0, 2), ((0, 3),)),)
-    return Layout("t", "test", grid, GridFrame(0.0, 0.0, 1.0, 5), storage, stations, (), ())
+    return Layout("t", "test", grid, GridFrame(0.0, 0.0, 1.0, 5), storage, stations, tuple(chargers), ())
 
 
-def ops_with(stock, policy="default") -> WarehouseOps:
+def ops_with(stock, policy="default", chargers=()) -> WarehouseOps:
     inv = Inventory(stock, {s: 1.0 for r in stock.values() for s in r})
-    return WarehouseOps(small_layout(), inv, OpsConfig(max_lines_per_visit=10, station_queue_limit=4,
+    return WarehouseOps(small_layout(chargers), inv, OpsConfig(max_lines_per_visit=10, station_queue_limit=4,
                                                        policy=policy))
 
 
@@ -183,3 +184,24 @@ def test_order_stream_does_not_depend_on_when_it_is_read():
     pieces = [o for t in (0.3, 1.0, 55.5, 56.0, 300.0, 600.0) for o in b.until(t)]
     assert once == pieces and 70 < len(once) < 130  # ~100 orders in 10 minutes
     assert all(o.created < 600.0 and o.deadline > o.created for o in once)
+
+
+def test_low_battery_robot_charges_and_chargers_are_limited():
+    from warehouse_core.layout import Charger
+    from warehouse_core.operations import TYPE_CHARGE
+
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}}, chargers=[Charger("C1", (7, 0))])
+    ops.submit(order("O1", ("A", 1)), 0)
+    ops.update_robot("low", (6, 0), battery=0.2)
+    ops.update_robot("also_low", (6, 1), battery=0.25)
+    ops.update_robot("ok", (0, 0), battery=0.8)
+    tasks = ops.assign(0.0)
+    charge = [t for t in tasks if t.type == TYPE_CHARGE]
+    assert [t.robot for t in charge] == ["low"]  # one charger: the lowest goes first
+    assert charge[0].steps[0].cell == (7, 0) and charge[0].steps[0].duration == pytest.approx(350.0)
+    assert {t.robot for t in tasks if t.type != TYPE_CHARGE} == {"ok"}  # low robots get no picks
+    ops.task_finished(charge[0].task_id, True, 400.0)
+    assert ops.charging_events == 1
+    ops.update_robot("low", (7, 0), battery=0.9)
+    (second,) = ops.assign(401.0)
+    assert second.robot == "also_low" and second.type == TYPE_CHARGE

@@ -37,6 +37,13 @@ class RunRecord:
     parcel_orders: int = 0
     late_orders: int = 0
     task_busy: dict[str, list[float]] = field(default_factory=dict)  # task -> [start, end]
+    charge_tasks: set[str] = field(default_factory=set)
+    charging_events: int = 0
+    tasks_failed: int = 0
+    min_battery: float = 1.0
+
+    def on_battery(self, level: float) -> None:
+        self.min_battery = min(self.min_battery, level)
 
     def on_order(self, order_id: str, deadline: float) -> None:
         self.order_deadline[order_id] = deadline
@@ -55,15 +62,19 @@ class RunRecord:
         elif state == ORDER_COMPLETED:
             self.order_completed[order_id] = t
 
-    def on_task(self, task_id: str, lines: int, pick_step: int) -> None:
-        """A new rack visit: its lines are picked when step ``pick_step`` is complete."""
+    def on_task(self, task_id: str, lines: int, pick_step: int, charge: bool = False) -> None:
+        """A new task: for a rack visit, its lines are picked when step ``pick_step`` is complete."""
         self.task_lines[task_id] = (lines, pick_step)
+        if charge:
+            self.charge_tasks.add(task_id)
 
     def on_task_status(self, task_id: str, state: int, steps_done: int, t: float = 0.0) -> None:
         if state == TASK_ASSIGNED:
             self.task_busy[task_id] = [t, float("inf")]
         elif state in (TASK_DONE, TASK_FAILED, TASK_CANCELLED) and task_id in self.task_busy:
             self.task_busy[task_id][1] = t
+            self.charging_events += state == TASK_DONE and task_id in self.charge_tasks
+            self.tasks_failed += state == TASK_FAILED
         lines, pick_step = self.task_lines.get(task_id, (0, -1))
         if pick_step >= 0 and (steps_done > pick_step or state == TASK_DONE):
             self.visits[task_id] = lines
@@ -86,6 +97,9 @@ def operations_kpis(rec: RunRecord, sim_duration_s: float, robots: int) -> dict[
         "rack_visits_per_order": round(visits / completed, 3) if completed else 0.0,
         "deadline_misses": rec.late_orders + overdue_open,
         "robot_utilization": round(busy / (robots * sim_duration_s), 3) if robots and sim_duration_s > 0 else 0.0,
+        "charging_events": rec.charging_events,
+        "tasks_reallocated": rec.tasks_failed,
+        "min_battery": round(rec.min_battery, 3),
     }
 
 

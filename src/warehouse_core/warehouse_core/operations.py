@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from warehouse_core.consolidation import Consolidator, Parcel
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.floor_sim import OP_CHARGE, OP_DROP, OP_LIFT, OP_PICK
 from warehouse_core.grid import Coord
 from warehouse_core.inventory import Inventory
 from warehouse_core.layout import Layout
@@ -36,6 +36,7 @@ from warehouse_core.spacetime import DistanceCache
 ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED = range(4)
 TASK_QUEUED, TASK_ASSIGNED, TASK_ACTIVE, TASK_DONE, TASK_FAILED, TASK_CANCELLED = range(6)
 TYPE_PICK = 0
+TYPE_CHARGE = 1
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class OpsConfig:
     pack_time: float = 60.0  # s, packing a parcel
     slack_weight: float = 0.2  # travel steps one second of deadline slack is worth
     seed: int = 0
+    charge_below: float = 0.3  # state of charge that sends an idle robot to a charger
+    charge_to: float = 0.9  # state of charge a charge ends at
+    charge_rate: float = 0.002  # state of charge gained per second on a charger
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -104,6 +108,8 @@ class Task:
     deadline: float
     state: int = TASK_ASSIGNED
     step_index: int = -1
+    type: int = TYPE_PICK
+    charger: str = ""
 
     @property
     def order_ids(self) -> list[str]:
@@ -150,6 +156,7 @@ class RobotSlot:
     cell: Coord
     task: str = ""
     available: bool = True
+    battery: float = 1.0
 
 
 @dataclass
@@ -182,6 +189,8 @@ class WarehouseOps:
         self.consolidator = Consolidator(self.config.pack_time, enabled=not self.baseline)
         self._cycles: list[float] = []
         self._pending_units_by_sku: dict[str, int] = {}
+        self.charger_user: dict[str, str] = {}  # charger id -> robot charging or heading there
+        self.charging_events = 0
         self._location_class = self._classify_locations()
         self._rack_class = self._classify_racks()
 
@@ -233,13 +242,14 @@ class WarehouseOps:
         self._pending_units_by_sku[line.sku] -= line.quantity
 
     # -- robots ------------------------------------------------------------------------
-    def update_robot(self, name: str, cell: Coord, available: bool = True) -> None:
+    def update_robot(self, name: str, cell: Coord, available: bool = True, battery: float = 1.0) -> None:
         slot = self.robots.get(name)
         if slot is None:
-            self.robots[name] = RobotSlot(cell, "", available)
+            self.robots[name] = RobotSlot(cell, "", available, battery)
         else:
             slot.cell = cell
             slot.available = available
+            slot.battery = battery
 
     def idle_robots(self) -> list[str]:
         return [n for n, s in self.robots.items() if not s.task and s.available]
@@ -251,9 +261,10 @@ class WarehouseOps:
         The default policy drafts up to twice as many visits as there are idle robots and lets
         the assignment choose (travel plus deadline slack); drafts left over are undone.
         """
-        idle = self.idle_robots()
+        out = self._send_to_chargers(now)
+        idle = [r for r in self.idle_robots() if self.robots[r].battery >= self.config.charge_below]
         if not idle or not self.pending:
-            return []
+            return out
         want = len(idle) if self.baseline else 2 * len(idle)
         drafts: list[Task] = []
         choices = self._fcfs_racks() if self.baseline else self._pile_on_racks()
@@ -262,19 +273,45 @@ class WarehouseOps:
             if len(drafts) >= want:
                 break
         if not drafts:
-            return []
+            return out
         pairs = self._match_nearest(idle, drafts) if self.baseline else \
             self._match_min_cost(idle, drafts, now)
         chosen = {id(t) for _, t in pairs}
         for task in drafts:
             if id(task) not in chosen:
                 self._undraft(task)
-        out = []
         for robot, task in pairs:
             task.robot = robot
             self.robots[robot].task = task.task_id
             self.tasks[task.task_id] = task
             self._order_progress(task, now)
+            self.events.append(TaskEvent(task, TASK_ASSIGNED, -1, now))
+            out.append(task)
+        return out
+
+    def _send_to_chargers(self, now: float) -> list[Task]:
+        """Idle robots below ``charge_below`` go to the nearest free charger (one robot each)."""
+        cfg = self.config
+        out = []
+        low = sorted((self.robots[r].battery, r) for r in self.idle_robots()
+                     if self.robots[r].battery < cfg.charge_below)
+        for battery, robot in low:
+            free = [c for c in self.layout.chargers if c.id not in self.charger_user]
+            if not free:
+                break
+            here = self.layout.grid.index(self.robots[robot].cell)
+
+            def travel(c, here=here) -> int:
+                d = self.dist.distance(here, self.layout.grid.index(c.cell))
+                return d if d >= 0 else 1 << 30
+
+            charger = min(free, key=travel)
+            duration = max(1.0, (cfg.charge_to - battery) / cfg.charge_rate)
+            task = Task(f"T{next(self._ids):06d}", robot, "", "", [], [Step(charger.cell, OP_CHARGE, duration)],
+                        "", "", now, now + 3600.0, type=TYPE_CHARGE, charger=charger.id)
+            self.charger_user[charger.id] = robot
+            self.robots[robot].task = task.task_id
+            self.tasks[task.task_id] = task
             self.events.append(TaskEvent(task, TASK_ASSIGNED, -1, now))
             out.append(task)
         return out
@@ -495,9 +532,14 @@ class WarehouseOps:
         if success:
             self.step_done(task_id, len(task.steps), now)
             task.state = TASK_DONE
+            if task.type == TYPE_CHARGE:
+                self.charging_events += 1
         else:
             task.state = TASK_FAILED
-            self._requeue(task)
+            if task.type == TYPE_PICK:
+                self._requeue(task)
+        if task.charger:
+            self.charger_user.pop(task.charger, None)
         slot = self.robots.get(task.robot)
         if slot is not None and slot.task == task_id:
             slot.task = ""

@@ -45,6 +45,9 @@ class AllocatorConfig:
     policy: str = "default"
     pack_time: float = 60.0
     slack_weight: float = 0.2
+    charge_below: float = 0.3
+    charge_to: float = 0.9
+    charge_rate: float = 0.002
 
 
 class AllocatorNode(Node):
@@ -59,7 +62,8 @@ class AllocatorNode(Node):
             ops_cfg = operations.OpsConfig(cfg.lift_time, cfg.drop_time, cfg.pick_base_time,
                                            cfg.pick_time_per_line, cfg.max_lines_per_visit,
                                            cfg.station_queue_limit, cfg.policy, cfg.pack_time,
-                                           cfg.slack_weight, cfg.seed)
+                                           cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
+                                           cfg.charge_rate)
         except ValueError as exc:
             raise InputError("parameter task_allocator.policy", str(exc)) from None
         self.ops = operations.WarehouseOps(layout, inventory, ops_cfg)
@@ -80,7 +84,7 @@ class AllocatorNode(Node):
 
     def on_state(self, msg: RobotState) -> None:
         available = msg.mode != RobotState.MODE_FAILED and self.task_clients[msg.robot_id].server_is_ready()
-        self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available)
+        self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available, float(msg.battery))
 
     def on_submit(self, request: SubmitOrder.Request, response: SubmitOrder.Response):
         try:

@@ -97,7 +97,7 @@ def parcel_to_msg(p) -> Parcel:
 # -- tasks -------------------------------------------------------------------------------
 def task_to_msg(task: operations.Task) -> TaskMsg:
     return TaskMsg(
-        task_id=task.task_id, type=TaskMsg.TYPE_PICK, robot_id=task.robot, rack_id=task.rack,
+        task_id=task.task_id, type=task.type, robot_id=task.robot, rack_id=task.rack,
         station_id=task.station, order_ids=task.order_ids,
         lines=[OrderLineMsg(sku=l.sku, quantity=l.quantity) for l in task.lines],
         steps=[TaskStep(cell_x=s.cell[0], cell_y=s.cell[1], op=s.op, duration=float(s.duration))

@@ -22,7 +22,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
-from warehouse_core.floor_sim import DelayInjector, FloorSim, Kinematics
+from warehouse_core.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
 from warehouse_core.layout import load_layout
 from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState
 from warehouse_nodes import conversions as conv
@@ -43,6 +43,8 @@ class FloorSimConfig:
     max_planner_lag: float = 2.0
     expected_nodes: int = 0
     start_timeout: float = 60.0
+    battery_drain_scale: float = 1.0
+    charge_rate: float = 0.002
     stalls_per_robot_hour: float = 0.0
     stall_min_s: float = 2.0
     stall_max_s: float = 20.0
@@ -68,7 +70,9 @@ class FloorSimNode(Node):
         self.layout = load_layout(self.cfg.layout)
         kin = Kinematics(self.cfg.max_speed, self.cfg.max_accel, self.cfg.turn_rate)
         racks = {s.cell: s.rack for s in self.layout.storage if s.rack}
-        self.sim = FloorSim(kin, racks=racks)
+        b, k = Battery(), self.cfg.battery_drain_scale
+        battery = Battery(b.idle_per_s * k, b.moving_per_s * k, b.lifting_per_s * k, self.cfg.charge_rate)
+        self.sim = FloorSim(kin, battery, racks=racks)
         for i, cell in enumerate(start_cells(self.layout, self.cfg.robots, self.cfg.seed)):
             self.sim.add_robot(conv.robot_name(i), cell, *self.layout.cell_to_world(cell))
         self.delays = DelayInjector(self.cfg.stalls_per_robot_hour,

@@ -134,7 +134,7 @@ class RunMonitor(Node):
         for i in range(opts.robots):
             name = conv.robot_name(i)
             topics.append((f"/{name}/odom", "nav_msgs/msg/Odometry", Odometry, None))
-            topics.append((f"/{name}/state", "warehouse_interfaces/msg/RobotState", RobotState, None))
+            topics.append((f"/{name}/state", "warehouse_interfaces/msg/RobotState", RobotState, self._state))
         for topic, msgtype, cls, handler in topics:
             self.bag.add_topic(topic, msgtype)
             self._subscribe_raw(topic, msgtype, cls, handler, qos)
@@ -160,11 +160,14 @@ class RunMonitor(Node):
 
     def _task(self, msg: Task) -> None:
         pick = next((i for i, s in enumerate(msg.steps) if s.op == TaskStep.OP_PICK), -1)
-        self.record.on_task(msg.task_id, len(msg.lines), pick)
+        self.record.on_task(msg.task_id, len(msg.lines), pick, msg.type == Task.TYPE_CHARGE)
 
     def _task_status(self, msg: TaskStatus) -> None:
         self.record.on_task_status(msg.task_id, msg.state, msg.step_index,
                                    conv.from_time(msg.header.stamp))
+
+    def _state(self, msg: RobotState) -> None:
+        self.record.on_battery(msg.battery)
 
     def _order(self, msg: Order) -> None:
         self.record.on_order(msg.order_id, conv.from_time(msg.deadline))
@@ -350,7 +353,8 @@ def summary(report: dict, out: Path) -> str:
         f"  cycle time  mean {r['mean_order_cycle_s']:.0f} s, p95 {r['p95_order_cycle_s']:.0f} s; "
         f"{r['deadline_misses']} deadline misses",
         f"  shipping    {r['parcels_shipped']} parcels ({r['consolidation_ratio']:.2f} orders/parcel), "
-        f"robots busy {r['robot_utilization'] * 100:.0f} % (policy {r['policy']})",
+        f"robots busy {r['robot_utilization'] * 100:.0f} % (policy {r['policy']}), "
+        f"{r['charging_events']} charges, lowest battery {r['min_battery'] * 100:.0f} %",
         f"  safety      {r['collisions']} collisions (robot centres < {r['min_distance_m']} m)",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round;  peak memory {r['peak_rss_mb']:.0f} MB",
         f"  written     {out / 'report.json'}  and  {out / 'bag'}",
