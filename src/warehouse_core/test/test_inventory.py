@@ -69,3 +69,13 @@ def test_seeded_catalogue_is_skewed(layout):
     pops = sorted(inv.popularity.values(), reverse=True)
     assert pops[0] > 50 * pops[-1]  # a few fast movers, a long tail
     assert all(inv.racks_by_sku[s] for s in inv.skus)  # every SKU is stocked somewhere
+
+
+def test_every_node_gets_the_same_catalogue(tmp_path, layout):
+    from warehouse_core.inventory import load_catalogue
+
+    a, pa = load_catalogue(layout, "", 300, 5)
+    b, pb = load_catalogue(layout, "", 300, 5)
+    assert a.stock == b.stock and pa == pb and set(pa.values()) == set(layout.rack_ids)
+    c, pc = load_catalogue(layout, str(write(tmp_path, racks="rack,location\nR0001,L0007\nR0002,L0002\n")), 0, 0)
+    assert pc == {"L0007": "R0001", "L0002": "R0002"} and c.available("R0001", "A") == 10

@@ -172,3 +172,13 @@ def _number(text: str, path: Path, line: int, what: str, integer: bool) -> float
         kind = "a whole number" if integer else "a number"
         raise InputError(str(path), f"{what} {text!r} must be {kind} >= 0", where=str(line))
     return value
+
+
+def load_catalogue(layout, inventory_dir: str, skus: int, seed: int) -> tuple[Inventory, dict[str, str]]:
+    """The run's inventory and rack placement (location id -> rack id): imported from the CSV
+    files in ``inventory_dir`` when given, else the seeded catalogue on the layout's racks.
+    Every node calls this with the same arguments, so they all agree."""
+    if inventory_dir:
+        return load_inventory_csv(inventory_dir, layout)
+    placement = {loc.id: loc.rack for loc in layout.storage if loc.rack}
+    return seeded_inventory(sorted(placement.values()), skus, seed), placement

@@ -172,11 +172,13 @@ class WarehouseOps:
     tasks: dict[str, Task] = field(default_factory=dict)
     robots: dict[str, RobotSlot] = field(default_factory=dict)
     events: list[OrderEvent | TaskEvent | ParcelEvent] = field(default_factory=list)
+    placement: dict[str, str] | None = None  # location -> rack at start (default: the layout's)
 
     def __post_init__(self) -> None:
         if self.dist is None:
             self.dist = DistanceCache(self.layout.grid, self.layout.storage_mask)
-        self.rack_at: dict[str, str] = {s.id: s.rack for s in self.layout.storage if s.rack}
+        self.rack_at: dict[str, str] = dict(self.placement) if self.placement is not None else \
+            {s.id: s.rack for s in self.layout.storage if s.rack}
         self.location_of: dict[str, str] = {rack: loc for loc, rack in self.rack_at.items()}
         self.busy_racks: set[str] = set()
         self.reserved_locations: set[str] = set()

@@ -18,7 +18,7 @@ from rclpy.node import Node
 
 from warehouse_core import operations
 from warehouse_core.errors import InputError
-from warehouse_core.inventory import seeded_inventory
+from warehouse_core.inventory import load_catalogue
 from warehouse_core.layout import load_layout
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import OrderStatus, Parcel, RobotState, TaskStatus
@@ -35,6 +35,7 @@ class AllocatorConfig:
     robots: int = 20
     seed: int = 42
     skus: int = 500
+    inventory_dir: str = ""
     allocation_period: float = 1.0
     lift_time: float = 2.0
     drop_time: float = 2.0
@@ -57,7 +58,7 @@ class AllocatorNode(Node):
         super().__init__("task_allocator")
         cfg = self.cfg = declare_config(self, AllocatorConfig)
         layout = load_layout(cfg.layout)
-        inventory = seeded_inventory(list(layout.rack_ids), cfg.skus, cfg.seed)
+        inventory, placement = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
         try:
             ops_cfg = operations.OpsConfig(cfg.lift_time, cfg.drop_time, cfg.pick_base_time,
                                            cfg.pick_time_per_line, cfg.max_lines_per_visit,
@@ -66,7 +67,7 @@ class AllocatorNode(Node):
                                            cfg.charge_rate)
         except ValueError as exc:
             raise InputError("parameter task_allocator.policy", str(exc)) from None
-        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg)
+        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement)
         self.task_clients: dict[str, ActionClient] = {}
         for i in range(cfg.robots):
             name = conv.robot_name(i)

@@ -22,7 +22,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
+from warehouse_core.errors import InputError
 from warehouse_core.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
+from warehouse_core.inventory import load_catalogue
 from warehouse_core.layout import load_layout
 from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState
 from warehouse_nodes import conversions as conv
@@ -35,6 +37,8 @@ class FloorSimConfig:
     layout: str = "maps/warehouse_layout.yaml"
     robots: int = 20
     seed: int = 42
+    skus: int = 500
+    inventory_dir: str = ""
     tick: float = 0.2
     real_time_factor: float = 10.0
     max_speed: float = 1.5
@@ -50,12 +54,12 @@ class FloorSimConfig:
     stall_max_s: float = 20.0
 
 
-def start_cells(layout, robots: int, seed: int) -> list:
+def start_cells(rack_cells: list, robots: int, seed: int, source: str) -> list:
     """Distinct start cells under racks, spread by a seeded shuffle."""
-    cells = [s.cell for s in layout.storage if s.rack]
+    cells = list(rack_cells)
     if robots > len(cells):
-        raise ValueError(f"{robots} robots but only {len(cells)} racks to start under in "
-                         f"{layout.source}; use fewer robots or a larger layout")
+        raise InputError(source, f"{robots} robots but only {len(cells)} racks to start under",
+                         fix="use fewer robots or a larger layout")
     rng = random.Random(seed)
     rng.shuffle(cells)
     return cells[:robots]
@@ -69,11 +73,12 @@ class FloorSimNode(Node):
         self.cfg = declare_config(self, FloorSimConfig)
         self.layout = load_layout(self.cfg.layout)
         kin = Kinematics(self.cfg.max_speed, self.cfg.max_accel, self.cfg.turn_rate)
-        racks = {s.cell: s.rack for s in self.layout.storage if s.rack}
+        _, placement = load_catalogue(self.layout, self.cfg.inventory_dir, self.cfg.skus, self.cfg.seed)
+        racks = {self.layout.storage_by_id[loc].cell: rack for loc, rack in placement.items()}
         b, k = Battery(), self.cfg.battery_drain_scale
         battery = Battery(b.idle_per_s * k, b.moving_per_s * k, b.lifting_per_s * k, self.cfg.charge_rate)
         self.sim = FloorSim(kin, battery, racks=racks)
-        for i, cell in enumerate(start_cells(self.layout, self.cfg.robots, self.cfg.seed)):
+        for i, cell in enumerate(start_cells(sorted(racks), self.cfg.robots, self.cfg.seed, self.layout.source)):
             self.sim.add_robot(conv.robot_name(i), cell, *self.layout.cell_to_world(cell))
         self.delays = DelayInjector(self.cfg.stalls_per_robot_hour,
                                     (self.cfg.stall_min_s, self.cfg.stall_max_s), self.cfg.seed + 7)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rclpy.node import Node
 
-from warehouse_core.inventory import seeded_inventory
+from warehouse_core.inventory import load_catalogue
 from warehouse_core.layout import load_layout
 from warehouse_core.orders import DemandModel, Order
 from warehouse_interfaces.msg import Order as OrderMsg
@@ -28,6 +28,7 @@ class OrderSourceConfig:
     layout: str = "maps/warehouse_layout.yaml"
     seed: int = 42
     skus: int = 500
+    inventory_dir: str = ""
     orders_per_hour: float = 600.0
     mean_lines: float = 1.6
     consumers: int = 400
@@ -41,7 +42,7 @@ class OrderSourceNode(Node):
         super().__init__("order_source")
         cfg = self.cfg = declare_config(self, OrderSourceConfig)
         layout = load_layout(cfg.layout)
-        inventory = seeded_inventory(list(layout.rack_ids), cfg.skus, cfg.seed)
+        inventory, _ = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
         self.model = DemandModel(cfg.orders_per_hour, inventory.popularity,
                                  mean_lines=cfg.mean_lines, consumers=cfg.consumers)
         self.stream = self.model.stream(cfg.seed + 1)

@@ -16,7 +16,7 @@ still goes through a small safety pass that would turn a conflicting move into a
 (counted as ``forced_waits``; it stays 0 unless reservations go stale). Same task sources,
 statistics and step contract as :class:`~warehouse_core.mapf.lifelong.LifelongPibt`.
 
-Known weakness (measured, see benchmarks/RESULTS_mapf_lifelong.md): with a short window,
+Known weakness (measured, see benchmarks/RESULTS.md, "Lifelong MAPF"): with a short window,
 two agents that need to pass each other in a one-wide aisle each stop next to the other at
 the window end, every window again; agents queueing for one station do the same. Such
 agents never reach their goals.
