@@ -277,19 +277,7 @@ class LifelongPibt:
             occ_next[self.graph.n_vertices] = -2
         prev = self.cells
         self.pos = q_to
-        self.t += 1
-        for i in range(n):
-            if self.dwell[i] > 0:
-                self.dwell[i] -= 1
-        arrivals: list[Arrival] = []
-        for i in range(n):
-            gl = self.goal[i]
-            if gl is not None and q_to[i] == self.goal_v[i]:
-                arrivals.append(Arrival(i, gl, self.t, self.t - self.assigned_at[i]))
-                self.set_goal(i, None)
-                self.dwell[i] = gl.dwell
-                if self.tasks is not None:
-                    self.tasks.reached(i, gl, self.t)
+        arrivals = advance_goals(self, q_to)
         here = self.oracle.store[self.slot, np.asarray(q_to, dtype=np.int64)].tolist()
         for i in range(n):
             if here[i] < self.best[i]:
@@ -445,6 +433,27 @@ class LifelongPibt:
 # ------------------------------------------------------------------------------------------
 # checking
 # ------------------------------------------------------------------------------------------
+
+def advance_goals(planner, q_to: list[int]) -> list[Arrival]:
+    """One step on for a lifelong planner: count dwells down, report and clear reached goals.
+
+    Shared by :class:`LifelongPibt` and the windowed baseline; ``planner`` has ``t``, ``dwell``,
+    ``goal``, ``goal_v``, ``assigned_at``, ``tasks`` and ``set_goal``.
+    """
+    planner.t += 1
+    for i, d in enumerate(planner.dwell):
+        if d > 0:
+            planner.dwell[i] = d - 1
+    arrivals: list[Arrival] = []
+    for i, gl in enumerate(planner.goal):
+        if gl is not None and q_to[i] == planner.goal_v[i]:
+            arrivals.append(Arrival(i, gl, planner.t, planner.t - planner.assigned_at[i]))
+            planner.set_goal(i, None)
+            planner.dwell[i] = gl.dwell
+            if planner.tasks is not None:
+                planner.tasks.reached(i, gl, planner.t)
+    return arrivals
+
 
 def validate_step(grid: Grid, res: StepResult, storage_flat: np.ndarray | None = None) -> list[str]:
     """Problems of one step: bad moves, vertex/swap conflicts, follower cycles, loaded agents

@@ -32,7 +32,15 @@ import numpy as np
 
 from warehouse_core.grid import Grid
 from warehouse_core.mapf.guidance import NO_GUIDANCE, DistanceOracle, GuidanceConfig, GuidedGraph
-from warehouse_core.mapf.lifelong import Arrival, Goal, LifelongStats, StepResult, TaskSource, summarize, validate_step
+from warehouse_core.mapf.lifelong import (
+    Goal,
+    LifelongStats,
+    StepResult,
+    TaskSource,
+    advance_goals,
+    summarize,
+    validate_step,
+)
 
 __all__ = ["WindowedPP"]
 
@@ -273,19 +281,7 @@ class WindowedPP:
                 if 0 <= k < len(p):   # fall one step behind the plan
                     self.plan[i] = p[:k + 1] + p[k:]
         self.pos = nxt
-        self.t += 1
-        for i in range(n):
-            if self.dwell[i] > 0:
-                self.dwell[i] -= 1
-        arrivals: list[Arrival] = []
-        for i in range(n):
-            gl = self.goal[i]
-            if gl is not None and nxt[i] == self.goal_v[i]:
-                arrivals.append(Arrival(i, gl, self.t, self.t - self.assigned_at[i]))
-                self.set_goal(i, None)
-                self.dwell[i] = gl.dwell
-                if self.tasks is not None:
-                    self.tasks.reached(i, gl, self.t)
+        arrivals = advance_goals(self, nxt)
         return StepResult(self.t, prev, self.cells, moving_loaded, moving_goals, arrivals, planning_s)
 
     def _safe_moves(self, desired: list[int]) -> list[int]:
