@@ -12,6 +12,7 @@ from warehouse_core.operations import (
     ORDER_COMPLETED,
     ORDER_REJECTED,
     TASK_DONE,
+    TASK_FAILED,
     OpsConfig,
     OrderEvent,
     TaskEvent,
@@ -205,3 +206,53 @@ def test_low_battery_robot_charges_and_chargers_are_limited():
     ops.update_robot("low", (7, 0), battery=0.9)
     (second,) = ops.assign(401.0)
     assert second.robot == "also_low" and second.type == TYPE_CHARGE
+
+
+def test_failed_robot_with_a_rack_gets_no_tasks_and_its_rack_is_recovered():
+    ops = ops_with({"R1": {"A": 9}, "R2": {"A": 9}, "R3": {}})
+    ops.submit(order("O1", ("A", 2)), 0)
+    ops.update_robot("robot_0", (3, 1))
+    ops.update_robot("robot_1", (7, 4))
+    (task,) = ops.assign(0.0)
+    assert task.robot == "robot_0" and task.rack == "R1"
+    ops.step_done(task.task_id, 1, 10.0)  # lifted
+    assert ops.robot_failed("robot_0", 12.0, "robot_0: drive fault")
+    assert not ops.robot_failed("robot_0", 13.0)  # once
+    assert task.state == TASK_FAILED and len(ops.pending) == 1  # the line is back
+    assert "R1" in ops.busy_racks and "R1" not in ops.location_of  # the rack is on the robot
+    ops.step_done(task.task_id, 2, 14.0)  # late feedback of the failed task is ignored
+    assert ops.orders["O1"].lines_picked == 0
+    ops.update_robot("robot_0", (3, 1))
+    assert ops.idle_robots() == ["robot_1"]  # the failed robot stays out of service
+    (again,) = ops.assign(15.0)
+    assert again.robot == "robot_1" and again.rack == "R2"  # another rack with the SKU
+    ops.rack_recovered("R1", "L4", 60.0)
+    assert ops.rack_at["L4"] == "R1" and ops.location_of["R1"] == "L4" and "R1" not in ops.busy_racks
+    assert task.return_location == "L4" and "L4" not in ops.reserved_locations
+
+
+def test_task_progress_rebinds_to_a_replacement_path():
+    from warehouse_core.task_progress import TaskProgress
+
+    prog = TaskProgress([((2, 0), OP_LIFT), ((5, 0), OP_PICK)])
+    prog.bind_path([((0, 0), 0), ((1, 0), 0), ((2, 0), OP_LIFT), ((3, 0), 0), ((4, 0), 0), ((5, 0), OP_PICK)])
+    assert prog.update(3, op_running=False) == 1
+    prog.rebind(0)  # a repair: a new path from where the robot stands, (3, 0)
+    assert prog.arrivals == [2] and prog.completed == 1
+    assert prog.extend_path([((3, 0), 0), ((3, 0), 0), ((4, 0), 0), ((5, 0), OP_PICK)], 0)
+    assert prog.arrivals == [2, 3]
+    assert prog.update(3, op_running=False) == 2 and prog.done
+
+
+def test_a_robot_too_low_for_the_visit_is_sent_to_charge_instead():
+    from warehouse_core.layout import Charger
+    from warehouse_core.operations import TYPE_CHARGE
+
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}}, chargers=[Charger("C1", (7, 4))])
+    ops.config = OpsConfig(energy_per_step=0.02, charge_below=0.3)
+    ops.submit(order("O1", ("A", 1)), 0)
+    ops.update_robot("robot_0", (0, 4), battery=0.4)  # above the threshold, not enough for ~14 cells
+    assert ops.assign(0.0) == []
+    assert len(ops.pending) == 1  # the visit was not lost
+    (charge,) = ops.assign(1.0)
+    assert charge.type == TYPE_CHARGE and charge.robot == "robot_0"

@@ -22,3 +22,14 @@ def test_far_apart_and_idle_robots_have_no_encounter():
     assert close_encounters([a, b, c], 0.5) == []
     assert abs(min_separation([a, b, c]) - 1.0) < 1e-9
     assert abs(a.distance() - 10.0) < 1e-9
+
+
+def test_robot_that_stopped_reporting_is_no_obstacle():
+    # c stands at (5, 0) until t = 3 (towed away); a passes there at t = 5 (and b at t = 2 would hit it)
+    t = np.linspace(0, 10, 11)
+    a = Track("a", t, t, np.zeros_like(t))
+    c = Track("c", np.array([0.0, 3.0]), np.array([5.0, 5.0]), np.array([0.0, 0.0]))
+    assert close_encounters([a, c], 0.5) == []
+    b = Track("b", t, t + 3.0, np.zeros_like(t))
+    (enc,) = close_encounters([b, c], 0.5)
+    assert enc.robots == ("b", "c") and enc.t_start <= 2.0 <= enc.t_end

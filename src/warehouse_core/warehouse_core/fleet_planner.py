@@ -9,6 +9,22 @@ segments to publish. Task steps become goals: a robot drives to each step's cell
 waypoint where it arrives carries the step's operation; the robot then dwells there for
 the operation's duration. Execution is gated by :class:`TrafficController`: following is
 allowed, rotations never planned, so delays cause waits, never collisions or deadlocks.
+
+Repair when a robot fails (or is towed away): FREEZE AND RE-ROOT. The committed plans of the
+others order them behind the failed robot's planned visits, so they would wait forever; and
+replanning robots one by one against visit orders and releases already handed out can close
+a wait-for cycle. Instead :meth:`FleetPlanner.fail` (and :meth:`FleetPlanner.remove`) puts
+the planner in *freeze* mode: nothing new is planned and nothing beyond what is already
+released is released. Everything released is executable (its dependencies held when it was
+released), so every live robot reaches its released index (robots in an operation finish
+it). Once they all stand still there, the planner *re-roots*: a new plan id for everybody,
+every new path starts at the robot's current cell at step ``now + margin``, a new lifelong
+PIBT over the grid with the failed robots' cells blocked, every live robot's goal and queue
+restored (goals planned but not yet reached are planned again) and an operation in progress
+kept as the remaining dwell. The new paths are published from index 0 (the first waypoint
+carries the operation in progress, so a robot can re-bind its task steps). All robots stand
+still when the new plans start, so their dependencies involve only the new plans: acyclic,
+like any plan of the lifelong planner.
 """
 
 from __future__ import annotations
@@ -25,7 +41,8 @@ from warehouse_core.grid import Coord, Grid
 from warehouse_core.mapf.guidance import GuidanceConfig
 from warehouse_core.mapf.lifelong import Goal, LifelongPibt
 
-PLAN_ID = 1  # one continuous path per robot
+PLAN_ID = 1  # the first plan id; every re-root (repair) uses the next one
+_HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
 
 
 @dataclass(frozen=True)
@@ -47,16 +64,30 @@ class Segment:
     cells: list[Coord]
     ops: dict[int, tuple[int, float]]  # absolute path index -> (op, duration)
     carrying: list[bool]
+    plan_id: int = PLAN_ID
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A task step whose arrival is planned at path ``index``; the robot dwells ``dwell`` steps."""
+
+    index: int
+    step: StepGoal
+    loaded: bool
+    dwell: int
 
 
 @dataclass
 class _Robot:
-    index: int
+    index: int  # agent index in the current LifelongPibt (-1: failed)
     carrying: bool  # at the plan frontier
     task_id: str = ""
     queue: deque = field(default_factory=deque)  # (StepGoal, loaded_while_driving)
     current: StepGoal | None = None
-    ops: dict[int, tuple[int, float]] = field(default_factory=dict)
+    current_loaded: bool = False
+    planned: list[_Planned] = field(default_factory=list)  # arrivals not yet left behind
+    held: bool = False  # its goal cell is blocked by a failed robot: it waits where it is
+    root_op: tuple[int, float] | None = None  # operation in progress at path index 0
 
 
 class FleetPlanner:
@@ -66,24 +97,36 @@ class FleetPlanner:
                  start_step: int, step_duration: float, window: int = 5, lookahead: int = 1,
                  seed: int = 0, guidance: GuidanceConfig = GuidanceConfig(),
                  carrying: dict[str, bool] | None = None) -> None:
-        self.grid = grid
+        self.grid = grid  # the full map (cells blocked by failed robots are tracked apart)
+        self.storage_mask = storage_mask
+        self.guidance = guidance
+        self.seed = seed
+        self.lookahead = lookahead
         self.step_duration = step_duration
         self.window = window
         self.names = sorted(starts)
+        self.live = list(self.names)  # robots in the planner, by agent index
         self.robots = {n: _Robot(i, bool((carrying or {}).get(n, False)))
                        for i, n in enumerate(self.names)}
         self.pibt = LifelongPibt(grid, [grid.index(starts[n]) for n in self.names],
                                  storage_mask=storage_mask, guidance=guidance, seed=seed)
         self.traffic = TrafficController(lookahead=lookahead)
+        self.plan_id = PLAN_ID
         self.start_step = start_step
         for n in self.names:
             self.traffic.commit(n, PLAN_ID, [grid.index(starts[n])], start_step)
         self.frontier = start_step
         self.published = {n: 0 for n in self.names}  # path indices handed out so far
+        self.failed: dict[str, set[int]] = {}  # failed robot -> flat cells it blocks
+        self.blocked: set[int] = set()  # cells blocked in the current plan
+        self.frozen = False  # a repair is pending: plan nothing, release nothing new
+        self.repairs = 0  # re-roots done
 
     # -- requests ------------------------------------------------------------------------
     def request(self, robot: str, task_id: str, steps: list[StepGoal]) -> None:
         """Queue a task's steps for ``robot`` (replacing any steps not started)."""
+        if robot in self.failed:
+            return
         r = self.robots[robot]
         r.task_id = task_id
         loaded = r.carrying
@@ -107,57 +150,174 @@ class FleetPlanner:
             r.current = None
             return
         step, loaded = r.queue.popleft()
-        r.current = step
-        dwell = math.ceil(step.duration / self.step_duration - 1e-9)
-        self.pibt.set_goal(r.index, Goal(self.grid.index(step.cell), dwell, loaded))
+        r.current, r.current_loaded = step, loaded
+        cell = self.grid.index(step.cell)
+        if cell in self.blocked:
+            # unreachable until the failed robot is removed: wait in place (a held robot is
+            # never pushed, so a loaded one never ends up under a stored rack)
+            r.held = True
+            self.pibt.set_goal(r.index, None)
+            self.pibt.dwell[r.index] = _HOLD
+            return
+        r.held = False
+        self.pibt.set_goal(r.index, Goal(cell, self._dwell_steps(step), loaded))
+
+    def _dwell_steps(self, step: StepGoal) -> int:
+        return math.ceil(step.duration / self.step_duration - 1e-9)
 
     # -- planning ------------------------------------------------------------------------
     def plan(self, now_step: int) -> list[Segment]:
-        """Extend every path until the frontier is ``window`` steps ahead of ``now_step``."""
+        """Extend every path until the frontier is ``window`` steps ahead of ``now_step``.
+
+        In freeze mode (a repair pending) nothing is planned until every live robot has
+        reached its released index; then all paths are re-rooted (new plan id, index 0).
+        """
+        if self.frozen:
+            if not self.settled():
+                return []
+            self._reroot(now_step)
         target = now_step + self.window
         if self.frontier >= target:
             return []
-        new: dict[str, list[int]] = {n: [] for n in self.names}
-        carry: dict[str, list[bool]] = {n: [] for n in self.names}
-        ops: dict[str, dict[int, tuple[int, float]]] = {n: {} for n in self.names}
+        new: dict[str, list[int]] = {n: [] for n in self.live}
+        carry: dict[str, list[bool]] = {n: [] for n in self.live}
+        ops: dict[str, dict[int, tuple[int, float]]] = {n: {} for n in self.live}
         while self.frontier < target:
             res = self.pibt.step()
             self.frontier += 1
             index = self.frontier - self.start_step
             cells = res.cells.tolist()
-            for n in self.names:
+            for n in self.live:
                 r = self.robots[n]
                 new[n].append(cells[r.index])
                 carry[n].append(r.carrying)
             for arrival in res.arrivals:
-                n = self.names[arrival.agent]
+                n = self.live[arrival.agent]
                 r = self.robots[n]
                 step = r.current
                 if step is None:
                     continue
                 ops[n][index] = (step.op, step.duration)
+                r.planned.append(_Planned(index, step, r.current_loaded, arrival.goal.dwell))
                 if step.op == OP_LIFT:
                     r.carrying = True
                 elif step.op == OP_DROP:
                     r.carrying = False
                 self._next_goal(n)
         out = []
-        for n in self.names:
+        for n in self.live:
             path = self.traffic.paths[n]
             self.traffic.extend(n, new[n])
             first = self.published[n]
+            r = self.robots[n]
             if first == 0:  # the very first segment also carries the start cell
                 new[n].insert(0, path.cell(0))
-                carry[n].insert(0, carry[n][0] if carry[n] else self.robots[n].carrying)
+                carry[n].insert(0, carry[n][0] if carry[n] else r.carrying)
+                if r.root_op is not None:
+                    ops[n][0] = r.root_op
             self.published[n] = path.length
-            out.append(Segment(n, self.robots[n].task_id, first,
-                               [self.grid.coord(c) for c in new[n]], ops[n], carry[n]))
+            out.append(Segment(n, r.task_id, first, [self.grid.coord(c) for c in new[n]],
+                               ops[n], carry[n], self.plan_id))
         return out
+
+    # -- repair: freeze and re-root ------------------------------------------------------
+    def fail(self, robot: str, cells: list[Coord] = ()) -> bool:
+        """Take ``robot`` out of the plan; it blocks its cells until :meth:`remove`.
+
+        Blocked: the cell of its last waypoint reached, the next cell of its path if it was
+        released into it (it may stand between the two), and ``cells`` (what the caller
+        knows, e.g. from its pose). Starts a repair (freeze, then re-root). Returns False
+        if the robot was already failed or is unknown.
+        """
+        if robot not in self.robots or robot in self.failed:
+            return False
+        occupied = {self.grid.index(c) for c in cells}
+        path = self.traffic.paths.get(robot)
+        if path is not None:
+            here = path.cell(path.progress)
+            occupied.add(here)
+            for i in range(path.progress + 1, path.released + 1):
+                if path.cell(i) != here:
+                    occupied.add(path.cell(i))
+                    break
+        self.failed[robot] = occupied
+        r = self.robots[robot]
+        r.queue.clear()
+        r.current, r.planned, r.held = None, [], False
+        self.frozen = True
+        return True
+
+    def remove(self, robot: str) -> bool:
+        """A failed robot left the floor: unblock its cells (another repair)."""
+        if not self.failed.get(robot):
+            return False
+        self.failed[robot] = set()
+        self.frozen = True
+        return True
+
+    def settled(self) -> bool:
+        """True when every live robot has reached the last waypoint released to it."""
+        return all(p.progress >= p.released for n, p in self.traffic.paths.items()
+                   if n not in self.failed)
+
+    def _reroot(self, now_step: int) -> None:
+        """New plans for every live robot from where it stands (see module docstring)."""
+        start = now_step + self.traffic.margin
+        old = self.traffic.paths
+        self.live = [n for n in self.names if n not in self.failed]
+        standing = {old[n].cell(old[n].progress) for n in self.live}
+        # a live robot never stands on a failed robot's cell (it could only have been
+        # released into it after the failed robot left); the guard keeps the grid valid
+        self.blocked = set().union(*self.failed.values()) - standing if self.failed else set()
+        free = self.grid.free.copy().ravel()
+        free[list(self.blocked)] = False
+        grid = Grid(free.reshape(self.grid.free.shape))
+        starts, dwell = [], []
+        for i, n in enumerate(self.live):
+            r = self.robots[n]
+            path = old[n]
+            p = path.progress
+            starts.append(path.cell(p))
+            undone = [e for e in r.planned if e.index > p]
+            doing = [e for e in r.planned if e.index <= p < e.index + e.dwell]
+            remaining = doing[-1].index + doing[-1].dwell - p if doing else 0
+            r.root_op = (doing[-1].step.op, remaining * self.step_duration) if doing else None
+            queue = [(e.step, e.loaded) for e in undone]
+            if r.current is not None:
+                queue.append((r.current, r.current_loaded))
+            queue.extend(r.queue)
+            if queue:
+                r.carrying = queue[0][1]
+            r.queue = deque(queue)
+            r.current, r.planned, r.held = None, [], False
+            r.index = i
+            dwell.append(remaining)
+        for n in self.failed:
+            self.robots[n].index = -1
+        self.repairs += 1
+        self.plan_id += 1
+        self.pibt = LifelongPibt(grid, starts, storage_mask=self.storage_mask,
+                                 guidance=self.guidance, seed=self.seed + self.repairs)
+        self.pibt.dwell = dwell
+        for n in self.live:
+            self._next_goal(n)
+        self.traffic = TrafficController(lookahead=self.lookahead)
+        for n, cell in zip(self.live, starts):
+            self.traffic.commit(n, self.plan_id, [cell], start)
+        self.start_step = self.frontier = start
+        self.published = {n: 0 for n in self.live}
+        self.frozen = False
 
     # -- execution -----------------------------------------------------------------------
     def report_progress(self, robot: str, plan_id: int, index: int) -> None:
-        if robot in self.traffic.paths:
-            self.traffic.report_progress(robot, plan_id, index)
+        if robot in self.traffic.paths and self.traffic.report_progress(robot, plan_id, index):
+            r = self.robots[robot]
+            if r.planned and r.planned[0].index + r.planned[0].dwell < index:
+                r.planned = [e for e in r.planned if e.index + e.dwell >= index]
 
     def release_all(self, now_step: int) -> dict[str, tuple[int, WaitReason]]:
+        """How far every live robot may drive; in freeze mode nothing beyond what it has."""
+        if self.frozen:
+            return {n: (p.released, WaitReason(n, -1, "planning"))
+                    for n, p in self.traffic.paths.items() if n not in self.failed}
         return self.traffic.release_all(now_step)

@@ -105,6 +105,7 @@ class FloorSim:
         self.battery = battery or Battery()
         self.racks: dict[Coord, str] = dict(racks or {})
         self.robots: dict[str, SimRobot] = {}
+        self.removed: dict[str, SimRobot] = {}  # failed robots towed off the floor
         self.time = 0.0
 
     def add_robot(self, name: str, cell: Coord, x: float, y: float, theta: float = 0.0) -> None:
@@ -142,13 +143,44 @@ class FloorSim:
         robot.stall_left = max(robot.stall_left, seconds)
         robot.stalls += 1
 
-    def fail(self, name: str) -> None:
-        """Take a robot out of service (it stops where it is)."""
+    def fail(self, name: str) -> bool:
+        """Take a robot out of service: it stops where it is (an operation in progress is
+        abandoned: a rack being lifted stays on the floor, one being dropped stays on the
+        robot). Returns False if it was already failed."""
         robot = self.robots[name]
+        if robot.failed:
+            return False
         robot.failed = True
         robot.queue.clear()
         robot.v = 0.0
+        robot.op, robot.op_left = OP_NONE, 0.0
         robot.mode = MODE_FAILED
+        return True
+
+    def remove(self, name: str, storage: list[Coord], avoid: set[Coord] = frozenset()
+               ) -> tuple[str, Coord | None]:
+        """Tow a failed robot off the floor; the rack it carried is put down by hand.
+
+        The rack goes to the free storage cell (no rack, no robot, not in ``avoid``, e.g.
+        cells robots are about to drop racks on) nearest to the robot (Manhattan distance,
+        ties by cell). Returns ``(rack, cell)`` (``("", None)`` without a rack, or when no
+        cell is free: the rack then stays with the robot, off the floor).
+        """
+        robot = self.robots[name]
+        if not robot.failed:
+            raise ValueError(f"{name} has not failed")
+        del self.robots[name]
+        self.removed[name] = robot
+        if not robot.carrying:
+            return "", None
+        taken = set(self.racks) | {r.cell for r in self.robots.values()} | set(avoid)
+        free = [c for c in storage if c not in taken]
+        if not free:
+            return robot.carrying, None
+        cell = min(free, key=lambda c: (abs(c[0] - robot.cell[0]) + abs(c[1] - robot.cell[1]), c))
+        self.racks[cell] = robot.carrying
+        rack, robot.carrying = robot.carrying, ""
+        return rack, cell
 
     def step(self, dt: float) -> list[SimEvent]:
         """Advance the floor by ``dt`` seconds; returns the events of the step."""

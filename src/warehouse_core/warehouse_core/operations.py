@@ -37,6 +37,7 @@ ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED = range(4)
 TASK_QUEUED, TASK_ASSIGNED, TASK_ACTIVE, TASK_DONE, TASK_FAILED, TASK_CANCELLED = range(6)
 TYPE_PICK = 0
 TYPE_CHARGE = 1
+_NEVER = 1e12  # assignment cost of a pair that must not happen
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class OpsConfig:
     charge_below: float = 0.3  # state of charge that sends an idle robot to a charger
     charge_to: float = 0.9  # state of charge a charge ends at
     charge_rate: float = 0.002  # state of charge gained per second on a charger
+    energy_per_step: float = 0.0003  # state of charge a move of one cell costs (with margin)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -110,6 +112,7 @@ class Task:
     step_index: int = -1
     type: int = TYPE_PICK
     charger: str = ""
+    length_steps: int = 0  # cells from the rack to the station and on to the return location
 
     @property
     def order_ids(self) -> list[str]:
@@ -157,6 +160,7 @@ class RobotSlot:
     task: str = ""
     available: bool = True
     battery: float = 1.0
+    needs_charge: bool = False  # too low for any visit offered: charge at the next chance
 
 
 @dataclass
@@ -193,6 +197,7 @@ class WarehouseOps:
         self._pending_units_by_sku: dict[str, int] = {}
         self.charger_user: dict[str, str] = {}  # charger id -> robot charging or heading there
         self.charging_events = 0
+        self.failed_robots: set[str] = set()  # out of service for the rest of the run
         self._location_class = self._classify_locations()
         self._rack_class = self._classify_racks()
 
@@ -245,6 +250,7 @@ class WarehouseOps:
 
     # -- robots ------------------------------------------------------------------------
     def update_robot(self, name: str, cell: Coord, available: bool = True, battery: float = 1.0) -> None:
+        available = available and name not in self.failed_robots
         slot = self.robots.get(name)
         if slot is None:
             self.robots[name] = RobotSlot(cell, "", available, battery)
@@ -296,7 +302,7 @@ class WarehouseOps:
         cfg = self.config
         out = []
         low = sorted((self.robots[r].battery, r) for r in self.idle_robots()
-                     if self.robots[r].battery < cfg.charge_below)
+                     if self.robots[r].battery < cfg.charge_below or self.robots[r].needs_charge)
         for battery, robot in low:
             free = [c for c in self.layout.chargers if c.id not in self.charger_user]
             if not free:
@@ -313,6 +319,7 @@ class WarehouseOps:
                         "", "", now, now + 3600.0, type=TYPE_CHARGE, charger=charger.id)
             self.charger_user[charger.id] = robot
             self.robots[robot].task = task.task_id
+            self.robots[robot].needs_charge = False
             self.tasks[task.task_id] = task
             self.events.append(TaskEvent(task, TASK_ASSIGNED, -1, now))
             out.append(task)
@@ -344,34 +351,51 @@ class WarehouseOps:
                                self._cell_index[task.origin])
         return 1e6 if d < 0 else float(d)
 
+    def _affordable(self, robot: str, travel: float, task: Task) -> bool:
+        """The robot can drive to the rack and finish the visit with a reserve to reach a charger."""
+        cfg = self.config
+        need = (travel + task.length_steps) * cfg.energy_per_step
+        return self.robots[robot].battery - need >= 0.5 * cfg.charge_below
+
     def _match_min_cost(self, idle: list[str], tasks: list[Task], now: float) -> list[tuple[str, Task]]:
         """Minimum total of travel steps plus weighted deadline slack (Hungarian method)."""
         cells = np.array([self.layout.grid.index(self.robots[r].cell) for r in idle])
+        battery = np.array([self.robots[r].battery for r in idle])
+        cfg = self.config
         cost = np.empty((len(idle), len(tasks)))
         for j, task in enumerate(tasks):
             target = self._cell_index[task.origin]
             d = self.dist.table(target, False)[cells].astype(float)
             d[d < 0] = 1e6
-            d += (task.deadline - now) * self.config.slack_weight
+            cost[:, j] = d + (task.deadline - now) * cfg.slack_weight
             # a robot parked under a rack must take that rack's visit: nobody else can get there
             sitting = cells == target
             if sitting.any():
-                d[~sitting] += 1e7
-            cost[:, j] = d
+                cost[~sitting, j] += 1e7
+            cost[battery - (d + task.length_steps) * cfg.energy_per_step < 0.5 * cfg.charge_below, j] = _NEVER
         rows, cols = linear_sum_assignment(cost)
-        return [(idle[i], tasks[j]) for i, j in zip(rows, cols)]
+        pairs = [(idle[i], tasks[j]) for i, j in zip(rows, cols) if cost[i, j] < _NEVER]
+        assigned = {r for r, _ in pairs}
+        for i, robot in enumerate(idle):
+            if robot not in assigned and (cost[i] >= _NEVER).all():
+                self.robots[robot].needs_charge = True
+        return pairs
 
     def _match_nearest(self, idle: list[str], tasks: list[Task]) -> list[tuple[str, Task]]:
-        """Baseline: each visit, oldest first, to the nearest robot still idle."""
+        """Baseline: each visit, oldest first, to the nearest robot still idle (and charged enough)."""
         free = list(idle)
         pairs = []
         for task in tasks:
-            if not free:
-                break
-            sitting = [r for r in free if self.robots[r].cell == self.layout.storage_by_id[task.origin].cell]
-            robot = sitting[0] if sitting else min(free, key=lambda r: self._travel(r, task))
+            able = [r for r in free if self._affordable(r, self._travel(r, task), task)]
+            if not able:
+                continue
+            sitting = [r for r in able if self.robots[r].cell == self.layout.storage_by_id[task.origin].cell]
+            robot = sitting[0] if sitting else min(able, key=lambda r: self._travel(r, task))
             free.remove(robot)
             pairs.append((robot, task))
+        for robot in free:
+            if tasks and not any(self._affordable(robot, self._travel(robot, t), t) for t in tasks):
+                self.robots[robot].needs_charge = True
         return pairs
 
     def _stations_open(self) -> bool:
@@ -439,8 +463,12 @@ class WarehouseOps:
         steps = [Step(rack_cell, OP_LIFT, cfg.lift_time),
                  Step(station.pick_cell, OP_PICK, pick_time),
                  Step(self.layout.storage_by_id[ret].cell, OP_DROP, cfg.drop_time)]
+        ret_idx = self._cell_index[ret]
+        station_idx = self.layout.grid.index(station.pick_cell)
+        length = max(0, self.dist.distance(rack_idx, station_idx, True)) + \
+            max(0, self.dist.distance(station_idx, ret_idx, True))
         return Task(f"T{next(self._ids):06d}", "", rack, station.id, lines, steps, origin, ret,
-                    now, min(p.deadline for p in lines))
+                    now, min(p.deadline for p in lines), length_steps=length)
 
     def _free_locations(self, exclude: str) -> list[str]:
         return [loc.id for loc in self.layout.storage if loc.id not in self.rack_at
@@ -494,7 +522,7 @@ class WarehouseOps:
     def step_done(self, task_id: str, step_index: int, now: float) -> None:
         """Steps ``< step_index`` of ``task_id`` are complete."""
         task = self.tasks.get(task_id)
-        if task is None or step_index <= task.step_index + 1:
+        if task is None or step_index <= task.step_index + 1 or task.state in (TASK_DONE, TASK_FAILED):
             return
         for k in range(task.step_index + 1, step_index):
             self._complete_step(task, task.steps[k], now)
@@ -559,6 +587,32 @@ class WarehouseOps:
         if task.step_index < 0:  # rack never lifted: it stays where it was
             self.busy_racks.discard(task.rack)
             self.reserved_locations.discard(task.return_location)
+
+    def robot_failed(self, robot: str, now: float, reason: str = "robot failed") -> bool:
+        """``robot`` is out of service (a fault, or no state for too long): it gets no more
+        tasks and its task in progress fails (unpicked lines go back to the pending pool; a
+        rack it carried stays busy until :meth:`rack_recovered`). False if already known."""
+        slot = self.robots.get(robot)
+        if slot is None:
+            slot = self.robots[robot] = RobotSlot((-1, -1), "", False)
+        first = robot not in self.failed_robots
+        self.failed_robots.add(robot)
+        slot.available = False
+        if slot.task:
+            self.task_finished(slot.task, False, now, reason)
+        return first
+
+    def rack_recovered(self, rack: str, location: str, now: float) -> None:
+        """A rack a failed robot carried was put down at storage ``location`` by hand."""
+        stale = self.location_of.get(rack)  # the lift was done but not yet reported
+        if stale is not None and self.rack_at.get(stale) == rack:
+            del self.rack_at[stale]
+        self.rack_at[location] = rack
+        self.location_of[rack] = location
+        self.busy_racks.discard(rack)
+        failed = [t for t in self.tasks.values() if t.rack == rack and t.state == TASK_FAILED]
+        if failed:  # the visit it was on: its return location is not needed any more
+            self.reserved_locations.discard(failed[-1].return_location)
 
     def _ship(self, parcels: list[Parcel]) -> None:
         self.events.extend(ParcelEvent(p) for p in parcels)

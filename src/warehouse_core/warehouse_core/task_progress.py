@@ -42,6 +42,16 @@ class TaskProgress:
         self._scanned = max(self._scanned, first_index + len(waypoints))
         return len(self.arrivals) == len(self.step_cells)
 
+    def rebind(self, first_index: int = 0) -> None:
+        """The path was replaced (a repair): steps not completed yet are bound again.
+
+        Keeps ``completed``; the steps after it are searched for in the new path's waypoints
+        from ``first_index`` on (pass them with :meth:`extend_path`). The new path's first
+        waypoint carries an operation still in progress, so that step binds there.
+        """
+        del self.arrivals[self.completed:]
+        self._scanned = first_index
+
     def update(self, reached: int, op_running: bool) -> int:
         """Record progress; returns how many steps are complete now."""
         while self.completed < len(self.arrivals):

@@ -4,6 +4,9 @@ Positions between samples are interpolated linearly. Every robot is resampled on
 of all sample times; between two consecutive times both robots move linearly, so the
 minimum distance of a pair in that interval is found exactly (a quadratic in time).
 Candidate pairs come from a KD-tree, so hundreds of robots stay cheap.
+
+A robot is on the floor from the start of the recording until its last sample: a robot
+that stops reporting (a failed robot towed away) is not an obstacle afterwards.
 """
 
 from __future__ import annotations
@@ -42,14 +45,20 @@ class Encounter:
     min_distance: float
 
 
-def _resample(tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+_AWAY = 1e9  # where a robot no longer on the floor is put (far apart from each other)
+
+
+def _resample(tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     times = np.unique(np.concatenate([tr.t for tr in tracks]))
     xs = np.empty((len(times), len(tracks)))
     ys = np.empty_like(xs)
+    present = np.empty(xs.shape, dtype=bool)
     for k, tr in enumerate(tracks):
         xs[:, k] = np.interp(times, tr.t, tr.x)
         ys[:, k] = np.interp(times, tr.t, tr.y)
-    return times, xs, ys
+        present[:, k] = times <= tr.t[-1]
+        xs[~present[:, k], k] = _AWAY * (k + 1)
+    return times, xs, ys, present
 
 
 def close_encounters(tracks: list[Track], threshold: float) -> list[Encounter]:
@@ -57,8 +66,9 @@ def close_encounters(tracks: list[Track], threshold: float) -> list[Encounter]:
     tracks = [tr for tr in tracks if len(tr.t)]
     if len(tracks) < 2:
         return []
-    times, xs, ys = _resample(tracks)
-    step = np.hypot(np.diff(xs, axis=0), np.diff(ys, axis=0))
+    times, xs, ys, present = _resample(tracks)
+    both = present[:-1] & present[1:]  # on the floor for the whole interval
+    step = np.where(both, np.hypot(np.diff(xs, axis=0), np.diff(ys, axis=0)), 0.0)
     reach = threshold + (2.0 * float(step.max()) if step.size else 0.0)
     open_: dict[tuple[int, int], list[float]] = {}
     found: list[Encounter] = []
@@ -68,8 +78,10 @@ def close_encounters(tracks: list[Track], threshold: float) -> list[Encounter]:
         pairs = cKDTree(pts).query_pairs(reach, output_type="ndarray")
         hits: dict[tuple[int, int], float] = {}
         if len(pairs):
-            i, j = pairs[:, 0], pairs[:, 1]
             k1 = min(k + 1, n - 1)
+            on = present[k1, pairs[:, 0]] & present[k1, pairs[:, 1]]
+            pairs = pairs[on]
+            i, j = pairs[:, 0], pairs[:, 1]
             p0x, p0y = xs[k, i] - xs[k, j], ys[k, i] - ys[k, j]
             dx, dy = (xs[k1, i] - xs[k1, j]) - p0x, (ys[k1, i] - ys[k1, j]) - p0y
             dd = dx * dx + dy * dy

@@ -7,14 +7,22 @@
   ``ExecuteTask`` action goal to ``/<robot>/execute_task``.
 * Publishes every order and task event on ``/order_status`` and ``/task_status``, and each
   new task on ``/tasks``.
+* A robot reporting MODE_FAILED, or sending no state for ``stale_after`` seconds, is out of
+  service: its task fails and its unpicked lines go back to the pending pool. When the
+  simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
+  is available again there.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from rclpy.action import ActionClient
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
 
 from warehouse_core import operations
 from warehouse_core.errors import InputError
@@ -49,6 +57,8 @@ class AllocatorConfig:
     charge_below: float = 0.3
     charge_to: float = 0.9
     charge_rate: float = 0.002
+    energy_per_step: float = 0.0003
+    stale_after: float = 30.0
 
 
 class AllocatorNode(Node):
@@ -64,7 +74,7 @@ class AllocatorNode(Node):
                                            cfg.pick_time_per_line, cfg.max_lines_per_visit,
                                            cfg.station_queue_limit, cfg.policy, cfg.pack_time,
                                            cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
-                                           cfg.charge_rate)
+                                           cfg.charge_rate, cfg.energy_per_step)
         except ValueError as exc:
             raise InputError("parameter task_allocator.policy", str(exc)) from None
         self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement)
@@ -78,12 +88,26 @@ class AllocatorNode(Node):
         self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", 100)
         self.parcel_pub = self.create_publisher(Parcel, "/parcels", 100)
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
+        self.last_seen: dict[str, float] = {}  # robot -> wall (steady) time of its last state
+        self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        events_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
         self.create_timer(cfg.allocation_period, self.on_timer)
+
+    def wall_now(self) -> float:
+        """Steady wall-clock seconds: a robot is stale when its node is silent in real time,
+        whatever the simulation speed."""
+        return self.wall_clock.now().nanoseconds * 1e-9
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     def on_state(self, msg: RobotState) -> None:
+        self.last_seen[msg.robot_id] = self.wall_now()
+        if msg.mode == RobotState.MODE_FAILED and msg.robot_id not in self.ops.failed_robots:
+            self.ops.robot_failed(msg.robot_id, self.now(), f"{msg.robot_id} failed")
+            self._publish_events()
         available = msg.mode != RobotState.MODE_FAILED and self.task_clients[msg.robot_id].server_is_ready()
         self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available, float(msg.battery))
 
@@ -97,7 +121,21 @@ class AllocatorNode(Node):
         self._publish_events()
         return response
 
+    def on_sim_event(self, msg: String) -> None:
+        event = json.loads(msg.data)
+        if event.get("event") == "robot_removed" and event.get("rack") and event.get("location"):
+            self.ops.rack_recovered(event["rack"], event["location"], self.now())
+        elif event.get("event") == "robot_failed":
+            self.ops.robot_failed(event["robot"], self.now(), f"{event['robot']}: {event.get('reason', '')}")
+        self._publish_events()
+
     def on_timer(self) -> None:
+        now = self.now()
+        wall = self.wall_now()
+        if self.cfg.stale_after > 0:
+            for name, seen in self.last_seen.items():
+                if wall - seen > self.cfg.stale_after and name not in self.ops.failed_robots:
+                    self.ops.robot_failed(name, now, f"{name}: no state for {wall - seen:.0f} s (wall clock)")
         self.ops.tick(self.now())
         for task in self.ops.assign(self.now()):
             self.new_task_pub.publish(conv.task_to_msg(task))

@@ -128,7 +128,7 @@ def segment_to_msg(layout: Layout, seg, start_step: int, step_duration: float, n
         wps.append(TimedWaypoint(x=float(xs[k]), y=float(ys[k]), cell_x=c[0], cell_y=c[1],
                                  stamp=to_time((start_step + i) * step_duration), op=op,
                                  op_duration=float(dur), carrying=seg.carrying[k]))
-    return TimedPath(header=header(now), robot_id=seg.robot, task_id=seg.task_id, plan_id=1,
+    return TimedPath(header=header(now), robot_id=seg.robot, task_id=seg.task_id, plan_id=seg.plan_id,
                      step_duration=step_duration, start_step=start_step, first_index=seg.first_index,
                      waypoints=wps)
 

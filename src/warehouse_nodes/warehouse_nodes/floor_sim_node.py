@@ -9,13 +9,23 @@ Sim time never runs ahead of the planner by more than ``max_planner_lag`` second
 planner falls behind, time waits (counted in ``stalls``) rather than robots moving on
 stale plans. The simulator waits for ``expected_nodes`` subscribers of ``/clock`` before it
 starts, so that no node misses the start of a run.
+
+Robot faults: ``fault_robots`` / ``fault_times`` schedule faults (robot ``fault_robots[k]``
+fails at sim time ``fault_times[k]``), and the ``/sim/fail_robot`` service (FailRobot) fails
+one now. A failed robot stops where it is and reports MODE_FAILED; ``recovery_time`` seconds
+later it is towed off the floor (it disappears from ``/sim/fleet_state``) and a rack it
+carried is put down on the nearest free storage location (not one a robot is about to drop
+a rack on, known from ``/tasks``). Both are announced on ``/sim/events`` (std_msgs/String,
+JSON: ``{"event": "robot_failed", "robot", "time", "reason"}`` and
+``{"event": "robot_removed", "robot", "time", "rack", "location"}``, location id or "").
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -26,7 +36,8 @@ from warehouse_core.errors import InputError
 from warehouse_core.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
 from warehouse_core.inventory import load_catalogue
 from warehouse_core.layout import load_layout
-from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState
+from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState, Task, TaskStep
+from warehouse_interfaces.srv import FailRobot
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
@@ -52,6 +63,16 @@ class FloorSimConfig:
     stalls_per_robot_hour: float = 0.0
     stall_min_s: float = 2.0
     stall_max_s: float = 20.0
+    fault_robots: list[str] = field(default_factory=list)
+    fault_times: list[float] = field(default_factory=list)
+    recovery_time: float = 60.0
+
+
+def latched_events() -> QoSProfile:
+    """Simulator events are rare and must not be missed by a late subscriber."""
+    return QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def start_cells(rack_cells: list, robots: int, seed: int, source: str) -> list:
@@ -94,11 +115,57 @@ class FloorSimNode(Node):
         self.status_pub = self.create_publisher(String, "/sim/status", latched)
         self.create_subscription(DriveCommand, "/sim/drive", self.on_drive, 100)
         self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
+        self.create_subscription(Task, "/tasks", self.on_task, 100)
+        self.event_pub = self.create_publisher(String, "/sim/events", latched_events())
+        self.create_service(FailRobot, "/sim/fail_robot", self.on_fail_robot)
+        if len(self.cfg.fault_robots) != len(self.cfg.fault_times):
+            raise InputError("parameters floor_simulator.fault_robots/fault_times",
+                             "need one time per robot", fix="give parallel lists")
+        unknown = [n for n in self.cfg.fault_robots if n not in self.sim.robots]
+        if unknown:
+            raise InputError("parameter floor_simulator.fault_robots", f"unknown robot {unknown[0]}")
+        self.faults = sorted(zip(self.cfg.fault_times, self.cfg.fault_robots))
+        self.recoveries: list[tuple[float, str]] = []  # (sim time, robot) to tow away
+        self.drop_targets: dict[str, tuple[int, int]] = {}  # robot -> cell it will drop on
+        self.storage = [loc.cell for loc in self.layout.storage]
         period = self.cfg.tick / self.cfg.real_time_factor if self.cfg.real_time_factor > 0 else 0.0
         self.timer = self.create_timer(max(period, 1e-4), self.on_tick)
 
     def on_drive(self, msg: DriveCommand) -> None:
         self.sim.command(msg.robot_id, msg.plan_id, msg.first_index, conv.drive_from_msg(msg))
+
+    def on_task(self, msg: Task) -> None:
+        drops = [(st.cell_x, st.cell_y) for st in msg.steps if st.op == TaskStep.OP_DROP]
+        if drops:
+            self.drop_targets[msg.robot_id] = drops[-1]
+
+    def on_fail_robot(self, request: FailRobot.Request, response: FailRobot.Response):
+        response.success = self.fail_robot(request.robot_id, request.reason or "fault (service)")
+        response.message = "" if response.success else f"{request.robot_id} is unknown or already failed"
+        return response
+
+    def fail_robot(self, name: str, reason: str) -> bool:
+        if name not in self.sim.robots or not self.sim.fail(name):
+            return False
+        self.recoveries.append((self.sim.time + self.cfg.recovery_time, name))
+        self._event(event="robot_failed", robot=name, reason=reason)
+        self.get_logger().warning(f"{name} failed at t={self.sim.time:.1f}: {reason}")
+        return True
+
+    def _faults_and_recoveries(self) -> None:
+        while self.faults and self.faults[0][0] <= self.sim.time:
+            _, name = self.faults.pop(0)
+            self.fail_robot(name, f"scheduled fault at t={self.sim.time:.0f} s")
+        due = [n for t, n in self.recoveries if t <= self.sim.time]
+        self.recoveries = [(t, n) for t, n in self.recoveries if t > self.sim.time]
+        for name in due:
+            self.drop_targets.pop(name, None)
+            rack, cell = self.sim.remove(name, self.storage, set(self.drop_targets.values()))
+            loc = self.layout.storage_by_cell[cell].id if cell is not None else ""
+            self._event(event="robot_removed", robot=name, rack=rack, location=loc)
+
+    def _event(self, **fields) -> None:
+        self.event_pub.publish(String(data=json.dumps({**fields, "time": round(self.sim.time, 3)})))
 
     def on_release(self, msg: FleetRelease) -> None:
         self.planner_time = conv.from_time(msg.header.stamp)
@@ -113,8 +180,11 @@ class FloorSimNode(Node):
         if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
             self.stalls += 1
             return
+        self._faults_and_recoveries()
         self.delays.apply(self.sim, self.cfg.tick)
-        self.sim.step(self.cfg.tick)
+        for ev in self.sim.step(self.cfg.tick):
+            if ev.kind == "dropped":
+                self.drop_targets.pop(ev.robot, None)
         self._publish()
         if round(self.sim.time / self.cfg.tick) % 50 == 0:
             self.report_stalls("running")
@@ -137,9 +207,11 @@ class FloorSimNode(Node):
         self.state_pub.publish(msg)
 
     def report_stalls(self, phase: str = "stopped") -> None:
-        injected = sum(r.stalls for r in self.sim.robots.values())
+        robots = [*self.sim.robots.values(), *self.sim.removed.values()]
+        injected = sum(r.stalls for r in robots)
+        failures = sum(1 for r in robots if r.failed)
         self.status_pub.publish(String(data=f"{phase} t={self.sim.time:.1f} stalls={self.stalls} "
-                                            f"injected_delays={injected}"))
+                                            f"injected_delays={injected} robot_failures={failures}"))
 
 
 def main(args: list[str] | None = None) -> None:

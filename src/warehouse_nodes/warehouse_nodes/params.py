@@ -12,10 +12,13 @@ import math
 from typing import TypeVar, get_type_hints
 
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from warehouse_core.errors import InputError
 
 T = TypeVar("T")
+_ARRAYS = {list[str]: Parameter.Type.STRING_ARRAY, list[float]: Parameter.Type.DOUBLE_ARRAY,
+           list[int]: Parameter.Type.INTEGER_ARRAY}
 
 
 def declare_config(node: Node, cls: type[T]) -> T:
@@ -24,11 +27,15 @@ def declare_config(node: Node, cls: type[T]) -> T:
     values = {}
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kind = hints[f.name]
         if node.has_parameter(f.name):
             value = node.get_parameter(f.name).value
+        elif kind in _ARRAYS:
+            # list fields are declared by type: an empty default cannot tell ROS the type
+            value = node.declare_parameter(f.name, _ARRAYS[kind]).value
+            value = list(default) if value is None else list(value)
         else:
             value = node.declare_parameter(f.name, default).value
-        kind = hints[f.name]
         if kind is float and isinstance(value, int):
             value = float(value)
         if kind in (int, float) and (not isinstance(value, (int, float)) or isinstance(value, bool)

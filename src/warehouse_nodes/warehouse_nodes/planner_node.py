@@ -9,16 +9,25 @@ them batched on ``/fleet/plan``, then publishes how far every robot may drive on
 have left, so delays cause waits, never collisions. Task steps arrive on
 ``/planner/requests``. ``/fleet/waits`` and the ``/planner/explain_wait`` service say why any
 robot is waiting; ``/planner/markers`` shows robots, racks, stations and paths.
+
+Repairs: a robot reporting MODE_FAILED, or sending no state for ``stale_after`` seconds, is
+failed in the fleet planner (freeze and re-root, :meth:`FleetPlanner.fail`): the others get
+new paths (a higher plan id, from index 0) around its cells. When the simulator announces on
+``/sim/events`` that the robot was towed away, its cells are unblocked (another re-root).
+``/planner/status`` (std_msgs/String, latched) says ``plan_repairs=N robot_failures=M``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
 
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from warehouse_core.execution import WaitTracker
@@ -41,6 +50,7 @@ class PlannerConfig:
     marker_period: float = 1.0
     window_steps: int = 5
     seed: int = 42
+    stale_after: float = 30.0
 
 
 def path_qos() -> QoSProfile:
@@ -61,6 +71,11 @@ class PlannerNode(Node):
         self.waits = WaitTracker()
         self.states: dict[str, RobotState] = {}
         self.requests: dict[str, PlanRequest] = {}
+        self.last_seen: dict[str, float] = {}  # robot -> wall (steady) time of its last state
+        self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        self.failed: dict[str, list[tuple[int, int]]] = {}  # robot -> cells it was seen on
+        self.removed: set[str] = set()
+        self.status = ""
         self.rack_cells = {s.rack: s.cell for s in self.layout.storage if s.rack}
         self.last_markers = -1e9
         self.path_pubs = {}
@@ -74,6 +89,8 @@ class PlannerNode(Node):
         self.marker_pub = self.create_publisher(MarkerArray, "/planner/markers", 1)
         self.wait_pub = self.create_publisher(FleetWaits, "/fleet/waits", 10)
         self.create_service(ExplainWait, "/planner/explain_wait", self.on_explain)
+        self.create_subscription(String, "/sim/events", self.on_sim_event, path_qos())
+        self.status_pub = self.create_publisher(String, "/planner/status", path_qos())
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
 
     def on_state(self, msg: RobotState) -> None:
@@ -81,6 +98,15 @@ class PlannerNode(Node):
         if old is not None and old.carrying_rack and not msg.carrying_rack:
             self.rack_cells[old.carrying_rack] = (msg.cell_x, msg.cell_y)
         self.states[msg.robot_id] = msg
+        self.last_seen[msg.robot_id] = self.wall_now()
+        if msg.mode == RobotState.MODE_FAILED:
+            self.failed.setdefault(msg.robot_id, [(msg.cell_x, msg.cell_y)])
+
+    def on_sim_event(self, msg: String) -> None:
+        event = json.loads(msg.data)
+        if event.get("event") == "robot_removed":
+            self.removed.add(event["robot"])
+            self.failed.setdefault(event["robot"], [])
 
     def on_request(self, msg: PlanRequest) -> None:
         self.requests[msg.robot_id] = msg
@@ -92,6 +118,11 @@ class PlannerNode(Node):
             response.status = conv.wait_to_msg(status, self.grid)
         return response
 
+    def wall_now(self) -> float:
+        """Steady wall-clock seconds: a robot is stale when its node is silent in real time,
+        whatever the simulation speed."""
+        return self.wall_clock.now().nanoseconds * 1e-9
+
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
@@ -101,6 +132,7 @@ class PlannerNode(Node):
         if self.fleet is None and not self._start(step):
             return
         fleet = self.fleet
+        self._repairs(now)
         for name, st in self.states.items():
             fleet.report_progress(name, st.plan_id, st.progress_index)
         for name, req in self.requests.items():
@@ -128,6 +160,27 @@ class PlannerNode(Node):
         if now - self.last_markers >= self.cfg.marker_period:
             self.last_markers = now
             self._publish_markers(now)
+
+    def _repairs(self, now: float) -> None:
+        """Fail robots that failed or went stale; unblock the cells of those towed away."""
+        fleet = self.fleet
+        wall = self.wall_now()
+        if self.cfg.stale_after > 0:
+            for name, seen in self.last_seen.items():
+                if wall - seen > self.cfg.stale_after and name not in self.failed:
+                    self.get_logger().warning(f"{name}: no state for {wall - seen:.0f} s (wall clock), "
+                                              "treated as failed")
+                    st = self.states[name]
+                    self.failed[name] = [(st.cell_x, st.cell_y)]
+        for name, cells in self.failed.items():
+            if name not in fleet.failed:
+                fleet.fail(name, cells)
+            if name in self.removed and fleet.failed.get(name):
+                fleet.remove(name)
+        status = f"plan_repairs={fleet.repairs} robot_failures={len(fleet.failed)}"
+        if status != self.status:
+            self.status = status
+            self.status_pub.publish(String(data=status))
 
     def _start(self, step: int) -> bool:
         """Create the fleet planner once every robot has reported where it stands."""

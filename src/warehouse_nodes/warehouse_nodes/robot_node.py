@@ -5,6 +5,10 @@
   ``path`` only as far as the planner releases it (``/fleet/release``), and reports each
   completed step as feedback.
 * Publishes ``odom`` (nav_msgs/Odometry, pose in ``map``) and ``state`` (RobotState).
+* A path with a higher plan id (a repair after another robot failed) replaces the current
+  one; the task steps not completed yet are bound to its waypoints again.
+* When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
+  the message) and refuses new ones.
 * Drive backend ``floor_sim``: the base is simulated by the floor simulator; commands go
   out on ``/sim/drive`` and the base state comes back in ``/sim/fleet_state``.
 """
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.task import Future
 
@@ -38,6 +43,8 @@ from warehouse_nodes.runtime import run_nodes
 class RobotConfig:
     drive_backend: str = "floor_sim"
     state_period: float = 1.0  # s (sim time) between state messages when nothing changes
+    heartbeat_period: float = 2.0  # s (wall clock): state goes out at least this often, even if
+    # sim time stands still, so the fleet never mistakes a paused simulation for dead robots
 
 
 class RobotNode(Node):
@@ -58,6 +65,9 @@ class RobotNode(Node):
         self.progress: TaskProgress | None = None
         self.done_future: Future | None = None
         self.last_state_pub = -1e9
+        self.create_timer(self.cfg.heartbeat_period, self.on_heartbeat,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.failed = False
         self.odom_pub = self.create_publisher(Odometry, "odom", 10)
         self.state_pub = self.create_publisher(RobotState, "state", 10)
         self.drive_pub = self.create_publisher(DriveCommand, "/sim/drive", 10)
@@ -74,6 +84,10 @@ class RobotNode(Node):
         if mine is None:
             return
         old = self.state
+        if mine.mode == RobotState.MODE_FAILED and not self.failed:
+            self.failed = True
+            if self.done_future is not None and not self.done_future.done():
+                self.done_future.set_result(False)
         mine.task_id = self.task_msg.task_id if self.task_msg else ""
         if self.path is not None and mine.plan_id != self.path.plan_id:
             mine.plan_id, mine.progress_index = self.path.plan_id, 0
@@ -101,6 +115,10 @@ class RobotNode(Node):
         if self.progress.done and self.done_future is not None and not self.done_future.done():
             self.done_future.set_result(True)
 
+    def on_heartbeat(self) -> None:
+        if self.state.header.stamp.sec or self.state.header.stamp.nanosec:
+            self.state_pub.publish(self.state)
+
     # -- planner interaction -----------------------------------------------------------
     def on_path(self, msg: TimedPath) -> None:
         """A new path (``first_index`` 0, higher plan id) or the next segment of the current one."""
@@ -110,6 +128,8 @@ class RobotNode(Node):
                 return  # the start of this path was missed; it is latched, so it comes again
             self.path = msg
             self.sent = 0
+            if self.progress is not None:
+                self.progress.rebind(0)  # a repair: bind the steps not done yet again
         elif msg.plan_id == self.path.plan_id and msg.first_index == len(self.path.waypoints):
             self.path.waypoints.extend(msg.waypoints)
         else:
@@ -133,7 +153,7 @@ class RobotNode(Node):
 
     # -- task action -------------------------------------------------------------------
     def on_goal(self, goal: ExecuteTask.Goal) -> GoalResponse:
-        if self.task_msg is not None or not goal.task.steps:
+        if self.task_msg is not None or not goal.task.steps or self.failed:
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
@@ -149,9 +169,14 @@ class RobotNode(Node):
         self.done_future = Future()
         self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id,
                                              task_id=task.task_id, steps=list(task.steps)))
-        await self.done_future
-        goal_handle.succeed()
-        result = ExecuteTask.Result(success=True, finished=self.state.header.stamp)
+        ok = await self.done_future
+        if ok:
+            goal_handle.succeed()
+            result = ExecuteTask.Result(success=True, finished=self.state.header.stamp)
+        else:
+            goal_handle.abort()
+            result = ExecuteTask.Result(success=False, finished=self.state.header.stamp,
+                                        message=f"{self.robot_id} failed (drive fault) during the task")
         self.goal_handle = self.task_msg = self.progress = self.done_future = None
         return result
 

@@ -24,7 +24,7 @@ import rclpy
 import yaml
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
@@ -120,6 +120,7 @@ class RunMonitor(Node):
         self.record = RunRecord()
         self.sim_time = 0.0
         self.sim_status = ""
+        self.planner_status = ""
         store = bagio.typestore_with([interfaces_msg_dir(opts.root)])
         self.bag = bagio.BagWriter(bag_dir, store)
         qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
@@ -140,6 +141,9 @@ class RunMonitor(Node):
             self._subscribe_raw(topic, msgtype, cls, handler, qos)
         self.create_subscription(Clock, "/clock", self._on_clock, 10)
         self.create_subscription(String, "/sim/status", self._on_status, qos)
+        latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.create_subscription(String, "/planner/status", self._on_planner_status, latched)
 
     def _subscribe_raw(self, topic, msgtype, cls, handler, qos) -> None:
         def on_raw(data: bytes) -> None:
@@ -154,6 +158,9 @@ class RunMonitor(Node):
 
     def _on_status(self, msg: String) -> None:
         self.sim_status = msg.data
+
+    def _on_planner_status(self, msg: String) -> None:
+        self.planner_status = msg.data
 
     def _plan(self, msg: FleetPlan) -> None:
         self.record.planner_times_s.append(msg.planning_time_s)
@@ -294,6 +301,7 @@ def execute(opts: RunOptions) -> dict:
         sim_time = monitor.sim_time
         record = monitor.record
         status = monitor.sim_status
+        planner_status = monitor.planner_status
         monitor.destroy_node()
         rclpy.try_shutdown()
     if failure:
@@ -315,6 +323,8 @@ def execute(opts: RunOptions) -> dict:
         "min_distance_m": opts.min_distance,
         "sim_stalls": _status_value(status, "stalls"),
         "injected_delays": _status_value(status, "injected_delays"),
+        "robot_failures": _status_value(status, "robot_failures"),
+        "plan_repairs": _status_value(planner_status, "plan_repairs"),
         "peak_rss_mb": round(peak_rss, 1),
         "seed": opts.seed,
         "layout": str(opts.layout),
@@ -355,7 +365,9 @@ def summary(report: dict, out: Path) -> str:
         f"  shipping    {r['parcels_shipped']} parcels ({r['consolidation_ratio']:.2f} orders/parcel), "
         f"robots busy {r['robot_utilization'] * 100:.0f} % (policy {r['policy']}), "
         f"{r['charging_events']} charges, lowest battery {r['min_battery'] * 100:.0f} %",
-        f"  safety      {r['collisions']} collisions (robot centres < {r['min_distance_m']} m)",
+        f"  safety      {r['collisions']} collisions (robot centres < {r['min_distance_m']} m); "
+        f"{r['robot_failures']} robot failures, {r['plan_repairs']} plan repairs, "
+        f"{r['tasks_reallocated']} tasks reallocated",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round;  peak memory {r['peak_rss_mb']:.0f} MB",
         f"  written     {out / 'report.json'}  and  {out / 'bag'}",
     ])
