@@ -1,8 +1,10 @@
 """Launch files cannot run here (no `launch` package on PyPI), so check what they name.
 
-Every ``executable=`` must be a console script of our nodes package, every declared argument
-must have a description, and every file they point to must exist. The entry points must
-import and expose ``main``.
+Every ``Node(...)`` must name its package and executable; the executables of our nodes package
+must be its console scripts, and executables of other packages must be in the explicit list
+``EXTERNAL`` below (they come from a ROS 2 distro, not from this workspace). Every declared
+argument must have a description, and every file they point to must exist. The entry points
+must import and expose ``main``.
 """
 
 import ast
@@ -14,6 +16,35 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
+OURS = "warehouse_nodes"
+# Executables of other packages the launch files may start (installed with the distro:
+# ros-<distro>-ros-gz, ros-<distro>-tf2-ros).
+EXTERNAL = {
+    ("ros_gz_sim", "create"),
+    ("ros_gz_bridge", "parameter_bridge"),
+    ("tf2_ros", "static_transform_publisher"),
+}
+
+
+def launched_nodes(tree: ast.Module) -> list[tuple[str, str]]:
+    """(package, executable) of every ``Node(...)`` call; module-level string constants resolved."""
+    consts = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+              for t in n.targets if isinstance(t, ast.Name)
+              and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)}
+
+    def value(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in consts:
+            return consts[node.id]
+        return None
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Node":
+            kw = {k.arg: value(k.value) for k in node.keywords}
+            found.append((kw.get("package"), kw.get("executable")))
+    return found
 
 
 def console_scripts() -> dict[str, str]:
@@ -33,14 +64,25 @@ def test_there_is_a_sim_launch_file():
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_file_names_existing_things(path):
     text = path.read_text()
-    ast.parse(text)
+    tree = ast.parse(text)
     scripts = console_scripts()
-    executables = re.findall(r'executable="([^"]+)"', text)
-    assert executables
-    for exe in executables:
-        assert exe in scripts, f"{path.name} starts {exe!r}, not an entry point of warehouse_nodes"
-    for call in re.findall(r"DeclareLaunchArgument\((.*?)\)", text, flags=re.S):
-        assert "description=" in call, f"{path.name}: argument without description: {call[:40]}"
+    nodes = launched_nodes(tree)
+    assert nodes, f"{path.name} starts no Node"
+    assert len(nodes) == len(re.findall(r"executable=", text)), f"{path.name}: executable= outside Node(...)"
+    for package, exe in nodes:
+        assert package and exe, f"{path.name}: Node without a literal package and executable"
+        if package == OURS:
+            assert exe in scripts, f"{path.name} starts {exe!r}, not an entry point of {OURS}"
+        else:
+            assert (package, exe) in EXTERNAL, \
+                f"{path.name} starts {package}/{exe}: not ours and not in the EXTERNAL list"
+    declared = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                and getattr(n.func, "id", getattr(n.func, "attr", "")) == "DeclareLaunchArgument"]
+    assert len(declared) == text.count("DeclareLaunchArgument("), f"{path.name}: unparsed DeclareLaunchArgument"
+    for call in declared:
+        name = ast.unparse(call.args[0]) if call.args else "?"
+        assert any(k.arg == "description" for k in call.keywords), \
+            f"{path.name}: argument {name} without description"
     for rel in re.findall(r'os\.path\.join\(REPO, ((?:"[^"]+",? ?)+)\)', text):
         parts = re.findall(r'"([^"]+)"', rel)
         assert (ROOT.joinpath(*parts)).exists(), f"{path.name} names missing file {parts}"

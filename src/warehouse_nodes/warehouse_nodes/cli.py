@@ -60,9 +60,9 @@ def _run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"run": _run, "mapf": _mapf}
+    commands = {"run": _run, "mapf": _mapf, "gazebo": _gazebo}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        print("usage: ./warehouse {run,mapf,test,setup} [options]   (see ./warehouse --help)",
+        print("usage: ./warehouse {run,mapf,gazebo,test,setup} [options]   (see ./warehouse --help)",
               file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     try:
@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 def _mapf(argv: list[str]) -> int:
     from warehouse_core.mapf.cli import main as mapf_main
     return mapf_main(argv)
+
+
+def _gazebo(argv: list[str]) -> int:
+    from warehouse_nodes.gazebo_cli import main as gazebo_main
+    return gazebo_main(argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""Launch the central nodes of the fleet on the fleet server (robots run robot.launch.py).
+
+    ros2 launch launch/fleet_server.launch.py robots:=20 domain_id:=42
+
+Starts the MAPF planner and the task allocator, optionally the seeded order source (real
+orders come from your WMS through /submit_order instead), and optionally the embedded floor
+simulator (``floor_sim:=true``: then the robots run ``drive_backend:=floor_sim`` and
+everything follows its /clock; used by docker/compose.yaml as a distributed demo).
+Parameters from config/warehouse.yaml. See docs/deployment.md.
+"""
+
+import os
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch_ros.actions import Node
+
+from launch import LaunchDescription
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = "warehouse_nodes"
+DEFAULT_CONFIG = os.path.join(REPO, "config", "warehouse.yaml")
+DEFAULT_LAYOUT = os.path.join(REPO, "maps", "warehouse_layout.yaml")
+
+
+def _flag(name, context):
+    return LaunchConfiguration(name).perform(context).lower() == "true"
+
+
+def _nodes(context):
+    config = LaunchConfiguration("config").perform(context)
+    common = {
+        "robots": int(LaunchConfiguration("robots").perform(context)),
+        "seed": int(LaunchConfiguration("seed").perform(context)),
+        "layout": LaunchConfiguration("map").perform(context),
+        "use_sim_time": _flag("use_sim_time", context),
+    }
+    nodes = [
+        Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
+             parameters=[config, common], output="screen"),
+        Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
+             parameters=[config, common], output="screen"),
+    ]
+    if _flag("order_source", context):
+        nodes.append(Node(package=PACKAGE, executable="order_source", name="order_source",
+                          parameters=[config, common], output="screen"))
+    if _flag("floor_sim", context):
+        nodes.append(Node(package=PACKAGE, executable="floor_simulator", name="floor_simulator",
+                          parameters=[config, dict(common, use_sim_time=False)], output="screen"))
+    return nodes
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument("robots", default_value="20",
+                              description="Fleet size: robots robot_0 .. robot_<N-1> are expected"),
+        DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
+                              description="Semantic layout YAML (racks, stations, chargers)"),
+        DeclareLaunchArgument("seed", default_value="42",
+                              description="Seed of the catalogue and of the seeded order source"),
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="false with physical robots; true with floor_sim or Gazebo"),
+        DeclareLaunchArgument("order_source", default_value="true",
+                              description="Also start the seeded order source (false: orders come "
+                                          "from your system via /submit_order)"),
+        DeclareLaunchArgument("floor_sim", default_value="false",
+                              description="Also start the floor simulator (robots then use "
+                                          "drive_backend:=floor_sim)"),
+        DeclareLaunchArgument("domain_id", default_value=EnvironmentVariable("ROS_DOMAIN_ID", default_value="0"),
+                              description="ROS_DOMAIN_ID shared with the robots"),
+        DeclareLaunchArgument("config", default_value=DEFAULT_CONFIG,
+                              description="Parameter YAML keyed by node name"),
+        SetEnvironmentVariable("ROS_DOMAIN_ID", LaunchConfiguration("domain_id")),
+        OpaqueFunction(function=_nodes),
+    ])

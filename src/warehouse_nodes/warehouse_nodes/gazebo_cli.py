@@ -1,0 +1,115 @@
+"""``./warehouse gazebo world``: write the Gazebo world, AMR model and bridge files of a layout.
+
+    ./warehouse gazebo world [--map LAYOUT] [--robots N] --out DIR [--distro jazzy|kilted]
+
+Writes ``DIR/warehouse.sdf``, ``DIR/models/amr/{model.config,model.sdf}``,
+``DIR/bridge/robot_<i>.yaml`` and ``DIR/spawn_poses.yaml`` (see
+:mod:`warehouse_core.gazebo_world`). The robots start where the floor simulator would put
+them: :func:`warehouse_nodes.floor_sim_node.start_cells` over the racks of the run's
+catalogue, with the seed of ``config/warehouse.yaml`` (or ``--seed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from warehouse_core.errors import InputError
+
+DISTROS = ("jazzy", "kilted", "rolling")
+
+
+def _root() -> Path:
+    return Path(os.environ.get("WAREHOUSE_ROOT", Path.cwd())).resolve()
+
+
+def _path(value: str, root: Path) -> Path:
+    """A path as given when it exists (relative to the current directory), else under the repo."""
+    p = Path(value)
+    if p.is_absolute() or p.exists():
+        return p.resolve()
+    return (root / p).resolve()
+
+
+def _world(argv: list[str]) -> int:
+    from warehouse_core.gazebo_world import DISTRO_CMD_VEL, amr_spec_from_config, write_gazebo_files
+    from warehouse_core.inventory import load_catalogue
+    from warehouse_core.layout import load_layout
+
+    root = _root()
+    p = argparse.ArgumentParser(
+        prog="warehouse gazebo world",
+        description="Write a Gazebo (gz-sim) world of a layout, the AMR model, one ros_gz_bridge "
+                    "config per robot and the robots' spawn poses into DIR.")
+    p.add_argument("--map", default=None, metavar="LAYOUT",
+                   help="semantic layout YAML (default: the config's layout, maps/warehouse_layout.yaml)")
+    p.add_argument("--robots", type=int, default=None,
+                   help="robots to spawn and bridge (default: the config's robots, 20)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (created)")
+    p.add_argument("--distro", choices=DISTROS, default="jazzy",
+                   help="ROS 2 distro of the bridge (default jazzy: Gazebo Harmonic)")
+    p.add_argument("--cmd-vel-type", choices=("twist", "twist_stamped"), default=None,
+                   help="ROS type of cmd_vel (default per distro: twist on jazzy, twist_stamped later)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the start cells (default: the config's)")
+    p.add_argument("--config", default="config/warehouse.yaml", metavar="FILE",
+                   help="node parameters: kinematic limits (floor_simulator), robots, seed, inventory")
+    p.add_argument("--hardware", default="config/robot_hardware.yaml", metavar="FILE",
+                   help="AMR geometry (wheel separation and radius, ...); '' for built-in defaults")
+    a = p.parse_args(argv)
+
+    config = _path(a.config, root)
+    hardware = _path(a.hardware, root) if a.hardware else None
+    for label, path in (("--config", config), ("--hardware", hardware)):
+        if path is not None and not path.is_file():
+            raise InputError(str(path), f"{label} file does not exist")
+    import yaml
+    shared = ((yaml.safe_load(config.read_text()) or {}).get("/**") or {}).get("ros__parameters") or {}
+    robots = a.robots if a.robots is not None else int(shared.get("robots", 20))
+    if robots < 1:
+        raise InputError("--robots", f"{robots} must be at least 1")
+    seed = a.seed if a.seed is not None else int(shared.get("seed", 42))
+    layout_path = _path(a.map or str(shared.get("layout", "maps/warehouse_layout.yaml")), root)
+    layout = load_layout(layout_path)
+    spec = amr_spec_from_config(config, hardware)
+
+    inventory_dir = str(shared.get("inventory_dir", "") or "")
+    if inventory_dir:
+        inventory_dir = str(_path(inventory_dir, root))
+    _, placement = load_catalogue(layout, inventory_dir, int(shared.get("skus", 500)), seed)
+    racks = {layout.storage_by_id[loc].cell: rack for loc, rack in placement.items()}
+    # The floor simulator's own choice of start cells (same function, same arguments).
+    from warehouse_nodes.floor_sim_node import start_cells
+    starts = start_cells(sorted(racks), robots, seed, layout.source)
+
+    cmd_vel = a.cmd_vel_type or DISTRO_CMD_VEL[a.distro]
+    out = Path(a.out).resolve()
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "--out exists and is not a directory")
+    files = write_gazebo_files(layout, out, starts, spec, cmd_vel, racks)
+    print(f"Gazebo world of {layout.source} ({len(racks)} racks, {len(layout.stations)} stations, "
+          f"{len(layout.chargers)} chargers) for {robots} robots, cmd_vel {cmd_vel} ({a.distro}):")
+    print(f"  {len(files)} files in {out}")
+    print(f"  launch: ros2 launch launch/warehouse_gazebo.launch.py world_dir:={out} robots:={robots} "
+          f"map:={layout_path} distro:={a.distro}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"world": _world}
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        print("usage: ./warehouse gazebo world [--map LAYOUT] [--robots N] --out DIR "
+              "[--distro jazzy|kilted|rolling] [--cmd-vel-type twist|twist_stamped]",
+              file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    try:
+        return commands[argv[0]](argv[1:])
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
