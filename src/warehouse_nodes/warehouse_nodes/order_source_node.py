@@ -33,6 +33,7 @@ class OrderSourceConfig:
     mean_lines: float = 1.6
     consumers: int = 400
     period: float = 1.0
+    stop_after: float = 0.0  # s of sim time after which no new orders come (0 = never)
 
 
 class OrderSourceNode(Node):
@@ -54,7 +55,8 @@ class OrderSourceNode(Node):
 
     def on_timer(self) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9
-        self.backlog.extend(self.stream.until(now))
+        horizon = min(now, self.cfg.stop_after) if self.cfg.stop_after > 0 else now
+        self.backlog.extend(self.stream.until(horizon))
         if not self.client.service_is_ready():
             return
         while self.backlog:
