@@ -61,6 +61,13 @@ def _world_dir(context, robots):
     return world_dir
 
 
+def _stamped(world_dir, name):
+    """Whether the robot's bridge carries cmd_vel as TwistStamped (the world's --distro)."""
+    with open(os.path.join(world_dir, "bridge", f"{name}.yaml")) as f:
+        entries = yaml.safe_load(f) or []
+    return any(e.get("ros_type_name", "").endswith("TwistStamped") for e in entries)
+
+
 def _nodes(context):
     robots = int(LaunchConfiguration("robots").perform(context))
     config = LaunchConfiguration("config").perform(context)
@@ -97,7 +104,9 @@ def _nodes(context):
                  arguments=["--x", x, "--y", y, "--z", "0", "--yaw", yaw,
                             "--frame-id", "map", "--child-frame-id", f"{name}/odom"]),
             Node(package=PACKAGE, executable="robot", name="robot", namespace=name, output="log",
-                 parameters=[config, HARDWARE, common, {"drive_backend": "gazebo"}]),
+                 parameters=[config, HARDWARE, common,
+                             {"drive_backend": "gazebo", "cmd_vel_stamped": _stamped(world_dir, name),
+                              "map_to_odom": [float(pose["x"]), float(pose["y"]), float(pose["yaw"])]}]),
         ]
     actions += [
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",

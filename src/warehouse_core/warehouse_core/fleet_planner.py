@@ -124,10 +124,16 @@ class FleetPlanner:
 
     # -- requests ------------------------------------------------------------------------
     def request(self, robot: str, task_id: str, steps: list[StepGoal]) -> None:
-        """Queue a task's steps for ``robot`` (replacing any steps not started)."""
-        if robot in self.failed:
+        """Queue a task's steps for ``robot`` (replacing any steps not started).
+
+        A request repeated for the task the robot already has (a re-sent or latched one) and a
+        request without steps (the robot is idle) change nothing.
+        """
+        if robot in self.failed or not steps or not task_id:
             return
         r = self.robots[robot]
+        if task_id == r.task_id:
+            return
         r.task_id = task_id
         loaded = r.carrying
         r.queue.clear()

@@ -61,13 +61,43 @@ def _resample(tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return times, xs, ys, present
 
 
-def close_encounters(tracks: list[Track], threshold: float) -> list[Encounter]:
-    """Every maximal time span in which two robots are closer than ``threshold`` metres."""
+def _known(tracks: list[Track], times: np.ndarray, max_gap: float) -> np.ndarray:
+    """``known[k, r]``: robot r has samples at most ``max_gap`` apart around interval k."""
+    known = np.ones((max(len(times) - 1, 0), len(tracks)), dtype=bool)
+    if len(times) < 2:
+        return known
+    for r, tr in enumerate(tracks):
+        j = np.searchsorted(tr.t, times[:-1], side="right") - 1  # last sample at or before t0
+        nxt = np.minimum(j + 1, len(tr.t) - 1)
+        inside = (j >= 0) & (j + 1 < len(tr.t))
+        gap = np.where(inside, tr.t[nxt] - tr.t[np.maximum(j, 0)], 0.0)
+        known[:, r] = gap <= max_gap
+    return known
+
+
+def sample_gaps(tracks: list[Track], max_gap: float) -> list[tuple[str, float, float]]:
+    """Every stretch longer than ``max_gap`` seconds without a sample: (robot, start, end)."""
+    out = []
+    for tr in tracks:
+        d = np.diff(tr.t)
+        for k in np.nonzero(d > max_gap)[0]:
+            out.append((tr.name, float(tr.t[k]), float(tr.t[k + 1])))
+    return out
+
+
+def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0) -> list[Encounter]:
+    """Every maximal time span in which two robots are closer than ``threshold`` metres.
+
+    Between two samples more than ``max_gap`` seconds apart a robot's position is unknown (a
+    straight line across a long gap would invent a path): such stretches are not judged;
+    :func:`sample_gaps` lists them so that a report can say how much was not seen.
+    """
     tracks = [tr for tr in tracks if len(tr.t)]
     if len(tracks) < 2:
         return []
     times, xs, ys, present = _resample(tracks)
-    both = present[:-1] & present[1:]  # on the floor for the whole interval
+    known = _known(tracks, times, max_gap)
+    both = present[:-1] & present[1:] & known  # on the floor and seen for the whole interval
     step = np.where(both, np.hypot(np.diff(xs, axis=0), np.diff(ys, axis=0)), 0.0)
     reach = threshold + (2.0 * float(step.max()) if step.size else 0.0)
     open_: dict[tuple[int, int], list[float]] = {}
@@ -79,7 +109,8 @@ def close_encounters(tracks: list[Track], threshold: float) -> list[Encounter]:
         hits: dict[tuple[int, int], float] = {}
         if len(pairs):
             k1 = min(k + 1, n - 1)
-            on = present[k1, pairs[:, 0]] & present[k1, pairs[:, 1]]
+            on = present[k1, pairs[:, 0]] & present[k1, pairs[:, 1]] & \
+                both[k, pairs[:, 0]] & both[k, pairs[:, 1]]
             pairs = pairs[on]
             i, j = pairs[:, 0], pairs[:, 1]
             p0x, p0y = xs[k, i] - xs[k, j], ys[k, i] - ys[k, j]

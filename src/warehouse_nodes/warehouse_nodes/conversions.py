@@ -7,6 +7,7 @@ import math
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Quaternion
 from nav_msgs.msg import Odometry
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -45,6 +46,12 @@ OPERATION_MODES = frozenset({RobotState.MODE_LIFTING, RobotState.MODE_DROPPING,
 _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
                "schedule": WaitStatus.KIND_SCHEDULE, "planning": WaitStatus.KIND_PLANNING,
                "operation": WaitStatus.KIND_OPERATION}
+
+
+def latched_qos(depth: int = 1) -> QoSProfile:
+    """Reliable, transient-local: late joiners get the last ``depth`` messages of each writer."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def robot_name(i: int) -> str:

@@ -83,7 +83,7 @@ class PlannerNode(Node):
             name = conv.robot_name(i)
             self.path_pubs[name] = self.create_publisher(TimedPath, f"/{name}/path", path_qos())
             self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10)
-        self.create_subscription(PlanRequest, "/planner/requests", self.on_request, 100)
+        self.create_subscription(PlanRequest, "/planner/requests", self.on_request, conv.latched_qos(1000))
         self.release_pub = self.create_publisher(FleetRelease, "/fleet/release", 10)
         self.plan_pub = self.create_publisher(FleetPlan, "/fleet/plan", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "/planner/markers", 1)

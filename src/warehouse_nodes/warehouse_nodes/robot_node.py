@@ -9,12 +9,14 @@
   one; the task steps not completed yet are bound to its waypoints again.
 * When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
   the message) and refuses new ones.
-* Drive backend ``floor_sim``: the base is simulated by the floor simulator; commands go
-  out on ``/sim/drive`` and the base state comes back in ``/sim/fleet_state``.
+* Drive backend (parameter ``drive_backend``, :mod:`warehouse_nodes.drive_backends`):
+  ``floor_sim`` (the floor simulator: ``/sim/drive``, ``/sim/fleet_state``), ``gazebo`` (a
+  cmd_vel/odom path tracker for Gazebo and real differential-drive bases) or ``nav2``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 
@@ -27,14 +29,13 @@ from rclpy.task import Future
 from warehouse_core.task_progress import TaskProgress
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
-    DriveCommand,
     FleetRelease,
-    FleetState,
     PlanRequest,
     RobotState,
     TimedPath,
 )
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.drive_backends import make_backend
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_nodes
 
@@ -43,8 +44,28 @@ from warehouse_nodes.runtime import run_nodes
 class RobotConfig:
     drive_backend: str = "floor_sim"
     state_period: float = 1.0  # s (sim time) between state messages when nothing changes
+    request_retry: float = 5.0  # s (wall clock): re-send a plan request that got no waypoint yet
     heartbeat_period: float = 2.0  # s (wall clock): state goes out at least this often, even if
     # sim time stands still, so the fleet never mistakes a paused simulation for dead robots
+    # -- drive_backend gazebo (cmd_vel/odom path tracker) and nav2 --
+    odom_topic: str = "base/odom"  # base odometry (nav_msgs/Odometry, base's odom frame)
+    cmd_vel_topic: str = "cmd_vel"  # velocity commands to the base
+    cmd_vel_stamped: bool = False  # TwistStamped (Kilted and later) instead of Twist (Jazzy)
+    control_rate: float = 20.0  # Hz, node clock (sim time under Gazebo)
+    map_to_odom: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0, 0.0])
+    # [m, m, rad] fixed map -> odom (the spawn pose); a localisation source should replace it
+    odom_timeout: float = 0.5  # s without odometry: stop the base
+    max_speed: float = 1.5  # m/s, as floor_simulator.max_speed
+    max_accel: float = 1.0  # m/s^2, as floor_simulator.max_accel
+    turn_rate: float = 1.5708  # rad/s, as floor_simulator.turn_rate
+    arrive_tolerance: float = 0.05  # m: a waypoint counts as reached this close to its centre
+    actuation_latency: float = 0.0  # s: the tracker predicts the pose this far ahead (cmd delay)
+    # -- base geometry (config/robot_hardware.yaml) --
+    max_angular_acceleration: float = 3.0  # rad/s^2
+    wheel_separation: float = 0.50  # m (Gazebo model; not used by the tracker)
+    wheel_radius: float = 0.08  # m (Gazebo model)
+    chassis_length: float = 0.70  # m
+    chassis_width: float = 0.56  # m
 
 
 class RobotNode(Node):
@@ -53,9 +74,6 @@ class RobotNode(Node):
     def __init__(self, namespace: str = "", **kwargs) -> None:
         super().__init__("robot", namespace=namespace, start_parameter_services=False, **kwargs)
         self.cfg = declare_config(self, RobotConfig)
-        if self.cfg.drive_backend != "floor_sim":
-            raise ValueError(f"drive_backend {self.cfg.drive_backend!r} is not available here "
-                             "(only 'floor_sim')")
         self.robot_id = self.get_namespace().strip("/") or self.get_name()
         self.state = RobotState(robot_id=self.robot_id, progress_index=-1)
         self.path: TimedPath | None = None
@@ -65,24 +83,24 @@ class RobotNode(Node):
         self.progress: TaskProgress | None = None
         self.done_future: Future | None = None
         self.last_state_pub = -1e9
-        self.create_timer(self.cfg.heartbeat_period, self.on_heartbeat,
-                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self.heartbeat_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(self.cfg.heartbeat_period, self.on_heartbeat, clock=self.heartbeat_clock)
         self.failed = False
         self.odom_pub = self.create_publisher(Odometry, "odom", 10)
         self.state_pub = self.create_publisher(RobotState, "state", 10)
-        self.drive_pub = self.create_publisher(DriveCommand, "/sim/drive", 10)
-        self.request_pub = self.create_publisher(PlanRequest, "/planner/requests", 10)
-        self.create_subscription(FleetState, "/sim/fleet_state", self.on_fleet_state, 10)
+        # latched: a planner that (re)joins late still gets this robot's current request
+        self.request_pub = self.create_publisher(PlanRequest, "/planner/requests", conv.latched_qos())
+        self.request_msg: PlanRequest | None = None
+        self.request_wall = 0.0
+        self.backend = make_backend(self)
         self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
         self.create_subscription(TimedPath, "path", self.on_path, 10)
         self.action = ActionServer(self, ExecuteTask, "execute_task", self.execute,
                                    goal_callback=self.on_goal, cancel_callback=self.on_cancel)
 
     # -- base state --------------------------------------------------------------------
-    def on_fleet_state(self, msg: FleetState) -> None:
-        mine = next((r for r in msg.robots if r.robot_id == self.robot_id), None)
-        if mine is None:
-            return
+    def on_base_state(self, mine: RobotState) -> None:
+        """The backend's report of the base (pose in ``map``, progress on the current path)."""
         old = self.state
         if mine.mode == RobotState.MODE_FAILED and not self.failed:
             self.failed = True
@@ -118,6 +136,12 @@ class RobotNode(Node):
     def on_heartbeat(self) -> None:
         if self.state.header.stamp.sec or self.state.header.stamp.nanosec:
             self.state_pub.publish(self.state)
+        # no waypoint of the task planned yet: the request may have been lost, send it again
+        wall = self.heartbeat_clock.now().nanoseconds * 1e-9
+        if self.request_msg is not None and self.progress is not None and not self.progress.arrivals \
+                and wall - self.request_wall >= self.cfg.request_retry:
+            self.request_pub.publish(self.request_msg)
+            self.request_wall = wall
 
     # -- planner interaction -----------------------------------------------------------
     def on_path(self, msg: TimedPath) -> None:
@@ -130,8 +154,10 @@ class RobotNode(Node):
             self.sent = 0
             if self.progress is not None:
                 self.progress.rebind(0)  # a repair: bind the steps not done yet again
+            self.backend.on_path(self.path, True)
         elif msg.plan_id == self.path.plan_id and msg.first_index == len(self.path.waypoints):
             self.path.waypoints.extend(msg.waypoints)
+            self.backend.on_path(self.path, False)
         else:
             return
         if self.progress is not None:
@@ -147,8 +173,7 @@ class RobotNode(Node):
         if msg.plan_ids[i] != self.path.plan_id or msg.release_indices[i] <= self.sent:
             return
         last = min(msg.release_indices[i], len(self.path.waypoints) - 1)
-        self.drive_pub.publish(conv.drive_command(self.path, self.sent + 1, last,
-                                                  conv.from_time(msg.header.stamp)))
+        self.backend.on_release(self.path, self.sent + 1, last, conv.from_time(msg.header.stamp))
         self.sent = last
 
     # -- task action -------------------------------------------------------------------
@@ -167,9 +192,14 @@ class RobotNode(Node):
         # only waypoints planned after this request can perform the task's operations
         self.progress.extend_path([], len(self.path.waypoints) if self.path else 0)
         self.done_future = Future()
-        self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id,
-                                             task_id=task.task_id, steps=list(task.steps)))
+        self.request_msg = PlanRequest(header=self.state.header, robot_id=self.robot_id,
+                                       task_id=task.task_id, steps=list(task.steps))
+        self.request_pub.publish(self.request_msg)
+        self.request_wall = self.heartbeat_clock.now().nanoseconds * 1e-9
         ok = await self.done_future
+        self.request_msg = None
+        # replace the latched request, so that a restarted planner does not redo this task
+        self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id))
         if ok:
             goal_handle.succeed()
             result = ExecuteTask.Result(success=True, finished=self.state.header.stamp)

@@ -48,6 +48,7 @@ from warehouse_interfaces.msg import (
 from warehouse_nodes import conversions as conv
 
 ROBOTS_PER_CONTAINER = 50
+MAX_ODOM_GAP_S = 2.0  # longer stretches without odometry are not judged for collisions
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,8 @@ def execute(opts: RunOptions) -> dict:
         tail = _log_tail(opts.out / "logs")
         raise RuntimeError(f"{failure}\n{tail}")
     tracks = bagio.read_odometry_tracks(bag_dir)
-    encounters = trajectory.close_encounters(tracks, opts.min_distance)
+    encounters = trajectory.close_encounters(tracks, opts.min_distance, MAX_ODOM_GAP_S)
+    gaps = trajectory.sample_gaps(tracks, MAX_ODOM_GAP_S)
     sim_wall = sim_end_wall - (sim_started_wall or sim_end_wall)
     report = {
         "robots": opts.robots,
@@ -320,6 +322,8 @@ def execute(opts: RunOptions) -> dict:
         **operations_kpis(record, min(sim_time, opts.duration), opts.robots),
         "policy": policy,
         "collisions": len(encounters),
+        "odom_gaps": len(gaps),
+        "odom_gap_s": round(sum(end - start for _, start, end in gaps), 1),
         "min_distance_m": opts.min_distance,
         "sim_stalls": _status_value(status, "stalls"),
         "injected_delays": _status_value(status, "injected_delays"),
@@ -365,7 +369,8 @@ def summary(report: dict, out: Path) -> str:
         f"  shipping    {r['parcels_shipped']} parcels ({r['consolidation_ratio']:.2f} orders/parcel), "
         f"robots busy {r['robot_utilization'] * 100:.0f} % (policy {r['policy']}), "
         f"{r['charging_events']} charges, lowest battery {r['min_battery'] * 100:.0f} %",
-        f"  safety      {r['collisions']} collisions (robot centres < {r['min_distance_m']} m); "
+        f"  safety      {r['collisions']} collisions (robot centres < {r['min_distance_m']} m, "
+        f"{r['odom_gaps']} odometry gaps > {MAX_ODOM_GAP_S:.0f} s not judged); "
         f"{r['robot_failures']} robot failures, {r['plan_repairs']} plan repairs, "
         f"{r['tasks_reallocated']} tasks reallocated",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round;  peak memory {r['peak_rss_mb']:.0f} MB",
