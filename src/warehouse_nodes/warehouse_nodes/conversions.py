@@ -48,6 +48,12 @@ _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
                "operation": WaitStatus.KIND_OPERATION}
 
 
+# Event streams are latched with this much history, so that a subscriber that matches late
+# (the run monitor, a dashboard) still receives every event of a normal run.
+EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels", "/orders"})
+EVENT_HISTORY = 5000
+
+
 def latched_qos(depth: int = 1) -> QoSProfile:
     """Reliable, transient-local: late joiners get the last ``depth`` messages of each writer."""
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,

@@ -50,7 +50,7 @@ class OrderSourceNode(Node):
         self.backlog: deque[Order] = deque()
         self.in_flight = 0
         self.client = self.create_client(SubmitOrder, "/submit_order")
-        self.order_pub = self.create_publisher(OrderMsg, "/orders", 100)
+        self.order_pub = self.create_publisher(OrderMsg, "/orders", conv.latched_qos(conv.EVENT_HISTORY))
         self.create_timer(cfg.period, self.on_timer)
 
     def on_timer(self) -> None:

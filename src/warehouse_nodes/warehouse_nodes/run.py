@@ -137,9 +137,10 @@ class RunMonitor(Node):
             name = conv.robot_name(i)
             topics.append((f"/{name}/odom", "nav_msgs/msg/Odometry", Odometry, None))
             topics.append((f"/{name}/state", "warehouse_interfaces/msg/RobotState", RobotState, self._state))
+        events = conv.latched_qos(conv.EVENT_HISTORY)  # no event is missed at start-up
         for topic, msgtype, cls, handler in topics:
             self.bag.add_topic(topic, msgtype)
-            self._subscribe_raw(topic, msgtype, cls, handler, qos)
+            self._subscribe_raw(topic, msgtype, cls, handler, events if topic in conv.EVENT_TOPICS else qos)
         self.create_subscription(Clock, "/clock", self._on_clock, 10)
         self.create_subscription(String, "/sim/status", self._on_status, qos)
         latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
