@@ -43,7 +43,7 @@ def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (se
         test = Node("fake_base", namespace="robot_0")
         plant = DiffDrivePlant(0.0, 0.0, 0.0, PlantConfig(latency=0.05, seed=3))
         odom_pub = test.create_publisher(Odometry, "base/odom", 10)
-        path_pub = test.create_publisher(TimedPath, "path", 10)
+        path_pub = test.create_publisher(TimedPath, "path", conv.latched_qos(conv.PATH_HISTORY))  # as the planner
         release_pub = test.create_publisher(FleetRelease, "/fleet/release", 10)
         states: list[RobotState] = []
         odoms: list[Odometry] = []

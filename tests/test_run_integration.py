@@ -24,6 +24,23 @@ def run_cli(args, env, timeout=240):
                           text=True, timeout=timeout)
 
 
+def run_with(tmp_path, env, robots, duration, seed, **overrides):
+    """Run with config/warehouse.yaml changed by ``overrides`` (node name -> parameters);
+    returns (process, output directory, report or None)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    for node, params in overrides.items():
+        config[node]["ros__parameters"].update(params)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    proc = run_cli(["run", "--robots", str(robots), "--duration", str(duration), "--seed", str(seed),
+                    "--config", str(cfg), "--out", str(out), "--quiet"], env)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc, out, json.loads((out / "report.json").read_text())
+
+
 def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
     out = tmp_path / "run"
     proc = run_cli(["run", "--robots", "8", "--duration", "240", "--seed", "3",
@@ -69,18 +86,8 @@ def test_bad_layout_is_refused_before_anything_starts(tmp_path, ros_env):
 
 def test_random_stalls_cause_waits_never_collisions(tmp_path, ros_env):
     """Issue 3: delays injected into the floor simulator; robots wait, nobody collides."""
-    import yaml
-
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
-    sim = config["floor_simulator"]["ros__parameters"]
-    sim.update(stalls_per_robot_hour=90.0, stall_min_s=3.0, stall_max_s=25.0)
-    cfg = tmp_path / "stalls.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    out = tmp_path / "run"
-    proc = run_cli(["run", "--robots", "10", "--duration", "240", "--seed", "5",
-                    "--config", str(cfg), "--out", str(out), "--quiet"], ros_env)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    report = json.loads((out / "report.json").read_text())
+    _, out, report = run_with(tmp_path, ros_env, 10, 240, 5, floor_simulator=dict(
+        stalls_per_robot_hour=90.0, stall_min_s=3.0, stall_max_s=25.0))
     assert report["injected_delays"] >= 20
     assert report["orders_completed"] >= 3
     assert report["collisions"] == 0
@@ -93,20 +100,11 @@ def test_random_stalls_cause_waits_never_collisions(tmp_path, ros_env):
 
 def test_robots_charge_before_running_flat(tmp_path, ros_env):
     """Issue 4: with a fast-draining battery robots go to chargers; none ever runs flat."""
-    import yaml
-
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
-    config["floor_simulator"]["ros__parameters"].update(battery_drain_scale=12.0, charge_rate=0.02)
     # 12 times the normal drain empties a battery in minutes; the allocator knows the drain
-    config["task_allocator"]["ros__parameters"].update(charge_rate=0.02, charge_below=0.35, charge_to=0.95,
-                                                       energy_per_step=0.0003 * 12)
-    cfg = tmp_path / "drain.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    out = tmp_path / "run"
-    proc = run_cli(["run", "--robots", "8", "--duration", "480", "--seed", "7",
-                    "--config", str(cfg), "--out", str(out), "--quiet"], ros_env)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    report = json.loads((out / "report.json").read_text())
+    _, _, report = run_with(tmp_path, ros_env, 8, 480, 7,
+                            floor_simulator=dict(battery_drain_scale=12.0, charge_rate=0.02),
+                            task_allocator=dict(charge_rate=0.02, charge_below=0.35, charge_to=0.95,
+                                                energy_per_step=0.0003 * 12))
     assert report["charging_events"] >= 2
     assert report["min_battery"] > 0.0
     assert report["orders_completed"] >= 3
@@ -118,21 +116,12 @@ def test_robot_fault_mid_task_is_repaired_and_orders_still_complete(tmp_path, ro
     its task is reallocated, the others' plans are repaired (freeze and re-root), the robot is
     towed away after 40 s with its rack put down; orders stop arriving at 150 s and by the end
     of the run every accepted order, those of the failed task included, is completed."""
-    import yaml
-
     from warehouse_nodes.run import interfaces_msg_dir
 
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
-    config["floor_simulator"]["ros__parameters"].update(
-        fault_robots=["robot_3"], fault_times=[80.0], recovery_time=40.0)
-    config["order_source"]["ros__parameters"]["stop_after"] = 150.0
-    cfg = tmp_path / "fault.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    out = tmp_path / "run"
-    proc = run_cli(["run", "--robots", "8", "--duration", "480", "--seed", "3",
-                    "--config", str(cfg), "--out", str(out), "--quiet"], ros_env)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    report = json.loads((out / "report.json").read_text())
+    _, out, report = run_with(tmp_path, ros_env, 8, 480, 3,
+                              floor_simulator=dict(fault_robots=["robot_3"], fault_times=[80.0],
+                                                   recovery_time=40.0),
+                              order_source=dict(stop_after=150.0))
     assert report["robot_failures"] == 1
     assert report["tasks_reallocated"] >= 1
     assert report["plan_repairs"] >= 2  # the failure and the removal

@@ -52,6 +52,7 @@ _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
 # (the run monitor, a dashboard) still receives every event of a normal run.
 EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels", "/orders"})
 EVENT_HISTORY = 5000
+PATH_HISTORY = 1000  # path segments the planner keeps per robot for late joiners
 
 
 def latched_qos(depth: int = 1) -> QoSProfile:

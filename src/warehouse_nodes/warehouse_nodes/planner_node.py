@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
@@ -53,12 +52,6 @@ class PlannerConfig:
     stale_after: float = 30.0
 
 
-def path_qos() -> QoSProfile:
-    """Path segments are reliable and kept for late joiners (a robot needs every segment)."""
-    return QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
 class PlannerNode(Node):
     """Plans and releases the fleet's paths (see module docstring)."""
 
@@ -81,7 +74,8 @@ class PlannerNode(Node):
         self.path_pubs = {}
         for i in range(self.cfg.robots):
             name = conv.robot_name(i)
-            self.path_pubs[name] = self.create_publisher(TimedPath, f"/{name}/path", path_qos())
+            self.path_pubs[name] = self.create_publisher(TimedPath, f"/{name}/path",
+                                                         conv.latched_qos(conv.PATH_HISTORY))
             self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10)
         self.create_subscription(PlanRequest, "/planner/requests", self.on_request, conv.latched_qos(1000))
         self.release_pub = self.create_publisher(FleetRelease, "/fleet/release", 10)
@@ -89,8 +83,8 @@ class PlannerNode(Node):
         self.marker_pub = self.create_publisher(MarkerArray, "/planner/markers", 1)
         self.wait_pub = self.create_publisher(FleetWaits, "/fleet/waits", 10)
         self.create_service(ExplainWait, "/planner/explain_wait", self.on_explain)
-        self.create_subscription(String, "/sim/events", self.on_sim_event, path_qos())
-        self.status_pub = self.create_publisher(String, "/planner/status", path_qos())
+        self.create_subscription(String, "/sim/events", self.on_sim_event, conv.latched_qos(1000))
+        self.status_pub = self.create_publisher(String, "/planner/status", conv.latched_qos(1000))
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
 
     def on_state(self, msg: RobotState) -> None:

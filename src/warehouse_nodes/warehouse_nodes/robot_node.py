@@ -94,7 +94,9 @@ class RobotNode(Node):
         self.request_wall = 0.0
         self.backend = make_backend(self)
         self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
-        self.create_subscription(TimedPath, "path", self.on_path, 10)
+        # transient local like the planner's publisher: a robot node that matches late still
+        # receives the first segment of its path (without it every later one is refused)
+        self.create_subscription(TimedPath, "path", self.on_path, conv.latched_qos(conv.PATH_HISTORY))
         self.action = ActionServer(self, ExecuteTask, "execute_task", self.execute,
                                    goal_callback=self.on_goal, cancel_callback=self.on_cancel)
 
