@@ -297,20 +297,7 @@ class LifelongPibt:
 
     def run(self, steps: int, check: bool = False) -> LifelongStats:
         """Plan ``steps`` steps; with ``check`` every step goes through :func:`validate_step`."""
-        plan_s: list[float] = []
-        latencies: list[int] = []
-        violations = 0
-        storage = self.graph.is_storage[:-1]
-        storage_flat = np.zeros(self.graph.grid.size, dtype=bool)
-        storage_flat[self.graph.cell_of[storage]] = True
-        for _ in range(steps):
-            res = self.step()
-            plan_s.append(res.planning_s)
-            latencies.extend(a.latency for a in res.arrivals)
-            if check:
-                violations += len(validate_step(self.graph.grid, res, storage_flat))
-        return summarize(steps, self.n, plan_s, latencies, self.open_ages(),
-                         {"violations": violations, "tables": self.oracle.computed})
+        return run_planner(self, steps, check, lambda: {"tables": self.oracle.computed})
 
     def _make_pibt(self, q_from: list[int], q_to: list[int], cands: list[list[int]]):
         occ_now, occ_next = self._occ_now, self._occ_next
@@ -433,6 +420,24 @@ class LifelongPibt:
 # ------------------------------------------------------------------------------------------
 # checking
 # ------------------------------------------------------------------------------------------
+
+def run_planner(planner, steps: int, check: bool, extra) -> LifelongStats:
+    """Plan ``steps`` steps with a lifelong planner (``step``, ``graph``, ``n``, ``open_ages``);
+    with ``check`` every step goes through :func:`validate_step`. ``extra()`` adds statistics."""
+    plan_s: list[float] = []
+    latencies: list[int] = []
+    violations = 0
+    storage_flat = np.zeros(planner.graph.grid.size, dtype=bool)
+    storage_flat[planner.graph.cell_of[planner.graph.is_storage[:-1]]] = True
+    for _ in range(steps):
+        res = planner.step()
+        plan_s.append(res.planning_s)
+        latencies.extend(a.latency for a in res.arrivals)
+        if check:
+            violations += len(validate_step(planner.graph.grid, res, storage_flat))
+    return summarize(steps, planner.n, plan_s, latencies, planner.open_ages(),
+                     {"violations": violations, **extra()})
+
 
 def advance_goals(planner, q_to: list[int]) -> list[Arrival]:
     """One step on for a lifelong planner: count dwells down, report and clear reached goals.

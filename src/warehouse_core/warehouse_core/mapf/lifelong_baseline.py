@@ -38,8 +38,7 @@ from warehouse_core.mapf.lifelong import (
     StepResult,
     TaskSource,
     advance_goals,
-    summarize,
-    validate_step,
+    run_planner,
 )
 
 __all__ = ["WindowedPP"]
@@ -323,17 +322,6 @@ class WindowedPP:
         return nxt
 
     def run(self, steps: int, check: bool = False) -> LifelongStats:
-        plan_s: list[float] = []
-        latencies: list[int] = []
-        violations = 0
-        storage_flat = np.zeros(self.graph.grid.size, dtype=bool)
-        storage_flat[self.graph.cell_of[self.graph.is_storage[:-1]]] = True
-        for _ in range(steps):
-            res = self.step()
-            plan_s.append(res.planning_s)
-            latencies.extend(a.latency for a in res.arrivals)
-            if check:
-                violations += len(validate_step(self.graph.grid, res, storage_flat))
-        return summarize(steps, self.n, plan_s, latencies, self.open_ages(),
-                         {"violations": violations, "forced_waits": self.forced_waits,
-                          "failed_searches": self.failed_searches, "searches": self.searches})
+        return run_planner(self, steps, check, lambda: {
+            "forced_waits": self.forced_waits, "failed_searches": self.failed_searches,
+            "searches": self.searches})
