@@ -148,17 +148,23 @@ def test_message_round_trip_through_rclpy_serialization():
     assert back.waypoints[2].carrying and back.waypoints[2].op == TaskStep.OP_LIFT
     assert back.header.stamp.nanosec == 500_000_000
 
-    fleet = FleetState()
-    fleet.header.frame_id = "map"
-    for i in range(50):
-        fleet.robots.append(RobotState(robot_id=f"robot_{i}", mode=RobotState.MODE_MOVING,
-                                       x=float(i), y=-float(i), theta=math.pi / 4, battery=0.75,
-                                       cell_x=i, cell_y=i + 1, plan_id=i, progress_index=-1))
+    from warehouse_nodes import conversions as conv
+
+    states = [RobotState(robot_id=f"robot_{i}", mode=RobotState.MODE_MOVING, x=float(i), y=-float(i),
+                         theta=math.pi / 4, battery=0.75, cell_x=i, cell_y=i + 1, plan_id=2**40 + i,
+                         progress_index=-1, carrying_rack="rack_9" if i == 7 else "", task_id=f"t{i}")
+              for i in range(50)]
+    fleet = conv.fleet_state_msg(states, 12.5)
     back = deserialize_message(serialize_message(fleet), FleetState)
-    assert back == fleet
-    assert back.robots[49].robot_id == "robot_49"
-    assert back.robots[7].battery == pytest.approx(0.75)
-    assert back.robots[7].progress_index == -1
+    assert list(back.robot_ids) == [s.robot_id for s in states]
+    entries = conv.fleet_state_entries(back)
+    for sent, got in zip(states, entries, strict=True):
+        got.header = sent.header = back.header
+        assert got.battery == pytest.approx(sent.battery)
+        got.battery = sent.battery
+        assert got == sent
+    assert entries[7].carrying_rack == "rack_9" and entries[49].plan_id == 2**40 + 49
+    assert entries[7].progress_index == -1 and conv.from_time(back.header.stamp) == 12.5
 
 
 def test_service_and_action_types_round_trip():

@@ -69,3 +69,21 @@ def read_odometry_tracks(bag: Path, typestore=None) -> list[Track]:
             p = msg.pose.pose.position
             samples.setdefault(robot_name_from_topic(conn.topic), []).append((t, p.x, p.y))
     return [Track.from_samples(name, s) for name, s in sorted(samples.items())]
+
+
+FLEET_STATE = "warehouse_interfaces/msg/FleetState"
+
+
+def read_fleet_state_tracks(bag: Path, typestore, topic: str = "/sim/fleet_state") -> list[Track]:
+    """One :class:`Track` per robot from batched FleetState messages (parallel arrays) on
+    ``topic``: the floor simulator's ground truth, every tick. A robot's track ends with the
+    last message that lists it (a robot towed off the floor)."""
+    samples: dict[str, list[tuple[float, float, float]]] = {}
+    with Reader(bag) as reader:
+        conns = [c for c in reader.connections if c.topic == topic and c.msgtype == FLEET_STATE]
+        for conn, _ts, raw in reader.messages(connections=conns):
+            msg = typestore.deserialize_cdr(raw, conn.msgtype)
+            t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            for name, x, y in zip(msg.robot_ids, msg.x.tolist(), msg.y.tolist(), strict=True):
+                samples.setdefault(name, []).append((t, x, y))
+    return [Track.from_samples(name, s) for name, s in sorted(samples.items())]

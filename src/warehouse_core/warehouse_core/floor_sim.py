@@ -117,25 +117,31 @@ class FloorSim:
         """Drive ``name`` along ``waypoints`` (path indices from ``first_index``).
 
         A command for a new plan replaces the queue (the robot stops at its current
-        waypoint first: new plans start where the last one ended). A command for the
-        current plan only adds waypoints beyond those already queued. Returns False for a
-        stale or unknown command.
+        waypoint first: new plans start where the last one ended, at index 0, so the command
+        must start at index 1 or earlier). A command for the current plan only adds the
+        waypoints that continue the queue without a gap; repeats are harmless. Waypoints
+        after a gap (a lost command) are refused, never driven to in a straight line.
+        Returns False for a stale, unknown or discontinuous command (nothing was queued).
         """
         robot = self.robots.get(name)
-        if robot is None or robot.failed:
-            return False
-        if plan_id < robot.plan_id:
+        if robot is None or robot.failed or plan_id < robot.plan_id:
             return False
         if plan_id > robot.plan_id:
+            if first_index > 1:
+                return False  # the start of the new plan was lost: wait for it
             robot.plan_id = plan_id
             robot.queue.clear()
-            robot.reached = first_index - 1
+            robot.reached = 0
         last = robot.queue[-1].index if robot.queue else robot.reached
+        added = False
         for wp in waypoints:
-            if wp.index > last:
+            if wp.index == last + 1:
                 robot.queue.append(wp)
                 last = wp.index
-        return True
+                added = True
+            elif wp.index > last + 1:
+                break
+        return added or all(wp.index <= last for wp in waypoints)
 
     def stall(self, name: str, seconds: float) -> None:
         """Hold a robot still for ``seconds`` (a late base, a person in the way, a slip)."""

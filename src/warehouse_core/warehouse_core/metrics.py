@@ -32,6 +32,7 @@ class RunRecord:
     visits: dict[str, int] = field(default_factory=dict)  # task -> lines picked at the station
     task_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lines, pick step)
     planner_times_s: list[float] = field(default_factory=list)
+    planner_cpu_s: list[float] = field(default_factory=list)
     order_deadline: dict[str, float] = field(default_factory=dict)
     parcels: int = 0
     parcel_orders: int = 0
@@ -121,4 +122,6 @@ def order_kpis(rec: RunRecord, sim_duration_s: float) -> dict[str, float | int]:
         "rack_visits": visits,
         "picks_per_rack_visit": round(lines_in_visits / visits, 3) if visits else 0.0,
         "planner_p99_ms": round(percentile(rec.planner_times_s, 99) * 1000.0, 2),
+        "planner_p50_ms": round(percentile(rec.planner_times_s, 50) * 1000.0, 2),
+        "planner_cpu_p99_ms": round(percentile(rec.planner_cpu_s, 99) * 1000.0, 2),
     }

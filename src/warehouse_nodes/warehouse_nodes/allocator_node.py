@@ -3,8 +3,11 @@
 * Service ``/submit_order`` (SubmitOrder): validates against catalogue and stock, accepts or
   refuses with a reason (never silently drops).
 * Every ``allocation_period`` it turns pending order lines into rack visits and assigns them
-  to idle robots (:class:`warehouse_core.operations.WarehouseOps`), sending each as an
-  ``ExecuteTask`` action goal to ``/<robot>/execute_task``.
+  to idle robots (:class:`warehouse_core.operations.WarehouseOps`). With ``fleet_transport``
+  ``per_robot`` each task is an ``ExecuteTask`` action goal to ``/<robot>/execute_task`` and
+  robot states come from ``/<robot>/state``; with ``batched`` the task on ``/tasks`` is the
+  order to the robot (repeated every ``task_resend`` seconds until the robot answers on
+  ``/fleet/task_feedback``) and states come from ``/fleet/states``.
 * Publishes every order and task event on ``/order_status`` and ``/task_status``, and each
   new task on ``/tasks``.
 * A robot reporting MODE_FAILED, or sending no state for ``stale_after`` seconds, is out of
@@ -29,7 +32,7 @@ from warehouse_core.errors import InputError
 from warehouse_core.inventory import load_catalogue
 from warehouse_core.layout import load_layout
 from warehouse_interfaces.action import ExecuteTask
-from warehouse_interfaces.msg import OrderStatus, Parcel, RobotState, TaskStatus
+from warehouse_interfaces.msg import FleetState, OrderStatus, Parcel, RobotState, TaskFeedback, TaskStatus
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import conversions as conv
@@ -58,6 +61,8 @@ class AllocatorConfig:
     charge_to: float = 0.9
     charge_rate: float = 0.002
     energy_per_step: float = 0.0003
+    fleet_transport: str = "batched"
+    task_resend: float = 5.0  # [s, wall clock] repeat an unanswered task (batched transport)
     stale_after: float = 30.0
 
 
@@ -78,11 +83,19 @@ class AllocatorNode(Node):
         except ValueError as exc:
             raise InputError("parameter task_allocator.policy", str(exc)) from None
         self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement)
+        self.batched = conv.check_fleet_transport(cfg.fleet_transport, self.get_fully_qualified_name())
         self.task_clients: dict[str, ActionClient] = {}
-        for i in range(cfg.robots):
+        self.servers_up: set[str] = set()
+        self.unanswered: dict[str, tuple[TaskMsg, float]] = {}  # task -> (message, wall time sent)
+        if self.batched:
+            self.create_subscription(FleetState, conv.FLEET_STATES_TOPIC, self.on_fleet_states, 100)
+            self.create_subscription(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, self.on_task_feedback,
+                                     conv.feedback_qos())
+        for i in range(cfg.robots if not self.batched else 0):
             name = conv.robot_name(i)
             self.task_clients[name] = ActionClient(self, ExecuteTask, f"/{name}/execute_task")
-            self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10)
+            self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10,
+                                     event_callbacks=conv.no_sub_events())
         self.order_pub = self.create_publisher(OrderStatus, "/order_status", conv.latched_qos(conv.EVENT_HISTORY))
         self.task_pub = self.create_publisher(TaskStatus, "/task_status", conv.latched_qos(conv.EVENT_HISTORY))
         self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", conv.latched_qos(conv.EVENT_HISTORY))
@@ -108,8 +121,17 @@ class AllocatorNode(Node):
         if msg.mode == RobotState.MODE_FAILED and msg.robot_id not in self.ops.failed_robots:
             self.ops.robot_failed(msg.robot_id, self.now(), f"{msg.robot_id} failed")
             self._publish_events()
-        available = msg.mode != RobotState.MODE_FAILED and self.task_clients[msg.robot_id].server_is_ready()
+        available = msg.mode != RobotState.MODE_FAILED and self._server_ready(msg.robot_id)
         self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available, float(msg.battery))
+
+    def _server_ready(self, robot: str) -> bool:
+        """Whether the robot's task action server is up; a graph query, so asked until the
+        first yes only (a robot that goes away later is caught by the stale-state check)."""
+        if self.batched:
+            return True
+        if robot not in self.servers_up and self.task_clients[robot].server_is_ready():
+            self.servers_up.add(robot)
+        return robot in self.servers_up
 
     def on_submit(self, request: SubmitOrder.Request, response: SubmitOrder.Response):
         try:
@@ -137,12 +159,37 @@ class AllocatorNode(Node):
                 if wall - seen > self.cfg.stale_after and name not in self.ops.failed_robots:
                     self.ops.robot_failed(name, now, f"{name}: no state for {wall - seen:.0f} s (wall clock)")
         self.ops.tick(self.now())
+        for task_id, (msg, sent) in list(self.unanswered.items()):
+            if wall - sent >= self.cfg.task_resend:
+                self.new_task_pub.publish(msg)
+                self.unanswered[task_id] = (msg, wall)
         for task in self.ops.assign(self.now()):
-            self.new_task_pub.publish(conv.task_to_msg(task))
-            goal = ExecuteTask.Goal(task=conv.task_to_msg(task))
+            msg = conv.task_to_msg(task)
+            self.new_task_pub.publish(msg)
+            if self.batched:
+                self.unanswered[task.task_id] = (msg, wall)
+                continue
+            goal = ExecuteTask.Goal(task=msg)
             future = self.task_clients[task.robot].send_goal_async(
                 goal, feedback_callback=lambda fb, tid=task.task_id: self.on_feedback(tid, fb))
             future.add_done_callback(lambda f, tid=task.task_id: self.on_goal_response(tid, f))
+        self._publish_events()
+
+    def on_fleet_states(self, msg: FleetState) -> None:
+        for state in conv.fleet_state_entries(msg):
+            self.on_state(state)
+
+    def on_task_feedback(self, msg: TaskFeedback) -> None:
+        """A robot's answer to a task on /tasks (batched transport); repeats are harmless."""
+        now = self.now()
+        if msg.event != TaskFeedback.EVENT_STEP_DONE:
+            self.unanswered.pop(msg.task_id, None)
+        if msg.event == TaskFeedback.EVENT_REJECTED:
+            self.ops.task_finished(msg.task_id, False, now, f"robot refused the task: {msg.message}")
+        elif msg.event == TaskFeedback.EVENT_STEP_DONE:
+            self.ops.step_done(msg.task_id, msg.step_index, now)
+        elif msg.event in (TaskFeedback.EVENT_SUCCEEDED, TaskFeedback.EVENT_FAILED):
+            self.ops.task_finished(msg.task_id, msg.event == TaskFeedback.EVENT_SUCCEEDED, now, msg.message)
         self._publish_events()
 
     def on_feedback(self, task_id: str, feedback) -> None:

@@ -37,6 +37,8 @@ def _run(argv: list[str]) -> int:
                    help="output directory (default runs/<timestamp>/)")
     p.add_argument("--policy", choices=["default", "baseline"], default=None,
                    help="allocation policy (default: the config's task_allocator.policy)")
+    p.add_argument("--orders-per-hour", type=float, default=None, metavar="N",
+                   help="order arrival rate (default: the config's order_source.orders_per_hour)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.robots < 1:
@@ -48,7 +50,7 @@ def _run(argv: list[str]) -> int:
     from warehouse_nodes.run import RunOptions, execute, summary  # rclpy only when running
     opts = RunOptions(a.robots, a.duration, a.seed, (root / a.map).resolve(),
                       (root / a.config).resolve(), out.resolve(), root, a.quiet,
-                      policy=a.policy or "")
+                      policy=a.policy or "", orders_per_hour=a.orders_per_hour)
     try:
         report = execute(opts)
     except RuntimeError as exc:

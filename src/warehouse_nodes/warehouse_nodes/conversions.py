@@ -7,6 +7,7 @@ import math
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Quaternion
 from nav_msgs.msg import Odometry
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -19,6 +20,7 @@ from warehouse_core.orders import Order, OrderLine
 from warehouse_interfaces.msg import (
     DriveCommand,
     FleetRelease,
+    FleetState,
     OrderStatus,
     Parcel,
     RobotState,
@@ -55,6 +57,46 @@ EVENT_HISTORY = 5000
 PATH_HISTORY = 1000  # path segments the planner keeps per robot for late joiners
 
 
+def no_pub_events() -> PublisherEventCallbacks:
+    """No QoS event handlers on a publisher. rclpy's default ones are waitables the executor
+    scans on every spin (quadratic in their number): with hundreds of robot entities in one
+    process they cost more than the messages. Used on the per-robot entities."""
+    return PublisherEventCallbacks(use_default_callbacks=False)
+
+
+def no_sub_events() -> SubscriptionEventCallbacks:
+    """No QoS event handlers on a subscription (see :func:`no_pub_events`)."""
+    return SubscriptionEventCallbacks(use_default_callbacks=False)
+
+
+# -- fleet transport: how central nodes and robot nodes exchange tasks and states ----------
+# "per_robot": ExecuteTask action per robot and /<robot>/state subscriptions (every robot a
+#   separate DDS endpoint set: what tools expect of one robot, costly for hundreds);
+# "batched": tasks on /tasks, answers on /fleet/task_feedback, states on /fleet/states
+#   (robot containers send one FleetState for all their robots).
+FLEET_TRANSPORTS = ("batched", "per_robot")
+TASK_FEEDBACK_TOPIC = "/fleet/task_feedback"
+FLEET_STATES_TOPIC = "/fleet/states"
+
+
+def check_fleet_transport(value: str, node: str) -> bool:
+    """True for "batched"; a clear error for anything but the two transports."""
+    if value not in FLEET_TRANSPORTS:
+        raise InputError(f"parameter {node}.fleet_transport", f"unknown transport {value!r}",
+                         fix=f"use one of {', '.join(FLEET_TRANSPORTS)}")
+    return value == "batched"
+
+
+def task_qos() -> QoSProfile:
+    """Tasks for robots on /tasks as the robots read them: reliable, volatile (a restarted
+    robot must not replay old tasks; the allocator repeats a task until it is answered)."""
+    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def feedback_qos() -> QoSProfile:
+    return QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
+
+
 def latched_qos(depth: int = 1) -> QoSProfile:
     """Reliable, transient-local: late joiners get the last ``depth`` messages of each writer."""
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,
@@ -67,8 +109,9 @@ def robot_name(i: int) -> str:
 
 # -- time --------------------------------------------------------------------------------
 def to_time(t: float) -> Time:
-    sec = math.floor(t)
-    return Time(sec=int(sec), nanosec=int(round((t - sec) * 1e9)) % 1_000_000_000)
+    """Seconds as a Time; rounded to the nanosecond, so 35.9999999999 is 36 s, not 35 s."""
+    sec, nanosec = divmod(int(round(t * 1e9)), 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def from_time(msg: Time) -> float:
@@ -176,13 +219,6 @@ def wait_to_msg(w: execution.WaitStatus, grid) -> WaitStatus:
 
 
 # -- robots ------------------------------------------------------------------------------
-def sim_robot_to_state(r: floor_sim.SimRobot, now: float) -> RobotState:
-    return RobotState(header=header(now), robot_id=r.name, mode=r.mode, x=r.x, y=r.y,
-                      theta=r.theta, linear_velocity=r.v, cell_x=r.cell[0], cell_y=r.cell[1],
-                      carrying_rack=r.carrying, battery=float(r.battery), plan_id=r.plan_id,
-                      progress_index=r.reached)
-
-
 def yaw_to_quaternion(yaw: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2.0), w=math.cos(yaw / 2.0))
 
@@ -214,8 +250,19 @@ def _marker(ns: str, mid: int, mtype: int, now: float, scale: float) -> Marker:
 
 
 def fleet_markers(layout: Layout, robots: dict[str, tuple[float, float]],
-                  rack_cells: list[Coord], paths: dict[str, list[Coord]], now: float) -> MarkerArray:
-    """Robots (spheres), racks, stations and chargers (cube lists) and planned paths (lines)."""
+                  rack_cells: list[Coord], paths: dict[str, list[Coord]], now: float,
+                  floor_points: dict[Coord, Point] | None = None) -> MarkerArray:
+    """Robots (spheres), racks, stations and chargers (cube lists) and planned paths (lines).
+
+    ``floor_points`` caches the cube centres by cell between calls (thousands of racks)."""
+    cache = {} if floor_points is None else floor_points
+
+    def floor_point(cell: Coord) -> Point:
+        if cell not in cache:
+            x, y = layout.cell_to_world(cell)
+            cache[cell] = Point(x=x, y=y, z=0.0)
+        return cache[cell]
+
     out = MarkerArray()
     m = _marker("robot", 0, Marker.SPHERE_LIST, now, 0.6)
     m.points = [Point(x=x, y=y, z=0.3) for x, y in robots.values()]
@@ -223,10 +270,47 @@ def fleet_markers(layout: Layout, robots: dict[str, tuple[float, float]],
     for ns, cells in (("rack", rack_cells), ("station", [s.pick_cell for s in layout.stations]),
                       ("charger", [c.cell for c in layout.chargers])):
         m = _marker(ns, 0, Marker.CUBE_LIST, now, 0.8 * layout.frame.cell_size)
-        m.points = [Point(x=x, y=y, z=0.0) for x, y in map(layout.cell_to_world, cells)]
+        m.points = [floor_point(c) for c in cells]
         out.markers.append(m)
     for i, (_name, cells) in enumerate(sorted(paths.items())):
         m = _marker("path", i, Marker.LINE_STRIP, now, 0.08)
         m.points = [Point(x=x, y=y, z=0.05) for x, y in map(layout.cell_to_world, cells)]
         out.markers.append(m)
     return out
+
+
+# -- batched fleet state (parallel arrays) ------------------------------------------------
+def fleet_state_msg(states: list[RobotState], now: float) -> FleetState:
+    """Many robots' states as one FleetState (parallel arrays)."""
+    return FleetState(
+        header=header(now), robot_ids=[s.robot_id for s in states], modes=bytes(s.mode for s in states),
+        x=[s.x for s in states], y=[s.y for s in states], theta=[s.theta for s in states],
+        linear_velocity=[s.linear_velocity for s in states], cell_x=[s.cell_x for s in states],
+        cell_y=[s.cell_y for s in states], carrying_rack=[s.carrying_rack for s in states],
+        battery=[s.battery for s in states], task_ids=[s.task_id for s in states],
+        plan_ids=[s.plan_id for s in states], progress_index=[s.progress_index for s in states])
+
+
+def sim_fleet_state(robots: list[floor_sim.SimRobot], now: float) -> FleetState:
+    """The floor simulator's robots as one FleetState (no task ids: the base does not know them)."""
+    return FleetState(
+        header=header(now), robot_ids=[r.name for r in robots], modes=bytes(r.mode for r in robots),
+        x=[r.x for r in robots], y=[r.y for r in robots], theta=[r.theta for r in robots],
+        linear_velocity=[r.v for r in robots], cell_x=[r.cell[0] for r in robots],
+        cell_y=[r.cell[1] for r in robots], carrying_rack=[r.carrying for r in robots],
+        battery=[float(r.battery) for r in robots], plan_ids=[r.plan_id for r in robots],
+        progress_index=[r.reached for r in robots])
+
+
+def fleet_state_entry(msg: FleetState, i: int) -> RobotState:
+    """Entry ``i`` of a FleetState as a RobotState."""
+    return RobotState(
+        header=msg.header, robot_id=msg.robot_ids[i], mode=msg.modes[i], x=float(msg.x[i]),
+        y=float(msg.y[i]), theta=float(msg.theta[i]), linear_velocity=float(msg.linear_velocity[i]),
+        cell_x=int(msg.cell_x[i]), cell_y=int(msg.cell_y[i]), carrying_rack=msg.carrying_rack[i],
+        battery=float(msg.battery[i]), task_id=msg.task_ids[i] if len(msg.task_ids) > i else "",
+        plan_id=int(msg.plan_ids[i]), progress_index=int(msg.progress_index[i]))
+
+
+def fleet_state_entries(msg: FleetState) -> list[RobotState]:
+    return [fleet_state_entry(msg, i) for i in range(len(msg.robot_ids))]

@@ -58,19 +58,27 @@ class FloorSimBackend:
 
     def __init__(self, node: RobotNode) -> None:
         self.node = node
-        self.drive_pub = node.create_publisher(DriveCommand, "/sim/drive", 10)
-        node.create_subscription(FleetState, "/sim/fleet_state", self.on_fleet_state, 10)
+        self.drive_pub = node.create_publisher(DriveCommand, "/sim/drive", 10, event_callbacks=conv.no_pub_events())
+        if not node.shared_inputs:  # else the container's FleetInputs calls on_base_state
+            node.create_subscription(FleetState, "/sim/fleet_state", self.on_fleet_state, 10,
+                event_callbacks=conv.no_sub_events())
 
     def on_fleet_state(self, msg: FleetState) -> None:
-        mine = next((r for r in msg.robots if r.robot_id == self.node.robot_id), None)
-        if mine is not None:
-            self.node.on_base_state(mine)
+        try:
+            i = msg.robot_ids.index(self.node.robot_id)
+        except ValueError:
+            return
+        self.node.on_base_state(conv.fleet_state_entry(msg, i))
 
     def on_path(self, path: TimedPath, new: bool) -> None:
         """Nothing to do: the simulator gets waypoints when they are released."""
 
     def on_release(self, path: TimedPath, first: int, last: int, stamp: float) -> None:
-        self.drive_pub.publish(conv.drive_command(path, first, last, stamp))
+        # from the waypoint after the last one the base reached, not only the newly released
+        # ones: the command is idempotent and makes up for one that got lost
+        base = self.node.state
+        reached = base.progress_index if base.plan_id == path.plan_id else 0
+        self.drive_pub.publish(conv.drive_command(path, max(1, min(first, reached + 1)), last, stamp))
 
 
 class TrackerBackend:

@@ -5,10 +5,14 @@ seconds per step, as fast as ``real_time_factor`` allows, and publishes ``/clock
 batched ``/sim/fleet_state``. Robot nodes drive their simulated base through
 ``/sim/drive`` (DriveCommand), as they would drive Gazebo or a real base through cmd_vel.
 
-Sim time never runs ahead of the planner by more than ``max_planner_lag`` seconds: if the
-planner falls behind, time waits (counted in ``stalls``) rather than robots moving on
-stale plans. The simulator waits for ``expected_nodes`` subscribers of ``/clock`` before it
-starts, so that no node misses the start of a run.
+Sim time never runs ahead of the planner by more than ``max_planner_lag`` seconds, nor ahead
+of a robot container by more than ``max_node_lag`` seconds (containers report the last fleet
+state they handed to their robots on ``/sim/progress``): if either falls behind, time waits
+(counted in ``stalls`` and ``node_stalls``) rather than robots moving on stale plans or
+robot nodes missing their base's state. The simulator waits for ``expected_nodes``
+subscribers of ``/clock`` and ``expected_state_readers`` subscribers of ``/sim/fleet_state``
+(robot containers or robot nodes, and recorders) before it starts, so that no node misses
+the start of a run.
 
 Robot faults: ``fault_robots`` / ``fault_times`` schedule faults (robot ``fault_robots[k]``
 fails at sim time ``fault_times[k]``), and the ``/sim/fail_robot`` service (FailRobot) fails
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 
 from warehouse_core.errors import InputError
 from warehouse_core.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
@@ -56,7 +60,9 @@ class FloorSimConfig:
     max_accel: float = 1.0
     turn_rate: float = 1.5708
     max_planner_lag: float = 2.0
+    max_node_lag: float = 1.0
     expected_nodes: int = 0
+    expected_state_readers: int = 0
     start_timeout: float = 60.0
     battery_drain_scale: float = 1.0
     charge_rate: float = 0.002
@@ -107,15 +113,19 @@ class FloorSimNode(Node):
         self.created_wall = time.monotonic()
         self.planner_time = -1.0
         self.stalls = 0
+        self.node_stalls = 0
+        self.node_progress: dict[str, float] = {}  # robot container -> last fleet state it handled
         latched = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                              reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.state_pub = self.create_publisher(FleetState, "/sim/fleet_state", 10)
         self.status_pub = self.create_publisher(String, "/sim/status", latched)
-        self.create_subscription(DriveCommand, "/sim/drive", self.on_drive, 100)
+        # hundreds of robots each send a command in the same planning round: keep them all
+        self.create_subscription(DriveCommand, "/sim/drive", self.on_drive, 2000)
         self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
         self.create_subscription(Task, "/tasks", self.on_task, 100)
+        self.create_subscription(Header, "/sim/progress", self.on_progress, 100)
         self.event_pub = self.create_publisher(String, "/sim/events", latched_events())
         self.create_service(FailRobot, "/sim/fail_robot", self.on_fail_robot)
         if len(self.cfg.fault_robots) != len(self.cfg.fault_times):
@@ -133,6 +143,9 @@ class FloorSimNode(Node):
 
     def on_drive(self, msg: DriveCommand) -> None:
         self.sim.command(msg.robot_id, msg.plan_id, msg.first_index, conv.drive_from_msg(msg))
+
+    def on_progress(self, msg: Header) -> None:
+        self.node_progress[msg.frame_id] = conv.from_time(msg.stamp)
 
     def on_task(self, msg: Task) -> None:
         drops = [(st.cell_x, st.cell_y) for st in msg.steps if st.op == TaskStep.OP_DROP]
@@ -180,6 +193,9 @@ class FloorSimNode(Node):
         if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
             self.stalls += 1
             return
+        if self.node_progress and self.sim.time - min(self.node_progress.values()) > self.cfg.max_node_lag:
+            self.node_stalls += 1
+            return
         self._faults_and_recoveries()
         self.delays.apply(self.sim, self.cfg.tick)
         for ev in self.sim.step(self.cfg.tick):
@@ -190,27 +206,27 @@ class FloorSimNode(Node):
             self.report_stalls("running")
 
     def _ready(self) -> bool:
-        if self.count_subscribers("/clock") >= self.cfg.expected_nodes:
+        clocks, readers = self.count_subscribers("/clock"), self.count_subscribers("/sim/fleet_state")
+        if clocks >= self.cfg.expected_nodes and readers >= self.cfg.expected_state_readers:
             return True
         if time.monotonic() - self.created_wall > self.cfg.start_timeout:
             self.get_logger().warning(
-                f"starting after {self.cfg.start_timeout:.0f} s with "
-                f"{self.count_subscribers('/clock')} of {self.cfg.expected_nodes} nodes up")
+                f"starting after {self.cfg.start_timeout:.0f} s with {clocks} of {self.cfg.expected_nodes} "
+                f"nodes and {readers} of {self.cfg.expected_state_readers} robot state readers up")
             return True
         return False
 
     def _publish(self) -> None:
         now = self.sim.time
         self.clock_pub.publish(Clock(clock=conv.to_time(now)))
-        msg = FleetState(header=conv.header(now))
-        msg.robots = [conv.sim_robot_to_state(r, now) for r in self.sim.robots.values()]
-        self.state_pub.publish(msg)
+        self.state_pub.publish(conv.sim_fleet_state(list(self.sim.robots.values()), now))
 
     def report_stalls(self, phase: str = "stopped") -> None:
         robots = [*self.sim.robots.values(), *self.sim.removed.values()]
         injected = sum(r.stalls for r in robots)
         failures = sum(1 for r in robots if r.failed)
         self.status_pub.publish(String(data=f"{phase} t={self.sim.time:.1f} stalls={self.stalls} "
+                                            f"node_stalls={self.node_stalls} "
                                             f"injected_delays={injected} robot_failures={failures}"))
 
 

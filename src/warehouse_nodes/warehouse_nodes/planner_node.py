@@ -32,7 +32,15 @@ from visualization_msgs.msg import MarkerArray
 from warehouse_core.execution import WaitTracker
 from warehouse_core.fleet_planner import FleetPlanner, StepGoal
 from warehouse_core.layout import load_layout
-from warehouse_interfaces.msg import FleetPlan, FleetRelease, FleetWaits, PlanRequest, RobotState, TimedPath
+from warehouse_interfaces.msg import (
+    FleetPlan,
+    FleetRelease,
+    FleetState,
+    FleetWaits,
+    PlanRequest,
+    RobotState,
+    TimedPath,
+)
 from warehouse_interfaces.srv import ExplainWait
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
@@ -50,6 +58,7 @@ class PlannerConfig:
     window_steps: int = 5
     seed: int = 42
     stale_after: float = 30.0
+    fleet_transport: str = "batched"  # robot states from /fleet/states, or /<robot>/state
 
 
 class PlannerNode(Node):
@@ -71,12 +80,19 @@ class PlannerNode(Node):
         self.status = ""
         self.rack_cells = {s.rack: s.cell for s in self.layout.storage if s.rack}
         self.last_markers = -1e9
+        self.floor_points: dict = {}  # marker cube centres by cell
         self.path_pubs = {}
+        batched = conv.check_fleet_transport(self.cfg.fleet_transport, self.get_fully_qualified_name())
         for i in range(self.cfg.robots):
             name = conv.robot_name(i)
             self.path_pubs[name] = self.create_publisher(TimedPath, f"/{name}/path",
-                                                         conv.latched_qos(conv.PATH_HISTORY))
-            self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10)
+                                                         conv.latched_qos(conv.PATH_HISTORY),
+                                                         event_callbacks=conv.no_pub_events())
+            if not batched:
+                self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10,
+                                         event_callbacks=conv.no_sub_events())
+        if batched:
+            self.create_subscription(FleetState, conv.FLEET_STATES_TOPIC, self.on_fleet_states, 100)
         self.create_subscription(PlanRequest, "/planner/requests", self.on_request, conv.latched_qos(1000))
         self.release_pub = self.create_publisher(FleetRelease, "/fleet/release", 10)
         self.plan_pub = self.create_publisher(FleetPlan, "/fleet/plan", 10)
@@ -95,6 +111,10 @@ class PlannerNode(Node):
         self.last_seen[msg.robot_id] = self.wall_now()
         if msg.mode == RobotState.MODE_FAILED:
             self.failed.setdefault(msg.robot_id, [(msg.cell_x, msg.cell_y)])
+
+    def on_fleet_states(self, msg: FleetState) -> None:
+        for state in conv.fleet_state_entries(msg):
+            self.on_state(state)
 
     def on_sim_event(self, msg: String) -> None:
         event = json.loads(msg.data)
@@ -133,15 +153,16 @@ class PlannerNode(Node):
             fleet.request(name, req.task_id, [StepGoal((s.cell_x, s.cell_y), int(s.op), float(s.duration))
                                               for s in req.steps])
         self.requests.clear()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         segments = fleet.plan(step)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.thread_time() - c0
         if segments:
             msgs = [conv.segment_to_msg(self.layout, seg, fleet.start_step, self.cfg.step_duration, now)
                     for seg in segments]
             for m in msgs:
                 self.path_pubs[m.robot_id].publish(m)
-            self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=msgs, planning_time_s=elapsed))
+            self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=msgs, planning_time_s=elapsed,
+                                           planning_cpu_s=cpu))
         results = fleet.release_all(step)
         releases = {n: (fleet.traffic.paths[n].plan_id, idx) for n, (idx, _why) in results.items()}
         self.release_pub.publish(conv.release_msg(releases, now))
@@ -196,7 +217,7 @@ class PlannerNode(Node):
             cells = p.cells[p.progress - p.base:]
             if len(set(cells)) > 1:
                 paths[n] = [self.grid.coord(c) for c in cells]
-        self.marker_pub.publish(conv.fleet_markers(self.layout, robots, racks, paths, now))
+        self.marker_pub.publish(conv.fleet_markers(self.layout, robots, racks, paths, now, self.floor_points))
 
 
 def main(args: list[str] | None = None) -> None:

@@ -3,6 +3,13 @@
 ``python -m warehouse_nodes.robot_container --first 0 --count 20 --ros-args ...`` creates
 ``/robot_0`` .. ``/robot_19``, each a full :class:`~warehouse_nodes.robot_node.RobotNode`
 with its own namespace, topics and action server, all spun by one executor.
+
+The fleet-level topics every robot needs a slice of (``/sim/fleet_state`` every tick,
+``/fleet/release`` every planning round, ``/tasks``) are received once per process by
+:class:`FleetInputs` and handed to the robot nodes in it, instead of once per robot: at 500
+robots that is the difference between 10 and 500 copies of each message. With
+``fleet_transport: batched`` the robots' answers to tasks go out through one shared
+publisher, and their states as one FleetState per tick on ``/fleet/states``.
 """
 
 from __future__ import annotations
@@ -10,10 +17,64 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
+from std_msgs.msg import Header
 
-from warehouse_nodes.robot_node import make_robots
+from warehouse_interfaces.msg import FleetRelease, FleetState, TaskFeedback
+from warehouse_interfaces.msg import Task as TaskMsg
+from warehouse_nodes import conversions as conv
+from warehouse_nodes.robot_node import RobotNode, make_robots
 from warehouse_nodes.runtime import run_nodes
+
+PROGRESS_TOPIC = "/sim/progress"  # std_msgs/Header: stamp of the last fleet state handled, frame_id: who
+
+
+class FleetInputs:
+    """One subscription per process to the fleet-level topics, dispatched to its robot nodes.
+
+    After handing a fleet state to its robots it reports the state's stamp on
+    ``/sim/progress`` (frame_id: the container), so that the floor simulator can wait for a
+    container that falls behind instead of letting its robots miss ticks.
+    """
+
+    def __init__(self, robots: list[RobotNode], name: str) -> None:
+        self.robots = robots
+        self.by_id = {r.robot_id: r for r in robots}
+        host: Node = robots[0]
+        self.name = name
+        host.create_subscription(FleetState, "/sim/fleet_state", self.on_fleet_state, 10)
+        host.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
+        self.progress_pub = host.create_publisher(Header, PROGRESS_TOPIC, 10)
+        self.states_pub = None
+        if host.batched:
+            self.states_pub = host.create_publisher(FleetState, conv.FLEET_STATES_TOPIC, 10)
+            feedback_pub = host.create_publisher(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, conv.feedback_qos())
+            for robot in robots:
+                robot.feedback_pub = feedback_pub
+            host.create_subscription(TaskMsg, "/tasks", self.on_task, conv.task_qos())
+
+    def on_fleet_state(self, msg: FleetState) -> None:
+        for i, rid in enumerate(msg.robot_ids):
+            robot = self.by_id.get(rid)
+            if robot is not None:
+                robot.on_base_state(conv.fleet_state_entry(msg, i))
+        if self.states_pub is not None:
+            now = conv.from_time(msg.header.stamp)
+            self.states_pub.publish(conv.fleet_state_msg([r.state for r in self.robots if r.base_seen], now))
+        self.progress_pub.publish(Header(stamp=msg.header.stamp, frame_id=self.name))
+
+    def on_task(self, msg: TaskMsg) -> None:
+        robot = self.by_id.get(msg.robot_id)
+        if robot is not None:
+            robot.on_task_msg(msg)
+
+    def on_release(self, msg: FleetRelease) -> None:
+        stamp = conv.from_time(msg.header.stamp)
+        for rid, plan_id, index in zip(msg.robot_ids, msg.plan_ids, msg.release_indices, strict=True):
+            robot = self.by_id.get(rid)
+            if robot is not None:
+                robot.apply_release(int(plan_id), int(index), stamp)
 
 
 def main(args: list[str] | None = None) -> None:
@@ -22,7 +83,9 @@ def main(args: list[str] | None = None) -> None:
     parser.add_argument("--first", type=int, default=0, help="index of the first robot")
     parser.add_argument("--count", type=int, required=True, help="number of robots")
     opts = parser.parse_args(remove_ros_args(argv)[1:])
-    sys.exit(run_nodes(make_robots(opts.first, opts.count), argv))
+    name = f"robots_{opts.first}"
+    sys.exit(run_nodes(make_robots(opts.first, opts.count, shared_inputs=True), argv,
+                       after_create=lambda nodes: FleetInputs(nodes, name)))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """Robot node: one per robot, namespace ``/robot_<i>``; executes tasks on its drive base.
 
-* Action server ``execute_task`` (ExecuteTask): accepts a task when idle, asks the planner for
-  a route through its steps (``/planner/requests``), follows the timed path it receives on
-  ``path`` only as far as the planner releases it (``/fleet/release``), and reports each
-  completed step as feedback.
-* Publishes ``odom`` (nav_msgs/Odometry, pose in ``map``) and ``state`` (RobotState).
+* Tasks (parameter ``fleet_transport``): ``per_robot``: action server ``execute_task``
+  (ExecuteTask); ``batched`` (lean, for large fleets): the task arrives on ``/tasks`` and the
+  answer (accepted or rejected, each completed step, the result) goes to
+  ``/fleet/task_feedback`` (TaskFeedback). Either way the robot accepts a task when idle, asks
+  the planner for a route through its steps (``/planner/requests``), follows the timed path it
+  receives on ``path`` only as far as the planner releases it (``/fleet/release``), and
+  reports each completed step.
+* Publishes ``odom`` (nav_msgs/Odometry, pose in ``map``, every ``odom_period``) and ``state``
+  (RobotState); with ``batched`` also its state on ``/fleet/states`` (FleetState), where a
+  robot container publishes all its robots' states in one message.
 * A path with a higher plan id (a repair after another robot failed) replaces the current
   one; the task steps not completed yet are bound to its waypoints again.
 * When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
@@ -18,32 +23,41 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.task import Future
 
 from warehouse_core.task_progress import TaskProgress
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     FleetRelease,
+    FleetState,
     PlanRequest,
     RobotState,
+    TaskFeedback,
     TimedPath,
 )
+from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.drive_backends import make_backend
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_nodes
 
+FEEDBACK_HISTORY = 100  # task events kept per robot, re-sent when the allocator repeats a task
+
 
 @dataclass(frozen=True)
 class RobotConfig:
     drive_backend: str = "floor_sim"
+    fleet_transport: str = "batched"  # batched | per_robot (see conversions.FLEET_TRANSPORTS)
     state_period: float = 1.0  # s (sim time) between state messages when nothing changes
+    odom_period: float = 0.2  # s (sim time) between odometry messages (0: every base state)
     request_retry: float = 5.0  # s (wall clock): re-send a plan request that got no waypoint yet
     heartbeat_period: float = 2.0  # s (wall clock): state goes out at least this often, even if
     # sim time stands still, so the fleet never mistakes a paused simulation for dead robots
@@ -71,11 +85,20 @@ class RobotConfig:
 class RobotNode(Node):
     """One robot: task execution, odometry and state (see module docstring)."""
 
-    def __init__(self, namespace: str = "", **kwargs) -> None:
+    def __init__(self, namespace: str = "", shared_inputs: bool = False, **kwargs) -> None:
+        """``shared_inputs``: the fleet-level topics (``/fleet/release``, ``/sim/fleet_state``) are
+        received once per process by :class:`~warehouse_nodes.robot_container.FleetInputs`, which
+        calls :meth:`apply_release` and the backend's ``on_base_state`` of this node."""
         super().__init__("robot", namespace=namespace, start_parameter_services=False, **kwargs)
+        self.shared_inputs = shared_inputs
         self.cfg = declare_config(self, RobotConfig)
+        self.batched = conv.check_fleet_transport(self.cfg.fleet_transport, self.get_fully_qualified_name())
+        if self.cfg.drive_backend == "floor_sim":
+            # time comes with the simulated base's state: no /clock subscription per robot
+            self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
         self.robot_id = self.get_namespace().strip("/") or self.get_name()
         self.state = RobotState(robot_id=self.robot_id, progress_index=-1)
+        self.base_seen = False  # self.state is the base's, not a placeholder
         self.path: TimedPath | None = None
         self.sent = 0
         self.goal_handle = None
@@ -83,43 +106,62 @@ class RobotNode(Node):
         self.progress: TaskProgress | None = None
         self.done_future: Future | None = None
         self.last_state_pub = -1e9
+        self.last_odom_pub = -1e9
         self.heartbeat_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(self.cfg.heartbeat_period, self.on_heartbeat, clock=self.heartbeat_clock)
         self.failed = False
-        self.odom_pub = self.create_publisher(Odometry, "odom", 10)
-        self.state_pub = self.create_publisher(RobotState, "state", 10)
+        self.odom_pub = self.create_publisher(Odometry, "odom", 10, event_callbacks=conv.no_pub_events())
+        self.state_pub = self.create_publisher(RobotState, "state", 10, event_callbacks=conv.no_pub_events())
         # latched: a planner that (re)joins late still gets this robot's current request
-        self.request_pub = self.create_publisher(PlanRequest, "/planner/requests", conv.latched_qos())
+        self.request_pub = self.create_publisher(PlanRequest, "/planner/requests", conv.latched_qos(),
+            event_callbacks=conv.no_pub_events())
         self.request_msg: PlanRequest | None = None
         self.request_wall = 0.0
         self.backend = make_backend(self)
-        self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
+        if not shared_inputs:
+            self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10,
+                event_callbacks=conv.no_sub_events())
         # transient local like the planner's publisher: a robot node that matches late still
         # receives the first segment of its path (without it every later one is refused)
-        self.create_subscription(TimedPath, "path", self.on_path, conv.latched_qos(conv.PATH_HISTORY))
-        self.action = ActionServer(self, ExecuteTask, "execute_task", self.execute,
-                                   goal_callback=self.on_goal, cancel_callback=self.on_cancel)
+        self.create_subscription(TimedPath, "path", self.on_path, conv.latched_qos(conv.PATH_HISTORY),
+                                 event_callbacks=conv.no_sub_events())
+        # batched transport: a container shares one publisher and subscription among its robots
+        self.feedback_pub = self.fleet_state_pub = None
+        self.task_events: OrderedDict[str, TaskFeedback] = OrderedDict()  # last event per task
+        if not self.batched:
+            self.action = ActionServer(self, ExecuteTask, "execute_task", self.execute,
+                                       goal_callback=self.on_goal, cancel_callback=self.on_cancel)
+        elif not shared_inputs:
+            self.feedback_pub = self.create_publisher(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, conv.feedback_qos())
+            self.fleet_state_pub = self.create_publisher(FleetState, conv.FLEET_STATES_TOPIC, 10)
+            self.create_subscription(TaskMsg, "/tasks", self.on_task_msg, conv.task_qos())
 
     # -- base state --------------------------------------------------------------------
     def on_base_state(self, mine: RobotState) -> None:
         """The backend's report of the base (pose in ``map``, progress on the current path)."""
         old = self.state
+        self.base_seen = True
         if mine.mode == RobotState.MODE_FAILED and not self.failed:
             self.failed = True
-            if self.done_future is not None and not self.done_future.done():
-                self.done_future.set_result(False)
+            if self.progress is not None:
+                self._task_done(False)
         mine.task_id = self.task_msg.task_id if self.task_msg else ""
         if self.path is not None and mine.plan_id != self.path.plan_id:
             mine.plan_id, mine.progress_index = self.path.plan_id, 0
         if self.task_msg is None and mine.mode == RobotState.MODE_WAITING:
             mine.mode = RobotState.MODE_IDLE
         self.state = mine
-        self.odom_pub.publish(conv.odometry(mine))
         now = conv.from_time(mine.header.stamp)
+        # 1 ms slack: the simulator's ticks are floats, a period of exact ticks must not slip one
+        if now - self.last_odom_pub >= self.cfg.odom_period - 1e-3 or now < self.last_odom_pub:
+            self.odom_pub.publish(conv.odometry(mine))
+            self.last_odom_pub = now
         changed = (old.progress_index, old.plan_id, old.mode, old.task_id, old.carrying_rack) != \
             (mine.progress_index, mine.plan_id, mine.mode, mine.task_id, mine.carrying_rack)
         if changed or now - self.last_state_pub >= self.cfg.state_period:
             self.state_pub.publish(mine)
+            if self.fleet_state_pub is not None:
+                self.fleet_state_pub.publish(conv.fleet_state_msg([mine], now))
             self.last_state_pub = now
         self._follow_task()
 
@@ -128,16 +170,23 @@ class RobotNode(Node):
             return
         before = self.progress.completed
         done = self.progress.update(self.state.progress_index, self.state.mode in conv.OPERATION_MODES)
-        if done != before and self.goal_handle is not None:
-            fb = ExecuteTask.Feedback(step_index=done, mode=self.state.mode,
-                                      progress_index=self.state.progress_index)
-            self.goal_handle.publish_feedback(fb)
-        if self.progress.done and self.done_future is not None and not self.done_future.done():
-            self.done_future.set_result(True)
+        if done != before:
+            if self.goal_handle is not None:
+                fb = ExecuteTask.Feedback(step_index=done, mode=self.state.mode,
+                                          progress_index=self.state.progress_index)
+                self.goal_handle.publish_feedback(fb)
+            self._feedback(TaskFeedback.EVENT_STEP_DONE, done)
+        if self.progress.done:
+            self._task_done(True)
 
     def on_heartbeat(self) -> None:
         if self.state.header.stamp.sec or self.state.header.stamp.nanosec:
             self.state_pub.publish(self.state)
+        # the base waits short of what was released: a drive command was lost, send it again
+        st = self.state
+        behind = st.plan_id != self.path.plan_id or st.progress_index < self.sent if self.path else False
+        if behind and self.sent > 0 and st.mode in (RobotState.MODE_WAITING, RobotState.MODE_IDLE):
+            self.backend.on_release(self.path, self.sent, self.sent, conv.from_time(st.header.stamp))
         # no waypoint of the task planned yet: the request may have been lost, send it again
         wall = self.heartbeat_clock.now().nanoseconds * 1e-9
         if self.request_msg is not None and self.progress is not None and not self.progress.arrivals \
@@ -172,36 +221,92 @@ class RobotNode(Node):
             i = msg.robot_ids.index(self.robot_id)
         except ValueError:
             return
-        if msg.plan_ids[i] != self.path.plan_id or msg.release_indices[i] <= self.sent:
+        self.apply_release(int(msg.plan_ids[i]), int(msg.release_indices[i]), conv.from_time(msg.header.stamp))
+
+    def apply_release(self, plan_id: int, index: int, stamp: float) -> None:
+        """The planner allows driving plan ``plan_id`` up to waypoint ``index``."""
+        if self.path is None or plan_id != self.path.plan_id or index <= self.sent:
             return
-        last = min(msg.release_indices[i], len(self.path.waypoints) - 1)
-        self.backend.on_release(self.path, self.sent + 1, last, conv.from_time(msg.header.stamp))
+        last = min(index, len(self.path.waypoints) - 1)
+        self.backend.on_release(self.path, self.sent + 1, last, stamp)
         self.sent = last
 
-    # -- task action -------------------------------------------------------------------
+    # -- tasks: common part -------------------------------------------------------------
+    def refusal(self, task: TaskMsg) -> str:
+        """Why this robot cannot take ``task`` now; empty if it can."""
+        if self.failed:
+            return f"{self.robot_id} has failed"
+        if self.task_msg is not None:
+            return f"{self.robot_id} is busy with {self.task_msg.task_id}"
+        if not task.steps:
+            return f"task {task.task_id} has no steps"
+        return ""
+
+    def _begin_task(self, task: TaskMsg) -> None:
+        self.task_msg = task
+        self.progress = TaskProgress([((s.cell_x, s.cell_y), s.op) for s in task.steps])
+        # only waypoints planned after this request can perform the task's operations
+        self.progress.extend_path([], len(self.path.waypoints) if self.path else 0)
+        self.request_msg = PlanRequest(header=self.state.header, robot_id=self.robot_id,
+                                       task_id=task.task_id, steps=list(task.steps))
+        self.request_pub.publish(self.request_msg)
+        self.request_wall = self.heartbeat_clock.now().nanoseconds * 1e-9
+
+    def _task_done(self, ok: bool) -> None:
+        """The task ended (all steps done, or the base failed): report it, become idle."""
+        if self.task_msg is None or (self.done_future is not None and self.done_future.done()):
+            return
+        self.request_msg = None
+        # replace the latched request, so that a restarted planner does not redo this task
+        self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id))
+        message = "" if ok else f"{self.robot_id} failed (drive fault) during the task"
+        self._feedback(TaskFeedback.EVENT_SUCCEEDED if ok else TaskFeedback.EVENT_FAILED,
+                       self.progress.completed if self.progress else 0, message)
+        if self.done_future is not None and not self.done_future.done():
+            self.done_future.set_result(ok)  # the action's execute() finishes the goal
+        else:
+            self.task_msg = self.progress = None
+
+    # -- tasks over topics (fleet_transport batched) ----------------------------------------
+    def on_task_msg(self, task: TaskMsg) -> None:
+        """A task on ``/tasks``: take it if it is for this robot (repeats are answered again)."""
+        if task.robot_id != self.robot_id:
+            return
+        last = self.task_events.get(task.task_id)
+        if last is not None:  # the allocator did not hear the answer: repeat it
+            self.feedback_pub.publish(last)
+            return
+        reason = self.refusal(task)
+        if reason:
+            self._feedback(TaskFeedback.EVENT_REJECTED, 0, reason, task.task_id)
+            return
+        self._begin_task(task)
+        self._feedback(TaskFeedback.EVENT_ACCEPTED, 0)
+
+    def _feedback(self, event: int, steps: int, message: str = "", task_id: str = "") -> None:
+        if not self.batched:
+            return
+        task_id = task_id or self.task_msg.task_id
+        msg = TaskFeedback(header=self.state.header, robot_id=self.robot_id, task_id=task_id,
+                           event=event, step_index=steps, message=message)
+        self.task_events[task_id] = msg
+        self.task_events.move_to_end(task_id)
+        while len(self.task_events) > FEEDBACK_HISTORY:
+            self.task_events.popitem(last=False)
+        self.feedback_pub.publish(msg)
+
+    # -- tasks over the action (fleet_transport per_robot) ------------------------------
     def on_goal(self, goal: ExecuteTask.Goal) -> GoalResponse:
-        if self.task_msg is not None or not goal.task.steps or self.failed:
-            return GoalResponse.REJECT
-        return GoalResponse.ACCEPT
+        return GoalResponse.REJECT if self.refusal(goal.task) else GoalResponse.ACCEPT
 
     def on_cancel(self, goal_handle) -> CancelResponse:  # noqa: ARG002
         return CancelResponse.REJECT  # a rack visit in progress is finished, never abandoned
 
     async def execute(self, goal_handle) -> ExecuteTask.Result:
-        task = goal_handle.request.task
-        self.goal_handle, self.task_msg = goal_handle, task
-        self.progress = TaskProgress([((s.cell_x, s.cell_y), s.op) for s in task.steps])
-        # only waypoints planned after this request can perform the task's operations
-        self.progress.extend_path([], len(self.path.waypoints) if self.path else 0)
+        self.goal_handle = goal_handle
         self.done_future = Future()
-        self.request_msg = PlanRequest(header=self.state.header, robot_id=self.robot_id,
-                                       task_id=task.task_id, steps=list(task.steps))
-        self.request_pub.publish(self.request_msg)
-        self.request_wall = self.heartbeat_clock.now().nanoseconds * 1e-9
+        self._begin_task(goal_handle.request.task)
         ok = await self.done_future
-        self.request_msg = None
-        # replace the latched request, so that a restarted planner does not redo this task
-        self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id))
         if ok:
             goal_handle.succeed()
             result = ExecuteTask.Result(success=True, finished=self.state.header.stamp)
@@ -213,8 +318,9 @@ class RobotNode(Node):
         return result
 
 
-def make_robots(first: int, count: int) -> list:
-    return [lambda i=i: RobotNode(namespace=conv.robot_name(i)) for i in range(first, first + count)]
+def make_robots(first: int, count: int, shared_inputs: bool = False) -> list:
+    return [lambda i=i: RobotNode(namespace=conv.robot_name(i), shared_inputs=shared_inputs)
+            for i in range(first, first + count)]
 
 
 def main(args: list[str] | None = None) -> None:

@@ -23,6 +23,7 @@ import psutil
 import rclpy
 import yaml
 from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -33,8 +34,10 @@ from warehouse_core import bagio, trajectory
 from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
 from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis
+from warehouse_core.progress_watch import ProgressWatch
 from warehouse_interfaces.msg import (
     FleetPlan,
+    FleetState,
     FleetWaits,
     Order,
     OrderStatus,
@@ -42,12 +45,15 @@ from warehouse_interfaces.msg import (
     PlanRequest,
     RobotState,
     Task,
+    TaskFeedback,
     TaskStatus,
     TaskStep,
 )
 from warehouse_nodes import conversions as conv
 
-ROBOTS_PER_CONTAINER = 50
+ROBOTS_PER_CONTAINER = 100
+STUCK_AFTER_S = 60.0  # [s, sim] a robot with a task and no progress this long counts as stuck
+MEMORY_SAMPLE_S = 3.0  # [s, wall] between memory samples (reading PSS of every process is not free)
 MAX_ODOM_GAP_S = 2.0  # longer stretches without odometry are not judged for collisions
 
 
@@ -63,6 +69,7 @@ class RunOptions:
     quiet: bool = False
     min_distance: float = 0.5
     policy: str = ""  # empty: the config's task_allocator.policy
+    orders_per_hour: float | None = None  # None: the config's order_source.orders_per_hour
 
 
 def interfaces_msg_dir(root: Path) -> Path:
@@ -89,8 +96,16 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
     if opts.policy:
         allocator["policy"] = opts.policy
+    if opts.orders_per_hour is not None:
+        if not opts.orders_per_hour > 0:
+            raise InputError("--orders-per-hour", f"{opts.orders_per_hour} is not a positive rate",
+                             fix="give orders per hour > 0")
+        doc.setdefault("order_source", {}).setdefault("ros__parameters", {})["orders_per_hour"] = \
+            float(opts.orders_per_hour)
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
-    sim["expected_nodes"] = opts.robots + 4  # robots, planner, allocator, source, monitor
+    sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
+    # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
+    sim["expected_state_readers"] = len(range(0, opts.robots, ROBOTS_PER_CONTAINER)) + 1
     path = opts.out / "params.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path, doc
@@ -115,10 +130,12 @@ def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
 class RunMonitor(Node):
     """Follows the run: sim time, events for the report, and the bag."""
 
-    def __init__(self, opts: RunOptions, bag_dir: Path) -> None:
+    def __init__(self, opts: RunOptions, bag_dir: Path, batched: bool) -> None:
         super().__init__("run_monitor", parameter_overrides=[
             rclpy.parameter.Parameter("use_sim_time", value=True)])
         self.record = RunRecord()
+        self.watch = ProgressWatch(STUCK_AFTER_S)
+        self.first_plan_wall: float | None = None
         self.sim_time = 0.0
         self.sim_status = ""
         self.planner_status = ""
@@ -132,11 +149,16 @@ class RunMonitor(Node):
                   ("/orders", "warehouse_interfaces/msg/Order", Order, self._order),
                   ("/parcels", "warehouse_interfaces/msg/Parcel", Parcel, self._parcel),
                   ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None),
-                  ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None)]
+                  ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None),
+                  ("/sim/fleet_state", bagio.FLEET_STATE, FleetState, None)]
+        if batched:
+            topics.append((conv.FLEET_STATES_TOPIC, bagio.FLEET_STATE, FleetState, self._fleet_states))
+            topics.append((conv.TASK_FEEDBACK_TOPIC, "warehouse_interfaces/msg/TaskFeedback", TaskFeedback, None))
         for i in range(opts.robots):
             name = conv.robot_name(i)
             topics.append((f"/{name}/odom", "nav_msgs/msg/Odometry", Odometry, None))
-            topics.append((f"/{name}/state", "warehouse_interfaces/msg/RobotState", RobotState, self._state))
+            if not batched:
+                topics.append((f"/{name}/state", "warehouse_interfaces/msg/RobotState", RobotState, self._state))
         events = conv.latched_qos(conv.EVENT_HISTORY)  # no event is missed at start-up
         for topic, msgtype, cls, handler in topics:
             self.bag.add_topic(topic, msgtype)
@@ -153,7 +175,7 @@ class RunMonitor(Node):
             if handler is not None:
                 handler(deserialize_message(data, cls))
 
-        self.create_subscription(cls, topic, on_raw, qos, raw=True)
+        self.create_subscription(cls, topic, on_raw, qos, raw=True, event_callbacks=conv.no_sub_events())
 
     def _on_clock(self, msg: Clock) -> None:
         self.sim_time = conv.from_time(msg.clock)
@@ -165,7 +187,10 @@ class RunMonitor(Node):
         self.planner_status = msg.data
 
     def _plan(self, msg: FleetPlan) -> None:
+        if self.first_plan_wall is None:
+            self.first_plan_wall = time.monotonic()
         self.record.planner_times_s.append(msg.planning_time_s)
+        self.record.planner_cpu_s.append(msg.planning_cpu_s)
 
     def _task(self, msg: Task) -> None:
         pick = next((i for i, s in enumerate(msg.steps) if s.op == TaskStep.OP_PICK), -1)
@@ -177,6 +202,16 @@ class RunMonitor(Node):
 
     def _state(self, msg: RobotState) -> None:
         self.record.on_battery(msg.battery)
+        self.watch.update(msg.robot_id, conv.from_time(msg.header.stamp), msg.task_id, (msg.cell_x, msg.cell_y),
+                          msg.plan_id, msg.progress_index, msg.mode in conv.OPERATION_MODES)
+
+    def _fleet_states(self, msg: FleetState) -> None:
+        if len(msg.battery):
+            self.record.on_battery(float(min(msg.battery)))
+        t = conv.from_time(msg.header.stamp)
+        for i, robot in enumerate(msg.robot_ids):
+            self.watch.update(robot, t, msg.task_ids[i], (int(msg.cell_x[i]), int(msg.cell_y[i])),
+                              int(msg.plan_ids[i]), int(msg.progress_index[i]), msg.modes[i] in conv.OPERATION_MODES)
 
     def _order(self, msg: Order) -> None:
         self.record.on_order(msg.order_id, conv.from_time(msg.deadline))
@@ -243,6 +278,19 @@ def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
     return total / 2**20
 
 
+def _cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each node process; robot containers summed."""
+    out: dict[str, float] = {}
+    for name, p in [("run_monitor", None), *procs.items()]:
+        key = "robot_containers" if name.startswith("robots_") else name
+        try:
+            t = psutil.Process(p.pid if p is not None else os.getpid()).cpu_times()
+        except psutil.Error:
+            continue
+        out[key] = round(out.get(key, 0.0) + t.user + t.system, 1)
+    return out
+
+
 def execute(opts: RunOptions) -> dict:
     """Run the stack for ``opts.duration`` simulated seconds; returns the report."""
     t_start = time.monotonic()
@@ -261,11 +309,17 @@ def execute(opts: RunOptions) -> dict:
                          fix="choose a new --out directory")
     procs: dict[str, subprocess.Popen] = {}
     rclpy.init(args=["--ros-args", "--log-level", "warn"])
-    monitor = RunMonitor(opts, bag_dir)
+    transport = param_doc["/**"]["ros__parameters"].get("fleet_transport", "batched")
+    monitor = RunMonitor(opts, bag_dir, conv.check_fleet_transport(transport, "/**"))
+    # one executor for the whole run: rclpy.spin_once(node) would add and remove the node on
+    # every call, rebuilding its wait set of hundreds of subscriptions for each message
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
     progress = Progress(opts.duration, opts.quiet)
     peak_rss = 0.0
     failure = ""
     sim_started_wall = None
+    cpu: dict[str, float] = {}
     try:
         for name, cmd in node_commands(opts, params).items():
             log = open(opts.out / "logs" / f"{name}.log", "w")
@@ -273,11 +327,11 @@ def execute(opts: RunOptions) -> dict:
                                            cwd=opts.root, start_new_session=True)
         last_sample = 0.0
         while monitor.sim_time < opts.duration:
-            rclpy.spin_once(monitor, timeout_sec=0.05)
+            executor.spin_once(timeout_sec=0.05)
             if sim_started_wall is None and monitor.sim_time > 0:
                 sim_started_wall = time.monotonic()
             now = time.monotonic()
-            if now - last_sample >= 1.0:
+            if now - last_sample >= MEMORY_SAMPLE_S:
                 last_sample = now
                 peak_rss = max(peak_rss, _memory_mb(procs))
                 dead = [n for n, p in procs.items() if p.poll() is not None]
@@ -292,25 +346,33 @@ def execute(opts: RunOptions) -> dict:
                               len(monitor.record.order_completed),
                               len(monitor.record.order_created))
         sim_end_wall = time.monotonic()
+        cpu = _cpu_seconds(procs)
         _stop(procs)
         end_deadline = time.monotonic() + 1.0
         while time.monotonic() < end_deadline:
-            rclpy.spin_once(monitor, timeout_sec=0.05)
+            executor.spin_once(timeout_sec=0.05)
     finally:
         _stop(procs)
         progress.end()
         monitor.bag.close()
         sim_time = monitor.sim_time
         record = monitor.record
+        watch = monitor.watch
+        first_plan_wall = monitor.first_plan_wall
         status = monitor.sim_status
         planner_status = monitor.planner_status
+        executor.shutdown()
         monitor.destroy_node()
         rclpy.try_shutdown()
     if failure:
         tail = _log_tail(opts.out / "logs")
         raise RuntimeError(f"{failure}\n{tail}")
+    # collisions are judged on the simulator's ground truth (every tick, batched), gaps in what
+    # the robots reported on their odometry topics are counted separately
+    store = bagio.typestore_with([interfaces_msg_dir(opts.root)])
+    truth = bagio.read_fleet_state_tracks(bag_dir, store)
     tracks = bagio.read_odometry_tracks(bag_dir)
-    encounters = trajectory.close_encounters(tracks, opts.min_distance, MAX_ODOM_GAP_S)
+    encounters = trajectory.close_encounters(truth or tracks, opts.min_distance, MAX_ODOM_GAP_S)
     gaps = trajectory.sample_gaps(tracks, MAX_ODOM_GAP_S)
     sim_wall = sim_end_wall - (sim_started_wall or sim_end_wall)
     report = {
@@ -319,6 +381,7 @@ def execute(opts: RunOptions) -> dict:
         "wall_duration_s": round(time.monotonic() - t_start, 2),
         "real_time_factor": round(sim_time / sim_wall, 2) if sim_wall > 0 else 0.0,
         "startup_s": round((sim_started_wall or t_start) - t_start, 2),
+        "first_plan_s": round(first_plan_wall - t_start, 2) if first_plan_wall else None,
         **order_kpis(record, min(sim_time, opts.duration)),
         **operations_kpis(record, min(sim_time, opts.duration), opts.robots),
         "policy": policy,
@@ -326,11 +389,16 @@ def execute(opts: RunOptions) -> dict:
         "odom_gaps": len(gaps),
         "odom_gap_s": round(sum(end - start for _, start, end in gaps), 1),
         "min_distance_m": opts.min_distance,
-        "sim_stalls": _status_value(status, "stalls"),
+        "sim_stalls": _status_value(status, "stalls") + _status_value(status, "node_stalls"),
+        "sim_stalls_planner": _status_value(status, "stalls"),
+        "sim_stalls_nodes": _status_value(status, "node_stalls"),
         "injected_delays": _status_value(status, "injected_delays"),
         "robot_failures": _status_value(status, "robot_failures"),
         "plan_repairs": _status_value(planner_status, "plan_repairs"),
+        "stuck_robots": len(watch.stuck_episodes),
+        "max_no_progress_s": round(watch.longest(), 1),
         "peak_rss_mb": round(peak_rss, 1),
+        "cpu_s": cpu,
         "seed": opts.seed,
         "layout": str(opts.layout),
         "bag": str(bag_dir),
@@ -374,6 +442,9 @@ def summary(report: dict, out: Path) -> str:
         f"{r['odom_gaps']} odometry gaps > {MAX_ODOM_GAP_S:.0f} s not judged); "
         f"{r['robot_failures']} robot failures, {r['plan_repairs']} plan repairs, "
         f"{r['tasks_reallocated']} tasks reallocated",
-        f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round;  peak memory {r['peak_rss_mb']:.0f} MB",
+        f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round ({r['planner_cpu_p99_ms']:.1f} ms CPU); "
+        f"peak memory {r['peak_rss_mb']:.0f} MB",
+        f"  progress    {r['stuck_robots']} robots stuck > {STUCK_AFTER_S:.0f} s with a task (longest "
+        f"{r['max_no_progress_s']:.0f} s); sim time waited {r['sim_stalls']} ticks for slow nodes",
         f"  written     {out / 'report.json'}  and  {out / 'bag'}",
     ])

@@ -19,8 +19,12 @@ from warehouse_core.errors import InputError
 
 
 def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = None,
-              on_shutdown: Callable[[list[Node]], None] | None = None) -> int:
-    """Create the nodes in one process and spin them on one executor until shut down."""
+              on_shutdown: Callable[[list[Node]], None] | None = None,
+              after_create: Callable[[list[Node]], object] | None = None) -> int:
+    """Create the nodes in one process and spin them on one executor until shut down.
+
+    ``after_create(nodes)`` runs once they all exist (e.g. to share subscriptions among them);
+    what it returns is kept alive until shutdown."""
     rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
     nodes: list[Node] = []
     executor = SingleThreadedExecutor()
@@ -33,6 +37,7 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
             node = make()
             nodes.append(node)
             executor.add_node(node)
+        keep = after_create(nodes) if after_create is not None else None  # noqa: F841
         # spin_once returns at least every 0.1 s, so a signal ends the loop between callbacks
         while not stopping and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
