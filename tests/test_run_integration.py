@@ -149,3 +149,40 @@ def test_robot_fault_mid_task_is_repaired_and_orders_still_complete(tmp_path, ro
     assert report["orders_completed"] == report["orders_received"] - report["orders_rejected"]
     print("orders of the failed task:", {o: last_state.get(o) for o in failed_orders},
           "completed after the fault:", done_after)
+
+
+def test_per_robot_transport_runs_tasks_over_the_action(tmp_path, ros_env):
+    """fleet_transport per_robot (what one physical robot offers tools): every task travels as
+    an ExecuteTask goal and states come from /<robot>/state; orders complete all the same."""
+    _, out, report = run_with(tmp_path, ros_env, 6, 240, 11,
+                              **{"/**": dict(fleet_transport="per_robot")})
+    assert report["orders_completed"] >= 3
+    assert report["collisions"] == 0 and report["stuck_robots"] == 0
+    with Reader(out / "bag") as reader:
+        topics = {c.topic for c in reader.connections}
+    assert "/robot_0/state" in topics and "/fleet/task_feedback" not in topics
+
+
+def test_hundred_robots_on_the_large_layout_all_progress_without_collisions(tmp_path, ros_env):
+    """Issue 5 item 5: 100 robot nodes (two containers) on the large layout, short enough for
+    CI: zero collisions on the simulator's ground truth, no robot with a task stuck for 60
+    simulated seconds, and the fleet at work (most robots moved)."""
+    from warehouse_nodes.run import interfaces_msg_dir
+
+    out = tmp_path / "run"
+    proc = run_cli(["run", "--robots", "100", "--duration", "150", "--seed", "8", "--map",
+                    "maps/warehouse_large_layout.yaml", "--orders-per-hour", "12000", "--out", str(out),
+                    "--quiet"], ros_env, timeout=600)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["robots"] == 100
+    assert report["collisions"] == 0
+    assert report["stuck_robots"] == 0 and report["max_no_progress_s"] < 60.0
+    assert report["orders_completed"] >= 5
+    for key in ("sim_stalls", "sim_stalls_planner", "sim_stalls_nodes", "first_plan_s", "cpu_s"):
+        assert key in report, key
+    truth = bagio.read_fleet_state_tracks(out / "bag", bagio.typestore_with([interfaces_msg_dir(ROOT)]))
+    assert len(truth) == 100
+    moved = [tr.name for tr in truth if tr.distance() > 2.0]
+    assert len(moved) >= 60, f"only {len(moved)} of 100 robots moved"
+    assert trajectory.close_encounters(truth, 0.5) == []
