@@ -12,7 +12,8 @@ state they handed to their robots on ``/sim/progress``): if either falls behind,
 robot nodes missing their base's state. The simulator waits for ``expected_nodes``
 subscribers of ``/clock`` and ``expected_state_readers`` subscribers of ``/sim/fleet_state``
 (robot containers or robot nodes, and recorders) before it starts, so that no node misses
-the start of a run.
+the start of a run; with ``wait_for_planner`` also for the planner's first release (it
+builds its fleet plan from the robots' states, published while time stands at zero).
 
 Robot faults: ``fault_robots`` / ``fault_times`` schedule faults (robot ``fault_robots[k]``
 fails at sim time ``fault_times[k]``), and the ``/sim/fail_robot`` service (FailRobot) fails
@@ -63,6 +64,7 @@ class FloorSimConfig:
     max_node_lag: float = 1.0
     expected_nodes: int = 0
     expected_state_readers: int = 0
+    wait_for_planner: bool = False
     start_timeout: float = 60.0
     battery_drain_scale: float = 1.0
     charge_rate: float = 0.002
@@ -207,12 +209,14 @@ class FloorSimNode(Node):
 
     def _ready(self) -> bool:
         clocks, readers = self.count_subscribers("/clock"), self.count_subscribers("/sim/fleet_state")
-        if clocks >= self.cfg.expected_nodes and readers >= self.cfg.expected_state_readers:
+        planner = self.planner_time >= 0 or not self.cfg.wait_for_planner
+        if clocks >= self.cfg.expected_nodes and readers >= self.cfg.expected_state_readers and planner:
             return True
         if time.monotonic() - self.created_wall > self.cfg.start_timeout:
             self.get_logger().warning(
                 f"starting after {self.cfg.start_timeout:.0f} s with {clocks} of {self.cfg.expected_nodes} "
-                f"nodes and {readers} of {self.cfg.expected_state_readers} robot state readers up")
+                f"nodes and {readers} of {self.cfg.expected_state_readers} robot state readers up"
+                f"{'' if planner else ', no planner yet'}")
             return True
         return False
 

@@ -82,7 +82,8 @@ class PlannerNode(Node):
         self.last_markers = -1e9
         self.floor_points: dict = {}  # marker cube centres by cell
         self.path_pubs = {}
-        batched = conv.check_fleet_transport(self.cfg.fleet_transport, self.get_fully_qualified_name())
+        batched = self.batched = conv.check_fleet_transport(self.cfg.fleet_transport,
+                                                            self.get_fully_qualified_name())
         for i in range(self.cfg.robots):
             name = conv.robot_name(i)
             self.path_pubs[name] = self.create_publisher(TimedPath, f"/{name}/path",
@@ -111,10 +112,22 @@ class PlannerNode(Node):
         self.last_seen[msg.robot_id] = self.wall_now()
         if msg.mode == RobotState.MODE_FAILED:
             self.failed.setdefault(msg.robot_id, [(msg.cell_x, msg.cell_y)])
+        if not self.batched:
+            self._start_when_complete()
 
     def on_fleet_states(self, msg: FleetState) -> None:
         for state in conv.fleet_state_entries(msg):
             self.on_state(state)
+        self._start_when_complete()
+
+    def _start_when_complete(self) -> None:
+        """Build the fleet planner as soon as every robot has reported (not on the timer: the
+        simulator holds time at zero until the planner is ready, so no timer would fire) and
+        say so with a first, empty release."""
+        if self.fleet is None and len(self.states) >= self.cfg.robots:
+            now = self.now()
+            self._start(math.floor(now / self.cfg.step_duration + 1e-9))
+            self.release_pub.publish(conv.release_msg({}, now))
 
     def on_sim_event(self, msg: String) -> None:
         event = json.loads(msg.data)
