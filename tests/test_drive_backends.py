@@ -39,7 +39,8 @@ def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (se
         robot = RobotNode(namespace="robot_0", parameter_overrides=[
             Parameter("drive_backend", value="gazebo"),
             Parameter("map_to_odom", value=list(SPAWN)),
-            Parameter("control_rate", value=20.0)])
+            Parameter("control_rate", value=20.0),
+            Parameter("odom_period", value=0.0)])  # odometry at every control step: compared with the truth
         test = Node("fake_base", namespace="robot_0")
         plant = DiffDrivePlant(0.0, 0.0, 0.0, PlantConfig(latency=0.05, seed=3))
         odom_pub = test.create_publisher(Odometry, "base/odom", 10)
