@@ -85,8 +85,12 @@ def sample_gaps(tracks: list[Track], max_gap: float) -> list[tuple[str, float, f
     return out
 
 
-def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0) -> list[Encounter]:
+def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0,
+                     window: tuple[float, float] | None = None) -> list[Encounter]:
     """Every maximal time span in which two robots are closer than ``threshold`` metres.
+
+    With ``window=(a, b)`` only the time from ``a`` to ``b`` is judged (the tracks may hold
+    samples around it for interpolation): a long recording is judged window by window.
 
     Between two samples more than ``max_gap`` seconds apart a robot's position is unknown (a
     straight line across a long gap would invent a path): such stretches are not judged;
@@ -98,6 +102,8 @@ def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0
     times, xs, ys, present = _resample(tracks)
     known = _known(tracks, times, max_gap)
     both = present[:-1] & present[1:] & known  # on the floor and seen for the whole interval
+    if window is not None:
+        both &= ((times[:-1] >= window[0]) & (times[1:] <= window[1]))[:, None]
     step = np.where(both, np.hypot(np.diff(xs, axis=0), np.diff(ys, axis=0)), 0.0)
     reach = threshold + (2.0 * float(step.max()) if step.size else 0.0)
     open_: dict[tuple[int, int], list[float]] = {}
