@@ -104,22 +104,25 @@ def _map_from_params(bag: Path, warn: Callable[[str], None]) -> MapImage | None:
         return None
 
 
-def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None) -> dict:
-    """Analyse ``opts.bag`` into ``opts.out``; returns the ``analysis.json`` content."""
-    if not opts.min_distance > 0:
-        raise InputError("--min-distance", f"{opts.min_distance} is not a positive distance", fix="e.g. 0.5")
-    warnings: list[str] = []
+@dataclass
+class BagRead:
+    """The outcome of one streaming pass over a bag."""
 
-    def note(text: str) -> None:
-        warnings.append(text)
-        if warn is not None:
-            warn(text)
+    record: FleetRecord
+    tracks: list
+    storage: str
+    truncated: bool
+    topics: dict
+    messages: int
+    duration: float
 
-    t_wall = time.monotonic()
-    with BagSource(opts.bag, opts.msg_dirs, note) as src:
+
+def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progress: bool = True) -> BagRead:
+    """Stream the odometry, map and our event topics of ``bag`` into a :class:`FleetRecord`."""
+    with BagSource(bag, msg_dirs, note) as src:
         odom = set(src.topics_of_type(ODOMETRY))
         if not odom:
-            raise InputError(str(opts.bag), "no nav_msgs/msg/Odometry topic: nothing tells where robots were "
+            raise InputError(str(bag), "no nav_msgs/msg/Odometry topic: nothing tells where robots were "
                              f"(topics: {', '.join(sorted(src.topics)[:8]) or 'none'})",
                              fix="record the robots' odometry, e.g. `ros2 bag record /robot_0/odom ...`")
         own = {t for t, ty in OWN_TOPICS.items() if t in src.topics and src.topics[t].msgtype == ty
@@ -128,7 +131,7 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
         rec = FleetRecord(src.start_ns, note)
         stamp = StampChooser(note)
         duration_hint = (src.end_ns - src.start_ns) * 1e-9
-        bar = ProgressBar(duration_hint, opts.progress)
+        bar = ProgressBar(duration_hint, progress)
         count = 0
         for m in src.messages(odom | own | maps):
             count += 1
@@ -142,15 +145,34 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
                 bar.show(rec.rel(m.log_time_ns), count)
         bar.show(duration_hint, count)
         bar.end()
-        storage, truncated = src.storage, src.truncated
+        stamp.report(odom)
         topics = {t.name: {"type": t.msgtype, "messages": t.count, "decoded": t.decoded,
                            "undecodable": t.failed, "known_type": t.decodable} for t in src.topics.values()}
+        storage, truncated = src.storage, src.truncated
     tracks = rec.tracks()
     if not tracks:
-        raise InputError(str(opts.bag), "the odometry topics hold no readable message",
+        raise InputError(str(bag), "the odometry topics hold no readable message",
                          fix="check the recording (`ros2 bag info`)")
     duration = max(float(max(tr.t[-1] for tr in tracks)), rec.last_t, 0.0)
     rec.finish(duration)
+    return BagRead(rec, tracks, storage, truncated, topics, count, duration)
+
+
+def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None) -> dict:
+    """Analyse ``opts.bag`` into ``opts.out``; returns the ``analysis.json`` content."""
+    if not opts.min_distance > 0:
+        raise InputError("--min-distance", f"{opts.min_distance} is not a positive distance", fix="e.g. 0.5")
+    warnings: list[str] = []
+
+    def note(text: str) -> None:
+        warnings.append(text)
+        if warn is not None:
+            warn(text)
+
+    t_wall = time.monotonic()
+    got = read_bag(opts.bag, opts.msg_dirs, note, opts.progress)
+    rec, tracks, count = got.record, got.tracks, got.messages
+    duration = got.duration
     s = opts.motion
     robots = [kpis.robot_motion(tr, s) for tr in tracks]
     waits = kpis.waiting(rec)
@@ -159,8 +181,8 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
     encounters = kpis.windowed_encounters(tracks, opts.min_distance, s.max_gap)
     result = {
         "bag": str(opts.bag),
-        "storage": storage,
-        "truncated": truncated,
+        "storage": got.storage,
+        "truncated": got.truncated,
         "duration_s": round(duration, 3),
         "min_distance_m": opts.min_distance,
         "robots": robots,
@@ -172,7 +194,7 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
     result.update(kpis.task_kpis(rec, duration, len(tracks)))
     if rec.waits_seen:
         result["waiting_s_total"] = round(sum(w["waiting_s"] for w in waits.values()), 2)
-    result["topics"] = topics
+    result["topics"] = got.topics
     result["messages_read"] = count
     map_image = rec.map
     if map_image is None and opts.map_path is not None:

@@ -165,8 +165,11 @@ class BagSource:
     def topics_of_type(self, msgtype: str) -> list[str]:
         return sorted(t.name for t in self.topics.values() if t.msgtype == msgtype and t.decodable)
 
-    def messages(self, topics: set[str]) -> Iterator[Message]:
-        """Deserialised messages of ``topics`` (decodable ones), in recording order."""
+    def messages(self, topics: set[str], raw: bool = False) -> Iterator[Message]:
+        """Deserialised messages of ``topics`` (decodable ones), in recording order.
+
+        With ``raw=True`` the CDR bytes are passed on as they are (``msg`` is ``bytes``).
+        """
         conns = [c for c in self.reader.connections if c.topic in topics and self.topics[c.topic].decodable]
         if not conns:
             return
@@ -174,7 +177,7 @@ class BagSource:
         read = 0
         while True:
             try:
-                conn, stamp, raw = next(stream)
+                conn, stamp, raw_data = next(stream)
             except StopIteration:
                 return
             except Exception as exc:  # storage breaks off: keep what was read
@@ -184,8 +187,12 @@ class BagSource:
                 return
             read += 1
             info = self.topics[conn.topic]
+            if raw:
+                info.decoded += 1
+                yield Message(conn.topic, conn.msgtype, int(stamp), bytes(raw_data))
+                continue
             try:
-                msg = self.typestore.deserialize_cdr(raw, conn.msgtype)
+                msg = self.typestore.deserialize_cdr(raw_data, conn.msgtype)
             except Exception as exc:
                 info.failed += 1
                 if info.failed == 1:
@@ -204,28 +211,29 @@ def stamp_ns(msg: object) -> int:
 
 
 class StampChooser:
-    """Per topic: header stamps when they agree with the bag clock, else recording times.
+    """Message time: the header stamp when it is on the bag clock, else the recording time.
 
     Odometry of a simulation recorded on sim time, or of robots with synchronised clocks, has
     header stamps on the bag clock; a driver that leaves stamps at zero, or stamps on another
-    clock, does not: for such a topic the recording time is used (and a warning given).
+    clock, does not: such messages take their recording time. :meth:`report` warns once per
+    odometry topic where that happened.
     """
 
     def __init__(self, warn: Callable[[str], None]) -> None:
         self.warn = warn
-        self.use_header: dict[str, bool] = {}
+        self.fallbacks: dict[str, int] = {}
 
     def __call__(self, m: Message) -> int:
-        use = self.use_header.get(m.topic)
         header = stamp_ns(m.msg)
-        if use is None:
-            use = header > 0 and abs(header - m.log_time_ns) <= HEADER_CLOCK_TOLERANCE_NS
-            self.use_header[m.topic] = use
-            if not use:
-                self.warn(f"{m.topic}: header stamps are not on the bag clock "
-                          f"({'zero' if header == 0 else f'{(header - m.log_time_ns) / 1e9:+.1f} s off'}); "
-                          "recording times used instead")
-        return header if use else m.log_time_ns
+        if header > 0 and abs(header - m.log_time_ns) <= HEADER_CLOCK_TOLERANCE_NS:
+            return header
+        self.fallbacks[m.topic] = self.fallbacks.get(m.topic, 0) + 1
+        return m.log_time_ns
+
+    def report(self, topics: set[str]) -> None:
+        for topic in sorted(topics & set(self.fallbacks)):
+            self.warn(f"{topic}: {self.fallbacks[topic]} message(s) with header stamps zero or more than "
+                      f"{HEADER_CLOCK_TOLERANCE_NS // 10**9} s off the bag clock; their recording time was used")
 
 
 def _is_sqlite(target: Path) -> bool:
