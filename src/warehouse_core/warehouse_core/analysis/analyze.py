@@ -151,7 +151,8 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
         storage, truncated = src.storage, src.truncated
     tracks = rec.tracks()
     if not tracks:
-        raise InputError(str(bag), "the odometry topics hold no readable message",
+        raise InputError(str(bag), "the odometry topics hold no readable message"
+                         + (" (the bag is truncated or corrupt before the first one)" if truncated else ""),
                          fix="check the recording (`ros2 bag info`)")
     duration = max(float(max(tr.t[-1] for tr in tracks)), rec.last_t, 0.0)
     rec.finish(duration)

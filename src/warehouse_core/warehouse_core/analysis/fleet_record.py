@@ -10,6 +10,7 @@ since the start of the bag.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class FleetRecord:
         self.wait_causes: dict[str, dict[tuple[str, str], WaitCause]] = {}
         self.map: MapImage | None = None
         self.last_t = 0.0
+        self.not_finite: dict[str, int] = {}  # odometry topic -> samples with NaN/inf positions
 
     def rel(self, t_ns: int) -> float:
         return (t_ns - self.start_ns) * 1e-9
@@ -131,7 +133,12 @@ class FleetRecord:
     def on_odometry(self, topic: str, t_ns: int, msg) -> None:
         p = msg.pose.pose.position
         t = self.rel(t_ns)
-        self.robots[self.robot_for(topic)].add(t, float(p.x), float(p.y))
+        x, y = float(p.x), float(p.y)
+        name = self.robot_for(topic)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self.not_finite[topic] = self.not_finite.get(topic, 0) + 1
+            return
+        self.robots[name].add(t, x, y)
         self.last_t = max(self.last_t, t)
 
     def tracks(self) -> list[Track]:
@@ -186,6 +193,8 @@ class FleetRecord:
 
     def finish(self, end_t: float) -> None:
         """Close what is still open at the end of the bag."""
+        for topic, n in sorted(self.not_finite.items()):
+            self.warn(f"{topic}: {n} odometry message(s) with a position that is not finite (NaN/inf) skipped")
         for robot in list(self._wait_now):
             self._close_wait(robot, end_t)
 
