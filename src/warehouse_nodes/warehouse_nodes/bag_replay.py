@@ -35,6 +35,7 @@ class ReplayOptions:
     rate: float = 1.0
     root: Path = Path(".")
     quiet: bool = False
+    delay: float = 1.0  # wall seconds between advertising the topics and the first message
 
 
 def message_class(msgtype: str):
@@ -68,7 +69,7 @@ def replay(opts: ReplayOptions) -> dict[str, int]:
                     QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
                 pubs[name] = node.create_publisher(cls, name, qos)
                 published[name] = 0
-            time.sleep(0.5)  # let subscribers match before the first message
+            time.sleep(max(0.0, opts.delay))  # let subscribers match (DDS discovery) before the first message
             start_ns = src.start_ns
             wall0 = time.monotonic()
             last_clock = -1.0

@@ -121,6 +121,9 @@ def _replay(argv: list[str]) -> int:
                     "the KPI difference.")
     p.add_argument("bag", metavar="BAG", help="rosbag2 directory (or a lone .mcap/.db3 file)")
     p.add_argument("--rate", type=float, default=1.0, metavar="R", help="playback speed factor (default 1.0)")
+    p.add_argument("--delay", type=float, default=1.0, metavar="SEC",
+                   help="wall seconds between advertising the topics and the first message, so that "
+                        "subscribers can match (default 1.0)")
     p.add_argument("--reallocate", action="store_true",
                    help="what-if: re-run allocator and planner (ROS-free core) on the recorded orders")
     p.add_argument("--map", default=None, metavar="LAYOUT",
@@ -137,7 +140,7 @@ def _replay(argv: list[str]) -> int:
     if a.reallocate:
         return _reallocate(a, bag, root)
     from warehouse_nodes.bag_replay import ReplayOptions, replay
-    published = replay(ReplayOptions(bag, a.rate, root, a.quiet))
+    published = replay(ReplayOptions(bag, a.rate, root, a.quiet, a.delay))
     total = sum(published.values())
     print(f"replayed {total} messages on {len(published)} topics (+ /clock) from {bag} at x{a.rate:g}")
     return 0
