@@ -54,7 +54,7 @@ def chromium() -> str:
         return exe
     if os.geteuid() == 0 and shutil.which("apt-get"):
         pytest.fail("chromium is missing although scripts/setup.sh installs it as root: see "
-                    ".venv/.stamps/../setup logs, or run `apt-get install chromium`")
+                    "log/setup/chromium.log, or run `apt-get install chromium`")
     pytest.skip("chromium is not installed and cannot be installed here (not root or no apt-get): "
                 "`sudo apt-get install chromium` enables the report rendering test")
 

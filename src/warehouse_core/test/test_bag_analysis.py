@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rosbags.typesys import get_types_from_msg
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from warehouse_core.analysis.analyze import AnalyzeOptions, analyze_bag
+from warehouse_core.analysis.bag_source import odometry_pose
 from warehouse_core.analysis.fleet_kpis import windowed_encounters
 from warehouse_core.analysis.fleet_record import RecordedOrder
 from warehouse_core.analysis.synthetic_bag import OdometryBagWriter
@@ -274,6 +275,39 @@ def test_unknown_message_types_are_named_and_skipped(tmp_path):
     assert a["robots"][0]["distance_m"] == pytest.approx(1.0)
     assert a["topics"]["/acme/widget"]["known_type"] is False
     assert any("unknown message types" in w and "/acme/widget" in w for w in warnings)
+
+
+@pytest.mark.parametrize("frame,child", [("", ""), ("map", "amr_1/base_link"), ("odom", "x"), ("abcdefg", "abcd")])
+def test_fast_odometry_reader_matches_full_deserialisation(frame, child):
+    store = get_typestore(Stores.ROS2_KILTED)
+    T = store.types
+    msg = T["nav_msgs/msg/Odometry"](
+        header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=123, nanosec=456), frame_id=frame),
+        child_frame_id=child,
+        pose=T["geometry_msgs/msg/PoseWithCovariance"](
+            pose=T["geometry_msgs/msg/Pose"](position=T["geometry_msgs/msg/Point"](x=1.25, y=-7.5, z=3.0),
+                                             orientation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)),
+            covariance=np.arange(36.0)),
+        twist=T["geometry_msgs/msg/TwistWithCovariance"](
+            twist=T["geometry_msgs/msg/Twist"](linear=T["geometry_msgs/msg/Vector3"](x=9.0, y=9.0, z=9.0),
+                                               angular=T["geometry_msgs/msg/Vector3"](x=9.0, y=9.0, z=9.0)),
+            covariance=np.zeros(36)))
+    raw = bytes(store.serialize_cdr(msg, "nav_msgs/msg/Odometry"))
+    assert odometry_pose(raw) == (123 * 10**9 + 456, 1.25, -7.5)
+    assert odometry_pose(raw[:20]) is None  # cut short: the caller deserialises (and reports) it
+
+
+def test_undecodable_odometry_message_is_counted_and_reported(tmp_path):
+    bag = tmp_path / "bag"
+    with OdometryBagWriter(bag, "mcap") as w:
+        w.add_odometry("/amr_1/odom")
+        for k in range(11):
+            w.odometry("/amr_1/odom", _ns(k / 10), 0.1 * k, 0.0)
+        w.bag.write("/amr_1/odom", _ns(1.05), b"\x00\x01\x00\x00" + b"\x07" * 10)  # a broken message
+    a, warnings = run_analysis(bag, tmp_path / "out")
+    assert a["robots"][0]["samples"] == 11 and a["robots"][0]["distance_m"] == pytest.approx(1.0)
+    assert a["topics"]["/amr_1/odom"]["undecodable"] == 1
+    assert any("does not deserialise" in w for w in warnings)
 
 
 def test_zero_header_stamps_fall_back_to_recording_time(tmp_path):

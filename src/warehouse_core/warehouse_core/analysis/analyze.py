@@ -22,7 +22,7 @@ import yaml
 
 from warehouse_core.analysis import fleet_kpis as kpis
 from warehouse_core.analysis import html_report, plots
-from warehouse_core.analysis.bag_source import ODOMETRY, BagSource, StampChooser
+from warehouse_core.analysis.bag_source import ODOMETRY, BagSource, StampChooser, odometry_pose, stamp_ns
 from warehouse_core.analysis.fleet_record import OCCUPANCY_GRID, OWN_TOPICS, FleetRecord, MapImage
 from warehouse_core.errors import InputError
 
@@ -133,10 +133,17 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
         duration_hint = (src.end_ns - src.start_ns) * 1e-9
         bar = ProgressBar(duration_hint, progress)
         count = 0
-        for m in src.messages(odom | own | maps):
+        for m in src.messages(odom | own | maps, raw=odom):
             count += 1
             if m.topic in odom:
-                rec.on_odometry(m.topic, stamp(m), m.msg)
+                pose = odometry_pose(m.msg)
+                if pose is not None:
+                    rec.on_pose(m.topic, stamp(m, pose[0]), pose[1], pose[2])
+                else:
+                    msg = src.decode(m.topic, ODOMETRY, m.msg)
+                    if msg is None:
+                        continue
+                    rec.on_odometry(m.topic, stamp(m, stamp_ns(msg)), msg)
             elif m.topic in maps:
                 rec.on_map(m.topic, m.msg)
             else:

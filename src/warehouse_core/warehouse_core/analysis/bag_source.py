@@ -12,6 +12,7 @@ stream with a warning, and the results cover what was readable.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,10 +166,11 @@ class BagSource:
     def topics_of_type(self, msgtype: str) -> list[str]:
         return sorted(t.name for t in self.topics.values() if t.msgtype == msgtype and t.decodable)
 
-    def messages(self, topics: set[str], raw: bool = False) -> Iterator[Message]:
+    def messages(self, topics: set[str], raw: bool | set[str] = False) -> Iterator[Message]:
         """Deserialised messages of ``topics`` (decodable ones), in recording order.
 
-        With ``raw=True`` the CDR bytes are passed on as they are (``msg`` is ``bytes``).
+        With ``raw=True`` (or for the topics in a set ``raw``) the CDR bytes are passed on as
+        they are (``msg`` is ``bytes``).
         """
         conns = [c for c in self.reader.connections if c.topic in topics and self.topics[c.topic].decodable]
         if not conns:
@@ -187,20 +189,58 @@ class BagSource:
                 return
             read += 1
             info = self.topics[conn.topic]
-            if raw:
+            if raw is True or (raw and conn.topic in raw):
                 info.decoded += 1
                 yield Message(conn.topic, conn.msgtype, int(stamp), bytes(raw_data))
                 continue
-            try:
-                msg = self.typestore.deserialize_cdr(raw_data, conn.msgtype)
-            except Exception as exc:
-                info.failed += 1
-                if info.failed == 1:
-                    self.warn(f"{self.path}: topic {conn.topic} ({conn.msgtype}): a message does not "
-                              f"deserialise ({_one_line(exc)}); such messages are skipped and counted")
+            msg = self.decode(conn.topic, conn.msgtype, raw_data)
+            if msg is None:
                 continue
-            info.decoded += 1
             yield Message(conn.topic, conn.msgtype, int(stamp), msg)
+
+    def decode(self, topic: str, msgtype: str, raw_data: bytes):
+        """Deserialise one message; None (counted, warned once per topic) when it does not."""
+        info = self.topics[topic]
+        try:
+            msg = self.typestore.deserialize_cdr(raw_data, msgtype)
+        except Exception as exc:
+            info.failed += 1
+            if info.failed == 1:
+                self.warn(f"{self.path}: topic {topic} ({msgtype}): a message does not "
+                          f"deserialise ({_one_line(exc)}); such messages are skipped and counted")
+            return None
+        info.decoded += 1
+        return msg
+
+
+def odometry_pose(raw: bytes) -> tuple[int, float, float] | None:
+    """``(header stamp ns, x, y)`` straight from a little-endian CDR ``nav_msgs/msg/Odometry``.
+
+    Reading three fields at their computed offsets is much faster than deserialising the whole
+    message (two 36-element covariances). None when the bytes are not laid out as expected
+    (big-endian, cut short): the caller deserialises such a message the normal way.
+    """
+    if len(raw) < 16 or raw[1] != 1:  # encapsulation: CDR little-endian
+        return None
+    body = memoryview(raw)[4:]
+    try:
+        sec, nsec, flen = _HEAD.unpack_from(body, 0)
+        p = 12 + flen
+        p += -p % 4
+        (clen,) = _U32.unpack_from(body, p)
+        p += 4 + clen
+        p += -p % 8
+        x, y = _XY.unpack_from(body, p)
+    except struct.error:
+        return None
+    if flen > 4096 or clen > 4096:
+        return None
+    return sec * 10**9 + nsec, x, y
+
+
+_HEAD = struct.Struct("<iII")
+_U32 = struct.Struct("<I")
+_XY = struct.Struct("<dd")
 
 
 def stamp_ns(msg: object) -> int:
@@ -223,8 +263,8 @@ class StampChooser:
         self.warn = warn
         self.fallbacks: dict[str, int] = {}
 
-    def __call__(self, m: Message) -> int:
-        header = stamp_ns(m.msg)
+    def __call__(self, m: Message, header: int | None = None) -> int:
+        header = stamp_ns(m.msg) if header is None else header
         if header > 0 and abs(header - m.log_time_ns) <= HEADER_CLOCK_TOLERANCE_NS:
             return header
         self.fallbacks[m.topic] = self.fallbacks.get(m.topic, 0) + 1

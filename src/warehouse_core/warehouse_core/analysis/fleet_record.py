@@ -132,8 +132,10 @@ class FleetRecord:
 
     def on_odometry(self, topic: str, t_ns: int, msg) -> None:
         p = msg.pose.pose.position
+        self.on_pose(topic, t_ns, float(p.x), float(p.y))
+
+    def on_pose(self, topic: str, t_ns: int, x: float, y: float) -> None:
         t = self.rel(t_ns)
-        x, y = float(p.x), float(p.y)
         name = self.robot_for(topic)
         if not (math.isfinite(x) and math.isfinite(y)):
             self.not_finite[topic] = self.not_finite.get(topic, 0) + 1
