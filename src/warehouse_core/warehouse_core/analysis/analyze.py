@@ -181,12 +181,15 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
     got = read_bag(opts.bag, opts.msg_dirs, note, opts.progress)
     rec, tracks, count = got.record, got.tracks, got.messages
     duration = got.duration
+    timings = {"read_s": round(time.monotonic() - t_wall, 2)}
     s = opts.motion
     robots = [kpis.robot_motion(tr, s) for tr in tracks]
     waits = kpis.waiting(rec)
     for r in robots:
         r.update(waits.get(r["name"], {}))
+    t0 = time.monotonic()
     encounters = kpis.windowed_encounters(tracks, opts.min_distance, s.max_gap)
+    timings["encounters_s"] = round(time.monotonic() - t0, 2)
     result = {
         "bag": str(opts.bag),
         "storage": got.storage,
@@ -213,6 +216,7 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
     result["warnings"] = warnings
     opts.out.mkdir(parents=True, exist_ok=True)
     written = {}
+    t0 = time.monotonic()
     if opts.plots:
         written = {"trajectories": opts.out / "trajectories.png", "congestion": opts.out / "congestion.png",
                    "utilisation": opts.out / "utilisation.png"}
@@ -220,9 +224,13 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
         plots.congestion(written["congestion"], tracks, map_image, s.idle_speed, s.max_gap)
         busy = kpis.busy_intervals(rec, duration) if rec.tasks_seen else None
         plots.utilisation(written["utilisation"], tracks, duration, s.idle_speed, s.max_gap, busy)
+    timings["plots_s"] = round(time.monotonic() - t0, 2)
+    t0 = time.monotonic()
+    html_report.write_report(opts.out / "report.html", result, tracks, map_image, written)
+    timings["report_s"] = round(time.monotonic() - t0, 2)
+    result["timings"] = timings
     result["analysis_wall_s"] = round(time.monotonic() - t_wall, 2)
     (opts.out / "analysis.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
-    html_report.write_report(opts.out / "report.html", result, tracks, map_image, written)
     return result
 
 

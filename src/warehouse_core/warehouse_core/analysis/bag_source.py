@@ -89,8 +89,11 @@ class BagSource:
             if info is None:
                 self.topics[conn.topic] = info = TopicInfo(conn.topic, conn.msgtype, 0)
             info.count += conn.msgcount
+        known: dict[str, bool] = {}
         for info in self.topics.values():
-            info.decodable = self._register(info.msgtype, ours)
+            if info.msgtype not in known:
+                known[info.msgtype] = self._register(info.msgtype, ours)
+            info.decodable = known[info.msgtype]
         unknown = sorted(t.name for t in self.topics.values() if not t.decodable)
         if unknown:
             self.warn(f"{self.path}: {len(unknown)} topic(s) of unknown message types skipped "
