@@ -164,6 +164,33 @@ def test_report_is_self_contained_with_replay_data(tmp_path):
     assert data["pos"][1][:2] == [500, 800]  # amr_2 at (5, 8) m, in cm
 
 
+def test_map_from_an_occupancy_grid_topic_or_a_layout(tmp_path):
+    bag = tmp_path / "bag"
+    write_fleet_bag(bag, "mcap", events=False)
+    a, _ = run_analysis(bag, tmp_path / "out", map_path=LAYOUT)
+    assert a["map"] == str(LAYOUT)
+    bag2 = tmp_path / "bag2"
+    with OdometryBagWriter(bag2, "sqlite3") as w:
+        T = w.store.types
+        w.add_odometry("/amr_1/odom")
+        grid = T["nav_msgs/msg/OccupancyGrid"](
+            header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=0, nanosec=0), frame_id="map"),
+            info=T["nav_msgs/msg/MapMetaData"](
+                map_load_time=T["builtin_interfaces/msg/Time"](sec=0, nanosec=0), resolution=0.5, width=4, height=2,
+                origin=T["geometry_msgs/msg/Pose"](position=T["geometry_msgs/msg/Point"](x=-1.0, y=-1.0, z=0.0),
+                                                   orientation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0,
+                                                                                                  w=1.0))),
+            data=np.array([100, 0, 0, 0, 0, 0, 0, -1], dtype=np.int8))
+        w.message("/map", "nav_msgs/msg/OccupancyGrid", _ns(0), grid)
+        for k in range(5):
+            w.odometry("/amr_1/odom", _ns(k), 0.1 * k, 0.0)
+    a, _ = run_analysis(bag2, tmp_path / "out2", map_path=LAYOUT)  # the bag's own map wins
+    assert a["map"] == "/map"
+    html = (tmp_path / "out2" / "report.html").read_text()
+    data = json.loads(html.split('<script id="replay-data" type="application/json">')[1].split("</script>")[0])
+    assert data["mapExtent"] == [-1.0, 1.0, -1.0, 0.0] and data["map"].startswith("data:image/png;base64,")
+
+
 def test_bag_without_odometry_is_refused_clearly(tmp_path):
     bag = tmp_path / "bag"
     write_fleet_bag(bag, "mcap", odometry=False)

@@ -83,12 +83,15 @@ def load_map(path: Path) -> MapImage:
         from warehouse_core.occupancy import load_occupancy_map
         m = load_occupancy_map(path)
         ox, oy = float(m.origin[0]), float(m.origin[1])
-        return MapImage(~m.free, (ox, ox + m.width * m.resolution, oy, oy + m.height * m.resolution), str(path))
+        extent = (ox, ox + m.width * m.resolution, oy, oy + m.height * m.resolution)
+        return MapImage((~m.free).astype(float), extent, str(path))
     from warehouse_core.layout import load_layout
     lay = load_layout(path)
     f, free = lay.frame, lay.grid.free
     h, w = free.shape
-    return MapImage(~free, (f.origin_x, f.origin_x + w * f.cell_size, f.origin_y, f.origin_y + h * f.cell_size),
+    shade = (~free).astype(float)
+    shade[lay.storage_mask] = 0.25  # storage locations, light grey
+    return MapImage(shade, (f.origin_x, f.origin_x + w * f.cell_size, f.origin_y, f.origin_y + h * f.cell_size),
                     str(path))
 
 

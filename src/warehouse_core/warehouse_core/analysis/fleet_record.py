@@ -73,8 +73,9 @@ class WaitCause:
 
 @dataclass
 class MapImage:
-    """An occupancy image in the map frame: ``occupied[row, col]`` with row 0 at the top,
-    covering ``extent = (xmin, xmax, ymin, ymax)`` metres."""
+    """An occupancy image in the map frame: ``occupied[row, col]`` from 0 (free) to 1 (occupied;
+    storage locations of a layout in between), row 0 at the top, covering
+    ``extent = (xmin, xmax, ymin, ymax)`` metres."""
 
     occupied: np.ndarray
     extent: tuple[float, float, float, float]
@@ -208,6 +209,6 @@ class FleetRecord:
         if w <= 0 or h <= 0 or data.size != w * h:
             self.warn(f"{topic}: OccupancyGrid of {w} x {h} cells has {data.size} values; map not used")
             return
-        occ = (data.reshape(h, w) >= 50)[::-1]  # message row 0 is the bottom row
+        occ = (data.reshape(h, w) >= 50)[::-1].astype(float)  # message row 0 is the bottom row
         ox, oy = float(info.origin.position.x), float(info.origin.position.y)
         self.map = MapImage(occ, (ox, ox + w * res, oy, oy + h * res), topic)

@@ -168,6 +168,7 @@ _SCRIPT = r"""
   const D = JSON.parse(document.getElementById('replay-data').textContent);
   const canvas = document.getElementById('floor');
   const ctx = canvas.getContext('2d');
+  ctx.imageSmoothingEnabled = false;
   const slider = document.getElementById('slider');
   const status = document.getElementById('replay-status');
   const [xmin, xmax, ymin, ymax] = D.bounds;
