@@ -33,8 +33,11 @@ from warehouse_core.analysis.synthetic_bag import OdometryBagWriter  # noqa: E40
 T0 = 1_700_000_000 * 10**9
 
 
-def synthesise(path: Path, robots: int, duration: float, hz: int, storage: str, seed: int) -> int:
+def synthesise(path: Path, robots: int, duration: float, hz: int, storage: str, seed: int,
+               jitter: bool = False) -> int:
     rng = np.random.default_rng(seed)
+    offset = (rng.uniform(0, 10**9 // hz, robots).astype(np.int64) if jitter
+              else np.zeros(robots, dtype=np.int64))  # unsynchronised robot clocks
     speed = rng.uniform(0.5, 1.5, robots)
     phase = rng.uniform(0, 2 * np.pi, robots)
     lane = 1.5 * np.arange(robots)
@@ -55,7 +58,7 @@ def synthesise(path: Path, robots: int, duration: float, hz: int, storage: str, 
             xs = 20.0 + 15.0 * np.sin(speed * tt / 15.0 + phase)
             ns = T0 + k * 10**9 // hz
             for i in range(robots):
-                w.odometry(topics[i], ns, float(xs[i]), float(lane[i]))
+                w.odometry(topics[i], ns + int(offset[i]), float(xs[i]), float(lane[i]))
             n += robots
     return n
 
@@ -80,6 +83,8 @@ def main() -> int:
     ap.add_argument("--hz", type=int, default=10)
     ap.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--jitter", action="store_true",
+                    help="each robot stamps at its own phase (unsynchronised clocks) instead of all at once")
     ap.add_argument("--out", default="/tmp/warehouse_bag_benchmark")
     ap.add_argument("--keep", action="store_true", help="keep the synthesised bag")
     args = ap.parse_args()
@@ -88,7 +93,7 @@ def main() -> int:
     out.mkdir(parents=True)
     bag = out / "bag"
     t = time.monotonic()
-    messages = synthesise(bag, args.robots, args.duration, args.hz, args.storage, args.seed)
+    messages = synthesise(bag, args.robots, args.duration, args.hz, args.storage, args.seed, args.jitter)
     write_s = time.monotonic() - t
     size_gb = sum(f.stat().st_size for f in bag.iterdir()) / 1e9
     code = CHILD.format(core=str(ROOT / "src" / "warehouse_core"), bag=str(bag), out=str(out / "analysis"))
@@ -98,10 +103,11 @@ def main() -> int:
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     tm = r["timings"]
-    print("| robots | duration (s) | Hz | storage | messages | bag (GB) | write (s) | analysis (s) | read | "
+    print("| robots | duration (s) | Hz | storage | clocks | messages | bag (GB) | write (s) | analysis (s) | read | "
           "encounters | plots | report | peak RSS (MB) | close encounters |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.robots} | {args.duration:.0f} | {args.hz} | {args.storage} | {messages} | {size_gb:.2f} | "
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| {args.robots} | {args.duration:.0f} | {args.hz} | {args.storage} | "
+          f"{'jittered' if args.jitter else 'synchronised'} | {messages} | {size_gb:.2f} | "
           f"{write_s:.1f} | {r['wall']:.1f} | {tm['read_s']:.1f} | {tm['encounters_s']:.1f} | {tm['plots_s']:.1f} | "
           f"{tm['report_s']:.1f} | {max(r['rss_mb'], child_rss):.0f} | {r['encounters']} |")
     if not args.keep:
