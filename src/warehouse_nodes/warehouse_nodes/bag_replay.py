@@ -31,6 +31,8 @@ CLOCK_PERIOD_S = 0.01  # wall seconds between /clock messages while waiting for 
 
 @dataclass(frozen=True)
 class ReplayOptions:
+    """What to replay, how fast, and after how long a wait for subscribers."""
+
     bag: Path
     rate: float = 1.0
     root: Path = Path(".")

@@ -166,6 +166,9 @@ def _reallocate(a, bag: Path, root: Path) -> int:
           f"{got.duration:.0f} s (policy {cfg.ops.policy}) ...", file=sys.stderr)
     rerun = whatif.simulate(cfg, got.record.orders, first, got.duration)
     rows = whatif.compare(recorded, rerun)
+    if not rows:
+        print("the bag has no order or task events to compare with; re-run KPIs only", file=sys.stderr)
+        rows = [(k, "-", rerun[k], "-") for k in whatif.COMPARED if k in rerun]
     print(f"{'KPI':<28}{'recorded':>12}{'re-run':>12}{'change':>12}")
     for k, x, y, d in rows:
         print(f"{k:<28}{x!s:>12}{y!s:>12}{d:>12}")

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from warehouse_core.bagio import robot_name_from_topic
+from warehouse_core.floor_sim import OP_PICK
 from warehouse_core.metrics import RunRecord
+from warehouse_core.operations import TYPE_CHARGE
 from warehouse_core.trajectory import Track
 
-WAIT_NONE, WAIT_ROBOT, WAIT_SCHEDULE, WAIT_PLANNING, WAIT_OPERATION = range(5)
+WAIT_ROBOT, WAIT_SCHEDULE, WAIT_PLANNING = 1, 2, 3  # WaitStatus.KIND_*
 WAIT_CAUSES = {WAIT_ROBOT: "robot", WAIT_SCHEDULE: "schedule", WAIT_PLANNING: "planning"}
-OP_PICK = 3
-TASK_TYPE_CHARGE = 1
 
 OWN_TOPICS = {
     "/tasks": "warehouse_interfaces/msg/Task",
@@ -161,7 +161,7 @@ class FleetRecord:
         elif topic == "/tasks":
             self.tasks_seen = True
             pick = next((i for i, s in enumerate(msg.steps) if s.op == OP_PICK), -1)
-            run.on_task(msg.task_id, len(msg.lines), pick, msg.type == TASK_TYPE_CHARGE)
+            run.on_task(msg.task_id, len(msg.lines), pick, msg.type == TYPE_CHARGE)
             if msg.robot_id:
                 self.task_robot.setdefault(msg.task_id, msg.robot_id)
         elif topic == "/order_status":
