@@ -48,8 +48,9 @@ class Encounter:
 _AWAY = 1e9  # where a robot no longer on the floor is put (far apart from each other)
 
 
-def _resample(tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    times = np.unique(np.concatenate([tr.t for tr in tracks]))
+def _resample(tracks: list[Track], extra: tuple[float, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray]:
+    times = np.unique(np.concatenate([tr.t for tr in tracks] + [np.asarray(extra, dtype=float)]))
     xs = np.empty((len(times), len(tracks)))
     ys = np.empty_like(xs)
     present = np.empty(xs.shape, dtype=bool)
@@ -99,7 +100,7 @@ def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0
     tracks = [tr for tr in tracks if len(tr.t)]
     if len(tracks) < 2:
         return []
-    times, xs, ys, present = _resample(tracks)
+    times, xs, ys, present = _resample(tracks, window or ())  # window ends split the intervals
     known = _known(tracks, times, max_gap)
     both = present[:-1] & present[1:] & known  # on the floor and seen for the whole interval
     if window is not None:

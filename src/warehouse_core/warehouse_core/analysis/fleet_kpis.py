@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from warehouse_core.analysis.fleet_record import FleetRecord
 from warehouse_core.metrics import operations_kpis, order_kpis, percentile
@@ -53,7 +55,14 @@ def robot_motion(track: Track, s: MotionSettings) -> dict:
 
 def windowed_encounters(tracks: list[Track], threshold: float, max_gap: float,
                         cells: int = CELLS_PER_WINDOW) -> list[Encounter]:
-    """:func:`close_encounters` over consecutive time windows, spans across windows joined."""
+    """:func:`close_encounters` over consecutive time windows, spans across windows joined.
+
+    Within a window only robots that can meet are judged together: robots whose sample
+    bounding boxes (which hold every interpolated position of the window) come within
+    ``threshold`` of each other form groups, and each group of two or more is judged on its
+    own. Robots alone are skipped, so unsynchronised clocks (every sample a new time) cost
+    in proportion to the samples of robots that are near others, not of the whole fleet.
+    """
     tracks = [tr for tr in tracks if len(tr.t)]
     if len(tracks) < 2:
         return []
@@ -64,13 +73,29 @@ def windowed_encounters(tracks: list[Track], threshold: float, max_gap: float,
         a, b = float(times[k]), float(times[min(k + per - 1, len(times) - 1)])
         sub = []
         for tr in tracks:
-            i0 = max(int(np.searchsorted(tr.t, a, side="right")) - 1, 0)  # last sample <= a
-            i1 = int(np.searchsorted(tr.t, b, side="left")) + 1  # first sample >= b
             if tr.t[-1] < a:
                 continue  # off the floor before this window
+            i0 = max(int(np.searchsorted(tr.t, a, side="right")) - 1, 0)  # last sample <= a
+            i1 = int(np.searchsorted(tr.t, b, side="left")) + 1  # first sample >= b
             sub.append(Track(tr.name, tr.t[i0:i1], tr.x[i0:i1], tr.y[i0:i1]))
-        found.extend(close_encounters(sub, threshold, max_gap, window=(a, b)))
+        for group in _groups(sub, threshold):
+            found.extend(close_encounters(group, threshold, max_gap, window=(a, b)))
     return _join(found)
+
+
+def _groups(sub: list[Track], threshold: float) -> list[list[Track]]:
+    """Connected groups of robots whose bounding boxes come within ``threshold``."""
+    if len(sub) < 2:
+        return []
+    box = np.array([(tr.x.min(), tr.x.max(), tr.y.min(), tr.y.max()) for tr in sub])
+    near = (box[:, None, 0] <= box[None, :, 1] + threshold) & (box[None, :, 0] <= box[:, None, 1] + threshold) & \
+        (box[:, None, 2] <= box[None, :, 3] + threshold) & (box[None, :, 2] <= box[:, None, 3] + threshold)
+    np.fill_diagonal(near, False)
+    if not near.any():
+        return []
+    count, label = connected_components(csr_matrix(near), directed=False)
+    sizes = np.bincount(label, minlength=count)
+    return [[sub[i] for i in np.nonzero(label == g)[0]] for g in np.nonzero(sizes >= 2)[0]]
 
 
 def _join(found: list[Encounter]) -> list[Encounter]:
