@@ -140,7 +140,11 @@ def _replay(argv: list[str]) -> int:
     if a.reallocate:
         return _reallocate(a, bag, root)
     from warehouse_nodes.bag_replay import ReplayOptions, replay
-    published = replay(ReplayOptions(bag, a.rate, root, a.quiet, a.delay))
+    try:
+        published = replay(ReplayOptions(bag, a.rate, root, a.quiet, a.delay))
+    except KeyboardInterrupt:
+        print("replay interrupted", file=sys.stderr)
+        return 130
     total = sum(published.values())
     print(f"replayed {total} messages on {len(published)} topics (+ /clock) from {bag} at x{a.rate:g}")
     return 0
