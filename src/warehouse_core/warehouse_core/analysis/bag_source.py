@@ -268,7 +268,7 @@ class StampChooser:
 
     def __call__(self, m: Message, header: int | None = None) -> int:
         header = stamp_ns(m.msg) if header is None else header
-        if header > 0 and abs(header - m.log_time_ns) <= HEADER_CLOCK_TOLERANCE_NS:
+        if abs(header - m.log_time_ns) <= HEADER_CLOCK_TOLERANCE_NS:  # zero is fine on a sim clock near 0
             return header
         self.fallbacks[m.topic] = self.fallbacks.get(m.topic, 0) + 1
         return m.log_time_ns
