@@ -215,4 +215,24 @@ if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists sdformat12 &
   fi
 fi
 
+# ---------------------------------------------------------------- 6. chromium (optional)
+# tests/test_bag_analysis_cli.py renders the report of `./warehouse analyze` in headless
+# Chromium (Debian: chromium) and checks its replay draws the robots. Installed here when it
+# is missing and we are root (CI runs as root); otherwise a one-time hint, and that test
+# skips. Never fatal: analyze itself does not need a browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium (headless rendering test of the analysis report; first run, ~1 min)..."
+    LOG="$SETUP_LOG_DIR/chromium.log"
+    if ! { apt-get update -qq &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } > "$LOG" 2>&1; then
+      say "WARNING: could not install chromium (log: $LOG); the report rendering test will fail as root"
+    fi
+  elif [ ! -f "$STAMPS/chromium-hint" ]; then
+    say "hint: install chromium (sudo apt-get install chromium) to render the analysis report in the tests;"
+    say "      tests/test_bag_analysis_cli.py skips that check until then"
+    stamp_set chromium-hint shown
+  fi
+fi
+
 [ "$QUIET" = 1 ] || say "ready. Use:  source scripts/env.sh   (or ./warehouse ...)"

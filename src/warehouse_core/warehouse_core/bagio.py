@@ -7,6 +7,7 @@ written here opens in ``ros2 bag`` on a distro and in Foxglove.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
@@ -15,6 +16,15 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from warehouse_core.trajectory import Track
 
 ODOMETRY = "nav_msgs/msg/Odometry"
+
+
+def interfaces_msg_dir(root: Path) -> Path:
+    """Where our ``.msg`` files are: the installed share directory, else the source tree."""
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        d = Path(prefix) / "share" / "warehouse_interfaces" / "msg"
+        if d.is_dir():
+            return d
+    return root / "src" / "warehouse_interfaces" / "msg"
 
 
 def typestore_with(msg_dirs: list[Path]):

@@ -48,8 +48,9 @@ class Encounter:
 _AWAY = 1e9  # where a robot no longer on the floor is put (far apart from each other)
 
 
-def _resample(tracks: list[Track]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    times = np.unique(np.concatenate([tr.t for tr in tracks]))
+def _resample(tracks: list[Track], extra: tuple[float, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray]:
+    times = np.unique(np.concatenate([tr.t for tr in tracks] + [np.asarray(extra, dtype=float)]))
     xs = np.empty((len(times), len(tracks)))
     ys = np.empty_like(xs)
     present = np.empty(xs.shape, dtype=bool)
@@ -85,8 +86,12 @@ def sample_gaps(tracks: list[Track], max_gap: float) -> list[tuple[str, float, f
     return out
 
 
-def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0) -> list[Encounter]:
+def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0,
+                     window: tuple[float, float] | None = None) -> list[Encounter]:
     """Every maximal time span in which two robots are closer than ``threshold`` metres.
+
+    With ``window=(a, b)`` only the time from ``a`` to ``b`` is judged (the tracks may hold
+    samples around it for interpolation): a long recording is judged window by window.
 
     Between two samples more than ``max_gap`` seconds apart a robot's position is unknown (a
     straight line across a long gap would invent a path): such stretches are not judged;
@@ -95,9 +100,11 @@ def close_encounters(tracks: list[Track], threshold: float, max_gap: float = 2.0
     tracks = [tr for tr in tracks if len(tr.t)]
     if len(tracks) < 2:
         return []
-    times, xs, ys, present = _resample(tracks)
+    times, xs, ys, present = _resample(tracks, window or ())  # window ends split the intervals
     known = _known(tracks, times, max_gap)
     both = present[:-1] & present[1:] & known  # on the floor and seen for the whole interval
+    if window is not None:
+        both &= ((times[:-1] >= window[0]) & (times[1:] <= window[1]))[:, None]
     step = np.where(both, np.hypot(np.diff(xs, axis=0), np.diff(ys, axis=0)), 0.0)
     reach = threshold + (2.0 * float(step.max()) if step.size else 0.0)
     open_: dict[tuple[int, int], list[float]] = {}

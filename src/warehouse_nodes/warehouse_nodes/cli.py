@@ -1,4 +1,4 @@
-"""The ``./warehouse`` command line (after set-up): run, mapf.
+"""The ``./warehouse`` command line (after set-up): run, mapf, gazebo, analyze, replay.
 
 ``./warehouse test`` and ``./warehouse setup`` are handled by the shell wrapper itself.
 """
@@ -62,9 +62,9 @@ def _run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"run": _run, "mapf": _mapf, "gazebo": _gazebo}
+    commands = {"run": _run, "mapf": _mapf, "gazebo": _gazebo, "analyze": _analyze, "replay": _replay}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        print("usage: ./warehouse {run,mapf,gazebo,test,setup} [options]   (see ./warehouse --help)",
+        print("usage: ./warehouse {run,mapf,gazebo,analyze,replay,test,setup} [options]   (see ./warehouse --help)",
               file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     try:
@@ -82,6 +82,109 @@ def _mapf(argv: list[str]) -> int:
 def _gazebo(argv: list[str]) -> int:
     from warehouse_nodes.gazebo_cli import main as gazebo_main
     return gazebo_main(argv)
+
+
+def _analyze(argv: list[str]) -> int:
+    root = repo_root()
+    p = argparse.ArgumentParser(
+        prog="warehouse analyze",
+        description="Analyse a rosbag2 bag (MCAP or sqlite3, any ROS 2 distro): every nav_msgs/msg/Odometry "
+                    "topic is a robot. Writes DIR/analysis.json, plots (PNG) and DIR/report.html "
+                    "(self-contained, with an animated replay).")
+    p.add_argument("bag", metavar="BAG", help="rosbag2 directory (or a lone .mcap/.db3 file)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default: BAG's directory/analysis)")
+    p.add_argument("--min-distance", type=float, default=0.5, metavar="M",
+                   help="robot centres closer than this are a close encounter (default 0.5 m)")
+    p.add_argument("--map", default=None, metavar="LAYOUT",
+                   help="layout or Nav2 map YAML to draw under the robots (default: an OccupancyGrid topic "
+                        "in the bag, else the layout in a params.yaml next to the bag)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no warnings on stderr")
+    a = p.parse_args(argv)
+    if not a.min_distance > 0:
+        p.error("--min-distance must be positive")
+    from warehouse_core.analysis.analyze import AnalyzeOptions, analyze_bag, summary
+    from warehouse_core.bagio import interfaces_msg_dir
+    bag = Path(a.bag).resolve()
+    out = Path(a.out).resolve() if a.out else bag.parent / "analysis"
+    opts = AnalyzeOptions(bag, out, a.min_distance, (root / a.map).resolve() if a.map else None,
+                          [interfaces_msg_dir(root)], progress=not a.quiet)
+    warn = None if a.quiet else (lambda text: print(f"warning: {text}", file=sys.stderr))
+    result = analyze_bag(opts, warn)
+    print(summary(result, out))
+    return 0
+
+
+def _replay(argv: list[str]) -> int:
+    root = repo_root()
+    p = argparse.ArgumentParser(
+        prog="warehouse replay",
+        description="Republish a bag's topics with /clock (use_sim_time consumers follow the bag's time), or "
+                    "with --reallocate re-run our allocator and planner on the bag's recorded orders and report "
+                    "the KPI difference.")
+    p.add_argument("bag", metavar="BAG", help="rosbag2 directory (or a lone .mcap/.db3 file)")
+    p.add_argument("--rate", type=float, default=1.0, metavar="R", help="playback speed factor (default 1.0)")
+    p.add_argument("--delay", type=float, default=1.0, metavar="SEC",
+                   help="wall seconds between advertising the topics and the first message, so that "
+                        "subscribers can match (default 1.0)")
+    p.add_argument("--reallocate", action="store_true",
+                   help="what-if: re-run allocator and planner (ROS-free core) on the recorded orders")
+    p.add_argument("--map", default=None, metavar="LAYOUT",
+                   help="--reallocate: the run's layout (default: the one in params.yaml next to the bag)")
+    p.add_argument("--policy", choices=["default", "baseline"], default=None,
+                   help="--reallocate: allocation policy of the re-run (default: the recorded run's)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="--reallocate: where whatif.json goes (default: BAG's directory)")
+    p.add_argument("--quiet", action="store_true", help="no warnings on stderr")
+    a = p.parse_args(argv)
+    if not a.rate > 0:
+        p.error("--rate must be positive")
+    bag = Path(a.bag).resolve()
+    if a.reallocate:
+        return _reallocate(a, bag, root)
+    from warehouse_nodes.bag_replay import ReplayOptions, replay
+    try:
+        published = replay(ReplayOptions(bag, a.rate, root, a.quiet, a.delay))
+    except KeyboardInterrupt:
+        print("replay interrupted", file=sys.stderr)
+        return 130
+    total = sum(published.values())
+    print(f"replayed {total} messages on {len(published)} topics (+ /clock) from {bag} at x{a.rate:g}")
+    return 0
+
+
+def _reallocate(a, bag: Path, root: Path) -> int:
+    import json
+
+    from warehouse_core.analysis import fleet_kpis, whatif
+    from warehouse_core.analysis.analyze import read_bag
+    from warehouse_core.bagio import interfaces_msg_dir
+    warn = (lambda text: None) if a.quiet else (lambda text: print(f"warning: {text}", file=sys.stderr))
+    got = read_bag(bag, [interfaces_msg_dir(root)], warn, progress=not a.quiet)
+    if not got.record.orders:
+        raise InputError(str(bag), "no recorded orders (/orders, warehouse_interfaces/msg/Order): nothing to "
+                         "re-allocate", fix="record /orders (./warehouse run does)")
+    recorded = fleet_kpis.task_kpis(got.record, got.duration, len(got.tracks))
+    params = bag.parent / "params.yaml"
+    cfg = whatif.config_from_params(params if params.is_file() else None,
+                                    (root / a.map).resolve() if a.map else None, a.policy or "")
+    first = {tr.name: (float(tr.x[0]), float(tr.y[0])) for tr in got.tracks}
+    print(f"re-running allocator and planner on {len(got.record.orders)} recorded orders, {len(first)} robots, "
+          f"{got.duration:.0f} s (policy {cfg.ops.policy}) ...", file=sys.stderr)
+    rerun = whatif.simulate(cfg, got.record.orders, first, got.duration)
+    rows = whatif.compare(recorded, rerun)
+    if not rows:
+        print("the bag has no order or task events to compare with; re-run KPIs only", file=sys.stderr)
+        rows = [(k, "-", rerun[k], "-") for k in whatif.COMPARED if k in rerun]
+    print(f"{'KPI':<28}{'recorded':>12}{'re-run':>12}{'change':>12}")
+    for k, x, y, d in rows:
+        print(f"{k:<28}{x!s:>12}{y!s:>12}{d:>12}")
+    out = Path(a.out).resolve() if a.out else bag.parent
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "whatif.json").write_text(json.dumps(
+        {"bag": str(bag), "recorded": recorded, "rerun": rerun,
+         "difference": {k: {"recorded": x, "rerun": y, "change": d} for k, x, y, d in rows}}, indent=2) + "\n")
+    print(f"written {out / 'whatif.json'}")
+    return 0
 
 
 if __name__ == "__main__":

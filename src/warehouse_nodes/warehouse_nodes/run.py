@@ -31,6 +31,7 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
 from warehouse_core import bagio, trajectory
+from warehouse_core.bagio import interfaces_msg_dir
 from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
 from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis
@@ -72,15 +73,6 @@ class RunOptions:
     min_distance: float = 0.5
     policy: str = ""  # empty: the config's task_allocator.policy
     orders_per_hour: float | None = None  # None: the config's order_source.orders_per_hour
-
-
-def interfaces_msg_dir(root: Path) -> Path:
-    """Where our ``.msg`` files are: the installed share directory, else the source tree."""
-    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
-        d = Path(prefix) / "share" / "warehouse_interfaces" / "msg"
-        if d.is_dir():
-            return d
-    return root / "src" / "warehouse_interfaces" / "msg"
 
 
 def write_params(opts: RunOptions) -> tuple[Path, dict]:

@@ -1,0 +1,214 @@
+"""What a bag says about a fleet, gathered message by message in compact form.
+
+:class:`FleetRecord` takes deserialised messages (see :mod:`.bag_source`) and keeps only what
+the analysis needs: per robot the odometry samples as packed float arrays (24 bytes a sample,
+whatever the message size), the task and order events in a :class:`~warehouse_core.metrics.RunRecord`,
+task start and end per robot, wait spans with their cause from ``/fleet/waits``, the recorded
+orders (for a what-if re-run) and the last occupancy grid seen (the map). Times are seconds
+since the start of the bag.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from warehouse_core.bagio import robot_name_from_topic
+from warehouse_core.floor_sim import OP_PICK
+from warehouse_core.metrics import RunRecord
+from warehouse_core.operations import TYPE_CHARGE
+from warehouse_core.trajectory import Track
+
+WAIT_ROBOT, WAIT_SCHEDULE, WAIT_PLANNING = 1, 2, 3  # WaitStatus.KIND_*
+WAIT_CAUSES = {WAIT_ROBOT: "robot", WAIT_SCHEDULE: "schedule", WAIT_PLANNING: "planning"}
+
+OWN_TOPICS = {
+    "/tasks": "warehouse_interfaces/msg/Task",
+    "/task_status": "warehouse_interfaces/msg/TaskStatus",
+    "/orders": "warehouse_interfaces/msg/Order",
+    "/order_status": "warehouse_interfaces/msg/OrderStatus",
+    "/parcels": "warehouse_interfaces/msg/Parcel",
+    "/fleet/waits": "warehouse_interfaces/msg/FleetWaits",
+}
+OCCUPANCY_GRID = "nav_msgs/msg/OccupancyGrid"
+
+
+@dataclass
+class Samples:
+    """Odometry samples of one robot: packed arrays of time [s], x and y [m]."""
+
+    topic: str
+    t: array = field(default_factory=lambda: array("d"))
+    x: array = field(default_factory=lambda: array("d"))
+    y: array = field(default_factory=lambda: array("d"))
+
+    def add(self, t: float, x: float, y: float) -> None:
+        self.t.append(t)
+        self.x.append(x)
+        self.y.append(y)
+
+    def track(self, name: str) -> Track:
+        t = np.frombuffer(self.t, dtype=float)
+        order = np.argsort(t, kind="stable")
+        if np.all(order == np.arange(len(t))):
+            return Track(name, t.copy(), np.frombuffer(self.x, dtype=float).copy(),
+                         np.frombuffer(self.y, dtype=float).copy())
+        return Track(name, t[order], np.frombuffer(self.x, dtype=float)[order],
+                     np.frombuffer(self.y, dtype=float)[order])
+
+
+@dataclass
+class WaitCause:
+    """Time one robot spent waiting for one reason (``kind``: robot, schedule, planning)."""
+
+    kind: str
+    blocker: str = ""
+    seconds: float = 0.0
+    count: int = 0
+
+
+@dataclass
+class MapImage:
+    """An occupancy image in the map frame: ``occupied[row, col]`` from 0 (free) to 1 (occupied;
+    storage locations of a layout in between), row 0 at the top, covering
+    ``extent = (xmin, xmax, ymin, ymax)`` metres."""
+
+    occupied: np.ndarray
+    extent: tuple[float, float, float, float]
+    source: str
+
+
+@dataclass
+class RecordedOrder:
+    """An order as recorded on ``/orders`` (for a what-if re-run of the allocator)."""
+
+    order_id: str
+    consumer_id: str
+    lines: list[tuple[str, int]]
+    created: float
+    deadline: float
+    service: int
+
+
+class FleetRecord:
+    """Accumulates a bag's messages (see module docstring)."""
+
+    def __init__(self, start_ns: int, warn: Callable[[str], None]) -> None:
+        self.start_ns = start_ns
+        self.warn = warn
+        self.robots: dict[str, Samples] = {}
+        self._name_of: dict[str, str] = {}
+        self.run = RunRecord()
+        self.tasks_seen = False
+        self.task_robot: dict[str, str] = {}
+        self.task_state: dict[str, int] = {}
+        self.orders: list[RecordedOrder] = []
+        self.waits_seen = False
+        self._wait_now: dict[str, tuple[int, str, float]] = {}  # robot -> (kind, blocker, since)
+        self.wait_causes: dict[str, dict[tuple[str, str], WaitCause]] = {}
+        self.map: MapImage | None = None
+        self.last_t = 0.0
+        self.not_finite: dict[str, int] = {}  # odometry topic -> samples with NaN/inf positions
+
+    def rel(self, t_ns: int) -> float:
+        return (t_ns - self.start_ns) * 1e-9
+
+    # -- odometry ---------------------------------------------------------------------
+    def robot_for(self, topic: str) -> str:
+        name = self._name_of.get(topic)
+        if name is None:
+            name = robot_name_from_topic(topic)
+            if name in self.robots:
+                alt = topic.strip("/").replace("/", "_")
+                self.warn(f"{topic}: robot name {name!r} is taken by {self.robots[name].topic}; "
+                          f"this one is called {alt!r}")
+                name = alt
+            self._name_of[topic] = name
+            self.robots[name] = Samples(topic)
+        return name
+
+    def on_odometry(self, topic: str, t_ns: int, msg) -> None:
+        p = msg.pose.pose.position
+        self.on_pose(topic, t_ns, float(p.x), float(p.y))
+
+    def on_pose(self, topic: str, t_ns: int, x: float, y: float) -> None:
+        t = self.rel(t_ns)
+        name = self.robot_for(topic)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self.not_finite[topic] = self.not_finite.get(topic, 0) + 1
+            return
+        self.robots[name].add(t, x, y)
+        self.last_t = max(self.last_t, t)
+
+    def tracks(self) -> list[Track]:
+        return [s.track(name) for name, s in sorted(self.robots.items()) if len(s.t)]
+
+    # -- our event topics -------------------------------------------------------------
+    def on_event(self, topic: str, t_ns: int, msg) -> None:
+        t = self.rel(t_ns)
+        self.last_t = max(self.last_t, t)
+        run = self.run
+        if topic == "/task_status":
+            self.tasks_seen = True
+            if msg.robot_id:
+                self.task_robot[msg.task_id] = msg.robot_id
+            self.task_state[msg.task_id] = int(msg.state)
+            run.on_task_status(msg.task_id, int(msg.state), int(msg.step_index), t)
+        elif topic == "/tasks":
+            self.tasks_seen = True
+            pick = next((i for i, s in enumerate(msg.steps) if s.op == OP_PICK), -1)
+            run.on_task(msg.task_id, len(msg.lines), pick, msg.type == TYPE_CHARGE)
+            if msg.robot_id:
+                self.task_robot.setdefault(msg.task_id, msg.robot_id)
+        elif topic == "/order_status":
+            run.on_order_status(msg.order_id, int(msg.state), int(msg.lines_total), t)
+        elif topic == "/orders":
+            created = self.rel(msg.created.sec * 10**9 + msg.created.nanosec)
+            deadline = self.rel(msg.deadline.sec * 10**9 + msg.deadline.nanosec)
+            run.on_order(msg.order_id, deadline)
+            self.orders.append(RecordedOrder(msg.order_id, msg.consumer_id,
+                                             [(line.sku, int(line.quantity)) for line in msg.lines],
+                                             created, deadline, int(msg.service)))
+        elif topic == "/parcels":
+            run.on_parcel(list(msg.order_ids), bool(msg.late))
+        elif topic == "/fleet/waits":
+            self._waits(msg, t)
+
+    def _waits(self, msg, t: float) -> None:
+        self.waits_seen = True
+        for w in msg.waits:
+            self._close_wait(w.robot_id, t)
+            self._wait_now[w.robot_id] = (int(w.kind), str(w.blocker), t)
+
+    def _close_wait(self, robot: str, t: float) -> None:
+        cur = self._wait_now.pop(robot, None)
+        if cur is None or cur[0] not in WAIT_CAUSES:
+            return
+        kind, blocker, since = cur
+        key = (WAIT_CAUSES[kind], blocker if kind == WAIT_ROBOT else "")
+        cause = self.wait_causes.setdefault(robot, {}).setdefault(key, WaitCause(*key))
+        cause.seconds += max(0.0, t - since)
+        cause.count += 1
+
+    def finish(self, end_t: float) -> None:
+        """Close what is still open at the end of the bag."""
+        for topic, n in sorted(self.not_finite.items()):
+            self.warn(f"{topic}: {n} odometry message(s) with a position that is not finite (NaN/inf) skipped")
+        for robot in list(self._wait_now):
+            self._close_wait(robot, end_t)
+
+    # -- map --------------------------------------------------------------------------
+    def on_map(self, topic: str, msg) -> None:
+        info = msg.info
+        w, h, res = int(info.width), int(info.height), float(info.resolution)
+        data = np.asarray(msg.data, dtype=np.int16)
+        if w <= 0 or h <= 0 or data.size != w * h:
+            self.warn(f"{topic}: OccupancyGrid of {w} x {h} cells has {data.size} values; map not used")
+            return
+        occ = (data.reshape(h, w) >= 50)[::-1].astype(float)  # message row 0 is the bottom row
+        ox, oy = float(info.origin.position.x), float(info.origin.position.y)
+        self.map = MapImage(occ, (ox, ox + w * res, oy, oy + h * res), topic)
