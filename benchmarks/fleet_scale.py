@@ -66,6 +66,7 @@ def plot(reports: list[dict], path: Path) -> None:
     ax.set_xlabel("robots")
     ax.set_ylabel("order lines picked per hour")
     ax.set_title(f"Throughput against fleet size ({LAYOUT.split('/')[-1]})")
+    ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -79,11 +80,13 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--orders-per-robot-hour", type=float, default=40.0)
     ap.add_argument("--out", default=str(ROOT / "runs" / "fleet_scale"))
+    ap.add_argument("--replot", action="store_true",
+                    help="no runs: tables and plot again from DIR/fleet_scale.json")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    reports = []
-    for robots in args.robots:
+    reports = json.loads((out / "fleet_scale.json").read_text()) if args.replot else []
+    for robots in [] if args.replot else args.robots:
         reports.append(run(robots, args, out))
         (out / "fleet_scale.json").write_text(json.dumps(reports, indent=2))
     print("| " + " | ".join(name for name, _ in COLUMNS) + " |")
