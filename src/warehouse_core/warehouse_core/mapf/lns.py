@@ -33,7 +33,7 @@ class LnsRefiner:
     """Holds the current solution and the occupancy index; :meth:`run` improves it in place."""
 
     def __init__(self, nbrs: list[list[int]], drows: Sequence[Sequence[int]], starts: Sequence[int],
-                 goals: Sequence[int], paths: list[list[int]], seed: int = 0,
+                 goals: Sequence[int], paths: list[list[int]] | None, seed: int = 0,
                  neighbourhood: int = 8, max_expansions: int = 5_000) -> None:
         self.nbrs = nbrs
         self._drows = drows
@@ -41,19 +41,24 @@ class LnsRefiner:
         self.starts = list(starts)
         self.goals = list(goals)
         self.n = len(goals)
-        self.paths = [list(p) for p in paths]
+        # None: nobody planned yet (an empty path is an agent outside the index)
+        self.paths = [list(p) for p in paths] if paths is not None else [[] for _ in goals]
         self.rng = random.Random(seed)
         self.k = neighbourhood
         self.max_expansions = max_expansions
         V = len(nbrs)
         self.occ: list[dict[int, int]] = [dict() for _ in range(V)]
         self.park = [_NO_PARK] * V
+        self._iv: dict[int, list[tuple[int, int]]] = {}
+        self._iv_moving: dict[int, list[tuple[int, int]]] = {}
         for a, p in enumerate(self.paths):
-            self._insert(a, p)
+            if p:
+                self._insert(a, p)
         self.cost = [len(p) - 1 for p in self.paths]
         self.lb = [int(drows[a][self.starts[a]]) for a in range(self.n)]
         self.iterations = 0
         self.accepted = 0
+        self.bumps = 0  # agents bumped while building a prioritized solution
 
     def _h(self, a: int) -> list[int]:
         row = self._drows[a]
@@ -69,14 +74,20 @@ class LnsRefiner:
     # ------------------------------------------------------------------ occupancy index
     def _insert(self, a: int, p: list[int]) -> None:
         occ = self.occ
+        iv, ivm = self._iv, self._iv_moving
         for t, v in enumerate(p):
             occ[v][t] = a
+            iv.pop(v, None)
+            ivm.pop(v, None)
         self.park[p[-1]] = len(p) - 1
 
     def _remove(self, a: int, p: list[int]) -> None:
         occ = self.occ
+        iv, ivm = self._iv, self._iv_moving
         for t, v in enumerate(p):
             del occ[v][t]
+            iv.pop(v, None)
+            ivm.pop(v, None)
         self.park[p[-1]] = _NO_PARK
 
     @property
@@ -84,63 +95,158 @@ class LnsRefiner:
         return sum(self.cost)
 
     # ------------------------------------------------------------------ low level
-    def plan(self, a: int, bound: int) -> list[int] | None:
-        """Space-time A* for agent ``a`` against the indexed paths (``a``'s own removed).
+    def _intervals(self, v: int) -> list[tuple[int, int]]:
+        """Safe intervals of ``v``: maximal time ranges nobody occupies (cached per vertex)."""
+        iv = self._iv.get(v)
+        if iv is None:
+            iv = self._iv[v] = self._make_intervals(v, self.park[v])
+        return iv
 
-        Returns the shortest collision-free path that arrives for good before ``bound``
-        (arrival time < bound), or None.
+    def _intervals_moving(self, v: int) -> list[tuple[int, int]]:
+        """Like :meth:`_intervals`, but an agent parked at ``v`` is ignored once it arrived."""
+        iv = self._iv_moving.get(v)
+        if iv is None:
+            iv = self._iv_moving[v] = self._make_intervals(v, _NO_PARK, self.park[v])
+        return iv
+
+    def _make_intervals(self, v: int, park: int, ignore_from: int = _NO_PARK) -> list[tuple[int, int]]:
+        lo = 0
+        iv = []
+        stop = min(park, ignore_from)
+        for t in sorted(self.occ[v]):
+            if t >= stop:
+                break
+            if t > lo:
+                iv.append((lo, t - 1))
+            lo = t + 1
+        end = park - 1 if park != _NO_PARK else _NO_PARK
+        if lo <= end:
+            iv.append((lo, end))
+        return iv
+
+    def plan(self, a: int, bound: int, max_expansions: int | None = None,
+             ignore_parked: bool = False) -> list[int] | None:
+        """SIPP (safe-interval path planning) for agent ``a`` against the indexed paths.
+
+        ``a``'s own path must be removed from the index. Returns the shortest collision-free
+        path that arrives for good before ``bound`` (arrival time < bound), or None (also
+        when more than ``max_expansions`` search nodes were expanded). A search node is a
+        (vertex, safe interval) pair reached at its earliest time, so waiting costs nothing
+        to search; swaps are checked on every move. ``ignore_parked``: agents that have
+        arrived for good are ignored there (a relaxation that tells who is in the way, see
+        :meth:`blockers`).
         """
         start, goal = self.starts[a], self.goals[a]
         h = self._h(a)
-        occ, park, nbrs = self.occ, self.park, self.nbrs
-        og = occ[goal]
-        t_free = (max(og) + 1) if og else 0     # goal visited by others until t_free - 1
-        V = len(nbrs)
         if h[start] >= bound:
             return None
-        heap = [(max(int(h[start]), t_free), int(h[start]), 0, start)]
-        parent: dict[int, int] = {start: -1}    # key t * V + v
+        occ, nbrs = self.occ, self.nbrs
+        if ignore_parked:
+            intervals, cache = self._intervals_moving, self._iv_moving
+        else:
+            intervals, cache = self._intervals, self._iv
+        s_iv = intervals(start)
+        if not s_iv or s_iv[0][0] != 0:
+            return None
+        g_iv = intervals(goal)
+        # nobody can arrive for good before the goal's last safe interval opens
+        t_free = g_iv[-1][0] if g_iv and g_iv[-1][1] == _NO_PARK else bound
+        if t_free >= bound:
+            return None
+        V = len(nbrs)
+        # node: (vertex, interval start, interval end, arrival time, parent node id);
+        # best: earliest arrival per (vertex, interval), keyed interval start * V + vertex
+        nodes: list[tuple[int, int, int, int, int]] = [(start, 0, s_iv[0][1], 0, -1)]
+        best: dict[int, int] = {start: 0}
+        heap = [(max(int(h[start]), t_free), int(h[start]), 0)]
         push, pop = heapq.heappush, heapq.heappop
+        limit = self.max_expansions if max_expansions is None else max_expansions
         expansions = 0
-        limit = min(self.max_expansions, 8 * bound + 500)
         while heap:
-            f, _, negt, v = pop(heap)
-            t = -negt
-            if v == goal and t >= t_free:
-                key = t * V + v
-                path = []
-                while key != -1:
-                    path.append(key % V)
-                    key = parent[key]
-                path.reverse()
-                return path
+            nid = pop(heap)[2]
+            v, lo, hi, t, _ = nodes[nid]
+            if best[lo * V + v] < t:
+                continue
+            if v == goal and hi == _NO_PARK:
+                self.last_expansions = expansions
+                return self._unroll(nodes, nid)
             expansions += 1
             if expansions > limit:
                 return None
-            t1 = t + 1
             ov = occ[v]
+            t1 = t + 1
+            hi1 = hi + 1
             for u in nbrs[v]:
-                key = t1 * V + u
-                if key in parent:
-                    continue
                 hu = h[u]
-                if t1 + hu >= bound or park[u] <= t1:
+                if t1 + hu >= bound:
                     continue
-                ou = occ[u]
-                if t1 in ou:
-                    continue
-                b = ou.get(t)
-                if b is not None and ov.get(t1) == b:
-                    continue                      # swap with b
-                parent[key] = t * V + v
-                push(heap, (t1 + hu if t1 + hu > t_free else t_free, hu, -t1, u))
-            # wait
-            key = t1 * V + v
-            if key not in parent and t1 + h[v] < bound and t1 not in ov and park[v] > t1:
-                parent[key] = t * V + v
-                hv = h[v]
-                push(heap, (t1 + hv if t1 + hv > t_free else t_free, hv, -t1, v))
+                ivs = cache.get(u)
+                if ivs is None:
+                    ivs = intervals(u)
+                for ulo, uhi in ivs:
+                    if uhi < t1:
+                        continue
+                    if ulo > hi1:
+                        break
+                    if t1 > ulo:
+                        t2 = t1
+                    else:
+                        # arriving as the interval opens: whoever left u at t2 - 1 must not
+                        # be entering v (a swap; we cannot wait longer in v either)
+                        t2 = ulo
+                        b = occ[u].get(t2 - 1)
+                        if b is not None and ov.get(t2) == b:
+                            continue
+                    f = t2 + hu
+                    if f >= bound:
+                        break
+                    key = ulo * V + u
+                    old = best.get(key)
+                    if old is not None and old <= t2:
+                        continue
+                    best[key] = t2
+                    nodes.append((u, ulo, uhi, t2, nid))
+                    push(heap, (f if f > t_free else t_free, hu, len(nodes) - 1))
         return None
+
+    def blockers(self, a: int, path: list[int]) -> set[int]:
+        """Agents in the index whose paths collide with ``path`` of agent ``a`` (vertex, swap,
+        standing on a cell after arriving there for good, or visiting ``a``'s goal after
+        ``a`` arrived)."""
+        occ, park = self.occ, self.park
+        out: set[int] = set()
+        prev = -1
+        for t, v in enumerate(path):
+            ov = occ[v]
+            b = ov.get(t)
+            if b is not None:
+                out.add(b)
+            if park[v] <= t:
+                out.add(ov[park[v]])
+            if prev >= 0 and prev != v:
+                b = ov.get(t - 1)
+                if b is not None and occ[prev].get(t) == b:
+                    out.add(b)
+            prev = v
+        end = len(path) - 1
+        for t, b in occ[path[-1]].items():
+            if t > end:
+                out.add(b)
+        out.discard(a)
+        return out
+
+    @staticmethod
+    def _unroll(nodes: list[tuple[int, int, int, int, int]], nid: int) -> list[int]:
+        chain = []
+        while nid != -1:
+            v, _, _, t, nid = nodes[nid]
+            chain.append((v, t))
+        chain.reverse()
+        path = [chain[0][0]]
+        for v, t in chain[1:]:
+            path.extend([path[-1]] * (t - len(path)))   # wait until t - 1
+            path.append(v)
+        return path
 
     # ------------------------------------------------------------------ neighbourhoods
     def _agent_based(self) -> list[int]:
