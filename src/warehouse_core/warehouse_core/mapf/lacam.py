@@ -195,15 +195,17 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         nd = nd.parent
     configs.reverse()
     if lns and not refine and n >= 2 and now() < end:
-        refiner = LnsRefiner(nbrs, gen.drows, s, g, configs_to_vid_paths(configs, g), seed=seed)
+        first_paths = configs_to_vid_paths(configs, g)
+        refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
         stats["first_sum_of_costs"] = refiner.sum_of_costs
         stats["initial"] = "lacam"
         if pp_share > 0:
             t_pp = now()
             pp = LnsRefiner(nbrs, gen.drows, s, g, None, seed=seed)
-            pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp))
+            pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
             stats["pp_s"] = round(now() - t_pp, 3)
             stats["pp_bumps"] = pp.bumps
+            stats["pp_fallbacks"] = pp.fallbacks
             if pp_ok:
                 stats["pp_sum_of_costs"] = pp.sum_of_costs
                 if pp.sum_of_costs < refiner.sum_of_costs:

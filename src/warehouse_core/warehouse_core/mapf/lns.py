@@ -59,6 +59,7 @@ class LnsRefiner:
         self.iterations = 0
         self.accepted = 0
         self.bumps = 0  # agents bumped while building a prioritized solution
+        self.fallbacks = 0  # agents that kept their fallback path there
 
     def _h(self, a: int) -> list[int]:
         row = self._drows[a]

@@ -22,6 +22,7 @@ from collections import deque
 
 from warehouse_core.mapf.lns import LnsRefiner
 
+
 def shortest_path(ref: LnsRefiner, a: int) -> list[int]:
     """One shortest path of agent ``a`` ignoring everybody (random tie-breaking)."""
     h = ref._h(a)
@@ -35,38 +36,53 @@ def shortest_path(ref: LnsRefiner, a: int) -> list[int]:
     return path
 
 
-def plan_all(ref: LnsRefiner, deadline: float, max_expansions: int = 20_000,
-             max_bumps: int | None = None, slack: int = 200) -> bool:
+def plan_all(ref: LnsRefiner, deadline: float, fallback: list[list[int]] | None = None,
+             max_expansions: int = 20_000, max_bumps: int | None = None, slack: int = 200) -> bool:
     """Give every agent of ``ref`` without a path (empty list) one, in random order.
 
     Returns True when all agents have collision-free paths (then ``ref.cost`` is up to date);
     False at ``deadline`` (perf_counter) or after ``max_bumps`` bumps (default 20 per agent),
-    leaving some agents without a path. An agent's path may be at most twice its shortest
-    length plus ``slack`` before the agents in the way are bumped.
+    leaving some agents without a path. An agent's path may be at most four times its
+    shortest length plus ``slack`` before the agents in the way are bumped.
+
+    ``fallback``: a known collision-free solution (e.g. LaCAM's). An agent that fails a second
+    time takes its fallback path for good; fallback paths never collide with each other, so
+    they bump only agents planned here, and the loop ends after at most ``n`` such failures.
+    Without it, a failed agent takes a shortest path (no termination guarantee beyond the
+    bump budget).
     """
     n = ref.n
     order = [a for a in range(n) if not ref.paths[a]]
     ref.rng.shuffle(order)
     queue = deque(order)
-    bumps = 0
     budget = 20 * n if max_bumps is None else max_bumps
     now = time.perf_counter
     paths = ref.paths
+    failures = [0] * n
+    fixed = [False] * n
     while queue:
-        if now() >= deadline or bumps > budget:
+        if now() >= deadline or ref.bumps > budget:
             return False
         a = queue.popleft()
         bound = 4 * ref.lb[a] + slack
         p = ref.plan(a, bound, max_expansions)
         if p is None:
-            p = ref.plan(a, bound, max_expansions, ignore_parked=True)
+            failures[a] += 1
+            if fallback is None or failures[a] == 1:
+                p = ref.plan(a, bound, max_expansions, ignore_parked=True)
+                if p is not None and any(fixed[b] for b in ref.blockers(a, p)):
+                    p = None
             if p is None:
-                p = shortest_path(ref, a)
+                if fallback is not None:
+                    p = list(fallback[a])
+                    fixed[a] = True
+                    ref.fallbacks += 1
+                else:
+                    p = shortest_path(ref, a)
             for b in sorted(ref.blockers(a, p)):
                 ref._remove(b, paths[b])
                 paths[b] = []
                 queue.appendleft(b)
-                bumps += 1
                 ref.bumps += 1
         paths[a] = p
         ref._insert(a, p)
