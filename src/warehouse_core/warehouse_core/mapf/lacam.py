@@ -44,7 +44,7 @@ from warehouse_core.mapf.types import Solution
 
 RESTART_RATE = 0.001
 LNS_STALL = 1000
-PP_SHARE = 0.6  # share of the time left after LaCAM's first solution that PP may use
+PP_SHARE = 0.7  # share of the time left after LaCAM's first solution that PP may use
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
 _Constraint = tuple

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 _NO_PARK = 1 << 60
+_SIZES = (4, 8)  # neighbourhood sizes the adaptive choice picks from
 
 
 class LnsRefiner:
@@ -44,7 +45,8 @@ class LnsRefiner:
         # None: nobody planned yet (an empty path is an agent outside the index)
         self.paths = [list(p) for p in paths] if paths is not None else [[] for _ in goals]
         self.rng = random.Random(seed)
-        self.k = neighbourhood
+        self.k = neighbourhood  # size of the next neighbourhood (run() adapts it)
+        self._crossings: list[int] | None = None
         self.max_expansions = max_expansions
         V = len(nbrs)
         self.occ: list[dict[int, int]] = [dict() for _ in range(V)]
@@ -292,6 +294,37 @@ class LnsRefiner:
     def _random(self) -> list[int]:
         return self.rng.sample(range(self.n), min(self.k, self.n))
 
+    def _intersection(self) -> list[int]:
+        """Agents passing a random intersection (degree >= 3) and the cells around it."""
+        if self._crossings is None:
+            self._crossings = [v for v, nb in enumerate(self.nbrs) if len(nb) >= 3]
+        if not self._crossings:
+            return self._random()
+        rng, occ, nbrs = self.rng, self.occ, self.nbrs
+        v0 = self._crossings[rng.randrange(len(self._crossings))]
+        seen = {v0}
+        frontier = [v0]
+        group: set[int] = set()
+        while frontier and len(group) < self.k:
+            nxt = []
+            for v in frontier:
+                agents = list(set(occ[v].values()))
+                rng.shuffle(agents)
+                for b in agents:
+                    if len(group) >= self.k:
+                        break
+                    group.add(b)
+                for u in nbrs[v]:
+                    if u not in seen:
+                        seen.add(u)
+                        nxt.append(u)
+            frontier = nxt
+            if len(seen) > 64:
+                break
+        while len(group) < min(self.k, self.n):
+            group.add(rng.randrange(self.n))
+        return list(group)
+
     # ------------------------------------------------------------------ search
     def step(self, group: list[int]) -> int:
         """Replan ``group``; keep the result if cheaper. Returns the cost reduction (>= 0)."""
@@ -332,16 +365,23 @@ class LnsRefiner:
         """Improve until ``deadline`` (perf_counter) or ``stall_iterations`` without gain."""
         if self.n < 2:
             return
-        weights = [1.0, 1.0]
+        # adaptive choice (ALNS) among (neighbourhood kind, size) arms, rewarded by the cost
+        # reduction per replanned agent
+        kinds = (self._agent_based, self._intersection, self._random)
+        arms = [(kind, size) for kind in range(len(kinds)) for size in _SIZES if size < self.n]
+        if not arms:
+            arms = [(kind, self.n) for kind in range(len(kinds))]
+        weights = [1.0] * len(arms)
         since = 0
         now = time.perf_counter
+        rng = self.rng
         while now() < deadline:
-            r = self.rng.random() * (weights[0] + weights[1])
-            kind = 0 if r < weights[0] else 1
-            group = self._agent_based() if kind == 0 else self._random()
+            arm = rng.choices(range(len(arms)), weights)[0]
+            kind, self.k = arms[arm]
+            group = kinds[kind]()
             gain = self.step(group)
             self.iterations += 1
-            weights[kind] = 0.9 * weights[kind] + 0.1 * max(gain, 0.05)
+            weights[arm] = 0.9 * weights[arm] + 0.1 * max(gain / len(group), 0.01)
             if gain > 0:
                 self.accepted += 1
                 since = 0

@@ -37,7 +37,8 @@ def shortest_path(ref: LnsRefiner, a: int) -> list[int]:
 
 
 def plan_all(ref: LnsRefiner, deadline: float, fallback: list[list[int]] | None = None,
-             max_expansions: int = 20_000, max_bumps: int | None = None, slack: int = 200) -> bool:
+             max_expansions: int = 200_000, max_bumps: int | None = None, slack: int = 200,
+             factor: int = 4) -> bool:
     """Give every agent of ``ref`` without a path (empty list) one, in random order.
 
     Returns True when all agents have collision-free paths (then ``ref.cost`` is up to date);
@@ -64,7 +65,7 @@ def plan_all(ref: LnsRefiner, deadline: float, fallback: list[list[int]] | None 
         if now() >= deadline or ref.bumps > budget:
             return False
         a = queue.popleft()
-        bound = 4 * ref.lb[a] + slack
+        bound = factor * ref.lb[a] + slack
         p = ref.plan(a, bound, max_expansions)
         if p is None:
             failures[a] += 1
