@@ -45,6 +45,7 @@ from warehouse_core.mapf.types import Solution
 RESTART_RATE = 0.001
 LNS_STALL = 1000
 PP_SHARE = 0.7  # share of the time left after LaCAM's first solution that PP may use
+PP_ABOVE = 1.5  # ... when that solution's sum of costs is above this multiple of the lower bound
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
 _Constraint = tuple
@@ -85,9 +86,10 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or until
     ``lns_stall`` consecutive neighbourhoods brought no gain (None: no stall stop). The
     solution found first is kept if nothing better turns up, so this never loses a solution.
-    Before LNS, prioritized planning with bumping (:mod:`warehouse_core.mapf.prioritized`) gets
-    up to ``pp_share`` of the remaining time to find a second first solution; LNS starts from
-    the cheaper of the two (``stats["initial"]``).
+    Before LNS, when the first solution costs more than ``PP_ABOVE`` times the lower bound,
+    prioritized planning with bumping (:mod:`warehouse_core.mapf.prioritized`) gets up to
+    ``pp_share`` of the remaining time to find a second first solution; LNS starts from the
+    cheaper of the two (``stats["initial"]``).
     """
     t0 = time.perf_counter()
     end = deadline if deadline is not None else t0 + time_limit
@@ -199,7 +201,7 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
         stats["first_sum_of_costs"] = refiner.sum_of_costs
         stats["initial"] = "lacam"
-        if pp_share > 0:
+        if pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * sum(refiner.lb):
             t_pp = now()
             pp = LnsRefiner(nbrs, gen.drows, s, g, None, seed=seed)
             pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)

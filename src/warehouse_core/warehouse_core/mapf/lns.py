@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 _NO_PARK = 1 << 60
+_ALWAYS_FREE = ((0, _NO_PARK),)  # the safe intervals of a vertex nobody visits
 _SIZES = (4, 8)  # neighbourhood sizes the adaptive choice picks from
 
 
@@ -113,10 +114,13 @@ class LnsRefiner:
         return iv
 
     def _make_intervals(self, v: int, park: int, ignore_from: int = _NO_PARK) -> list[tuple[int, int]]:
+        occ_v = self.occ[v]
+        if not occ_v:
+            return list(_ALWAYS_FREE) if park == _NO_PARK else ([(0, park - 1)] if park > 0 else [])
         lo = 0
         iv = []
-        stop = min(park, ignore_from)
-        for t in sorted(self.occ[v]):
+        stop = park if park < ignore_from else ignore_from
+        for t in sorted(occ_v):
             if t >= stop:
                 break
             if t > lo:
