@@ -1,14 +1,24 @@
 """Anytime improvement of a one-shot MAPF solution by large-neighbourhood search (LNS).
 
 MAPF-LNS style (Li et al., IJCAI 2021): repeatedly pick a small *neighbourhood* of agents,
-delete their paths, replan them one by one (random order) with space-time A* against the paths
-of everybody else (prioritized planning), and keep the new paths only if the neighbourhood's
-sum of costs went down (otherwise restore the old ones). Every accepted step keeps the whole
-solution collision-free, so the search can be stopped at any time and never loses a solution.
+delete their paths, replan them one by one (random order) against the paths of everybody else
+(prioritized planning), and keep the new paths only if the neighbourhood's sum of costs went
+down (otherwise restore the old ones). Every accepted step keeps the whole solution
+collision-free, so the search can be stopped at any time and never loses a solution.
+
+Low level: SIPP (safe-interval path planning, Phillips and Likhachev, ICRA 2011) over the
+occupancy index: a search node is a (vertex, safe interval) pair reached at its earliest time,
+so waiting for a crossing agent costs one node instead of one node per waited step. The safe
+intervals of a vertex are built from its occupancy on demand and cached until a path through
+it is inserted or removed. The replanning bound (an agent may only use what is left of the
+neighbourhood's old cost) prunes the search.
 
 Neighbourhoods: *agent-based* (an agent with a large delay plus the agents that stand on its
-individual shortest path around the time it would pass) and *random*; the choice between them
-adapts to which one has recently produced improvements (ALNS weights).
+individual shortest path around the time it would pass), *intersection-based* (agents passing
+a random junction and the cells around it, as in Li et al.) and *random*, each in sizes 4 and
+8; the choice among these arms adapts to the cost reduction per replanned agent each has
+recently produced (ALNS weights). Larger neighbourhoods (16, 32) were tried and gave less per
+second in Python.
 
 Representation: paths are lists of vertex ids (see :class:`~warehouse_core.mapf.pibt.Graph`),
 ``path[t]`` the vertex at time ``t``, ending at the agent's final arrival at its goal, where the
