@@ -24,10 +24,7 @@ def test_rack_visits_complete_under_delays_without_collisions():
     sim = FloorSim(Kinematics(), racks={s.cell: s.rack for s in racks})
     for n, c in starts.items():
         sim.add_robot(n, c, *layout.cell_to_world(c))
-    # one plan id throughout: this executor does not follow re-roots, so the repair around late
-    # robots (test_fleet_lag_repair.py) is off; dependency gating alone must absorb the delays
-    fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=1,
-                         repair_lag_steps=0)
+    fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=1)
     paths: dict[str, list] = {n: [] for n in starts}
     sent = {n: 0 for n in starts}
     tasks: dict[str, TaskProgress] = {}

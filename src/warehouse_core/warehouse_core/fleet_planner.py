@@ -38,6 +38,10 @@ again from where it stands (``resumes``). Watchdog: a freeze waits at most
 ``repair_timeout_steps`` steps for the live robots to reach their released index; a robot
 that has not by then is suspended the same way (``freeze_timeouts`` counts them, and every
 suspension is logged and kept in ``events``), so one stuck robot never freezes the fleet.
+The lag repair is off by default (``repair_lag_steps=0``): in the live stack on a heavily
+loaded machine it also fired for robots that were late only because their nodes were starved
+of CPU, and the extra freezes cost work (an integration test failed 2 of 3 runs); the
+watchdog is on (60 steps).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from warehouse_core.mapf.guidance import GuidanceConfig
 from warehouse_core.mapf.lifelong import Goal, LifelongPibt
 
 PLAN_ID = 1  # the first plan id; every re-root (repair) uses the next one
-REPAIR_LAG_STEPS = 20  # default: repair around a robot this many steps late that others wait for
+REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
 REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to reach their release
 _HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
 
