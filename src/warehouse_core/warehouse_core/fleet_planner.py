@@ -25,23 +25,43 @@ kept as the remaining dwell. The new paths are published from index 0 (the first
 carries the operation in progress, so a robot can re-bind its task steps). All robots stand
 still when the new plans start, so their dependencies involve only the new plans: acyclic,
 like any plan of the lifelong planner.
+
+Repair around a robot that is merely LATE (stalled, slow, an operation overrunning): the
+others' plans still order them behind its planned visits, so everybody behind it would wait
+as long as it is late. When a live robot lags its plan by more than ``repair_lag_steps``
+steps while it could drive (it is not itself waiting for anybody) and some robot waits for
+it, the planner *suspends* it: it keeps its task steps and goes on driving the waypoints
+already released to it, whose cells stay blocked for the others; the planner freezes and
+re-roots the others around those cells (``lag_repairs`` counts these). Once the suspended
+robot has reached the end of what was released to it, another freeze and re-root plans it
+again from where it stands (``resumes``). Watchdog: a freeze waits at most
+``repair_timeout_steps`` steps for the live robots to reach their released index; a robot
+that has not by then is suspended the same way (``freeze_timeouts`` counts them, and every
+suspension is logged and kept in ``events``), so one stuck robot never freezes the fleet.
+The lag repair is off by default (``repair_lag_steps=0``): in the live stack on a heavily
+loaded machine it also fired for robots that were late only because their nodes were starved
+of CPU, and the extra freezes cost work (an integration test failed 2 of 3 runs); the
+watchdog is on (60 steps).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from warehouse_core.execution import TrafficController, WaitReason
+from warehouse_core.execution import CommittedPath, TrafficController, WaitReason
 from warehouse_core.floor_sim import OP_DROP, OP_LIFT
 from warehouse_core.grid import Coord, Grid
 from warehouse_core.mapf.guidance import GuidanceConfig
 from warehouse_core.mapf.lifelong import Goal, LifelongPibt
 
 PLAN_ID = 1  # the first plan id; every re-root (repair) uses the next one
+REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
+REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to reach their release
 _HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
 
 
@@ -96,7 +116,9 @@ class FleetPlanner:
     def __init__(self, grid: Grid, storage_mask: np.ndarray, starts: dict[str, Coord],
                  start_step: int, step_duration: float, window: int = 5, lookahead: int = 1,
                  seed: int = 0, guidance: GuidanceConfig = GuidanceConfig(),
-                 carrying: dict[str, bool] | None = None) -> None:
+                 carrying: dict[str, bool] | None = None, repair_lag_steps: int = REPAIR_LAG_STEPS,
+                 repair_timeout_steps: int = REPAIR_TIMEOUT_STEPS) -> None:
+        """``repair_lag_steps`` / ``repair_timeout_steps``: see the module docstring (0: off)."""
         self.grid = grid  # the full map (cells blocked by failed robots are tracked apart)
         self.storage_mask = storage_mask
         self.guidance = guidance
@@ -120,7 +142,19 @@ class FleetPlanner:
         self.failed: dict[str, set[int]] = {}  # failed robot -> flat cells it blocks
         self.blocked: set[int] = set()  # cells blocked in the current plan
         self.frozen = False  # a repair is pending: plan nothing, release nothing new
-        self.repairs = 0  # re-roots done
+        self.repairs = 0  # re-roots done for failures and removals
+        self.repair_lag_steps = repair_lag_steps
+        self.repair_timeout_steps = repair_timeout_steps
+        self.suspended: dict[str, set[int]] = {}  # late robot -> cells it may still drive through
+        self.lag_repairs = 0  # late robots suspended because others waited for them
+        self.freeze_timeouts = 0  # robots suspended because a freeze waited too long for them
+        self.resumes = 0  # suspended robots planned again
+        self.reroots = 0  # re-roots of any cause
+        self.events: list[str] = []  # one line per suspension (also logged)
+        self._failure_pending = False  # the pending re-root is for a failure or removal
+        self._frozen_since: int | None = None
+        self._blocking_since: dict[str, int] = {}  # robot -> step since when others stand waiting for it
+        self._log = logging.getLogger(__name__)
 
     # -- requests ------------------------------------------------------------------------
     def request(self, robot: str, task_id: str, steps: list[StepGoal]) -> None:
@@ -143,7 +177,7 @@ class FleetPlanner:
                 loaded = True
             elif s.op == OP_DROP:
                 loaded = False
-        if r.current is None:
+        if r.current is None and robot not in self.suspended:
             self._next_goal(robot)
 
     def busy(self, robot: str) -> bool:
@@ -178,9 +212,19 @@ class FleetPlanner:
         In freeze mode (a repair pending) nothing is planned until every live robot has
         reached its released index; then all paths are re-rooted (new plan id, index 0).
         """
+        if not self.frozen:
+            self._check_late(now_step)
+        self._check_resume()
         if self.frozen:
+            if self._frozen_since is None:
+                self._frozen_since = now_step
             if not self.settled():
-                return []
+                if self.repair_timeout_steps <= 0 or now_step - self._frozen_since < self.repair_timeout_steps:
+                    return []
+                for n in self.unsettled():
+                    self.freeze_timeouts += 1
+                    self._suspend(n, f"has not reached its released waypoint after a freeze of "
+                                     f"{now_step - self._frozen_since} steps")
             self._reroot(now_step)
         target = now_step + self.window
         if self.frontier >= target:
@@ -247,6 +291,8 @@ class FleetPlanner:
                     occupied.add(path.cell(i))
                     break
         self.failed[robot] = occupied
+        self.suspended.pop(robot, None)
+        self._failure_pending = True
         r = self.robots[robot]
         r.queue.clear()
         r.current, r.planned, r.held = None, [], False
@@ -259,22 +305,69 @@ class FleetPlanner:
             return False
         self.failed[robot] = set()
         self.frozen = True
+        self._failure_pending = True
         return True
 
     def settled(self) -> bool:
         """True when every live robot has reached the last waypoint released to it."""
-        return all(p.progress >= p.released for n, p in self.traffic.paths.items()
-                   if n not in self.failed)
+        return not self.unsettled()
+
+    def unsettled(self) -> list[str]:
+        """Live robots that have not reached the last waypoint released to them."""
+        return [n for n, p in self.traffic.paths.items()
+                if n not in self.failed and n not in self.suspended and p.progress < p.released]
+
+    # -- repair around late robots: suspend, re-root, resume ------------------------------
+    def _in_operation(self, robot: str, index: int) -> bool:
+        return any(e.index <= index <= e.index + e.dwell for e in self.robots[robot].planned)
+
+    def _check_late(self, now_step: int) -> None:
+        """Suspend late robots that others wait for (then freeze for a re-root).
+
+        Late: behind its plan by more than ``repair_lag_steps`` steps, with released waypoints
+        it has not driven (so it waits for nobody), and some robot has stood waiting for it
+        for more than ``repair_lag_steps`` steps (a robot that is only a little slow holds
+        nobody up that long).
+        """
+        limit = self.repair_lag_steps
+        if limit <= 0:
+            return
+        for n, since in sorted(self._blocking_since.items()):
+            p = self.traffic.paths.get(n)
+            if p is None or n in self.failed or n in self.suspended or p.released <= p.progress:
+                continue
+            lag = now_step - (p.start_step + p.progress)
+            if lag > limit and now_step - since > limit and not self._in_operation(n, p.progress):
+                self.lag_repairs += 1
+                self._suspend(n, f"lags its plan by {lag} steps and others wait for it")
+
+    def _check_resume(self) -> None:
+        """A suspended robot that has driven all that was released to it is planned again."""
+        for n in sorted(self.suspended):
+            p = self.traffic.paths[n]
+            if p.progress >= p.released:
+                del self.suspended[n]
+                self.resumes += 1
+                self.frozen = True
+
+    def _suspend(self, robot: str, why: str) -> None:
+        p = self.traffic.paths[robot]
+        self.suspended[robot] = {p.cell(i) for i in range(p.progress, p.released + 1)}
+        self.frozen = True
+        event = f"{robot} {why}: suspended at waypoint {p.progress} of {p.released} released; re-planning the others"
+        self.events.append(event)
+        self._log.warning("fleet planner: %s", event)
 
     def _reroot(self, now_step: int) -> None:
         """New plans for every live robot from where it stands (see module docstring)."""
         start = now_step + self.traffic.margin
         old = self.traffic.paths
-        self.live = [n for n in self.names if n not in self.failed]
+        self.live = [n for n in self.names if n not in self.failed and n not in self.suspended]
         standing = {old[n].cell(old[n].progress) for n in self.live}
         # a live robot never stands on a failed robot's cell (it could only have been
-        # released into it after the failed robot left); the guard keeps the grid valid
-        self.blocked = set().union(*self.failed.values()) - standing if self.failed else set()
+        # released into it after the failed robot left) nor on a cell still released to a
+        # suspended robot; the guard keeps the grid valid
+        self.blocked = set().union(*self.failed.values(), *self.suspended.values()) - standing
         free = self.grid.free.copy().ravel()
         free[list(self.blocked)] = False
         grid = Grid(free.reshape(self.grid.free.shape))
@@ -298,21 +391,30 @@ class FleetPlanner:
             r.current, r.planned, r.held = None, [], False
             r.index = i
             dwell.append(remaining)
-        for n in self.failed:
+        for n in (*self.failed, *self.suspended):
             self.robots[n].index = -1
-        self.repairs += 1
+        if self._failure_pending:
+            self.repairs += 1
+        self._failure_pending = False
+        self.reroots += 1
         self.plan_id += 1
         self.pibt = LifelongPibt(grid, starts, storage_mask=self.storage_mask,
-                                 guidance=self.guidance, seed=self.seed + self.repairs)
+                                 guidance=self.guidance, seed=self.seed + self.reroots)
         self.pibt.dwell = dwell
         for n in self.live:
             self._next_goal(n)
         self.traffic = TrafficController(lookahead=self.lookahead)
         for n, cell in zip(self.live, starts):
             self.traffic.commit(n, self.plan_id, [cell], start)
+        for n in self.suspended:  # keeps driving its old plan up to what was released
+            p = old[n]
+            self.traffic.paths[n] = CommittedPath(n, p.plan_id, p.cells[:p.released - p.base + 1], p.start_step,
+                                                  p.progress, p.released, p.base)
         self.start_step = self.frontier = start
         self.published = {n: 0 for n in self.live}
         self.frozen = False
+        self._frozen_since = None
+        self._blocking_since = {}
 
     # -- execution -----------------------------------------------------------------------
     def report_progress(self, robot: str, plan_id: int, index: int) -> None:
@@ -326,4 +428,9 @@ class FleetPlanner:
         if self.frozen:
             return {n: (p.released, WaitReason(n, -1, "planning"))
                     for n, p in self.traffic.paths.items() if n not in self.failed}
-        return self.traffic.release_all(now_step)
+        results = self.traffic.release_all(now_step)
+        paths = self.traffic.paths
+        blocking = {why.blocker for n, (idx, why) in results.items()
+                    if why.kind == "robot" and idx <= paths[n].progress}
+        self._blocking_since = {n: self._blocking_since.get(n, now_step) for n in blocking}
+        return results

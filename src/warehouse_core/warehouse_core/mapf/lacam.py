@@ -15,7 +15,9 @@ solution cost decreases monotonically while time remains (and becomes optimal fo
 if the search space is exhausted).
 
 LNS (``lns=True``, the CLI default): instead of LaCAM*, the first solution is improved by
-large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall.
+large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall;
+LNS starts from a prioritized-planning solution instead when that one is found in time and is
+cheaper (:mod:`warehouse_core.mapf.prioritized`).
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ from warehouse_core.mapf.pibt import (
     priority_order,
     update_priorities,
 )
+from warehouse_core.mapf.prioritized import plan_all
 from warehouse_core.mapf.types import Solution
 
 RESTART_RATE = 0.001
 LNS_STALL = 1000
+PP_SHARE = 0.7  # share of the time left after LaCAM's first solution that PP may use
+PP_ABOVE = 1.5  # ... when that solution's sum of costs is above this multiple of the lower bound
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
 _Constraint = tuple
@@ -73,7 +78,7 @@ def _constraints(c: _Constraint | None) -> list[tuple[int, int]]:
 def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], time_limit: float = 30.0,
                 seed: int = 0, refine: bool = False, swap: bool = True,
                 deadline: float | None = None, lns: bool = False,
-                lns_stall: int | None = LNS_STALL) -> Solution:
+                lns_stall: int | None = LNS_STALL, pp_share: float = PP_SHARE) -> Solution:
     """Solve one-shot MAPF with LaCAM (first solution) or LaCAM* (``refine``: improve SoC
     until ``time_limit``). Paths are coordinate lists, agent ``i`` for ``starts[i]``.
 
@@ -81,6 +86,10 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or until
     ``lns_stall`` consecutive neighbourhoods brought no gain (None: no stall stop). The
     solution found first is kept if nothing better turns up, so this never loses a solution.
+    Before LNS, when the first solution costs more than ``PP_ABOVE`` times the lower bound,
+    prioritized planning with bumping (:mod:`warehouse_core.mapf.prioritized`) gets up to
+    ``pp_share`` of the remaining time to find a second first solution; LNS starts from the
+    cheaper of the two (``stats["initial"]``).
     """
     t0 = time.perf_counter()
     end = deadline if deadline is not None else t0 + time_limit
@@ -188,8 +197,22 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         nd = nd.parent
     configs.reverse()
     if lns and not refine and n >= 2 and now() < end:
-        refiner = LnsRefiner(nbrs, gen.drows, s, g, configs_to_vid_paths(configs, g), seed=seed)
+        first_paths = configs_to_vid_paths(configs, g)
+        refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
         stats["first_sum_of_costs"] = refiner.sum_of_costs
+        stats["initial"] = "lacam"
+        if pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * sum(refiner.lb):
+            t_pp = now()
+            pp = LnsRefiner(nbrs, gen.drows, s, g, None, seed=seed)
+            pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
+            stats["pp_s"] = round(now() - t_pp, 3)
+            stats["pp_bumps"] = pp.bumps
+            stats["pp_fallbacks"] = pp.fallbacks
+            if pp_ok:
+                stats["pp_sum_of_costs"] = pp.sum_of_costs
+                if pp.sum_of_costs < refiner.sum_of_costs:
+                    refiner = pp
+                    stats["initial"] = "pp"
         refiner.run(end, lns_stall)
         stats["lns_iterations"] = refiner.iterations
         stats["lns_accepted"] = refiner.accepted

@@ -1,14 +1,24 @@
 """Anytime improvement of a one-shot MAPF solution by large-neighbourhood search (LNS).
 
 MAPF-LNS style (Li et al., IJCAI 2021): repeatedly pick a small *neighbourhood* of agents,
-delete their paths, replan them one by one (random order) with space-time A* against the paths
-of everybody else (prioritized planning), and keep the new paths only if the neighbourhood's
-sum of costs went down (otherwise restore the old ones). Every accepted step keeps the whole
-solution collision-free, so the search can be stopped at any time and never loses a solution.
+delete their paths, replan them one by one (random order) against the paths of everybody else
+(prioritized planning), and keep the new paths only if the neighbourhood's sum of costs went
+down (otherwise restore the old ones). Every accepted step keeps the whole solution
+collision-free, so the search can be stopped at any time and never loses a solution.
+
+Low level: SIPP (safe-interval path planning, Phillips and Likhachev, ICRA 2011) over the
+occupancy index: a search node is a (vertex, safe interval) pair reached at its earliest time,
+so waiting for a crossing agent costs one node instead of one node per waited step. The safe
+intervals of a vertex are built from its occupancy on demand and cached until a path through
+it is inserted or removed. The replanning bound (an agent may only use what is left of the
+neighbourhood's old cost) prunes the search.
 
 Neighbourhoods: *agent-based* (an agent with a large delay plus the agents that stand on its
-individual shortest path around the time it would pass) and *random*; the choice between them
-adapts to which one has recently produced improvements (ALNS weights).
+individual shortest path around the time it would pass), *intersection-based* (agents passing
+a random junction and the cells around it, as in Li et al.) and *random*, each in sizes 4 and
+8; the choice among these arms adapts to the cost reduction per replanned agent each has
+recently produced (ALNS weights). Larger neighbourhoods (16, 32) were tried and gave less per
+second in Python.
 
 Representation: paths are lists of vertex ids (see :class:`~warehouse_core.mapf.pibt.Graph`),
 ``path[t]`` the vertex at time ``t``, ending at the agent's final arrival at its goal, where the
@@ -27,13 +37,15 @@ from collections.abc import Sequence
 import numpy as np
 
 _NO_PARK = 1 << 60
+_ALWAYS_FREE = ((0, _NO_PARK),)  # the safe intervals of a vertex nobody visits
+_SIZES = (4, 8)  # neighbourhood sizes the adaptive choice picks from
 
 
 class LnsRefiner:
     """Holds the current solution and the occupancy index; :meth:`run` improves it in place."""
 
     def __init__(self, nbrs: list[list[int]], drows: Sequence[Sequence[int]], starts: Sequence[int],
-                 goals: Sequence[int], paths: list[list[int]], seed: int = 0,
+                 goals: Sequence[int], paths: list[list[int]] | None, seed: int = 0,
                  neighbourhood: int = 8, max_expansions: int = 5_000) -> None:
         self.nbrs = nbrs
         self._drows = drows
@@ -41,19 +53,26 @@ class LnsRefiner:
         self.starts = list(starts)
         self.goals = list(goals)
         self.n = len(goals)
-        self.paths = [list(p) for p in paths]
+        # None: nobody planned yet (an empty path is an agent outside the index)
+        self.paths = [list(p) for p in paths] if paths is not None else [[] for _ in goals]
         self.rng = random.Random(seed)
-        self.k = neighbourhood
+        self.k = neighbourhood  # size of the next neighbourhood (run() adapts it)
+        self._crossings: list[int] | None = None
         self.max_expansions = max_expansions
         V = len(nbrs)
         self.occ: list[dict[int, int]] = [dict() for _ in range(V)]
         self.park = [_NO_PARK] * V
+        self._iv: dict[int, list[tuple[int, int]]] = {}
+        self._iv_moving: dict[int, list[tuple[int, int]]] = {}
         for a, p in enumerate(self.paths):
-            self._insert(a, p)
+            if p:
+                self._insert(a, p)
         self.cost = [len(p) - 1 for p in self.paths]
         self.lb = [int(drows[a][self.starts[a]]) for a in range(self.n)]
         self.iterations = 0
         self.accepted = 0
+        self.bumps = 0  # agents bumped while building a prioritized solution
+        self.fallbacks = 0  # agents that kept their fallback path there
 
     def _h(self, a: int) -> list[int]:
         row = self._drows[a]
@@ -69,14 +88,20 @@ class LnsRefiner:
     # ------------------------------------------------------------------ occupancy index
     def _insert(self, a: int, p: list[int]) -> None:
         occ = self.occ
+        iv, ivm = self._iv, self._iv_moving
         for t, v in enumerate(p):
             occ[v][t] = a
+            iv.pop(v, None)
+            ivm.pop(v, None)
         self.park[p[-1]] = len(p) - 1
 
     def _remove(self, a: int, p: list[int]) -> None:
         occ = self.occ
+        iv, ivm = self._iv, self._iv_moving
         for t, v in enumerate(p):
             del occ[v][t]
+            iv.pop(v, None)
+            ivm.pop(v, None)
         self.park[p[-1]] = _NO_PARK
 
     @property
@@ -84,63 +109,161 @@ class LnsRefiner:
         return sum(self.cost)
 
     # ------------------------------------------------------------------ low level
-    def plan(self, a: int, bound: int) -> list[int] | None:
-        """Space-time A* for agent ``a`` against the indexed paths (``a``'s own removed).
+    def _intervals(self, v: int) -> list[tuple[int, int]]:
+        """Safe intervals of ``v``: maximal time ranges nobody occupies (cached per vertex)."""
+        iv = self._iv.get(v)
+        if iv is None:
+            iv = self._iv[v] = self._make_intervals(v, self.park[v])
+        return iv
 
-        Returns the shortest collision-free path that arrives for good before ``bound``
-        (arrival time < bound), or None.
+    def _intervals_moving(self, v: int) -> list[tuple[int, int]]:
+        """Like :meth:`_intervals`, but an agent parked at ``v`` is ignored once it arrived."""
+        iv = self._iv_moving.get(v)
+        if iv is None:
+            iv = self._iv_moving[v] = self._make_intervals(v, _NO_PARK, self.park[v])
+        return iv
+
+    def _make_intervals(self, v: int, park: int, ignore_from: int = _NO_PARK) -> list[tuple[int, int]]:
+        occ_v = self.occ[v]
+        if not occ_v:
+            return list(_ALWAYS_FREE) if park == _NO_PARK else ([(0, park - 1)] if park > 0 else [])
+        lo = 0
+        iv = []
+        stop = park if park < ignore_from else ignore_from
+        for t in sorted(occ_v):
+            if t >= stop:
+                break
+            if t > lo:
+                iv.append((lo, t - 1))
+            lo = t + 1
+        end = park - 1 if park != _NO_PARK else _NO_PARK
+        if lo <= end:
+            iv.append((lo, end))
+        return iv
+
+    def plan(self, a: int, bound: int, max_expansions: int | None = None,
+             ignore_parked: bool = False) -> list[int] | None:
+        """SIPP (safe-interval path planning) for agent ``a`` against the indexed paths.
+
+        ``a``'s own path must be removed from the index. Returns the shortest collision-free
+        path that arrives for good before ``bound`` (arrival time < bound), or None (also
+        when more than ``max_expansions`` search nodes were expanded). A search node is a
+        (vertex, safe interval) pair reached at its earliest time, so waiting costs nothing
+        to search; swaps are checked on every move. ``ignore_parked``: agents that have
+        arrived for good are ignored there (a relaxation that tells who is in the way, see
+        :meth:`blockers`).
         """
         start, goal = self.starts[a], self.goals[a]
         h = self._h(a)
-        occ, park, nbrs = self.occ, self.park, self.nbrs
-        og = occ[goal]
-        t_free = (max(og) + 1) if og else 0     # goal visited by others until t_free - 1
-        V = len(nbrs)
         if h[start] >= bound:
             return None
-        heap = [(max(int(h[start]), t_free), int(h[start]), 0, start)]
-        parent: dict[int, int] = {start: -1}    # key t * V + v
+        occ, nbrs = self.occ, self.nbrs
+        if ignore_parked:
+            intervals, cache = self._intervals_moving, self._iv_moving
+        else:
+            intervals, cache = self._intervals, self._iv
+        s_iv = intervals(start)
+        if not s_iv or s_iv[0][0] != 0:
+            return None
+        g_iv = intervals(goal)
+        # nobody can arrive for good before the goal's last safe interval opens
+        t_free = g_iv[-1][0] if g_iv and g_iv[-1][1] == _NO_PARK else bound
+        if t_free >= bound:
+            return None
+        V = len(nbrs)
+        # node: (vertex, interval start, interval end, arrival time, parent node id);
+        # best: earliest arrival per (vertex, interval), keyed interval start * V + vertex
+        nodes: list[tuple[int, int, int, int, int]] = [(start, 0, s_iv[0][1], 0, -1)]
+        best: dict[int, int] = {start: 0}
+        heap = [(max(int(h[start]), t_free), int(h[start]), 0)]
         push, pop = heapq.heappush, heapq.heappop
+        limit = self.max_expansions if max_expansions is None else max_expansions
         expansions = 0
-        limit = min(self.max_expansions, 8 * bound + 500)
         while heap:
-            f, _, negt, v = pop(heap)
-            t = -negt
-            if v == goal and t >= t_free:
-                key = t * V + v
-                path = []
-                while key != -1:
-                    path.append(key % V)
-                    key = parent[key]
-                path.reverse()
-                return path
+            nid = pop(heap)[2]
+            v, lo, hi, t, _ = nodes[nid]
+            if best[lo * V + v] < t:
+                continue
+            if v == goal and hi == _NO_PARK:
+                self.last_expansions = expansions
+                return self._unroll(nodes, nid)
             expansions += 1
             if expansions > limit:
                 return None
-            t1 = t + 1
             ov = occ[v]
+            t1 = t + 1
+            hi1 = hi + 1
             for u in nbrs[v]:
-                key = t1 * V + u
-                if key in parent:
-                    continue
                 hu = h[u]
-                if t1 + hu >= bound or park[u] <= t1:
+                if t1 + hu >= bound:
                     continue
-                ou = occ[u]
-                if t1 in ou:
-                    continue
-                b = ou.get(t)
-                if b is not None and ov.get(t1) == b:
-                    continue                      # swap with b
-                parent[key] = t * V + v
-                push(heap, (t1 + hu if t1 + hu > t_free else t_free, hu, -t1, u))
-            # wait
-            key = t1 * V + v
-            if key not in parent and t1 + h[v] < bound and t1 not in ov and park[v] > t1:
-                parent[key] = t * V + v
-                hv = h[v]
-                push(heap, (t1 + hv if t1 + hv > t_free else t_free, hv, -t1, v))
+                ivs = cache.get(u)
+                if ivs is None:
+                    ivs = intervals(u)
+                for ulo, uhi in ivs:
+                    if uhi < t1:
+                        continue
+                    if ulo > hi1:
+                        break
+                    if t1 > ulo:
+                        t2 = t1
+                    else:
+                        # arriving as the interval opens: whoever left u at t2 - 1 must not
+                        # be entering v (a swap; we cannot wait longer in v either)
+                        t2 = ulo
+                        b = occ[u].get(t2 - 1)
+                        if b is not None and ov.get(t2) == b:
+                            continue
+                    f = t2 + hu
+                    if f >= bound:
+                        break
+                    key = ulo * V + u
+                    old = best.get(key)
+                    if old is not None and old <= t2:
+                        continue
+                    best[key] = t2
+                    nodes.append((u, ulo, uhi, t2, nid))
+                    push(heap, (f if f > t_free else t_free, hu, len(nodes) - 1))
         return None
+
+    def blockers(self, a: int, path: list[int]) -> set[int]:
+        """Agents in the index whose paths collide with ``path`` of agent ``a`` (vertex, swap,
+        standing on a cell after arriving there for good, or visiting ``a``'s goal after
+        ``a`` arrived)."""
+        occ, park = self.occ, self.park
+        out: set[int] = set()
+        prev = -1
+        for t, v in enumerate(path):
+            ov = occ[v]
+            b = ov.get(t)
+            if b is not None:
+                out.add(b)
+            if park[v] <= t:
+                out.add(ov[park[v]])
+            if prev >= 0 and prev != v:
+                b = ov.get(t - 1)
+                if b is not None and occ[prev].get(t) == b:
+                    out.add(b)
+            prev = v
+        end = len(path) - 1
+        for t, b in occ[path[-1]].items():
+            if t > end:
+                out.add(b)
+        out.discard(a)
+        return out
+
+    @staticmethod
+    def _unroll(nodes: list[tuple[int, int, int, int, int]], nid: int) -> list[int]:
+        chain = []
+        while nid != -1:
+            v, _, _, t, nid = nodes[nid]
+            chain.append((v, t))
+        chain.reverse()
+        path = [chain[0][0]]
+        for v, t in chain[1:]:
+            path.extend([path[-1]] * (t - len(path)))   # wait until t - 1
+            path.append(v)
+        return path
 
     # ------------------------------------------------------------------ neighbourhoods
     def _agent_based(self) -> list[int]:
@@ -185,6 +308,37 @@ class LnsRefiner:
     def _random(self) -> list[int]:
         return self.rng.sample(range(self.n), min(self.k, self.n))
 
+    def _intersection(self) -> list[int]:
+        """Agents passing a random intersection (degree >= 3) and the cells around it."""
+        if self._crossings is None:
+            self._crossings = [v for v, nb in enumerate(self.nbrs) if len(nb) >= 3]
+        if not self._crossings:
+            return self._random()
+        rng, occ, nbrs = self.rng, self.occ, self.nbrs
+        v0 = self._crossings[rng.randrange(len(self._crossings))]
+        seen = {v0}
+        frontier = [v0]
+        group: set[int] = set()
+        while frontier and len(group) < self.k:
+            nxt = []
+            for v in frontier:
+                agents = list(set(occ[v].values()))
+                rng.shuffle(agents)
+                for b in agents:
+                    if len(group) >= self.k:
+                        break
+                    group.add(b)
+                for u in nbrs[v]:
+                    if u not in seen:
+                        seen.add(u)
+                        nxt.append(u)
+            frontier = nxt
+            if len(seen) > 64:
+                break
+        while len(group) < min(self.k, self.n):
+            group.add(rng.randrange(self.n))
+        return list(group)
+
     # ------------------------------------------------------------------ search
     def step(self, group: list[int]) -> int:
         """Replan ``group``; keep the result if cheaper. Returns the cost reduction (>= 0)."""
@@ -225,16 +379,23 @@ class LnsRefiner:
         """Improve until ``deadline`` (perf_counter) or ``stall_iterations`` without gain."""
         if self.n < 2:
             return
-        weights = [1.0, 1.0]
+        # adaptive choice (ALNS) among (neighbourhood kind, size) arms, rewarded by the cost
+        # reduction per replanned agent
+        kinds = (self._agent_based, self._intersection, self._random)
+        arms = [(kind, size) for kind in range(len(kinds)) for size in _SIZES if size < self.n]
+        if not arms:
+            arms = [(kind, self.n) for kind in range(len(kinds))]
+        weights = [1.0] * len(arms)
         since = 0
         now = time.perf_counter
+        rng = self.rng
         while now() < deadline:
-            r = self.rng.random() * (weights[0] + weights[1])
-            kind = 0 if r < weights[0] else 1
-            group = self._agent_based() if kind == 0 else self._random()
+            arm = rng.choices(range(len(arms)), weights)[0]
+            kind, self.k = arms[arm]
+            group = kinds[kind]()
             gain = self.step(group)
             self.iterations += 1
-            weights[kind] = 0.9 * weights[kind] + 0.1 * max(gain, 0.05)
+            weights[arm] = 0.9 * weights[arm] + 0.1 * max(gain / len(group), 0.01)
             if gain > 0:
                 self.accepted += 1
                 since = 0
