@@ -14,7 +14,8 @@ Repairs: a robot reporting MODE_FAILED, or sending no state for ``stale_after`` 
 failed in the fleet planner (freeze and re-root, :meth:`FleetPlanner.fail`): the others get
 new paths (a higher plan id, from index 0) around its cells. When the simulator announces on
 ``/sim/events`` that the robot was towed away, its cells are unblocked (another re-root).
-``/planner/status`` (std_msgs/String, latched) says ``plan_repairs=N robot_failures=M``.
+``/planner/status`` (std_msgs/String, latched) says ``plan_repairs=N robot_failures=M
+lag_repairs=L freeze_timeouts=T``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class PlannerConfig:
     seed: int = 42
     stale_after: float = 30.0
     fleet_transport: str = "batched"  # robot states from /fleet/states, or /<robot>/state
+    repair_lag_steps: int = 0  # re-plan the others around a robot this many steps late (0: off)
+    repair_timeout_steps: int = 60  # a repair freeze waits at most this many steps for a robot
 
 
 class PlannerNode(Node):
@@ -205,7 +208,8 @@ class PlannerNode(Node):
                 fleet.fail(name, cells)
             if name in self.removed and fleet.failed.get(name):
                 fleet.remove(name)
-        status = f"plan_repairs={fleet.repairs} robot_failures={len(fleet.failed)}"
+        status = (f"plan_repairs={fleet.repairs} robot_failures={len(fleet.failed)} "
+                  f"lag_repairs={fleet.lag_repairs} freeze_timeouts={fleet.freeze_timeouts}")
         if status != self.status:
             self.status = status
             self.status_pub.publish(String(data=status))
@@ -218,7 +222,9 @@ class PlannerNode(Node):
         carrying = {n: bool(s.carrying_rack) for n, s in self.states.items()}
         self.fleet = FleetPlanner(self.grid, self.layout.storage_mask, starts, step + 1,
                                   self.cfg.step_duration, self.cfg.window_steps,
-                                  self.cfg.lookahead_steps, self.cfg.seed, carrying=carrying)
+                                  self.cfg.lookahead_steps, self.cfg.seed, carrying=carrying,
+                                  repair_lag_steps=self.cfg.repair_lag_steps,
+                                  repair_timeout_steps=self.cfg.repair_timeout_steps)
         return True
 
     def _publish_markers(self, now: float) -> None:

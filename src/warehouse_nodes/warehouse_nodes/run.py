@@ -398,6 +398,8 @@ def execute(opts: RunOptions) -> dict:
         "injected_delays": _status_value(status, "injected_delays"),
         "robot_failures": _status_value(status, "robot_failures"),
         "plan_repairs": _status_value(planner_status, "plan_repairs"),
+        "lag_repairs": _status_value(planner_status, "lag_repairs"),
+        "freeze_timeouts": _status_value(planner_status, "freeze_timeouts"),
         "stuck_robots": len(watch.stuck_episodes),
         "max_no_progress_s": round(watch.longest(), 1),
         "peak_rss_mb": round(peak_rss, 1),
