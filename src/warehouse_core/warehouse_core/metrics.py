@@ -122,3 +122,15 @@ def order_kpis(rec: RunRecord, sim_duration_s: float) -> dict[str, float | int]:
         "picks_per_rack_visit": round(lines_in_visits / visits, 3) if visits else 0.0,
         "planner_p99_ms": round(percentile(rec.planner_times_s, 99) * 1000.0, 2),
     }
+
+
+def packaging_kpis(manifests: list[dict]) -> dict[str, float | int]:
+    """Boxes shipped, their total outer surface (packaging material) and mean volume utilisation,
+    from ``parcels.jsonl`` records."""
+    surface = sum(m["box"]["surface_m2"] for m in manifests)
+    util = [m["utilisation"] for m in manifests]
+    return {
+        "boxes_shipped": len(manifests),
+        "packaging_surface_m2": round(surface, 3),
+        "mean_box_utilisation": round(float(np.mean(util)), 4) if util else 0.0,
+    }

@@ -7,6 +7,12 @@
   ``ExecuteTask`` action goal to ``/<robot>/execute_task``.
 * Publishes every order and task event on ``/order_status`` and ``/task_status``, and each
   new task on ``/tasks``.
+* At start it forecasts per-SKU demand from the order history (seeded, or ``demand_history_csv``)
+  and returns racks by forecast turnover class; the forecast's rolling-origin MASE is published
+  once on ``/forecast/summary`` (latched JSON).
+* Each parcel is packed into the box of least material (``boxes`` catalogue, CP-SAT); its
+  manifest goes to ``/parcels/manifests`` and its tracking events (picked, packed, dispatched)
+  to ``/parcels/tracking``.
 * A robot reporting MODE_FAILED, or sending no state for ``stale_after`` seconds, is out of
   service: its task fails and its unpicked lines go back to the pending pool. When the
   simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
@@ -24,12 +30,16 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from warehouse_core import operations
+from warehouse_core import forecast, operations
+from warehouse_core.boxes import load_boxes
 from warehouse_core.errors import InputError
 from warehouse_core.inventory import load_catalogue
+from warehouse_core.items import seeded_item_specs
 from warehouse_core.layout import load_layout
+from warehouse_core.shipping import ShippingDesk
+from warehouse_core.shipping import TrackingEvent as TrackingEventCore
 from warehouse_interfaces.action import ExecuteTask
-from warehouse_interfaces.msg import OrderStatus, Parcel, RobotState, TaskStatus
+from warehouse_interfaces.msg import OrderStatus, Parcel, ParcelManifest, RobotState, TaskStatus, TrackingEvent
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import conversions as conv
@@ -59,6 +69,18 @@ class AllocatorConfig:
     charge_rate: float = 0.002
     energy_per_step: float = 0.0003
     stale_after: float = 30.0
+    returns: str = "class"
+    forecast_model: str = "auto"
+    forecast_ets_model: str = "ANA"
+    forecast_smooth: str = "ets"
+    forecast_horizon: int = 7
+    forecast_folds: int = 1
+    history_days: int = 56
+    history_orders_per_day: float = 3000.0
+    demand_history_csv: str = ""
+    boxes: str = "config/boxes.yaml"
+    packing_time_limit: float = 1.0
+    dispatch_time: float = 0.0
 
 
 class AllocatorNode(Node):
@@ -74,10 +96,15 @@ class AllocatorNode(Node):
                                            cfg.pick_time_per_line, cfg.max_lines_per_visit,
                                            cfg.station_queue_limit, cfg.policy, cfg.pack_time,
                                            cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
-                                           cfg.charge_rate, cfg.energy_per_step)
+                                           cfg.charge_rate, cfg.energy_per_step, cfg.returns,
+                                           cfg.dispatch_time)
         except ValueError as exc:
-            raise InputError("parameter task_allocator.policy", str(exc)) from None
-        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement)
+            raise InputError("parameters task_allocator.policy / returns", str(exc)) from None
+        demand, summary = self._forecast(inventory)
+        desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
+                            cfg.packing_time_limit, cfg.seed)
+        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, demand=demand,
+                                           shipping=desk)
         self.task_clients: dict[str, ActionClient] = {}
         for i in range(cfg.robots):
             name = conv.robot_name(i)
@@ -87,6 +114,12 @@ class AllocatorNode(Node):
         self.task_pub = self.create_publisher(TaskStatus, "/task_status", conv.latched_qos(conv.EVENT_HISTORY))
         self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", conv.latched_qos(conv.EVENT_HISTORY))
         self.parcel_pub = self.create_publisher(Parcel, "/parcels", conv.latched_qos(conv.EVENT_HISTORY))
+        self.manifest_pub = self.create_publisher(ParcelManifest, "/parcels/manifests",
+                                                  conv.latched_qos(conv.EVENT_HISTORY))
+        self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
+                                                  conv.latched_qos(conv.EVENT_HISTORY))
+        self.create_publisher(String, "/forecast/summary", conv.latched_qos(1)).publish(
+            String(data=json.dumps(summary)))
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
         self.last_seen: dict[str, float] = {}  # robot -> wall (steady) time of its last state
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -94,6 +127,33 @@ class AllocatorNode(Node):
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
         self.create_timer(cfg.allocation_period, self.on_timer)
+
+    def _forecast(self, inventory) -> tuple[dict[str, float], dict]:
+        """Forecast demand per SKU from the history, and its rolling-origin evaluation."""
+        cfg = self.cfg
+        try:
+            config = forecast.ForecastConfig(cfg.forecast_model, cfg.forecast_horizon, cfg.forecast_ets_model,
+                                             tuple(m.strip() for m in cfg.forecast_smooth.split(",") if m.strip()))
+        except ValueError as exc:
+            raise InputError("parameters task_allocator.forecast_*", str(exc)) from None
+        if cfg.demand_history_csv:
+            history = forecast.load_demand_csv(cfg.demand_history_csv)
+        else:
+            history = forecast.seeded_history(inventory.popularity, cfg.history_days, cfg.history_orders_per_day,
+                                              cfg.seed + 2)
+        try:
+            chosen = forecast.rolling_origin(history, config, cfg.forecast_folds)
+            naive = forecast.rolling_origin(history, forecast.ForecastConfig("seasonal_naive", cfg.forecast_horizon),
+                                            cfg.forecast_folds)
+        except ValueError as exc:
+            raise InputError("parameters task_allocator.history_days / forecast_folds", str(exc),
+                             fix="give a longer history or fewer folds") from None
+        demand = forecast.forecast_demand(history, config)
+        summary = {"model": config.model, "ets_model": config.ets_model, "mase": round(chosen.mase, 4),
+                   "seasonal_naive_mase": round(naive.mase, 4), "series": len(history.skus),
+                   "periods": history.periods, "folds": cfg.forecast_folds, "horizon": config.horizon,
+                   "source": cfg.demand_history_csv or "seeded"}
+        return {s: demand.get(s, 0.0) for s in inventory.skus}, summary
 
     def wall_now(self) -> float:
         """Steady wall-clock seconds: a robot is stale when its node is silent in real time,
@@ -168,6 +228,10 @@ class AllocatorNode(Node):
                 self.order_pub.publish(conv.order_event_to_msg(ev))
             elif isinstance(ev, operations.ParcelEvent):
                 self.parcel_pub.publish(conv.parcel_to_msg(ev.parcel))
+            elif isinstance(ev, operations.ManifestEvent):
+                self.manifest_pub.publish(conv.manifest_to_msg(ev.manifest))
+            elif isinstance(ev, TrackingEventCore):
+                self.tracking_pub.publish(conv.tracking_to_msg(ev))
             else:
                 self.task_pub.publish(conv.task_event_to_msg(ev))
 

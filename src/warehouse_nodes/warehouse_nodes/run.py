@@ -32,18 +32,20 @@ from std_msgs.msg import String
 from warehouse_core import bagio, trajectory
 from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
-from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis
+from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis, packaging_kpis
 from warehouse_interfaces.msg import (
     FleetPlan,
     FleetWaits,
     Order,
     OrderStatus,
     Parcel,
+    ParcelManifest,
     PlanRequest,
     RobotState,
     Task,
     TaskStatus,
     TaskStep,
+    TrackingEvent,
 )
 from warehouse_nodes import conversions as conv
 
@@ -89,8 +91,11 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
     if opts.policy:
         allocator["policy"] = opts.policy
+    boxes = Path(allocator.get("boxes", "config/boxes.yaml"))
+    allocator["boxes"] = str(boxes if boxes.is_absolute() else opts.root / boxes)
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
     sim["expected_nodes"] = opts.robots + 4  # robots, planner, allocator, source, monitor
+    sim["wait_for_topics"] = ["/forecast/summary"]  # the allocator is ready (forecast done)
     path = opts.out / "params.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path, doc
@@ -131,6 +136,9 @@ class RunMonitor(Node):
                   ("/tasks", "warehouse_interfaces/msg/Task", Task, self._task),
                   ("/orders", "warehouse_interfaces/msg/Order", Order, self._order),
                   ("/parcels", "warehouse_interfaces/msg/Parcel", Parcel, self._parcel),
+                  ("/parcels/manifests", "warehouse_interfaces/msg/ParcelManifest", ParcelManifest,
+                   self._manifest),
+                  ("/parcels/tracking", "warehouse_interfaces/msg/TrackingEvent", TrackingEvent, None),
                   ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None),
                   ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None)]
         for i in range(opts.robots):
@@ -146,6 +154,9 @@ class RunMonitor(Node):
         latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "/planner/status", self._on_planner_status, latched)
+        self.manifests: list[dict] = []
+        self.forecast: dict = {}
+        self.create_subscription(String, "/forecast/summary", self._on_forecast, conv.latched_qos(1))
 
     def _subscribe_raw(self, topic, msgtype, cls, handler, qos) -> None:
         def on_raw(data: bytes) -> None:
@@ -183,6 +194,12 @@ class RunMonitor(Node):
 
     def _parcel(self, msg: Parcel) -> None:
         self.record.on_parcel(list(msg.order_ids), msg.late)
+
+    def _manifest(self, msg: ParcelManifest) -> None:
+        self.manifests.append(conv.manifest_json(msg))
+
+    def _on_forecast(self, msg: String) -> None:
+        self.forecast = json.loads(msg.data)
 
     def _order_status(self, msg: OrderStatus) -> None:
         self.record.on_order_status(msg.order_id, msg.state, msg.lines_total,
@@ -304,6 +321,7 @@ def execute(opts: RunOptions) -> dict:
         record = monitor.record
         status = monitor.sim_status
         planner_status = monitor.planner_status
+        manifests, forecast_summary = monitor.manifests, monitor.forecast
         monitor.destroy_node()
         rclpy.try_shutdown()
     if failure:
@@ -313,6 +331,11 @@ def execute(opts: RunOptions) -> dict:
     encounters = trajectory.close_encounters(tracks, opts.min_distance, MAX_ODOM_GAP_S)
     gaps = trajectory.sample_gaps(tracks, MAX_ODOM_GAP_S)
     sim_wall = sim_end_wall - (sim_started_wall or sim_end_wall)
+    with open(opts.out / "parcels.jsonl", "w") as f:
+        for m in manifests:
+            f.write(json.dumps(m) + "\n")
+    visits = order_kpis(record, min(sim_time, opts.duration))["rack_visits"]
+    travel = sum(tr.distance() for tr in tracks)
     report = {
         "robots": opts.robots,
         "sim_duration_s": round(min(sim_time, opts.duration), 2),
@@ -321,6 +344,11 @@ def execute(opts: RunOptions) -> dict:
         "startup_s": round((sim_started_wall or t_start) - t_start, 2),
         **order_kpis(record, min(sim_time, opts.duration)),
         **operations_kpis(record, min(sim_time, opts.duration), opts.robots),
+        "forecast_mase": forecast_summary.get("mase"),
+        "forecast_seasonal_naive_mase": forecast_summary.get("seasonal_naive_mase"),
+        "travel_per_rack_visit_m": round(travel / visits, 2) if visits else 0.0,
+        "robot_travel_m": round(travel, 1),
+        **packaging_kpis(manifests),
         "policy": policy,
         "collisions": len(encounters),
         "odom_gaps": len(gaps),
@@ -374,6 +402,10 @@ def summary(report: dict, out: Path) -> str:
         f"{r['odom_gaps']} odometry gaps > {MAX_ODOM_GAP_S:.0f} s not judged); "
         f"{r['robot_failures']} robot failures, {r['plan_repairs']} plan repairs, "
         f"{r['tasks_reallocated']} tasks reallocated",
+        f"  slotting    {r['travel_per_rack_visit_m']:.1f} m robot travel per rack visit; forecast MASE "
+        f"{r['forecast_mase']} (seasonal naive {r['forecast_seasonal_naive_mase']})",
+        f"  packing     {r['boxes_shipped']} boxes, {r['packaging_surface_m2']:.2f} m2 of board, mean utilisation "
+        f"{r['mean_box_utilisation'] * 100:.0f} %",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round;  peak memory {r['peak_rss_mb']:.0f} MB",
-        f"  written     {out / 'report.json'}  and  {out / 'bag'}",
+        f"  written     {out / 'report.json'}, {out / 'parcels.jsonl'} and {out / 'bag'}",
     ])
