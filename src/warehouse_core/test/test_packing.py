@@ -71,18 +71,18 @@ def test_seeded_parcels_pack_validly_and_never_use_more_material_than_the_rule()
         result = pack_parcel(items, boxes, time_limit_s=2.0)
         packed = [p for b in result.boxes for p in b.placements]
         for b in result.boxes:
-            assert check_placement(b.box.inner_dims_m, _items_of(b, items), b.placements) == []
+            assert check_placement(b.box.inner_dims_m, _items_of(b.placements, items), b.placements) == []
         assert sorted(p.sku for p in packed) == sorted(it.sku for it in items)
         rule = stacked_rule_box(items, boxes)
         if rule is not None and not any(it.upright for it in items) and len(result.boxes) == 1:
             assert result.surface_m2 <= rule.surface_m2 + 1e-12
 
 
-def _items_of(packed_box, items):
-    """The units of ``items`` a box holds (by SKU count)."""
+def _items_of(placements, items):
+    """The units of ``items`` that ``placements`` hold (by SKU count)."""
     left = list(items)
     out = []
-    for p in packed_box.placements:
+    for p in placements:
         it = next(i for i in left if i.sku == p.sku)
         left.remove(it)
         out.append(it)
@@ -128,3 +128,15 @@ def test_catalogue_errors_name_file_and_line(tmp_path):
     with pytest.raises(InputError, match="no 'boxes:' list"):
         load_boxes(f)
     assert [b.box_id for b in load_boxes(CATALOGUE)][0] == "S1"
+
+
+def test_container_loading_is_valid_and_dense_for_one_box_type():
+    from warehouse_core.packing import load_container
+
+    cube = ItemSpec("C", (0.5, 0.5, 0.5), 1.0)
+    bottle = ItemSpec("W", (0.2, 0.2, 0.6), 1.0, upright=True)
+    items = [cube] * 20 + [bottle] * 10
+    placed, util = load_container(items, (2.0, 1.0, 1.0), time_limit_s=5.0)
+    assert util >= 0.95  # 16 cubes fill the container exactly
+    assert check_placement((2.0, 1.0, 1.0), _items_of(placed, items), placed) == []
+

@@ -262,69 +262,103 @@ def _pack_one_box(items: list[ItemSpec], boxes: list[Box], time_limit_s: float, 
     return PackedBox(candidates[k], tuple(placements), "optimal" if status == cp_model.OPTIMAL else "feasible")
 
 
+
+
 def load_container(items: list[ItemSpec], container_m: tuple[float, float, float], time_limit_s: float = 10.0,
-                   workers: int = 1) -> tuple[list[Placement], float]:
-    """Container loading (single knapsack): place a subset of ``items`` in one container to
-    maximise the loaded volume (CP-SAT, same placement model as :func:`pack_parcel` with an
-    optional presence per item). Returns the placements and the volume utilisation."""
+                   candidates: int = 3) -> tuple[list[Placement], float]:
+    """Container loading (single knapsack: maximise the loaded volume) by walls and strips.
+
+    The container is filled in walls along its length, each wall in horizontal strips, each
+    strip a row of boxes across the width. Each strip is an exact bounded knapsack (CP-SAT:
+    how many boxes of each type and orientation, most volume within the width); for walls and
+    strips the ``candidates`` depths/heights with the most remaining cargo are tried and the
+    densest kept. Returns the placements and the volume utilisation.
+    """
+    start = time.perf_counter()
+    size = tuple(_mm_down(d) for d in container_m)
+    counts: dict[ItemSpec, int] = {}
+    for it in items:
+        counts[it] = counts.get(it, 0) + 1
+    orients = {it: _item_orients_mm(it) for it in counts}
+    placed: list[Placement] = []
+    x = 0
+    while time.perf_counter() - start < time_limit_s:
+        depths = _ranked_extents(counts, orients, 0, size[0] - x, size, candidates)
+        best = None
+        for d in depths:
+            wall = _fill_wall(dict(counts), orients, d, size)
+            fill = sum(orients_volume(o) for _it, o, _p in wall) / (d * size[1] * size[2])
+            if wall and (best is None or fill > best[0]):
+                best = (fill, wall)
+        if best is None:
+            break
+        wall = best[1]
+        for it, o, (y, z) in wall:
+            counts[it] -= 1
+            placed.append(Placement(it.sku, tuple(v / MM for v in o), (x / MM, y / MM, z / MM),  # type: ignore[arg-type]
+                                    it.weight_kg))
+        x += max(o[0] for _it, o, _p in wall)
+    loaded = sum(p.dims_m[0] * p.dims_m[1] * p.dims_m[2] for p in placed)
+    return placed, loaded / (container_m[0] * container_m[1] * container_m[2])
+
+
+def orients_volume(o: tuple[int, int, int]) -> int:
+    return o[0] * o[1] * o[2]
+
+
+def _ranked_extents(counts, orients, axis: int, room: int, size, candidates: int) -> list[int]:
+    """Extents along ``axis`` that fit in ``room``, ranked by the remaining volume that has them."""
+    volume: dict[int, int] = {}
+    for it, n in counts.items():
+        for o in orients[it]:
+            if n and o[axis] <= room and all(o[a] <= size[a] for a in range(3)):
+                volume[o[axis]] = volume.get(o[axis], 0) + n * orients_volume(o)
+    return sorted(volume, key=lambda e: (-volume[e], -e))[:candidates]
+
+
+def _fill_wall(counts, orients, depth: int, size) -> list[tuple[ItemSpec, tuple[int, int, int], tuple[int, int]]]:
+    """A wall of at most ``depth`` (mm): strips stacked up the height, each the best of a few."""
+    out = []
+    z = 0
+    while True:
+        fitting = {it: [o for o in orients[it] if o[0] <= depth] for it in counts}
+        heights = _ranked_extents({it: n for it, n in counts.items() if fitting[it]}, fitting, 2,
+                                  size[2] - z, size, 3)
+        best = None
+        for h in heights:
+            strip = _fill_strip(counts, {it: [o for o in os_ if o[2] <= h] for it, os_ in fitting.items()}, size[1])
+            fill = sum(orients_volume(o) for _it, o in strip) / (depth * size[1] * h)
+            if strip and (best is None or fill > best[0]):
+                best = (fill, strip)
+        if best is None:
+            return out
+        y = 0
+        for it, o in best[1]:
+            counts[it] -= 1
+            out.append((it, o, (y, z)))
+            y += o[1]
+        z += max(o[2] for _it, o in best[1])
+
+
+def _fill_strip(counts, options, width: int) -> list[tuple[ItemSpec, tuple[int, int, int]]]:
+    """Bounded knapsack across the width (CP-SAT): boxes and orientations of most volume."""
     from ortools.sat.python import cp_model
 
-    size = [_mm_down(d) for d in container_m]
-    orients = [[o for o in _item_orients_mm(it) if all(o[a] <= size[a] for a in range(3))] for it in items]
-    keep = [i for i, o in enumerate(orients) if o]
     m = cp_model.CpModel()
-    used, pos, end, pick = {}, {}, {}, {}
-    for i in keep:
-        used[i] = m.new_bool_var(f"u{i}")
-        pick[i] = [m.new_bool_var(f"o{i}_{r}") for r in range(len(orients[i]))]
-        m.add(sum(pick[i]) == used[i])
-        pos[i], end[i] = [], []
-        for a in range(3):
-            e = m.new_int_var(0, max(o[a] for o in orients[i]), f"e{i}_{a}")
-            m.add(e == sum(o[a] * lit for o, lit in zip(orients[i], pick[i])))
-            p = m.new_int_var(0, size[a], f"p{i}_{a}")
-            q = m.new_int_var(0, size[a], f"q{i}_{a}")
-            m.add(q == p + e)
-            pos[i].append(p)
-            end[i].append(q)
-    for a in range(3):  # cumulative relaxation per axis, as in pack_parcel
-        b1, b2 = [x for x in range(3) if x != a]
-        intervals, demands = [], []
-        for i in keep:
-            e = m.new_int_var(0, size[a], f"s{i}_{a}")
-            m.add(e == end[i][a] - pos[i][a])
-            intervals.append(m.new_optional_interval_var(pos[i][a], e, end[i][a], used[i], f"iv{i}_{a}"))
-            areas = [o[b1] * o[b2] for o in orients[i]]
-            area = m.new_int_var(0, max(areas), f"area{i}_{a}")
-            m.add(area == sum(c * lit for c, lit in zip(areas, pick[i])))
-            demands.append(area)
-        m.add_cumulative(intervals, demands, size[b1] * size[b2])
-    for x, i in enumerate(keep):
-        for j in keep[x + 1:]:
-            rel = []
-            for a in range(3):
-                before, after = m.new_bool_var(""), m.new_bool_var("")
-                m.add(end[i][a] <= pos[j][a]).only_enforce_if(before)
-                m.add(end[j][a] <= pos[i][a]).only_enforce_if(after)
-                rel += [before, after]
-            m.add_bool_or(rel + [~used[i], ~used[j]])
-            if items[i] == items[j]:  # identical boxes: used first, then ordered along x
-                m.add_implication(used[j], used[i])
-    vol = {i: int(round(items[i].volume_m3 * 1e6)) for i in keep}  # cm3
-    m.maximize(sum(vol[i] * used[i] for i in keep))
+    terms = []
+    for it, opts in options.items():
+        if not counts.get(it) or not opts:
+            continue
+        ns = [m.new_int_var(0, min(counts[it], width // o[1]), "") for o in opts]
+        m.add(sum(ns) <= counts[it])
+        terms.extend((it, o, n) for o, n in zip(opts, ns))
+    if not terms:
+        return []
+    m.add(sum(o[1] * n for _it, o, n in terms) <= width)
+    m.maximize(sum(orients_volume(o) // 1000 * n for _it, o, n in terms))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = 0
-    status = solver.solve(m)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return [], 0.0
-    out = []
-    for i in keep:
-        if solver.value(used[i]):
-            r = next(r for r, lit in enumerate(pick[i]) if solver.value(lit))
-            out.append(Placement(items[i].sku, tuple(v / MM for v in orients[i][r]),  # type: ignore[arg-type]
-                                 tuple(solver.value(pos[i][a]) / MM for a in range(3)),  # type: ignore[arg-type]
-                                 items[i].weight_kg))
-    loaded = sum(p.dims_m[0] * p.dims_m[1] * p.dims_m[2] for p in out)
-    return out, loaded / (container_m[0] * container_m[1] * container_m[2])
+    solver.parameters.max_time_in_seconds = 1.0
+    solver.parameters.num_workers = 1
+    if solver.solve(m) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return []
+    return [(it, o) for it, o, n in terms for _ in range(solver.value(n))]
