@@ -26,7 +26,9 @@ MODELS = (("seasonal_naive", ForecastConfig("seasonal_naive")),
           ("theta (AutoTheta)", ForecastConfig("theta")),
           ("tsb", ForecastConfig("tsb")),
           ("auto: TSB if intermittent, else ETS/Theta by hold-out", ForecastConfig("auto")),
-          ("auto, run config: TSB / ETS ANA", ForecastConfig("auto", ets_model="ANA", smooth=("ets",))))
+          ("seasonal_es (SeasonalExponentialSmoothingOptimized)", ForecastConfig("seasonal_es")),
+          ("auto: TSB / ETS ANA", ForecastConfig("auto", ets_model="ANA", smooth=("ets",))),
+          ("auto, run config: TSB / seasonal_es", ForecastConfig("auto", smooth=("seasonal_es",))))
 
 
 def with_horizon(config: ForecastConfig, h: int) -> ForecastConfig:

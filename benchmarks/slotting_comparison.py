@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+import policy_comparison
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("travel_per_rack_visit_m", "robot_travel_m", "rack_visits", "throughput_lines_per_hour",
@@ -26,18 +25,7 @@ FIELDS = ("travel_per_rack_visit_m", "robot_travel_m", "rack_visits", "throughpu
 
 
 def run(returns: str, args, out: Path) -> dict:
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
-    config["task_allocator"]["ros__parameters"]["returns"] = returns
-    config["order_source"]["ros__parameters"]["orders_per_hour"] = args.orders_per_robot_hour * args.robots
-    cfg = out / f"config-{returns}.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    run_dir = out / f"{returns}-{args.robots}"
-    cmd = [str(ROOT / "warehouse"), "run", "--robots", str(args.robots), "--duration", str(args.duration),
-           "--seed", str(args.seed), "--config", str(cfg), "--out", str(run_dir), "--quiet"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"run failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return json.loads((run_dir / "report.json").read_text())
+    return policy_comparison.run("default", args.robots, args, out, {"returns": returns}, f"{returns}-{args.robots}")
 
 
 def main() -> int:

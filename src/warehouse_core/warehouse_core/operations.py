@@ -216,6 +216,11 @@ class WarehouseOps:
         self._location_class = self._classify_locations()
         self._rack_class = self._classify_racks()
 
+    def set_demand(self, demand: dict[str, float]) -> None:
+        """Class racks by this forecast demand (units per SKU and period) from now on."""
+        self.demand = demand
+        self._rack_class = self._classify_racks()
+
     # -- orders ------------------------------------------------------------------------
     def submit(self, order: Order, now: float) -> tuple[bool, str, str]:
         """Accept or refuse ``order``; returns (accepted, order_id, reason)."""

@@ -8,8 +8,9 @@
 * Publishes every order and task event on ``/order_status`` and ``/task_status``, and each
   new task on ``/tasks``.
 * At start it forecasts per-SKU demand from the order history (seeded, or ``demand_history_csv``)
-  and returns racks by forecast turnover class; the forecast's rolling-origin MASE is published
-  once on ``/forecast/summary`` (latched JSON).
+  in a thread beside the node, then returns racks by forecast turnover class (catalogue
+  popularity until the forecast is there, a few seconds); the forecast's rolling-origin MASE
+  is published once on ``/forecast/summary`` (latched JSON).
 * Each parcel is packed into the box of least material (``boxes`` catalogue, CP-SAT); its
   manifest goes to ``/parcels/manifests`` and its tracking events (picked, packed, dispatched)
   to ``/parcels/tracking``.
@@ -22,6 +23,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass
 
 from rclpy.action import ActionClient
@@ -72,7 +75,7 @@ class AllocatorConfig:
     returns: str = "class"
     forecast_model: str = "auto"
     forecast_ets_model: str = "ANA"
-    forecast_smooth: str = "ets"
+    forecast_smooth: str = "seasonal_es"
     forecast_horizon: int = 7
     forecast_folds: int = 1
     history_days: int = 56
@@ -87,6 +90,7 @@ class AllocatorNode(Node):
     """Order intake and task allocation (see module docstring)."""
 
     def __init__(self) -> None:
+        forecast.preload()  # before the node and its forecast thread exist: the thread would share the GIL
         super().__init__("task_allocator")
         cfg = self.cfg = declare_config(self, AllocatorConfig)
         layout = load_layout(cfg.layout)
@@ -100,11 +104,16 @@ class AllocatorNode(Node):
                                            cfg.dispatch_time)
         except ValueError as exc:
             raise InputError("parameters task_allocator.policy / returns", str(exc)) from None
-        demand, summary = self._forecast(inventory)
+        history, forecast_config = self._history(inventory)
         desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
                             cfg.packing_time_limit, cfg.seed)
-        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, demand=demand,
-                                           shipping=desk)
+        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, shipping=desk)
+        # forecasting takes seconds: it runs beside the node; until it is done, racks are classed
+        # by catalogue popularity (on_timer switches to the forecast once it is there)
+        self.forecast_result: tuple[dict[str, float], dict] | None = None
+        self.forecast_applied = False
+        threading.Thread(target=self._forecast, args=(history, forecast_config, sorted(inventory.skus)),
+                         name="forecast", daemon=True).start()
         self.task_clients: dict[str, ActionClient] = {}
         for i in range(cfg.robots):
             name = conv.robot_name(i)
@@ -118,8 +127,7 @@ class AllocatorNode(Node):
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
                                                   conv.latched_qos(conv.EVENT_HISTORY))
-        self.create_publisher(String, "/forecast/summary", conv.latched_qos(1)).publish(
-            String(data=json.dumps(summary)))
+        self.forecast_pub = self.create_publisher(String, "/forecast/summary", conv.latched_qos(1))
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
         self.last_seen: dict[str, float] = {}  # robot -> wall (steady) time of its last state
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -128,8 +136,8 @@ class AllocatorNode(Node):
         self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
         self.create_timer(cfg.allocation_period, self.on_timer)
 
-    def _forecast(self, inventory) -> tuple[dict[str, float], dict]:
-        """Forecast demand per SKU from the history, and its rolling-origin evaluation."""
+    def _history(self, inventory) -> tuple[forecast.DemandHistory, forecast.ForecastConfig]:
+        """The order history to forecast from and the forecast settings (checked at start)."""
         cfg = self.cfg
         try:
             config = forecast.ForecastConfig(cfg.forecast_model, cfg.forecast_horizon, cfg.forecast_ets_model,
@@ -141,19 +149,26 @@ class AllocatorNode(Node):
         else:
             history = forecast.seeded_history(inventory.popularity, cfg.history_days, cfg.history_orders_per_day,
                                               cfg.seed + 2)
-        try:
-            chosen = forecast.rolling_origin(history, config, cfg.forecast_folds)
-            naive = forecast.rolling_origin(history, forecast.ForecastConfig("seasonal_naive", cfg.forecast_horizon),
-                                            cfg.forecast_folds)
-        except ValueError as exc:
-            raise InputError("parameters task_allocator.history_days / forecast_folds", str(exc),
-                             fix="give a longer history or fewer folds") from None
+        need = cfg.forecast_folds * config.horizon + history.season_length + 1
+        if cfg.forecast_folds < 1 or history.periods < need:
+            raise InputError("parameters task_allocator.history_days / forecast_folds",
+                             f"{history.periods} days of history are too few for {cfg.forecast_folds} folds of "
+                             f"{config.horizon} days", fix=f"give at least {need} days or fewer folds")
+        return history, config
+
+    def _forecast(self, history: forecast.DemandHistory, config: forecast.ForecastConfig, skus: list[str]) -> None:
+        """Forecast demand per SKU and its rolling-origin evaluation (runs in a thread)."""
+        started = time.monotonic()
+        chosen = forecast.rolling_origin(history, config, self.cfg.forecast_folds)
+        naive = forecast.rolling_origin(history, forecast.ForecastConfig("seasonal_naive", config.horizon),
+                                        self.cfg.forecast_folds)
         demand = forecast.forecast_demand(history, config)
         summary = {"model": config.model, "ets_model": config.ets_model, "mase": round(chosen.mase, 4),
                    "seasonal_naive_mase": round(naive.mase, 4), "series": len(history.skus),
-                   "periods": history.periods, "folds": cfg.forecast_folds, "horizon": config.horizon,
-                   "source": cfg.demand_history_csv or "seeded"}
-        return {s: demand.get(s, 0.0) for s in inventory.skus}, summary
+                   "periods": history.periods, "folds": self.cfg.forecast_folds, "horizon": config.horizon,
+                   "source": self.cfg.demand_history_csv or "seeded",
+                   "computed_in_s": round(time.monotonic() - started, 2)}
+        self.forecast_result = ({s: demand.get(s, 0.0) for s in skus}, summary)
 
     def wall_now(self) -> float:
         """Steady wall-clock seconds: a robot is stale when its node is silent in real time,
@@ -190,6 +205,11 @@ class AllocatorNode(Node):
         self._publish_events()
 
     def on_timer(self) -> None:
+        if self.forecast_result is not None and not self.forecast_applied:
+            demand, summary = self.forecast_result
+            self.ops.set_demand(demand)
+            self.forecast_pub.publish(String(data=json.dumps(summary)))
+            self.forecast_applied = True
         now = self.now()
         wall = self.wall_now()
         if self.cfg.stale_after > 0:

@@ -57,7 +57,6 @@ class FloorSimConfig:
     turn_rate: float = 1.5708
     max_planner_lag: float = 2.0
     expected_nodes: int = 0
-    wait_for_topics: list[str] = field(default_factory=list)
     start_timeout: float = 60.0
     battery_drain_scale: float = 1.0
     charge_rate: float = 0.002
@@ -191,14 +190,12 @@ class FloorSimNode(Node):
             self.report_stalls("running")
 
     def _ready(self) -> bool:
-        if self.count_subscribers("/clock") >= self.cfg.expected_nodes and \
-                all(self.count_publishers(t) > 0 for t in self.cfg.wait_for_topics):
+        if self.count_subscribers("/clock") >= self.cfg.expected_nodes:
             return True
         if time.monotonic() - self.created_wall > self.cfg.start_timeout:
             self.get_logger().warning(
                 f"starting after {self.cfg.start_timeout:.0f} s with "
-                f"{self.count_subscribers('/clock')} of {self.cfg.expected_nodes} nodes up, "
-                f"waited for {self.cfg.wait_for_topics}")
+                f"{self.count_subscribers('/clock')} of {self.cfg.expected_nodes} nodes up")
             return True
         return False
 
