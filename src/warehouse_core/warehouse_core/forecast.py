@@ -19,9 +19,7 @@ training window; a rolling-origin evaluation averages it over several forecast o
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 import warnings
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from warehouse_core.errors import InputError
+from warehouse_core.inventory import csv_rows
 
 MODELS = ("seasonal_naive", "ets", "theta", "seasonal_es", "tsb", "auto")
 SMOOTH_MODELS = ("ets", "theta", "seasonal_es")
@@ -110,39 +109,20 @@ def load_demand_csv(path: str | Path, season_length: int = 7) -> DemandHistory:
     problem is an :class:`InputError` naming the file and line.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror}", fix="give an existing CSV file") from None
-    except UnicodeDecodeError:
-        raise InputError(str(path), "not UTF-8 text", fix="save the CSV as UTF-8") from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or [h.strip().lower() for h in header[:3]] != ["date", "sku", "quantity"]:
-        raise InputError(str(path), "header must start with date,sku,quantity", where="1",
-                         fix="first line: date,sku,quantity")
     rows: list[tuple[dt.date, str, float]] = []
-    for line, fields in enumerate(reader, start=2):
-        if not fields or all(not f.strip() for f in fields):
-            continue
-        if len(fields) < 3:
-            raise InputError(str(path), f"expected 3 fields, found {len(fields)}", where=str(line),
-                             fix="write date,sku,quantity")
-        day_text, sku, qty_text = (f.strip() for f in fields[:3])
+    for line, row in csv_rows(path, ("date", "sku", "quantity")):
         try:
-            day = dt.date.fromisoformat(day_text)
+            day = dt.date.fromisoformat(row["date"])
         except ValueError:
-            raise InputError(str(path), f"date {day_text!r} is not an ISO date", where=str(line),
+            raise InputError(str(path), f"date {row['date']!r} is not an ISO date", where=str(line),
                              fix="write dates as YYYY-MM-DD") from None
-        if not sku:
-            raise InputError(str(path), "empty sku", where=str(line), fix="name the SKU")
         try:
-            qty = float(qty_text)
+            qty = float(row["quantity"])
         except ValueError:
             qty = math.nan
         if not math.isfinite(qty) or qty < 0 or qty != int(qty):
-            raise InputError(str(path), f"quantity {qty_text!r} must be a whole number >= 0", where=str(line))
-        rows.append((day, sku, qty))
+            raise InputError(str(path), f"quantity {row['quantity']!r} must be a whole number >= 0", where=str(line))
+        rows.append((day, row["sku"], qty))
     if not rows:
         raise InputError(str(path), "no order lines", fix="add lines date,sku,quantity")
     first = min(r[0] for r in rows)

@@ -90,7 +90,6 @@ class AllocatorNode(Node):
     """Order intake and task allocation (see module docstring)."""
 
     def __init__(self) -> None:
-        forecast.preload()  # before the node and its forecast thread exist: the thread would share the GIL
         super().__init__("task_allocator")
         cfg = self.cfg = declare_config(self, AllocatorConfig)
         layout = load_layout(cfg.layout)
@@ -159,6 +158,7 @@ class AllocatorNode(Node):
     def _forecast(self, history: forecast.DemandHistory, config: forecast.ForecastConfig, skus: list[str]) -> None:
         """Forecast demand per SKU and its rolling-origin evaluation (runs in a thread)."""
         started = time.monotonic()
+        forecast.preload()  # here, not before the node: the service must be up within seconds
         chosen = forecast.rolling_origin(history, config, self.cfg.forecast_folds)
         naive = forecast.rolling_origin(history, forecast.ForecastConfig("seasonal_naive", config.horizon),
                                         self.cfg.forecast_folds)
