@@ -82,7 +82,9 @@ def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
     stages = tracking_stages(bag)
     assert {p["tracking_id"] for p in parcels} == set(stages)
     for tid, seen in stages.items():  # picked, then packed, then dispatched (the last ones may be pending)
-        assert seen == [0, 1, 2][:len(seen)] and seen, (tid, seen)
+        order = [stage for _, stage in sorted(seen)]  # by event stamp (the bag orders by receipt)
+        assert sorted(order) == [0, 1, 2][:len(order)] and order, (tid, seen)
+        assert [t for t, _ in sorted(seen, key=lambda e: e[1])] == sorted(t for t, _ in seen), (tid, seen)
     assert report["travel_per_rack_visit_m"] == pytest.approx(
         sum(tr.distance() for tr in bagio.read_odometry_tracks(bag)) / report["rack_visits"], rel=1e-3)
 
@@ -124,14 +126,15 @@ def check_parcels(parcels, seed):
 
 
 def tracking_stages(bag):
-    """tracking id -> stages in the order recorded on /parcels/tracking."""
+    """tracking id -> [(event stamp, stage)] from /parcels/tracking."""
     store = bagio.typestore_with([ROOT / "src" / "warehouse_interfaces" / "msg"])
     out = {}
     with Reader(bag) as reader:
         conns = [c for c in reader.connections if c.topic == "/parcels/tracking"]
         for conn, _t, raw in reader.messages(connections=conns):
             msg = store.deserialize_cdr(raw, conn.msgtype)
-            out.setdefault(msg.tracking_id, []).append(int(msg.stage))
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            out.setdefault(msg.tracking_id, []).append((stamp, int(msg.stage)))
     return out
 
 
