@@ -25,12 +25,16 @@ FIELDS = ("picks_per_rack_visit", "rack_visits_per_order", "throughput_lines_per
           "collisions", "real_time_factor")
 
 
-def run(policy: str, robots: int, args, out: Path) -> dict:
+def run(policy: str, robots: int, args, out: Path, allocator: dict | None = None, name: str = "") -> dict:
+    """One ``./warehouse run`` with ``policy``; ``allocator``: more task_allocator parameters;
+    ``name``: the run's directory name (default ``<policy>-<robots>``)."""
     config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
     config["order_source"]["ros__parameters"]["orders_per_hour"] = args.orders_per_robot_hour * robots
-    cfg = out / f"config-{robots}.yaml"
+    config["task_allocator"]["ros__parameters"].update(allocator or {})
+    name = name or f"{policy}-{robots}"
+    cfg = out / f"config-{name}.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    run_dir = out / f"{policy}-{robots}"
+    run_dir = out / name
     cmd = [str(ROOT / "warehouse"), "run", "--robots", str(robots), "--duration", str(args.duration),
            "--seed", str(args.seed), "--policy", policy, "--config", str(cfg), "--out", str(run_dir),
            "--quiet"]

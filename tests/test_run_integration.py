@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rosbags.rosbag2 import Reader
 
 from warehouse_core import bagio, trajectory
@@ -53,6 +54,10 @@ def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
                 "rack_visits", "picks_per_rack_visit", "collisions", "planner_p99_ms",
                 "peak_rss_mb"):
         assert key in report, key
+    for key in ("forecast_mase", "travel_per_rack_visit_m", "packaging_surface_m2", "mean_box_utilisation"):
+        assert key in report, key
+    assert 0 < report["forecast_mase"] < report["forecast_seasonal_naive_mase"]
+    assert report["travel_per_rack_visit_m"] > 0
     assert report["robots"] == 8
     assert report["orders_completed"] >= 5
     assert report["order_lines_picked"] >= report["orders_completed"]
@@ -69,11 +74,68 @@ def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
         assert counts.get(topic, 0) > 0, topic
     assert topics["/fleet/plan"] == "warehouse_interfaces/msg/FleetPlan"
 
+    parcels = [json.loads(line) for line in (out / "parcels.jsonl").read_text().splitlines()]
+    assert len(parcels) == report["boxes_shipped"] >= 3
+    check_parcels(parcels, seed=3)
+    assert sum(p["box"]["surface_m2"] for p in parcels) == pytest.approx(report["packaging_surface_m2"], abs=1e-3)
+    assert counts["/parcels/manifests"] == len(parcels)
+    stages = tracking_stages(bag)
+    assert {p["tracking_id"] for p in parcels} == set(stages)
+    for tid, seen in stages.items():  # picked, then packed, then dispatched (the last ones may be pending)
+        order = [stage for _, stage in sorted(seen)]  # by event stamp (the bag orders by receipt)
+        assert sorted(order) == [0, 1, 2][:len(order)] and order, (tid, seen)
+        assert [t for t, _ in sorted(seen, key=lambda e: e[1])] == sorted(t for t, _ in seen), (tid, seen)
+    assert report["travel_per_rack_visit_m"] == pytest.approx(
+        sum(tr.distance() for tr in bagio.read_odometry_tracks(bag)) / report["rack_visits"], rel=1e-3)
+
     tracks = bagio.read_odometry_tracks(bag)
     assert len(tracks) == 8
     assert all(tr.distance() > 1.0 for tr in tracks)  # everybody moved
     assert trajectory.close_encounters(tracks, 0.5) == []
     assert trajectory.min_separation(tracks) >= 0.9
+
+
+def check_parcels(parcels, seed):
+    """Re-check every packing from parcels.jsonl alone (plus the SKU sizes): each item lies inside
+    its box in an allowed orientation, and no two items overlap."""
+    from warehouse_core.inventory import load_catalogue
+    from warehouse_core.items import seeded_item_specs
+    from warehouse_core.layout import load_layout
+
+    inventory, _ = load_catalogue(load_layout(ROOT / "maps" / "warehouse_layout.yaml"), "", 500, seed)
+    specs = seeded_item_specs(sorted(inventory.skus), seed)
+    eps = 1e-9
+    for p in parcels:
+        for key in ("parcel_id", "consumer_id", "order_ids", "box", "items", "tracking_id", "weight_kg", "dims_m"):
+            assert key in p, key
+        box = p["box"]["inner_dims_m"]
+        items = p["items"]
+        assert items, p["parcel_id"]
+        for it in items:
+            spec = specs[it["sku"]]
+            dims, pos = it["dims_m"], it["position_m"]
+            if spec.upright:
+                assert dims[2] == pytest.approx(spec.dims_m[2], abs=1.5e-3), it
+            assert sorted(dims) == pytest.approx(sorted(spec.dims_m), abs=1.5e-3), it
+            assert all(pos[a] >= -eps and pos[a] + dims[a] <= box[a] + eps for a in range(3)), (p["parcel_id"], it)
+        for i, a in enumerate(items):
+            for b in items[i + 1:]:
+                assert not all(a["position_m"][k] + a["dims_m"][k] > b["position_m"][k] + eps and
+                               b["position_m"][k] + b["dims_m"][k] > a["position_m"][k] + eps
+                               for k in range(3)), (p["parcel_id"], a, b)
+
+
+def tracking_stages(bag):
+    """tracking id -> [(event stamp, stage)] from /parcels/tracking."""
+    store = bagio.typestore_with([ROOT / "src" / "warehouse_interfaces" / "msg"])
+    out = {}
+    with Reader(bag) as reader:
+        conns = [c for c in reader.connections if c.topic == "/parcels/tracking"]
+        for conn, _t, raw in reader.messages(connections=conns):
+            msg = store.deserialize_cdr(raw, conn.msgtype)
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            out.setdefault(msg.tracking_id, []).append((stamp, int(msg.stage)))
+    return out
 
 
 def test_bad_layout_is_refused_before_anything_starts(tmp_path, ros_env):

@@ -101,7 +101,7 @@ def load_inventory_csv(directory: str | Path, layout) -> tuple[Inventory, dict[s
     """
     directory = Path(directory)
     skus: dict[str, float] = {}
-    for line, row in _csv_rows(directory / "skus.csv", ("sku", "popularity")):
+    for line, row in csv_rows(directory / "skus.csv", ("sku", "popularity")):
         sku = row["sku"]
         if sku in skus:
             raise InputError(str(directory / "skus.csv"), f"duplicate sku {sku!r}", where=str(line),
@@ -112,7 +112,7 @@ def load_inventory_csv(directory: str | Path, layout) -> tuple[Inventory, dict[s
     if racks_file.exists():
         placement, seen = {}, set()
         locations = {loc.id for loc in layout.storage}
-        for line, row in _csv_rows(racks_file, ("rack", "location")):
+        for line, row in csv_rows(racks_file, ("rack", "location")):
             rack, loc = row["rack"], row["location"]
             if rack in seen:
                 raise InputError(str(racks_file), f"duplicate rack id {rack!r}", where=str(line),
@@ -127,7 +127,7 @@ def load_inventory_csv(directory: str | Path, layout) -> tuple[Inventory, dict[s
             placement[loc] = rack
     racks = set(placement.values())
     stock: dict[str, dict[str, int]] = {r: {} for r in sorted(racks)}
-    for line, row in _csv_rows(directory / "stock.csv", ("rack", "sku", "quantity")):
+    for line, row in csv_rows(directory / "stock.csv", ("rack", "sku", "quantity")):
         rack, sku = row["rack"], row["sku"]
         if rack not in racks:
             raise InputError(str(directory / "stock.csv"), f"unknown rack {rack!r}", where=str(line),
@@ -140,7 +140,8 @@ def load_inventory_csv(directory: str | Path, layout) -> tuple[Inventory, dict[s
     return Inventory(stock, skus), placement
 
 
-def _csv_rows(path: Path, columns: tuple[str, ...]):
+def csv_rows(path: Path, columns: tuple[str, ...]):
+    """(line number, {column: stripped text}) per non-empty line; every problem an InputError."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -125,3 +125,15 @@ def order_kpis(rec: RunRecord, sim_duration_s: float) -> dict[str, float | int]:
         "planner_p50_ms": round(percentile(rec.planner_times_s, 50) * 1000.0, 2),
         "planner_cpu_p99_ms": round(percentile(rec.planner_cpu_s, 99) * 1000.0, 2),
     }
+
+
+def packaging_kpis(manifests: list[dict]) -> dict[str, float | int]:
+    """Boxes shipped, their total outer surface (packaging material) and mean volume utilisation,
+    from ``parcels.jsonl`` records."""
+    surface = sum(m["box"]["surface_m2"] for m in manifests)
+    util = [m["utilisation"] for m in manifests]
+    return {
+        "boxes_shipped": len(manifests),
+        "packaging_surface_m2": round(surface, 3),
+        "mean_box_utilisation": round(float(np.mean(util)), 4) if util else 0.0,
+    }

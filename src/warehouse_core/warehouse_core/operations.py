@@ -31,6 +31,8 @@ from warehouse_core.grid import Coord
 from warehouse_core.inventory import Inventory
 from warehouse_core.layout import Layout
 from warehouse_core.orders import Order, order_problem
+from warehouse_core.shipping import Manifest, ShippingDesk, TrackingEvent
+from warehouse_core.slotting import abc_classes, rack_turnover
 from warehouse_core.spacetime import DistanceCache
 
 ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED = range(4)
@@ -58,10 +60,14 @@ class OpsConfig:
     charge_to: float = 0.9  # state of charge a charge ends at
     charge_rate: float = 0.002  # state of charge gained per second on a charger
     energy_per_step: float = 0.0003  # state of charge a move of one cell costs (with margin)
+    returns: str = "class"  # rack returns: "class" (A/B/C turnover class near the station) or "random"
+    dispatch_time: float = 0.0  # s from packed to handed to the carrier
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"policy {self.policy!r} is unknown; use one of {sorted(POLICIES)}")
+        if self.returns not in ("class", "random"):
+            raise ValueError(f"returns {self.returns!r} is unknown; use class or random")
 
 
 POLICIES = {
@@ -152,6 +158,11 @@ class ParcelEvent:
     parcel: Parcel
 
 
+@dataclass(frozen=True)
+class ManifestEvent:
+    manifest: Manifest
+
+
 @dataclass
 class RobotSlot:
     """What the allocator knows of a robot: where it is and whether it is busy."""
@@ -175,8 +186,10 @@ class WarehouseOps:
     pending: dict[tuple[str, int], PickLine] = field(default_factory=dict)  # in arrival order
     tasks: dict[str, Task] = field(default_factory=dict)
     robots: dict[str, RobotSlot] = field(default_factory=dict)
-    events: list[OrderEvent | TaskEvent | ParcelEvent] = field(default_factory=list)
+    events: list[OrderEvent | TaskEvent | ParcelEvent | ManifestEvent | TrackingEvent] = field(default_factory=list)
     placement: dict[str, str] | None = None  # location -> rack at start (default: the layout's)
+    demand: dict[str, float] | None = None  # forecast units per SKU and period (slotting); None: popularity
+    shipping: ShippingDesk | None = None  # packs each parcel and writes its manifest (None: no packing)
 
     def __post_init__(self) -> None:
         if self.dist is None:
@@ -198,7 +211,14 @@ class WarehouseOps:
         self.charger_user: dict[str, str] = {}  # charger id -> robot charging or heading there
         self.charging_events = 0
         self.failed_robots: set[str] = set()  # out of service for the rest of the run
+        self._tracking_due: list[tuple[float, int, TrackingEvent]] = []
+        self._ids_due = itertools.count()
         self._location_class = self._classify_locations()
+        self._rack_class = self._classify_racks()
+
+    def set_demand(self, demand: dict[str, float]) -> None:
+        """Class racks by this forecast demand (units per SKU and period) from now on."""
+        self.demand = demand
         self._rack_class = self._classify_racks()
 
     # -- orders ------------------------------------------------------------------------
@@ -477,14 +497,14 @@ class WarehouseOps:
     def _return_location(self, rack: str, near: Coord, exclude: str) -> str:
         """Where the rack goes after the pick.
 
-        Baseline: a random free location. Default: the free location nearest to the station
+        Baseline (or ``returns: random``): a random free location. Default: the free location nearest to the station
         within the rack's turnover class (A: fast movers, closest to the stations), falling
         back to the nearest free location of any class.
         """
         free = self._free_locations(exclude)
         if not free:
             return exclude
-        if self.baseline:
+        if self.baseline or self.config.returns == "random":
             return self.rng.choice(free)
         target = self.layout.grid.index(near)
         want = self._rack_class.get(rack, 2)
@@ -502,13 +522,13 @@ class WarehouseOps:
             ds = [self.dist.distance(self._cell_index[loc.id], self.layout.grid.index(s.pick_cell), True)
                   for s in self.layout.stations]
             near[loc.id] = min((d for d in ds if d >= 0), default=1 << 30)
-        return _abc(near)
+        return abc_classes(near)
 
     def _classify_racks(self) -> dict[str, int]:
-        """A/B/C by turnover: summed popularity of the SKUs a rack holds."""
-        pop = self.inventory.popularity
-        score = {r: -sum(pop.get(s, 0.0) for s in items) for r, items in self.inventory.stock.items()}
-        return _abc(score)
+        """A/B/C by turnover: the forecast demand of the SKUs a rack holds (``demand``), or their
+        catalogue popularity when no forecast is given."""
+        turnover = rack_turnover(self.inventory.stock, self.demand or self.inventory.popularity)
+        return abc_classes({r: -v for r, v in turnover.items()})
 
     def _order_progress(self, task: Task, now: float) -> None:
         for oid in task.order_ids:
@@ -616,21 +636,30 @@ class WarehouseOps:
 
     def _ship(self, parcels: list[Parcel]) -> None:
         self.events.extend(ParcelEvent(p) for p in parcels)
+        if self.shipping is None:
+            return
+        for parcel in parcels:
+            orders = [self.orders[oid].order for oid in parcel.order_ids]
+            picked_at = parcel.shipped_at - self.config.pack_time
+            for manifest in self.shipping.manifests(parcel, orders):
+                self.events.append(ManifestEvent(manifest))
+                self.events.append(TrackingEvent(manifest.tracking_id, manifest.parcel_id, "picked", picked_at))
+                heapq.heappush(self._tracking_due, (parcel.shipped_at, next(self._ids_due), TrackingEvent(
+                    manifest.tracking_id, manifest.parcel_id, "packed", parcel.shipped_at)))
+                t = parcel.shipped_at + self.config.dispatch_time
+                heapq.heappush(self._tracking_due, (t, next(self._ids_due), TrackingEvent(
+                    manifest.tracking_id, manifest.parcel_id, "dispatched", t)))
 
     def tick(self, now: float) -> None:
-        """Time-driven decisions: ship held parcels whose deadlines no longer allow waiting."""
+        """Time-driven decisions: ship held parcels whose deadlines no longer allow waiting, and
+        announce packed and dispatched parcels when their time has come."""
+        while self._tracking_due and self._tracking_due[0][0] <= now:
+            self.events.append(heapq.heappop(self._tracking_due)[2])
         if self._cycles:
             recent = self._cycles[-50:]
             self.consolidator.expected_cycle_s = 1.5 * sum(recent) / len(recent)
         self._ship(self.consolidator.tick(now))
 
-    def drain_events(self) -> list[OrderEvent | TaskEvent | ParcelEvent]:
+    def drain_events(self) -> list[OrderEvent | TaskEvent | ParcelEvent | ManifestEvent | TrackingEvent]:
         out, self.events = self.events, []
         return out
-
-
-def _abc(score: dict[str, float]) -> dict[str, int]:
-    """Class 0 for the lowest 20 % of scores, 1 for the next 30 %, 2 for the rest."""
-    order = sorted(score, key=lambda k: (score[k], k))
-    n = len(order)
-    return {k: 0 if i < 0.2 * n else 1 if i < 0.5 * n else 2 for i, k in enumerate(order)}

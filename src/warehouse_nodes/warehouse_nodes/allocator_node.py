@@ -10,6 +10,13 @@
   ``/fleet/task_feedback``) and states come from ``/fleet/states``.
 * Publishes every order and task event on ``/order_status`` and ``/task_status``, and each
   new task on ``/tasks``.
+* At start it forecasts per-SKU demand from the order history (seeded, or ``demand_history_csv``)
+  in a thread beside the node, then returns racks by forecast turnover class (catalogue
+  popularity until the forecast is there, a few seconds); the forecast's rolling-origin MASE
+  is published once on ``/forecast/summary`` (latched JSON).
+* Each parcel is packed into the box of least material (``boxes`` catalogue, CP-SAT); its
+  manifest goes to ``/parcels/manifests`` and its tracking events (picked, packed, dispatched)
+  to ``/parcels/tracking``.
 * A robot reporting MODE_FAILED, or sending no state for ``stale_after`` seconds, is out of
   service: its task fails and its unpicked lines go back to the pending pool. When the
   simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
@@ -19,6 +26,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass
 
 from rclpy.action import ActionClient
@@ -27,12 +36,25 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from warehouse_core import operations
+from warehouse_core import forecast, operations
+from warehouse_core.boxes import load_boxes
 from warehouse_core.errors import InputError
 from warehouse_core.inventory import load_catalogue
+from warehouse_core.items import seeded_item_specs
 from warehouse_core.layout import load_layout
+from warehouse_core.shipping import ShippingDesk
+from warehouse_core.shipping import TrackingEvent as TrackingEventCore
 from warehouse_interfaces.action import ExecuteTask
-from warehouse_interfaces.msg import FleetState, OrderStatus, Parcel, RobotState, TaskFeedback, TaskStatus
+from warehouse_interfaces.msg import (
+    FleetState,
+    OrderStatus,
+    Parcel,
+    ParcelManifest,
+    RobotState,
+    TaskFeedback,
+    TaskStatus,
+    TrackingEvent,
+)
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import conversions as conv
@@ -64,6 +86,18 @@ class AllocatorConfig:
     fleet_transport: str = "batched"
     task_resend: float = 5.0  # [s, wall clock] repeat an unanswered task (batched transport)
     stale_after: float = 30.0
+    returns: str = "class"
+    forecast_model: str = "auto"
+    forecast_ets_model: str = "ANA"
+    forecast_smooth: str = "seasonal_es"
+    forecast_horizon: int = 7
+    forecast_folds: int = 1
+    history_days: int = 56
+    history_orders_per_day: float = 3000.0
+    demand_history_csv: str = ""
+    boxes: str = "config/boxes.yaml"
+    packing_time_limit: float = 1.0
+    dispatch_time: float = 0.0
 
 
 class AllocatorNode(Node):
@@ -79,10 +113,20 @@ class AllocatorNode(Node):
                                            cfg.pick_time_per_line, cfg.max_lines_per_visit,
                                            cfg.station_queue_limit, cfg.policy, cfg.pack_time,
                                            cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
-                                           cfg.charge_rate, cfg.energy_per_step)
+                                           cfg.charge_rate, cfg.energy_per_step, cfg.returns,
+                                           cfg.dispatch_time)
         except ValueError as exc:
-            raise InputError("parameter task_allocator.policy", str(exc)) from None
-        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement)
+            raise InputError("parameters task_allocator.policy / returns", str(exc)) from None
+        history, forecast_config = self._history(inventory)
+        desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
+                            cfg.packing_time_limit, cfg.seed)
+        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, shipping=desk)
+        # forecasting takes seconds: it runs beside the node; until it is done, racks are classed
+        # by catalogue popularity (on_timer switches to the forecast once it is there)
+        self.forecast_result: tuple[dict[str, float], dict] | None = None
+        self.forecast_applied = False
+        threading.Thread(target=self._forecast, args=(history, forecast_config, sorted(inventory.skus)),
+                         name="forecast", daemon=True).start()
         self.batched = conv.check_fleet_transport(cfg.fleet_transport, self.get_fully_qualified_name())
         self.task_clients: dict[str, ActionClient] = {}
         self.servers_up: set[str] = set()
@@ -100,6 +144,11 @@ class AllocatorNode(Node):
         self.task_pub = self.create_publisher(TaskStatus, "/task_status", conv.latched_qos(conv.EVENT_HISTORY))
         self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", conv.latched_qos(conv.EVENT_HISTORY))
         self.parcel_pub = self.create_publisher(Parcel, "/parcels", conv.latched_qos(conv.EVENT_HISTORY))
+        self.manifest_pub = self.create_publisher(ParcelManifest, "/parcels/manifests",
+                                                  conv.latched_qos(conv.EVENT_HISTORY))
+        self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
+                                                  conv.latched_qos(conv.EVENT_HISTORY))
+        self.forecast_pub = self.create_publisher(String, "/forecast/summary", conv.latched_qos(1))
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
         self.last_seen: dict[str, float] = {}  # robot -> wall (steady) time of its last state
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -107,6 +156,41 @@ class AllocatorNode(Node):
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
         self.create_timer(cfg.allocation_period, self.on_timer)
+
+    def _history(self, inventory) -> tuple[forecast.DemandHistory, forecast.ForecastConfig]:
+        """The order history to forecast from and the forecast settings (checked at start)."""
+        cfg = self.cfg
+        try:
+            config = forecast.ForecastConfig(cfg.forecast_model, cfg.forecast_horizon, cfg.forecast_ets_model,
+                                             tuple(m.strip() for m in cfg.forecast_smooth.split(",") if m.strip()))
+        except ValueError as exc:
+            raise InputError("parameters task_allocator.forecast_*", str(exc)) from None
+        if cfg.demand_history_csv:
+            history = forecast.load_demand_csv(cfg.demand_history_csv)
+        else:
+            history = forecast.seeded_history(inventory.popularity, cfg.history_days, cfg.history_orders_per_day,
+                                              cfg.seed + 2)
+        need = cfg.forecast_folds * config.horizon + history.season_length + 1
+        if cfg.forecast_folds < 1 or history.periods < need:
+            raise InputError("parameters task_allocator.history_days / forecast_folds",
+                             f"{history.periods} days of history are too few for {cfg.forecast_folds} folds of "
+                             f"{config.horizon} days", fix=f"give at least {need} days or fewer folds")
+        return history, config
+
+    def _forecast(self, history: forecast.DemandHistory, config: forecast.ForecastConfig, skus: list[str]) -> None:
+        """Forecast demand per SKU and its rolling-origin evaluation (runs in a thread)."""
+        started = time.monotonic()
+        forecast.preload()  # here, not before the node: the service must be up within seconds
+        chosen = forecast.rolling_origin(history, config, self.cfg.forecast_folds)
+        naive = forecast.rolling_origin(history, forecast.ForecastConfig("seasonal_naive", config.horizon),
+                                        self.cfg.forecast_folds)
+        demand = forecast.forecast_demand(history, config)
+        summary = {"model": config.model, "ets_model": config.ets_model, "mase": round(chosen.mase, 4),
+                   "seasonal_naive_mase": round(naive.mase, 4), "series": len(history.skus),
+                   "periods": history.periods, "folds": self.cfg.forecast_folds, "horizon": config.horizon,
+                   "source": self.cfg.demand_history_csv or "seeded",
+                   "computed_in_s": round(time.monotonic() - started, 2)}
+        self.forecast_result = ({s: demand.get(s, 0.0) for s in skus}, summary)
 
     def wall_now(self) -> float:
         """Steady wall-clock seconds: a robot is stale when its node is silent in real time,
@@ -152,6 +236,11 @@ class AllocatorNode(Node):
         self._publish_events()
 
     def on_timer(self) -> None:
+        if self.forecast_result is not None and not self.forecast_applied:
+            demand, summary = self.forecast_result
+            self.ops.set_demand(demand)
+            self.forecast_pub.publish(String(data=json.dumps(summary)))
+            self.forecast_applied = True
         now = self.now()
         wall = self.wall_now()
         if self.cfg.stale_after > 0:
@@ -215,6 +304,10 @@ class AllocatorNode(Node):
                 self.order_pub.publish(conv.order_event_to_msg(ev))
             elif isinstance(ev, operations.ParcelEvent):
                 self.parcel_pub.publish(conv.parcel_to_msg(ev.parcel))
+            elif isinstance(ev, operations.ManifestEvent):
+                self.manifest_pub.publish(conv.manifest_to_msg(ev.manifest))
+            elif isinstance(ev, TrackingEventCore):
+                self.tracking_pub.publish(conv.tracking_to_msg(ev))
             else:
                 self.task_pub.publish(conv.task_event_to_msg(ev))
 

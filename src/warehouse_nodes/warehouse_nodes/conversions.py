@@ -12,7 +12,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from warehouse_core import execution, floor_sim, operations
+from warehouse_core import execution, floor_sim, operations, shipping
 from warehouse_core.errors import InputError
 from warehouse_core.grid import Coord
 from warehouse_core.layout import Layout
@@ -22,12 +22,15 @@ from warehouse_interfaces.msg import (
     FleetRelease,
     FleetState,
     OrderStatus,
+    PackedItem,
     Parcel,
+    ParcelManifest,
     RobotState,
     TaskStatus,
     TaskStep,
     TimedPath,
     TimedWaypoint,
+    TrackingEvent,
     WaitStatus,
 )
 from warehouse_interfaces.msg import (
@@ -52,7 +55,8 @@ _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
 
 # Event streams are latched with this much history, so that a subscriber that matches late
 # (the run monitor, a dashboard) still receives every event of a normal run.
-EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels", "/orders"})
+EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels", "/orders",
+                          "/parcels/manifests", "/parcels/tracking", "/forecast/summary"})
 EVENT_HISTORY = 5000
 PATH_HISTORY = 1000  # path segments the planner keeps per robot for late joiners
 
@@ -149,6 +153,42 @@ def order_event_to_msg(ev: operations.OrderEvent) -> OrderStatus:
 def parcel_to_msg(p) -> Parcel:
     return Parcel(header=header(p.shipped_at, ""), parcel_id=p.parcel_id, consumer_id=p.consumer_id,
                   order_ids=list(p.order_ids), deadline=to_time(p.deadline), late=p.late)
+
+
+def manifest_to_msg(m: shipping.Manifest) -> ParcelManifest:
+    return ParcelManifest(
+        header=header(m.shipped_at, ""), parcel_id=m.parcel_id, tracking_id=m.tracking_id,
+        consumer_id=m.consumer_id, order_ids=list(m.order_ids), box_id=m.box.box_id,
+        box_inner_dims=[float(d) for d in m.box.inner_dims_m], dims=[float(d) for d in m.box.outer_dims_m],
+        box_surface=float(m.box.surface_m2), weight=float(m.weight_kg), utilisation=float(m.utilisation),
+        solve_time=float(m.solve_s),
+        items=[PackedItem(sku=p.sku, dims=[float(d) for d in p.dims_m], position=[float(v) for v in p.position_m],
+                          weight=float(p.weight_kg)) for p in m.items])
+
+
+def manifest_json(msg: ParcelManifest) -> dict:
+    """The ``parcels.jsonl`` record of a manifest message (field names are a contract)."""
+    def r(v) -> list[float]:
+        return [round(float(x), 6) for x in v]
+    return {
+        "parcel_id": msg.parcel_id, "tracking_id": msg.tracking_id, "consumer_id": msg.consumer_id,
+        "order_ids": list(msg.order_ids),
+        "box": {"id": msg.box_id, "inner_dims_m": r(msg.box_inner_dims), "outer_dims_m": r(msg.dims),
+                "surface_m2": round(msg.box_surface, 6)},
+        "items": [{"sku": it.sku, "dims_m": r(it.dims), "position_m": r(it.position),
+                   "weight_kg": round(it.weight, 4)} for it in msg.items],
+        "weight_kg": round(msg.weight, 4), "dims_m": r(msg.dims), "utilisation": round(msg.utilisation, 4),
+        "shipped_at_s": round(from_time(msg.header.stamp), 3),
+    }
+
+
+_STAGES = {"picked": TrackingEvent.STAGE_PICKED, "packed": TrackingEvent.STAGE_PACKED,
+           "dispatched": TrackingEvent.STAGE_DISPATCHED}
+
+
+def tracking_to_msg(ev: shipping.TrackingEvent) -> TrackingEvent:
+    return TrackingEvent(header=header(ev.time, ""), tracking_id=ev.tracking_id, parcel_id=ev.parcel_id,
+                         stage=_STAGES[ev.stage])
 
 
 # -- tasks -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from warehouse_core import bagio, trajectory
 from warehouse_core.bagio import interfaces_msg_dir
 from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
-from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis
+from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis, packaging_kpis
 from warehouse_core.progress_watch import ProgressWatch
 from warehouse_interfaces.msg import (
     FleetPlan,
@@ -43,12 +43,14 @@ from warehouse_interfaces.msg import (
     Order,
     OrderStatus,
     Parcel,
+    ParcelManifest,
     PlanRequest,
     RobotState,
     Task,
     TaskFeedback,
     TaskStatus,
     TaskStep,
+    TrackingEvent,
 )
 from warehouse_nodes import conversions as conv
 
@@ -101,6 +103,8 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     # truth, recorded every tick, so they are not affected)
     robot = doc.setdefault("/**/robot", {}).setdefault("ros__parameters", {})
     robot["odom_period"] = max(float(robot.get("odom_period", 0.5)), opts.robots / ODOM_PER_SIM_S)
+    boxes = Path(allocator.get("boxes", "config/boxes.yaml"))
+    allocator["boxes"] = str(boxes if boxes.is_absolute() else opts.root / boxes)
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
     sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
     # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
@@ -147,6 +151,9 @@ class RunMonitor(Node):
                   ("/tasks", "warehouse_interfaces/msg/Task", Task, self._task),
                   ("/orders", "warehouse_interfaces/msg/Order", Order, self._order),
                   ("/parcels", "warehouse_interfaces/msg/Parcel", Parcel, self._parcel),
+                  ("/parcels/manifests", "warehouse_interfaces/msg/ParcelManifest", ParcelManifest,
+                   self._manifest),
+                  ("/parcels/tracking", "warehouse_interfaces/msg/TrackingEvent", TrackingEvent, None),
                   ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None),
                   ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None),
                   ("/sim/fleet_state", bagio.FLEET_STATE, FleetState, None)]
@@ -167,6 +174,9 @@ class RunMonitor(Node):
         latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "/planner/status", self._on_planner_status, latched)
+        self.manifests: list[dict] = []
+        self.forecast: dict = {}
+        self.create_subscription(String, "/forecast/summary", self._on_forecast, conv.latched_qos(1))
 
     def _subscribe_raw(self, topic, msgtype, cls, handler, qos) -> None:
         def on_raw(data: bytes) -> None:
@@ -217,6 +227,12 @@ class RunMonitor(Node):
 
     def _parcel(self, msg: Parcel) -> None:
         self.record.on_parcel(list(msg.order_ids), msg.late)
+
+    def _manifest(self, msg: ParcelManifest) -> None:
+        self.manifests.append(conv.manifest_json(msg))
+
+    def _on_forecast(self, msg: String) -> None:
+        self.forecast = json.loads(msg.data)
 
     def _order_status(self, msg: OrderStatus) -> None:
         self.record.on_order_status(msg.order_id, msg.state, msg.lines_total,
@@ -364,6 +380,7 @@ def execute(opts: RunOptions) -> dict:
         first_plan_wall = monitor.first_plan_wall
         status = monitor.sim_status
         planner_status = monitor.planner_status
+        manifests, forecast_summary = monitor.manifests, monitor.forecast
         executor.shutdown()
         monitor.destroy_node()
         rclpy.try_shutdown()
@@ -378,6 +395,11 @@ def execute(opts: RunOptions) -> dict:
     encounters = trajectory.close_encounters(truth or tracks, opts.min_distance, MAX_ODOM_GAP_S)
     gaps = trajectory.sample_gaps(tracks, MAX_ODOM_GAP_S)
     sim_wall = sim_end_wall - (sim_started_wall or sim_end_wall)
+    with open(opts.out / "parcels.jsonl", "w") as f:
+        for m in manifests:
+            f.write(json.dumps(m) + "\n")
+    visits = order_kpis(record, min(sim_time, opts.duration))["rack_visits"]
+    travel = sum(tr.distance() for tr in tracks)
     report = {
         "robots": opts.robots,
         "sim_duration_s": round(min(sim_time, opts.duration), 2),
@@ -387,6 +409,12 @@ def execute(opts: RunOptions) -> dict:
         "first_plan_s": round(first_plan_wall - t_start, 2) if first_plan_wall else None,
         **order_kpis(record, min(sim_time, opts.duration)),
         **operations_kpis(record, min(sim_time, opts.duration), opts.robots),
+        "forecast_mase": forecast_summary.get("mase"),
+        "forecast_seasonal_naive_mase": forecast_summary.get("seasonal_naive_mase"),
+        "forecast_wall_s": forecast_summary.get("computed_in_s"),
+        "travel_per_rack_visit_m": round(travel / visits, 2) if visits else 0.0,
+        "robot_travel_m": round(travel, 1),
+        **packaging_kpis(manifests),
         "policy": policy,
         "collisions": len(encounters),
         "odom_gaps": len(gaps),
@@ -447,9 +475,13 @@ def summary(report: dict, out: Path) -> str:
         f"{r['odom_gaps']} odometry gaps > {MAX_ODOM_GAP_S:.0f} s not judged); "
         f"{r['robot_failures']} robot failures, {r['plan_repairs']} plan repairs, "
         f"{r['tasks_reallocated']} tasks reallocated",
+        f"  slotting    {r['travel_per_rack_visit_m']:.1f} m robot travel per rack visit; forecast MASE "
+        f"{r['forecast_mase']} (seasonal naive {r['forecast_seasonal_naive_mase']})",
+        f"  packing     {r['boxes_shipped']} boxes, {r['packaging_surface_m2']:.2f} m2 of board, mean utilisation "
+        f"{r['mean_box_utilisation'] * 100:.0f} %",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round ({r['planner_cpu_p99_ms']:.1f} ms CPU); "
         f"peak memory {r['peak_rss_mb']:.0f} MB",
         f"  progress    {r['stuck_robots']} robots stuck > {STUCK_AFTER_S:.0f} s with a task (longest "
         f"{r['max_no_progress_s']:.0f} s); sim time waited {r['sim_stalls']} ticks for slow nodes",
-        f"  written     {out / 'report.json'}  and  {out / 'bag'}",
+        f"  written     {out / 'report.json'}, {out / 'parcels.jsonl'} and {out / 'bag'}",
     ])
