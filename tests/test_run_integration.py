@@ -216,7 +216,7 @@ def test_robot_fault_mid_task_is_repaired_and_orders_still_complete(tmp_path, ro
 def test_per_robot_transport_runs_tasks_over_the_action(tmp_path, ros_env):
     """fleet_transport per_robot (what one physical robot offers tools): every task travels as
     an ExecuteTask goal and states come from /<robot>/state; orders complete all the same."""
-    _, out, report = run_with(tmp_path, ros_env, 6, 240, 11,
+    _, out, report = run_with(tmp_path, ros_env, 6, 360, 11,
                               **{"/**": dict(fleet_transport="per_robot")})
     assert report["orders_completed"] >= 3
     assert report["collisions"] == 0 and report["stuck_robots"] == 0

@@ -44,6 +44,7 @@ from warehouse_core.items import seeded_item_specs
 from warehouse_core.layout import load_layout
 from warehouse_core.shipping import ShippingDesk
 from warehouse_core.shipping import TrackingEvent as TrackingEventCore
+from warehouse_core.silence import SilenceWatch
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     FleetState,
@@ -150,7 +151,7 @@ class AllocatorNode(Node):
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.forecast_pub = self.create_publisher(String, "/forecast/summary", conv.latched_qos(1))
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
-        self.last_seen: dict[str, float] = {}  # robot -> wall (steady) time of its last state
+        self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
         events_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -201,7 +202,7 @@ class AllocatorNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def on_state(self, msg: RobotState) -> None:
-        self.last_seen[msg.robot_id] = self.wall_now()
+        self.silence.heard(msg.robot_id, self.wall_now(), conv.from_time(msg.header.stamp))
         if msg.mode == RobotState.MODE_FAILED and msg.robot_id not in self.ops.failed_robots:
             self.ops.robot_failed(msg.robot_id, self.now(), f"{msg.robot_id} failed")
             self._publish_events()
@@ -243,10 +244,9 @@ class AllocatorNode(Node):
             self.forecast_applied = True
         now = self.now()
         wall = self.wall_now()
-        if self.cfg.stale_after > 0:
-            for name, seen in self.last_seen.items():
-                if wall - seen > self.cfg.stale_after and name not in self.ops.failed_robots:
-                    self.ops.robot_failed(name, now, f"{name}: no state for {wall - seen:.0f} s (wall clock)")
+        for name, quiet in self.silence.silent(wall, now):
+            if name not in self.ops.failed_robots:
+                self.ops.robot_failed(name, now, f"{name}: no state for {quiet:.0f} s (wall clock and sim time)")
         self.ops.tick(self.now())
         for task_id, (msg, sent) in list(self.unanswered.items()):
             if wall - sent >= self.cfg.task_resend:

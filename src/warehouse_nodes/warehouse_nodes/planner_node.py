@@ -33,6 +33,7 @@ from visualization_msgs.msg import MarkerArray
 from warehouse_core.execution import WaitTracker
 from warehouse_core.fleet_planner import FleetPlanner, StepGoal
 from warehouse_core.layout import load_layout
+from warehouse_core.silence import SilenceWatch
 from warehouse_interfaces.msg import (
     FleetPlan,
     FleetRelease,
@@ -76,7 +77,7 @@ class PlannerNode(Node):
         self.waits = WaitTracker()
         self.states: dict[str, RobotState] = {}
         self.requests: dict[str, PlanRequest] = {}
-        self.last_seen: dict[str, float] = {}  # robot -> wall (steady) time of its last state
+        self.silence = SilenceWatch(self.cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self.failed: dict[str, list[tuple[int, int]]] = {}  # robot -> cells it was seen on
         self.removed: set[str] = set()
@@ -112,7 +113,7 @@ class PlannerNode(Node):
         if old is not None and old.carrying_rack and not msg.carrying_rack:
             self.rack_cells[old.carrying_rack] = (msg.cell_x, msg.cell_y)
         self.states[msg.robot_id] = msg
-        self.last_seen[msg.robot_id] = self.wall_now()
+        self.silence.heard(msg.robot_id, self.wall_now(), conv.from_time(msg.header.stamp))
         if msg.mode == RobotState.MODE_FAILED:
             self.failed.setdefault(msg.robot_id, [(msg.cell_x, msg.cell_y)])
         if not self.batched:
@@ -196,13 +197,12 @@ class PlannerNode(Node):
         """Fail robots that failed or went stale; unblock the cells of those towed away."""
         fleet = self.fleet
         wall = self.wall_now()
-        if self.cfg.stale_after > 0:
-            for name, seen in self.last_seen.items():
-                if wall - seen > self.cfg.stale_after and name not in self.failed:
-                    self.get_logger().warning(f"{name}: no state for {wall - seen:.0f} s (wall clock), "
-                                              "treated as failed")
-                    st = self.states[name]
-                    self.failed[name] = [(st.cell_x, st.cell_y)]
+        for name, quiet in self.silence.silent(wall, now):
+            if name not in self.failed:
+                self.get_logger().warning(f"{name}: no state for {quiet:.0f} s (wall clock and sim time), "
+                                          "treated as failed")
+                st = self.states[name]
+                self.failed[name] = [(st.cell_x, st.cell_y)]
         for name, cells in self.failed.items():
             if name not in fleet.failed:
                 fleet.fail(name, cells)
