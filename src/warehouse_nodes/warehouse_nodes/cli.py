@@ -9,6 +9,7 @@ import argparse
 import datetime
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from warehouse_core.errors import InputError
@@ -60,18 +61,24 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    commands = {"run": _run, "mapf": _mapf, "gazebo": _gazebo, "analyze": _analyze, "replay": _replay}
+def dispatch(argv: list[str], commands: dict[str, Callable[[list[str]], int]], usage: str) -> int:
+    """Run subcommand ``argv[0]``; usage on stderr (exit 0 for --help, 2 otherwise) if there is
+    none or it is unknown; a bad input ends with its one-line message and exit code 2."""
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        print("usage: ./warehouse {run,mapf,gazebo,analyze,replay,test,setup} [options]   (see ./warehouse --help)",
-              file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     try:
         return commands[argv[0]](argv[1:])
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"run": _run, "mapf": _mapf, "gazebo": _gazebo, "analyze": _analyze, "replay": _replay}
+    return dispatch(argv, commands, "usage: ./warehouse {run,mapf,gazebo,analyze,replay,test,setup} [options]   "
+                                    "(see ./warehouse --help)")
 
 
 def _mapf(argv: list[str]) -> int:

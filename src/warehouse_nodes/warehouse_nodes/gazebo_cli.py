@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from warehouse_core.errors import InputError
+from warehouse_nodes.cli import dispatch
 
 DISTROS = ("jazzy", "kilted", "rolling")
 
@@ -98,17 +99,9 @@ def _world(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"world": _world}
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        print("usage: ./warehouse gazebo world [--map LAYOUT] [--robots N] --out DIR "
-              "[--distro jazzy|kilted|rolling] [--cmd-vel-type twist|twist_stamped]",
-              file=sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    try:
-        return commands[argv[0]](argv[1:])
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return dispatch(argv, {"world": _world},
+                    "usage: ./warehouse gazebo world [--map LAYOUT] [--robots N] --out DIR "
+                    "[--distro jazzy|kilted|rolling] [--cmd-vel-type twist|twist_stamped]")
 
 
 if __name__ == "__main__":
