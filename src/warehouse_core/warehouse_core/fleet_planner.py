@@ -62,6 +62,7 @@ from warehouse_core.mapf.lifelong import Goal, LifelongPibt
 PLAN_ID = 1  # the first plan id; every re-root (repair) uses the next one
 REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
 REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to reach their release
+MAX_LEAD_STEPS = 3  # default: a robot's plan runs at most window + this many steps ahead of it
 _HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
 
 
@@ -117,8 +118,9 @@ class FleetPlanner:
                  start_step: int, step_duration: float, window: int = 5, lookahead: int = 1,
                  seed: int = 0, guidance: GuidanceConfig = GuidanceConfig(),
                  carrying: dict[str, bool] | None = None, repair_lag_steps: int = REPAIR_LAG_STEPS,
-                 repair_timeout_steps: int = REPAIR_TIMEOUT_STEPS) -> None:
-        """``repair_lag_steps`` / ``repair_timeout_steps``: see the module docstring (0: off)."""
+                 repair_timeout_steps: int = REPAIR_TIMEOUT_STEPS, max_lead_steps: int = MAX_LEAD_STEPS) -> None:
+        """``repair_lag_steps`` / ``repair_timeout_steps`` / ``max_lead_steps``: see the module
+        docstring (0: off for the first two; negative: no lead bound)."""
         self.grid = grid  # the full map (cells blocked by failed robots are tracked apart)
         self.storage_mask = storage_mask
         self.guidance = guidance
@@ -145,6 +147,8 @@ class FleetPlanner:
         self.repairs = 0  # re-roots done for failures and removals
         self.repair_lag_steps = repair_lag_steps
         self.repair_timeout_steps = repair_timeout_steps
+        self.max_lead_steps = max_lead_steps
+        self.lead_holds = 0  # planned steps in which a robot was held because it lagged its plan
         self.suspended: dict[str, set[int]] = {}  # late robot -> cells it may still drive through
         self.lag_repairs = 0  # late robots suspended because others waited for them
         self.freeze_timeouts = 0  # robots suspended because a freeze waited too long for them
@@ -232,15 +236,22 @@ class FleetPlanner:
         new: dict[str, list[int]] = {n: [] for n in self.live}
         carry: dict[str, list[bool]] = {n: [] for n in self.live}
         ops: dict[str, dict[int, tuple[int, float]]] = {n: {} for n in self.live}
+        bound = self.max_lead_steps >= 0
+        ahead = self._moves_ahead() if bound else {}
         while self.frontier < target:
+            if bound:
+                self._hold_lagging(ahead)
             res = self.pibt.step()
             self.frontier += 1
             index = self.frontier - self.start_step
             cells = res.cells.tolist()
+            prev = res.prev.tolist()
             for n in self.live:
                 r = self.robots[n]
                 new[n].append(cells[r.index])
                 carry[n].append(r.carrying)
+                if bound and cells[r.index] != prev[r.index]:
+                    ahead[n] += 1
             for arrival in res.arrivals:
                 n = self.live[arrival.agent]
                 r = self.robots[n]
@@ -269,6 +280,34 @@ class FleetPlanner:
             out.append(Segment(n, r.task_id, first, [self.grid.coord(c) for c in new[n]],
                                ops[n], carry[n], self.plan_id))
         return out
+
+    def _moves_ahead(self) -> dict[str, int]:
+        """Cell changes in every live robot's committed path beyond the waypoint it reached."""
+        out = {}
+        for n in self.live:
+            p = self.traffic.paths[n]
+            cells = p.cells[p.progress - p.base:]
+            out[n] = sum(1 for a, b in zip(cells, cells[1:]) if a != b)
+        return out
+
+    def _hold_lagging(self, ahead: dict[str, int]) -> None:
+        """Plan a wait for every robot whose plan already runs too far ahead of it.
+
+        Plans assume a cell per step; real robots turn, accelerate and wait for released cells,
+        so they fall behind. Unbounded, the plan (and the order of visits it commits) drifts
+        away from where the robots are: a robot that physically comes first waits for one
+        planned earlier that is still far away. A robot with ``window + max_lead_steps``
+        planned moves it has not driven yet (``ahead``, waits do not count: a late robot drives
+        through them at once) stays put in the next planned step; it
+        cannot be pushed there, as it really is further back.
+        """
+        limit = self.window + self.max_lead_steps
+        dwell = self.pibt.dwell
+        for n in self.live:
+            i = self.robots[n].index
+            if dwell[i] == 0 and ahead[n] >= limit:
+                dwell[i] = 1
+                self.lead_holds += 1
 
     # -- repair: freeze and re-root ------------------------------------------------------
     def fail(self, robot: str, cells: list[Coord] = ()) -> bool:
