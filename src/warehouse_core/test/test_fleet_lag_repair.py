@@ -3,7 +3,9 @@
 A discrete executor on the real default layout: every step each robot drives at most one
 released waypoint (with a 10 % chance of an extra one-step delay); injected stalls hold a robot
 still. Every step checks that no two robots share a cell or swap; every robot works through
-a fixed list of goals and must reach all of them.
+a fixed list of goals and must reach all of them. The executor spends a step on every
+waypoint, planned waits included (real robots drive through the waits of a late plan at once),
+so the planner runs without its lead bound here (``max_lead_steps=-1``), as it was written for.
 """
 
 import random
@@ -20,7 +22,7 @@ GOALS_EACH = 3
 
 
 def _run(seed: int, lag_steps: int, timeout_steps: int, stall_at: int, stall_for: int,
-         fail_at: int | None = None, horizon: int = 700) -> dict:
+         fail_at: int | None = None, horizon: int = 700, max_lead: int = -1) -> dict:
     """Run the scenario; the robot stalled at ``stall_at`` is one that is driving then."""
     layout = load_layout(LAYOUT)
     rng = random.Random(seed)
@@ -31,7 +33,8 @@ def _run(seed: int, lag_steps: int, timeout_steps: int, stall_at: int, stall_for
     starts = {n: cells[i] for i, n in enumerate(names)}
     goals = {n: cells[ROBOTS + i * GOALS_EACH: ROBOTS + (i + 1) * GOALS_EACH] for i, n in enumerate(names)}
     fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=seed,
-                         repair_lag_steps=lag_steps, repair_timeout_steps=timeout_steps)
+                         repair_lag_steps=lag_steps, repair_timeout_steps=timeout_steps,
+                         max_lead_steps=max_lead)
     pos = {n: layout.grid.index(c) for n, c in starts.items()}
     plan_of = {n: 0 for n in names}
     path: dict[str, list[int]] = {n: [] for n in names}

@@ -90,7 +90,8 @@ def test_large_layout_stations_on_the_kinematic_floor_nobody_with_a_task_waits_a
                 taken = {c for t in tasks.values() for c, _op in t.step_cells}
                 src = rng.choice([s for s in racks if s.cell in sim.racks and s.cell not in taken])
                 dst = rng.choice([s for s in layout.storage if s.cell not in sim.racks and s.cell not in taken])
-                steps = [StepGoal(src.cell, OP_LIFT, 2.0), StepGoal(st.pick_cell, OP_PICK, 3.0 + 4.0 * rng.randint(1, 10)),
+                pick_s = 3.0 + 4.0 * rng.randint(1, 10)
+                steps = [StepGoal(src.cell, OP_LIFT, 2.0), StepGoal(st.pick_cell, OP_PICK, pick_s),
                          StepGoal(dst.cell, OP_DROP, 2.0)]
                 fleet.request(n, f"T{tick}{n}", steps)
                 tasks[n] = TaskProgress([(s.cell, s.op) for s in steps])

@@ -49,15 +49,17 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from warehouse_core.execution import CommittedPath, TrafficController, WaitReason
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT
+from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
 from warehouse_core.grid import Coord, Grid
 from warehouse_core.mapf.guidance import GuidanceConfig
 from warehouse_core.mapf.lifelong import Goal, LifelongPibt
+from warehouse_core.station_queues import StationQueues
 
 PLAN_ID = 1  # the first plan id; every re-root (repair) uses the next one
 REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
@@ -118,9 +120,12 @@ class FleetPlanner:
                  start_step: int, step_duration: float, window: int = 5, lookahead: int = 1,
                  seed: int = 0, guidance: GuidanceConfig = GuidanceConfig(),
                  carrying: dict[str, bool] | None = None, repair_lag_steps: int = REPAIR_LAG_STEPS,
-                 repair_timeout_steps: int = REPAIR_TIMEOUT_STEPS, max_lead_steps: int = MAX_LEAD_STEPS) -> None:
+                 repair_timeout_steps: int = REPAIR_TIMEOUT_STEPS, max_lead_steps: int = MAX_LEAD_STEPS,
+                 stations: Sequence[tuple[Coord, Sequence[Coord]]] = ()) -> None:
         """``repair_lag_steps`` / ``repair_timeout_steps`` / ``max_lead_steps``: see the module
-        docstring (0: off for the first two; negative: no lead bound)."""
+        docstring (0: off for the first two; negative: no lead bound). ``stations``: (pick cell,
+        queue cells nearest first) of every station, for first-come-first-served lines
+        (:mod:`warehouse_core.station_queues`)."""
         self.grid = grid  # the full map (cells blocked by failed robots are tracked apart)
         self.storage_mask = storage_mask
         self.guidance = guidance
@@ -149,6 +154,8 @@ class FleetPlanner:
         self.repair_timeout_steps = repair_timeout_steps
         self.max_lead_steps = max_lead_steps
         self.lead_holds = 0  # planned steps in which a robot was held because it lagged its plan
+        self.queues = StationQueues(grid, stations) if stations else None
+        self._queue_held: set[str] = set()  # robots waiting on their queue slot (not pushable)
         self.suspended: dict[str, set[int]] = {}  # late robot -> cells it may still drive through
         self.lag_repairs = 0  # late robots suspended because others waited for them
         self.freeze_timeouts = 0  # robots suspended because a freeze waited too long for them
@@ -239,6 +246,8 @@ class FleetPlanner:
         bound = self.max_lead_steps >= 0
         ahead = self._moves_ahead() if bound else {}
         while self.frontier < target:
+            if self.queues is not None:
+                self._queue_step()
             if bound:
                 self._hold_lagging(ahead)
             res = self.pibt.step()
@@ -256,8 +265,14 @@ class FleetPlanner:
                 n = self.live[arrival.agent]
                 r = self.robots[n]
                 step = r.current
+                if arrival.goal.kind == "queue":  # on its slot: wait there until the line moves
+                    self.pibt.dwell[r.index] = _HOLD
+                    self._queue_held.add(n)
+                    continue
                 if step is None:
                     continue
+                if self.queues is not None and step.op == OP_PICK:
+                    self.queues.leave(n)
                 ops[n][index] = (step.op, step.duration)
                 r.planned.append(_Planned(index, step, r.current_loaded, arrival.goal.dwell))
                 if step.op == OP_LIFT:
@@ -280,6 +295,34 @@ class FleetPlanner:
             out.append(Segment(n, r.task_id, first, [self.grid.coord(c) for c in new[n]],
                                ops[n], carry[n], self.plan_id))
         return out
+
+    def _queue_step(self) -> None:
+        """Join robots heading for a station to its line and send each to its slot."""
+        queues = self.queues
+        cells = self.pibt.cells.tolist()
+        wants = {}
+        for n in self.live:
+            r = self.robots[n]
+            if r.current is not None and r.current.op == OP_PICK and not r.held:
+                pick = self.grid.index(r.current.cell)
+                if queues.is_station(pick):
+                    wants[n] = (pick, cells[r.index])
+        for n in self._queue_held - wants.keys():  # a new goal (a repair, another task)
+            self._queue_held.discard(n)
+            self.pibt.dwell[self.robots[n].index] = 0
+        for n, slot in queues.update(wants).items():
+            r = self.robots[n]
+            i = r.index
+            pick = wants[n][0]
+            if n in self._queue_held:
+                self._queue_held.discard(n)
+                self.pibt.dwell[i] = 0
+            elif slot == 0 and self.pibt.goal_v[i] != -1 and self.pibt.goal[i].cell == pick:
+                continue  # joined at the head: it is heading for the pick cell already
+            if slot == 0:
+                self.pibt.set_goal(i, Goal(pick, self._dwell_steps(r.current), r.current_loaded))
+            else:
+                self.pibt.set_goal(i, Goal(queues.slot_cell(pick, slot), 0, r.current_loaded, "queue"))
 
     def _moves_ahead(self) -> dict[str, int]:
         """Cell changes in every live robot's committed path beyond the waypoint it reached."""
@@ -331,6 +374,9 @@ class FleetPlanner:
                     break
         self.failed[robot] = occupied
         self.suspended.pop(robot, None)
+        if self.queues is not None:
+            self.queues.leave(robot)
+        self._queue_held.discard(robot)
         self._failure_pending = True
         r = self.robots[robot]
         r.queue.clear()
@@ -432,6 +478,9 @@ class FleetPlanner:
             dwell.append(remaining)
         for n in (*self.failed, *self.suspended):
             self.robots[n].index = -1
+        if self.queues is not None:
+            self.queues.clear()
+        self._queue_held.clear()
         if self._failure_pending:
             self.repairs += 1
         self._failure_pending = False

@@ -40,6 +40,10 @@ def _run(argv: list[str]) -> int:
                    help="allocation policy (default: the config's task_allocator.policy)")
     p.add_argument("--orders-per-hour", type=float, default=None, metavar="N",
                    help="order arrival rate (default: the config's order_source.orders_per_hour)")
+    p.add_argument("--max-rtf", type=float, default=None, metavar="X",
+                   help="cap on simulated seconds per wall second, leaving CPU headroom for the "
+                        "planner (default: 750 / robots, at most the config's floor_simulator."
+                        "real_time_factor; 0: as fast as possible)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     if a.robots < 1:
@@ -51,7 +55,8 @@ def _run(argv: list[str]) -> int:
     from warehouse_nodes.run import RunOptions, execute, summary  # rclpy only when running
     opts = RunOptions(a.robots, a.duration, a.seed, (root / a.map).resolve(),
                       (root / a.config).resolve(), out.resolve(), root, a.quiet,
-                      policy=a.policy or "", orders_per_hour=a.orders_per_hour)
+                      policy=a.policy or "", orders_per_hour=a.orders_per_hour,
+                      max_rtf=a.max_rtf)
     try:
         report = execute(opts)
     except RuntimeError as exc:

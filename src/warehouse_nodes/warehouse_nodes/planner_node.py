@@ -63,6 +63,7 @@ class PlannerConfig:
     fleet_transport: str = "batched"  # robot states from /fleet/states, or /<robot>/state
     repair_lag_steps: int = 0  # re-plan the others around a robot this many steps late (0: off)
     repair_timeout_steps: int = 60  # a repair freeze waits at most this many steps for a robot
+    max_lead_steps: int = 3  # a robot's plan runs at most window + this many moves ahead of it (-1: unbounded)
 
 
 class PlannerNode(Node):
@@ -224,7 +225,9 @@ class PlannerNode(Node):
                                   self.cfg.step_duration, self.cfg.window_steps,
                                   self.cfg.lookahead_steps, self.cfg.seed, carrying=carrying,
                                   repair_lag_steps=self.cfg.repair_lag_steps,
-                                  repair_timeout_steps=self.cfg.repair_timeout_steps)
+                                  repair_timeout_steps=self.cfg.repair_timeout_steps,
+                                  max_lead_steps=self.cfg.max_lead_steps,
+                                  stations=[(st.pick_cell, st.queue) for st in self.layout.stations])
         return True
 
     def _publish_markers(self, now: float) -> None:

@@ -60,6 +60,8 @@ ODOM_PER_SIM_S = 250.0  # fleet odometry messages per simulated second the recor
 STUCK_AFTER_S = 60.0  # [s, sim] a robot with a task and no progress this long counts as stuck
 MEMORY_SAMPLE_S = 5.0  # [s, wall] between memory samples (reading PSS of every process is not free)
 MAX_ODOM_GAP_S = 2.0  # longer stretches without odometry are not judged for collisions
+LOW_PRIORITY_NODES = ("order_source",)  # central nodes that may wait for a core (niced like the robots)
+RTF_ROBOT_BUDGET = 750.0  # default --max-rtf: this / robots (500 robots: x1.5), at most the config's
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class RunOptions:
     min_distance: float = 0.5
     policy: str = ""  # empty: the config's task_allocator.policy
     orders_per_hour: float | None = None  # None: the config's order_source.orders_per_hour
+    max_rtf: float | None = None  # None: default_max_rtf(); 0: as fast as the machine allows
 
 
 def write_params(opts: RunOptions) -> tuple[Path, dict]:
@@ -106,12 +109,30 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     boxes = Path(allocator.get("boxes", "config/boxes.yaml"))
     allocator["boxes"] = str(boxes if boxes.is_absolute() else opts.root / boxes)
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
+    sim["real_time_factor"] = max_rtf(opts, float(sim.get("real_time_factor", 0.0)))
     sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
     # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
     sim["expected_state_readers"] = len(range(0, opts.robots, ROBOTS_PER_CONTAINER)) + 1
     path = opts.out / "params.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path, doc
+
+
+def max_rtf(opts: RunOptions, configured: float) -> float:
+    """The simulator's real-time-factor cap (sim s per wall s; 0: none) for ``--max-rtf``.
+
+    Default: ``RTF_ROBOT_BUDGET / robots``, at most the config's ``real_time_factor``. A run as
+    fast as two cores allow keeps every process runnable, so the planner waits for a core
+    (its wall-time p99 was 5x its CPU time at 500 robots); the cap leaves headroom and the
+    simulator waits instead (500 robots: x1.5, 100: x7.5).
+    """
+    if opts.max_rtf is None:
+        auto = RTF_ROBOT_BUDGET / opts.robots
+        return min(auto, configured) if configured > 0 else auto
+    if not opts.max_rtf >= 0:
+        raise InputError("--max-rtf", f"{opts.max_rtf} is not a real-time factor",
+                         fix="give a factor > 0, or 0 for as fast as possible")
+    return float(opts.max_rtf)
 
 
 def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
@@ -340,7 +361,7 @@ def execute(opts: RunOptions) -> dict:
             log = open(opts.out / "logs" / f"{name}.log", "w")
             # on a fleet every robot has its own computer; here they share the server's cores,
             # so robot containers yield to the central nodes when both want a core
-            if name.startswith("robots_"):
+            if name.startswith("robots_") or name in LOW_PRIORITY_NODES:
                 cmd = ["nice", "-n", str(ROBOT_NICENESS), *cmd]
             procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                            cwd=opts.root, start_new_session=True)
@@ -405,6 +426,7 @@ def execute(opts: RunOptions) -> dict:
         "sim_duration_s": round(min(sim_time, opts.duration), 2),
         "wall_duration_s": round(time.monotonic() - t_start, 2),
         "real_time_factor": round(sim_time / sim_wall, 2) if sim_wall > 0 else 0.0,
+        "max_real_time_factor": round(float(param_doc["floor_simulator"]["ros__parameters"]["real_time_factor"]), 2),
         "startup_s": round((sim_started_wall or t_start) - t_start, 2),
         "first_plan_s": round(first_plan_wall - t_start, 2) if first_plan_wall else None,
         **order_kpis(record, min(sim_time, opts.duration)),
