@@ -27,7 +27,7 @@ def test_robots_join_in_arrival_order_and_move_up_when_the_head_leaves():
     assert q.update({"a": (pick, grid.index((3, 1))), "b": (pick, grid.index((1, 2))),
                      "c": (pick, grid.index((2, 1)))}) == {"c": 2}
     assert q.lines[pick] == ["a", "b", "c"]
-    q.leave("a")  # the head reached the pick cell
+    q.leave("a")  # the head picked and left the pick cell
     assert q.update({"b": (pick, grid.index((1, 2))), "c": (pick, grid.index((1, 3)))}) == {"b": 0, "c": 1}
     assert q.slot_cell(pick, 1) == grid.index((1, 2))
 

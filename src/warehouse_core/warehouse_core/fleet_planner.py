@@ -271,8 +271,6 @@ class FleetPlanner:
                     continue
                 if step is None:
                     continue
-                if self.queues is not None and step.op == OP_PICK:
-                    self.queues.leave(n)
                 ops[n][index] = (step.op, step.duration)
                 r.planned.append(_Planned(index, step, r.current_loaded, arrival.goal.dwell))
                 if step.op == OP_LIFT:
@@ -297,16 +295,23 @@ class FleetPlanner:
         return out
 
     def _queue_step(self) -> None:
-        """Join robots heading for a station to its line and send each to its slot."""
+        """Join robots heading for a station to its line and send each to its slot.
+
+        The head stays in the line until it has left the pick cell, so the next robot waits on
+        the first queue cell (not in the aisle, where it would block the picker's way out).
+        """
         queues = self.queues
         cells = self.pibt.cells.tolist()
         wants = {}
         for n in self.live:
             r = self.robots[n]
+            cell = cells[r.index]
             if r.current is not None and r.current.op == OP_PICK and not r.held:
                 pick = self.grid.index(r.current.cell)
                 if queues.is_station(pick):
-                    wants[n] = (pick, cells[r.index])
+                    wants[n] = (pick, cell)
+            elif queues.joined.get(n) == cell and (r.current is not None or self.pibt.dwell[r.index] > 0):
+                wants[n] = (cell, cell)  # picking, or on its way out (an idle robot is pushed away)
         for n in self._queue_held - wants.keys():  # a new goal (a repair, another task)
             self._queue_held.discard(n)
             self.pibt.dwell[self.robots[n].index] = 0

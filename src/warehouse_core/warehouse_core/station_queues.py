@@ -5,8 +5,8 @@ first): slot 0 is the pick cell, slot ``k`` the ``k``-th queue cell. A robot who
 goal is a station's pick joins that station's line when it comes within ``join_radius``
 cells (Manhattan) of the pick cell, behind everybody who joined before (robots joining in
 the same planned step: nearer first, then by name). The ``k``-th robot of the line is sent
-to slot ``k`` and waits there; when the head arrives at the pick cell it leaves the line and
-everybody moves up one slot. No later robot overtakes: only the head targets the pick
+to slot ``k`` and waits there; when the head has picked and left the pick cell it leaves the
+line and everybody moves up one slot. No later robot overtakes: only the head targets the pick
 cell, and every other robot targets its own slot. The line holds at most as many robots as
 there are slots; further robots (admission should prevent them) keep heading for the pick
 cell as before and join when there is room.
@@ -47,7 +47,7 @@ class StationQueues:
         self.slot_of.clear()
 
     def leave(self, robot: str) -> None:
-        """``robot`` leaves its line (it reached the pick cell, failed or got another goal)."""
+        """``robot`` leaves its line (it left the pick cell, failed or got another goal)."""
         pick = self.joined.pop(robot, None)
         self.slot_of.pop(robot, None)
         if pick is not None:
@@ -58,8 +58,10 @@ class StationQueues:
         return abs(a % w - b % w) + abs(a // w - b // w)
 
     def update(self, wants: dict[str, tuple[int, int]]) -> dict[str, int]:
-        """One planned step. ``wants``: every robot whose current goal is a station's pick ->
-        (pick cell, the robot's cell). Returns robot -> slot for every robot whose slot changed."""
+        """One planned step. ``wants``: every robot whose current goal is a station's pick, or
+        that still stands on the pick cell of its line -> (pick cell, the robot's cell); a robot
+        of a line missing from it leaves the line. Returns robot -> slot for every robot whose
+        slot changed."""
         for robot in [r for r, pick in self.joined.items() if wants.get(r, (-1, -1))[0] != pick]:
             self.leave(robot)
         near = sorted((self._distance(cell, pick), robot) for robot, (pick, cell) in wants.items()
