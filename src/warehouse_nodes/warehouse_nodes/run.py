@@ -158,7 +158,8 @@ class RunMonitor(Node):
         super().__init__("run_monitor", parameter_overrides=[
             rclpy.parameter.Parameter("use_sim_time", value=True)])
         self.record = RunRecord()
-        self.watch = ProgressWatch(STUCK_AFTER_S)
+        stations = [(st.pick_cell, st.queue) for st in load_layout(opts.layout).stations]
+        self.watch = ProgressWatch(STUCK_AFTER_S, stations)  # station-line waits: see progress_watch
         self.first_plan_wall: float | None = None
         self.sim_time = 0.0
         self.sim_status = ""
@@ -452,6 +453,8 @@ def execute(opts: RunOptions) -> dict:
         "freeze_timeouts": _status_value(planner_status, "freeze_timeouts"),
         "stuck_robots": len(watch.stuck_episodes),
         "max_no_progress_s": round(watch.longest(), 1),
+        "stuck_robots_strict": len(watch.strict_episodes),
+        "max_no_progress_strict_s": round(watch.longest_strict(), 1),
         "peak_rss_mb": round(peak_rss, 1),
         "cpu_s": cpu,
         "seed": opts.seed,
@@ -504,6 +507,7 @@ def summary(report: dict, out: Path) -> str:
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round ({r['planner_cpu_p99_ms']:.1f} ms CPU); "
         f"peak memory {r['peak_rss_mb']:.0f} MB",
         f"  progress    {r['stuck_robots']} robots stuck > {STUCK_AFTER_S:.0f} s with a task (longest "
-        f"{r['max_no_progress_s']:.0f} s); sim time waited {r['sim_stalls']} ticks for slow nodes",
+        f"{r['max_no_progress_s']:.0f} s; strictly, counting station-line waits: {r['stuck_robots_strict']}, "
+        f"{r['max_no_progress_strict_s']:.0f} s); sim time waited {r['sim_stalls']} ticks for slow nodes",
         f"  written     {out / 'report.json'}, {out / 'parcels.jsonl'} and {out / 'bag'}",
     ])
