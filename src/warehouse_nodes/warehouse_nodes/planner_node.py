@@ -64,6 +64,7 @@ class PlannerConfig:
     repair_lag_steps: int = 0  # re-plan the others around a robot this many steps late (0: off)
     repair_timeout_steps: int = 60  # a repair freeze waits at most this many steps for a robot
     max_lead_steps: int = 3  # a robot's plan runs at most window + this many moves ahead of it (-1: unbounded)
+    station_lines: bool = True  # first-come-first-served lines on the stations' queue cells
 
 
 class PlannerNode(Node):
@@ -227,7 +228,8 @@ class PlannerNode(Node):
                                   repair_lag_steps=self.cfg.repair_lag_steps,
                                   repair_timeout_steps=self.cfg.repair_timeout_steps,
                                   max_lead_steps=self.cfg.max_lead_steps,
-                                  stations=[(st.pick_cell, st.queue) for st in self.layout.stations])
+                                  stations=[(st.pick_cell, st.queue) for st in self.layout.stations]
+                                  if self.cfg.station_lines else ())
         return True
 
     def _publish_markers(self, now: float) -> None:

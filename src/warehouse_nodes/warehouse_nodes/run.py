@@ -60,7 +60,6 @@ ODOM_PER_SIM_S = 250.0  # fleet odometry messages per simulated second the recor
 STUCK_AFTER_S = 60.0  # [s, sim] a robot with a task and no progress this long counts as stuck
 MEMORY_SAMPLE_S = 5.0  # [s, wall] between memory samples (reading PSS of every process is not free)
 MAX_ODOM_GAP_S = 2.0  # longer stretches without odometry are not judged for collisions
-LOW_PRIORITY_NODES = ("order_source",)  # central nodes that may wait for a core (niced like the robots)
 RTF_ROBOT_BUDGET = 750.0  # default --max-rtf: this / robots (500 robots: x1.5), at most the config's
 
 
@@ -362,7 +361,7 @@ def execute(opts: RunOptions) -> dict:
             log = open(opts.out / "logs" / f"{name}.log", "w")
             # on a fleet every robot has its own computer; here they share the server's cores,
             # so robot containers yield to the central nodes when both want a core
-            if name.startswith("robots_") or name in LOW_PRIORITY_NODES:
+            if name.startswith("robots_"):
                 cmd = ["nice", "-n", str(ROBOT_NICENESS), *cmd]
             procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                            cwd=opts.root, start_new_session=True)
