@@ -52,19 +52,30 @@ def test_a_constructed_wait_for_cycle_is_detected_with_its_chain_and_resolved():
 def test_a_queue_behind_a_robot_at_work_is_not_a_deadlock_but_a_dead_head_is():
     watch = DeadlockWatch(limit_s=30.0)
     waits = _waits({"q2": "q1", "q1": "picker"})
-    working = {"q1": _still("T1"), "q2": _still("T2"), "picker": _still("T3", operating=True)}
-    for t in range(0, 100, 5):
+    for t in range(0, 100, 5):  # the picker picks (20 s per rack) at the head of the queue
+        working = {"q1": _still("T1"), "q2": _still("T2"), "picker": _still(f"T{3 + t // 20}", operating=True)}
         act, _ = watch.observe(float(t), working, waits)
         assert act == []
     # the head stops too (its base stalled): the queue is now a blocked chain
-    stalled = dict(working, picker=_still("T3", operating=False))
-    for t in range(100, 125, 5):  # the picker's last operation was seen at t = 95
+    stalled = dict(working, picker=_still("T7", operating=False))
+    for t in range(100, 130, 5):  # the picker stopped at t = 100
         act, _ = watch.observe(float(t), stalled, waits)
         assert act == []
-    act, _ = watch.observe(126.0, stalled, waits)
+    act, _ = watch.observe(131.0, stalled, waits)
     assert {d.chain for d in act} == {("q1", "picker"), ("q2", "q1", "picker"), ("picker",)}
     assert not any(d.cycle for d in act)
     assert "picker made no progress" in next(d for d in act if d.chain[0] == "q2").reason
+
+
+def test_an_operation_that_overruns_is_a_stall_but_charging_is_not():
+    watch = DeadlockWatch(limit_s=30.0)
+    for t in range(0, 200, 5):
+        act, _ = watch.observe(float(t), {"c": RobotProgress("C1", 1, 4, (1, 1), True, charging=True)}, {})
+        assert act == []
+    watch = DeadlockWatch(limit_s=30.0)
+    stuck_lift = {"l": RobotProgress("T1", 1, 4, (1, 1), True)}
+    assert watch.observe(0.0, stuck_lift, {})[0] == [] and watch.observe(30.0, stuck_lift, {})[0] == []
+    assert [d.chain for d in watch.observe(31.0, stuck_lift, {})[0]] == [("l",)]
 
 
 def test_idle_robots_and_progress_are_never_deadlocks():

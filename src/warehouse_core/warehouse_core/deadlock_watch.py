@@ -6,7 +6,8 @@ rotation), but a fleet can still get stuck: a wait-for *cycle* after a bug or a 
 obstacle, a suspended robot), or a *livelock* (a robot whose plan keeps it standing or going
 round without reaching its goal). The watchdog does not need to know which: a robot with a
 task that makes no progress (reaches no new waypoint, changes neither cell nor plan, does no
-operation) for ``limit_s`` simulated seconds is *stalled*. A stalled robot is a deadlock
+operation; an operation longer than ``limit_s`` but charging counts as stuck) for ``limit_s``
+simulated seconds is *stalled*. A stalled robot is a deadlock
 unless the head of its wait-for chain is making progress (a queue behind a robot at work is
 waiting, not deadlocked). Each deadlock is recorded with its wait-for chain (the robot, the
 robot it waits for, ...), whether the chain closes into a cycle, and a reason; the caller
@@ -30,7 +31,8 @@ class RobotProgress:
     plan_id: int
     progress: int
     cell: tuple[int, int]
-    operating: bool  # lifting, dropping, picking, charging: progress by definition
+    operating: bool  # lifting, dropping, picking: progress, for at most ``limit_s`` (then the base is stuck)
+    charging: bool = False  # charging: progress however long it takes
 
 
 @dataclass
@@ -80,9 +82,9 @@ class DeadlockWatch:
         ``limit_s`` (the caller should act on them), and deadlocks resolved since the last call.
         """
         for name, r in robots.items():
-            key = (r.task_id, r.plan_id, r.progress, r.cell)
+            key = (r.task_id, r.plan_id, r.progress, r.cell, r.operating)
             s = self.seen.get(name)
-            if s is None or s.key != key or r.operating or not r.task_id:
+            if s is None or s.key != key or r.charging or not r.task_id:
                 self.seen[name] = _Seen(key, t)
         for name in [n for n in self.seen if n not in robots]:
             del self.seen[name]
@@ -110,7 +112,7 @@ class DeadlockWatch:
             head = chain[-1]
             head_state = robots.get(head)
             if not cycle and head != name and head_state is not None and (
-                    head_state.operating or self.stalled_for(head, t) <= self.limit_s):
+                    head_state.charging or self.stalled_for(head, t) <= self.limit_s):
                 continue  # a queue behind a robot that is at work: waiting, not deadlocked
             d = Deadlock(self._next_id, t, chain, cycle, _reason(name, chain, cycle, waits, robots, t, self),
                          last_attempt=t)
@@ -155,5 +157,6 @@ def _reason(robot: str, chain: tuple[str, ...], cycle: bool, waits: dict[str, Wa
         return f"{stalled}: waits for {' -> '.join(chain[1:])}; {head} {what}"
     w = waits.get(robot)
     kind = w.kind if w is not None else "none"
-    return {"schedule": f"{stalled}: its plan keeps it waiting (livelock or a goal cell that is blocked)",
-            "none": f"{stalled} although released to move (base stalled or blocked)"}.get(kind, f"{stalled} ({kind})")
+    why = {"schedule": "its plan keeps it waiting (livelock or a goal cell that is blocked)",
+           "none": "it waits for no robot (its base is stalled or blocked, or its plan holds it)"}
+    return f"{stalled}: {why.get(kind, kind)}"

@@ -185,7 +185,7 @@ class PlannerNode(Node):
         if self.cfg.deadlock_after <= 0:
             return
         robots = {n: RobotProgress(s.task_id, s.plan_id, s.progress_index, (s.cell_x, s.cell_y),
-                                   s.mode in conv.OPERATION_MODES)
+                                   s.mode in conv.OPERATION_MODES, s.mode == RobotState.MODE_CHARGING)
                   for n, s in self.states.items() if n not in self.failed}
         act, resolved = self.deadlocks.observe(now, robots, self.waits.current)
         for d in act:

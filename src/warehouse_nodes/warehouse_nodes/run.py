@@ -485,7 +485,7 @@ def execute(opts: RunOptions) -> dict:
         "plan_repairs": _status_value(planner_status, "plan_repairs"),
         "lag_repairs": _status_value(planner_status, "lag_repairs"),
         "freeze_timeouts": _status_value(planner_status, "freeze_timeouts"),
-        **fault_log.kpis(set(record.order_created), set(record.order_completed)),
+        **fault_log.kpis(record.order_created, set(record.order_completed)),
         "stuck_robots": len(watch.stuck_episodes),
         "max_no_progress_s": round(watch.longest(), 1),
         "peak_rss_mb": round(peak_rss, 1),

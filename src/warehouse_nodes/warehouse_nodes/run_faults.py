@@ -70,19 +70,22 @@ class FaultLog:
         self.open_orders = set(doc.get("open", []))
         self.open_orders_time = float(doc.get("time", -1.0))
 
-    def kpis(self, accepted: set[str], completed: set[str]) -> dict:
+    def kpis(self, accepted: dict[str, float], completed: set[str]) -> dict:
         """``faults_injected``, ``orders_lost``, ``deadlocks_detected``, ``unresolved_deadlocks``.
 
-        ``orders_lost``: accepted orders that were neither completed nor still open in the
-        allocator at the end (its last ``/allocator/open_orders``); if the allocator never
-        published that list, every accepted order not completed counts.
+        ``accepted``: order -> sim time it was accepted. ``orders_lost``: orders accepted by the
+        time of the allocator's last ``/allocator/open_orders`` that were neither completed nor in
+        that list (if the allocator never published one, every accepted order not completed).
+        ``unresolved_deadlocks``: deadlocks detected and not resolved by the end of the run.
         """
         open_now = self.open_orders or set()
+        if self.open_orders is not None:
+            accepted = {o: t for o, t in accepted.items() if t <= self.open_orders_time}
         detected = [d for d in self.deadlocks if d.get("event") == "detected"]
         resolved = {d["id"] for d in self.deadlocks if d.get("event") == "resolved"}
         return {
             "faults_injected": sum(1 for f in self.faults if f.get("event") == "fault_injected"),
-            "orders_lost": len(accepted - completed - open_now),
+            "orders_lost": len(set(accepted) - completed - open_now),
             "deadlocks_detected": len(detected),
             "unresolved_deadlocks": sum(1 for d in detected if d["id"] not in resolved),
         }
