@@ -66,6 +66,7 @@ REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
 REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to reach their release
 MAX_LEAD_STEPS = 3  # default: a robot's plan runs at most window + this many steps ahead of it
 _HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
+_FIRST = 1 << 30  # goal age given to robots a watchdog re-plan puts first in priority
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ class FleetPlanner:
         self._frozen_since: int | None = None
         self._blocking_since: dict[str, int] = {}  # robot -> step since when others stand waiting for it
         self._log = logging.getLogger(__name__)
+        self.obstacles: dict[str, set[int]] = {}  # obstacle name -> flat cells it blocks (run time)
+        self.watchdog_replans = 0  # re-roots asked for by a deadlock watchdog (:meth:`replan`)
+        self._priority_first: list[str] = []
 
     # -- requests ------------------------------------------------------------------------
     def request(self, robot: str, task_id: str, steps: list[StepGoal]) -> None:
@@ -421,6 +425,51 @@ class FleetPlanner:
         return [n for n, p in self.traffic.paths.items()
                 if n not in self.failed and n not in self.suspended and p.progress < p.released]
 
+    # -- run-time obstacles and watchdog re-plans ----------------------------------------
+    def block(self, name: str, cells: list[Coord]) -> None:
+        """An obstacle ``name`` on ``cells``: re-root everybody around it (freeze first).
+
+        A robot released into one of the cells stops before it (the floor refuses to drive into
+        an obstacle), so its release is cut back to the waypoint before; the freeze then waits
+        for it there.
+        """
+        flat = {self.grid.index(c) for c in cells}
+        self.obstacles[name] = flat
+        for p in self.traffic.paths.values():
+            for i in range(p.progress + 1, p.released + 1):
+                if p.cell(i) in flat:
+                    p.released = i - 1
+                    break
+        self.frozen = True
+
+    def unblock(self, name: str) -> bool:
+        """Obstacle ``name`` is gone: re-root with its cells free again."""
+        if self.obstacles.pop(name, None) is None:
+            return False
+        self.frozen = True
+        return True
+
+    def replan(self, first: list[str], why: str) -> bool:
+        """Freeze and re-root the whole fleet from where it stands, the robots in ``first`` ahead of
+        everybody in priority (a deadlock watchdog's resolution). A robot among them that has
+        waypoints released and does not drive them (its base is stuck) is suspended at once, so
+        that the freeze does not wait for it and the others are planned around it (it is planned
+        again once it has driven them). False if a repair is pending."""
+        if self.frozen:
+            return False
+        self._priority_first = [n for n in first if n in self.robots and n not in self.failed]
+        for n in self._priority_first:
+            p = self.traffic.paths.get(n)
+            if p is not None and n not in self.suspended and p.released > p.progress \
+                    and not self._in_operation(n, p.progress):
+                self._suspend(n, f"stuck ({why})")
+        self.frozen = True
+        self.watchdog_replans += 1
+        event = f"watchdog: {why}; re-planning the fleet with {', '.join(self._priority_first)} first"
+        self.events.append(event)
+        self._log.warning("fleet planner: %s", event)
+        return True
+
     # -- repair around late robots: suspend, re-root, resume ------------------------------
     def _in_operation(self, robot: str, index: int) -> bool:
         return any(e.index <= index <= e.index + e.dwell for e in self.robots[robot].planned)
@@ -471,7 +520,7 @@ class FleetPlanner:
         # a live robot never stands on a failed robot's cell (it could only have been
         # released into it after the failed robot left) nor on a cell still released to a
         # suspended robot; the guard keeps the grid valid
-        self.blocked = set().union(*self.failed.values(), *self.suspended.values()) - standing
+        self.blocked = set().union(*self.failed.values(), *self.suspended.values(), *self.obstacles.values()) - standing
         free = self.grid.free.copy().ravel()
         free[list(self.blocked)] = False
         grid = Grid(free.reshape(self.grid.free.shape))
@@ -510,6 +559,10 @@ class FleetPlanner:
         self.pibt.dwell = dwell
         for n in self.live:
             self._next_goal(n)
+        for rank, n in enumerate(self._priority_first):
+            if n in self.live:
+                self.pibt.assigned_at[self.robots[n].index] = -_FIRST - len(self._priority_first) + rank
+        self._priority_first = []
         self.traffic = TrafficController(lookahead=self.lookahead)
         for n, cell in zip(self.live, starts):
             self.traffic.commit(n, self.plan_id, [cell], start)

@@ -106,6 +106,7 @@ class FloorSim:
         self.racks: dict[Coord, str] = dict(racks or {})
         self.robots: dict[str, SimRobot] = {}
         self.removed: dict[str, SimRobot] = {}  # failed robots towed off the floor
+        self.obstacles: set[Coord] = set()  # cells no robot is driven into (blocked at run time)
         self.time = 0.0
 
     def add_robot(self, name: str, cell: Coord, x: float, y: float, theta: float = 0.0) -> None:
@@ -228,6 +229,10 @@ class FloorSim:
             r.battery = max(0.0, r.battery - bat.idle_per_s * h)
             return
         nxt = r.queue[0]
+        if nxt.cell in self.obstacles:  # never drive into an obstacle: stand at the cell before it
+            r.v = 0.0
+            r.mode = MODE_WAITING
+            return
         dx, dy = nxt.x - r.x, nxt.y - r.y
         heading = math.atan2(dy, dx)
         err = (heading - r.theta + math.pi) % (2 * math.pi) - math.pi
@@ -248,6 +253,8 @@ class FloorSim:
         dist = 0.0
         px, py = r.x, r.y
         for wp in r.queue:
+            if wp.cell in self.obstacles:
+                break
             seg = math.hypot(wp.x - px, wp.y - py)
             if seg > 1e-9:
                 if abs((math.atan2(wp.y - py, wp.x - px) - heading + math.pi) % (2 * math.pi)

@@ -150,6 +150,7 @@ class AllocatorNode(Node):
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.forecast_pub = self.create_publisher(String, "/forecast/summary", conv.latched_qos(1))
+        self.open_orders_pub = self.create_publisher(String, "/allocator/open_orders", conv.latched_qos(1))
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -263,6 +264,13 @@ class AllocatorNode(Node):
                 goal, feedback_callback=lambda fb, tid=task.task_id: self.on_feedback(tid, fb))
             future.add_done_callback(lambda f, tid=task.task_id: self.on_goal_response(tid, f))
         self._publish_events()
+        self._publish_open_orders()
+
+    def _publish_open_orders(self) -> None:
+        """Accepted orders not yet completed, on ``/allocator/open_orders`` (latched JSON) every round:
+        a run's ``orders_lost`` counts accepted orders neither completed nor in the last list."""
+        open_ids = sorted(o for o, rec in self.ops.orders.items() if rec.state != operations.ORDER_COMPLETED)
+        self.open_orders_pub.publish(String(data=json.dumps({"time": round(self.now(), 3), "open": open_ids})))
 
     def on_fleet_states(self, msg: FleetState) -> None:
         for state in conv.fleet_state_entries(msg):

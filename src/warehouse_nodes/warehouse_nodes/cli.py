@@ -26,12 +26,15 @@ def _run(argv: list[str]) -> int:
         description="Run the warehouse: floor simulator, robots, planner, allocator and order "
                     "source as ROS 2 nodes over DDS (loopback); print a summary and write "
                     "DIR/report.json and DIR/bag/ (rosbag2, MCAP).")
-    p.add_argument("--robots", type=int, default=20, help="fleet size (default 20)")
-    p.add_argument("--duration", type=float, default=600.0, metavar="SIM_S",
-                   help="simulated seconds to run (default 600)")
-    p.add_argument("--seed", type=int, default=42, help="seed of starts, catalogue, demand")
-    p.add_argument("--map", default="maps/warehouse_layout.yaml", metavar="LAYOUT",
+    p.add_argument("--robots", type=int, default=None, help="fleet size (default: the scenario's, else 20)")
+    p.add_argument("--duration", type=float, default=None, metavar="SIM_S",
+                   help="simulated seconds to run (default: the scenario's, else 600)")
+    p.add_argument("--seed", type=int, default=None, help="seed of starts, catalogue, demand (default 42)")
+    p.add_argument("--map", default=None, metavar="LAYOUT",
                    help="semantic layout YAML (default maps/warehouse_layout.yaml)")
+    p.add_argument("--scenario", default=None, metavar="FILE",
+                   help="fault scenario YAML (config/scenarios/); it may set robots, duration, seed, map, "
+                        "order rate and node parameters, the command line overrides them")
     p.add_argument("--config", default="config/warehouse.yaml", metavar="FILE",
                    help="node parameters, keyed by node name (default config/warehouse.yaml)")
     p.add_argument("--out", default=None, metavar="DIR",
@@ -44,8 +47,21 @@ def _run(argv: list[str]) -> int:
                    help="cap on simulated seconds per wall second, leaving CPU headroom for the "
                         "planner (default: 750 / robots, at most the config's floor_simulator."
                         "real_time_factor; 0: as fast as possible)")
+    p.add_argument("--sample-every", type=float, default=0.0, metavar="SIM_S",
+                   help="append memory (PSS by process) and orders so far to DIR/timeline.jsonl every SIM_S "
+                        "simulated seconds (default 0: off; benchmarks/soak.py uses it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
+    scenario = None
+    if a.scenario:
+        from warehouse_core.scenario import load_scenario
+        scenario = load_scenario((root / a.scenario).resolve())
+    sc = scenario
+    a.robots = _first(a.robots, sc and sc.robots, 20)
+    a.duration = _first(a.duration, sc and sc.duration, 600.0)
+    a.seed = _first(a.seed, sc and sc.seed, 42)
+    a.map = _first(a.map, sc and sc.map, "maps/warehouse_layout.yaml")
+    a.orders_per_hour = _first(a.orders_per_hour, sc and sc.orders_per_hour, None)
     if a.robots < 1:
         p.error("--robots must be at least 1")
     if not a.duration > 0:
@@ -56,7 +72,7 @@ def _run(argv: list[str]) -> int:
     opts = RunOptions(a.robots, a.duration, a.seed, (root / a.map).resolve(),
                       (root / a.config).resolve(), out.resolve(), root, a.quiet,
                       policy=a.policy or "", orders_per_hour=a.orders_per_hour,
-                      max_rtf=a.max_rtf)
+                      max_rtf=a.max_rtf, scenario=scenario, sample_every=a.sample_every)
     try:
         report = execute(opts)
     except RuntimeError as exc:
@@ -64,6 +80,11 @@ def _run(argv: list[str]) -> int:
         return 1
     print(summary(report, opts.out))
     return 0
+
+
+def _first(*values):
+    """The first value that is not None (command line, then scenario, then default)."""
+    return next((v for v in values if v is not None), None)
 
 
 def dispatch(argv: list[str], commands: dict[str, Callable[[list[str]], int]], usage: str) -> int:

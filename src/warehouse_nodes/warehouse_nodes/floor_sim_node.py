@@ -23,6 +23,11 @@ carried is put down on the nearest free storage location (not one a robot is abo
 a rack on, known from ``/tasks``). Both are announced on ``/sim/events`` (std_msgs/String,
 JSON: ``{"event": "robot_failed", "robot", "time", "reason"}`` and
 ``{"event": "robot_removed", "robot", "time", "rack", "location"}``, location id or "").
+
+Scenario faults (``scenario_faults``, JSON from :func:`warehouse_core.scenario.faults_to_json`):
+robot failures, stuck robots, obstacles on cells and the towing of robots whose node went
+silent, applied by :class:`warehouse_core.fault_injection.FloorFaults` and announced on
+``/sim/faults`` (std_msgs/String, JSON, latched).
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Header, String
 
 from warehouse_core.errors import InputError
+from warehouse_core.fault_injection import FloorFaults
 from warehouse_core.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
 from warehouse_core.inventory import load_catalogue
 from warehouse_core.layout import load_layout
+from warehouse_core.scenario import faults_from_json
 from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState, Task, TaskStep
 from warehouse_interfaces.srv import FailRobot
 from warehouse_nodes import conversions as conv
@@ -74,6 +81,7 @@ class FloorSimConfig:
     fault_robots: list[str] = field(default_factory=list)
     fault_times: list[float] = field(default_factory=list)
     recovery_time: float = 60.0
+    scenario_faults: str = ""  # JSON list of scenario faults (./warehouse run --scenario)
 
 
 def latched_events() -> QoSProfile:
@@ -140,6 +148,9 @@ class FloorSimNode(Node):
         self.recoveries: list[tuple[float, str]] = []  # (sim time, robot) to tow away
         self.drop_targets: dict[str, tuple[int, int]] = {}  # robot -> cell it will drop on
         self.storage = [loc.cell for loc in self.layout.storage]
+        self.floor_faults = FloorFaults(faults_from_json(self.cfg.scenario_faults,
+                                                         "parameter floor_simulator.scenario_faults"))
+        self.fault_pub = self.create_publisher(String, "/sim/faults", latched_events())
         period = self.cfg.tick / self.cfg.real_time_factor if self.cfg.real_time_factor > 0 else 0.0
         self.timer = self.create_timer(max(period, 1e-4), self.on_tick)
 
@@ -199,6 +210,11 @@ class FloorSimNode(Node):
             self.node_stalls += 1
             return
         self._faults_and_recoveries()
+        notes, fails = self.floor_faults.step(self.sim)
+        for note in notes:
+            self.fault_pub.publish(String(data=json.dumps(note)))
+        for name, why in fails:
+            self.fail_robot(name, why)
         self.delays.apply(self.sim, self.cfg.tick)
         for ev in self.sim.step(self.cfg.tick):
             if ev.kind == "dropped":

@@ -15,7 +15,15 @@ failed in the fleet planner (freeze and re-root, :meth:`FleetPlanner.fail`): the
 new paths (a higher plan id, from index 0) around its cells. When the simulator announces on
 ``/sim/events`` that the robot was towed away, its cells are unblocked (another re-root).
 ``/planner/status`` (std_msgs/String, latched) says ``plan_repairs=N robot_failures=M
-lag_repairs=L freeze_timeouts=T``.
+lag_repairs=L freeze_timeouts=T deadlocks=D unresolved_deadlocks=U``.
+
+Watchdog (:mod:`warehouse_core.deadlock_watch`): a robot with a task and no progress for
+``deadlock_after`` simulated seconds, whose wait-for chain does not end at a robot at work, is
+a deadlock: recorded on ``/planner/deadlocks`` (std_msgs/String, JSON, latched: the chain,
+cycle or not, the reason; later ``{"event": "resolved"}``) and resolved by re-planning the
+fleet from where it stands with the chain's robots first in priority. Scenario faults
+(``scenario_faults``): ``link_fault`` delays and drops robot states and releases
+(:mod:`warehouse_core.link_faults`); obstacles announced on ``/sim/faults`` are planned around.
 """
 
 from __future__ import annotations
@@ -30,9 +38,12 @@ from rclpy.node import Node
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
+from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress
 from warehouse_core.execution import WaitTracker
 from warehouse_core.fleet_planner import FleetPlanner, StepGoal
 from warehouse_core.layout import load_layout
+from warehouse_core.link_faults import LinkFaults
+from warehouse_core.scenario import faults_from_json
 from warehouse_core.silence import SilenceWatch
 from warehouse_interfaces.msg import (
     FleetPlan,
@@ -65,6 +76,8 @@ class PlannerConfig:
     repair_timeout_steps: int = 60  # a repair freeze waits at most this many steps for a robot
     max_lead_steps: int = 3  # a robot's plan runs at most window + this many moves ahead of it (-1: unbounded)
     station_lines: bool = True  # first-come-first-served lines on the stations' queue cells
+    deadlock_after: float = 60.0  # [s, sim] watchdog: a robot with a task this long without progress (0: off)
+    scenario_faults: str = ""  # JSON list of scenario faults (./warehouse run --scenario): link_fault
 
 
 class PlannerNode(Node):
@@ -108,6 +121,13 @@ class PlannerNode(Node):
         self.create_service(ExplainWait, "/planner/explain_wait", self.on_explain)
         self.create_subscription(String, "/sim/events", self.on_sim_event, conv.latched_qos(1000))
         self.status_pub = self.create_publisher(String, "/planner/status", conv.latched_qos(1000))
+        self.deadlocks = DeadlockWatch(self.cfg.deadlock_after)
+        self.deadlock_pub = self.create_publisher(String, "/planner/deadlocks", conv.latched_qos(1000))
+        self.link = LinkFaults(faults_from_json(self.cfg.scenario_faults, "parameter mapf_planner.scenario_faults"),
+                               self.cfg.seed + 11)
+        self.fault_pub = self.create_publisher(String, "/sim/faults", conv.latched_qos(1000))
+        self.obstacle_events: list[dict] = []  # obstacles announced, applied on the next round
+        self.create_subscription(String, "/sim/faults", self.on_fault, conv.latched_qos(1000))
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
 
     def on_state(self, msg: RobotState) -> None:
@@ -121,7 +141,9 @@ class PlannerNode(Node):
         if not self.batched:
             self._start_when_complete()
 
-    def on_fleet_states(self, msg: FleetState) -> None:
+    def on_fleet_states(self, msg: FleetState, delayed: bool = False) -> None:
+        if not delayed and self.fleet is not None and not self.link.admit(self.now(), msg):
+            return
         for state in conv.fleet_state_entries(msg):
             self.on_state(state)
         self._start_when_complete()
@@ -140,6 +162,42 @@ class PlannerNode(Node):
         if event.get("event") == "robot_removed":
             self.removed.add(event["robot"])
             self.failed.setdefault(event["robot"], [])
+
+    def on_fault(self, msg: String) -> None:
+        event = json.loads(msg.data)
+        if event.get("kind") == "blocked_cell" and event.get("event") in ("fault_injected", "fault_cleared"):
+            self.obstacle_events.append(event)
+
+    def _faults(self, now: float) -> None:
+        """Scenario faults on the planner's side: link faults, obstacles to plan around."""
+        for note in self.link.announcements(now):
+            self.fault_pub.publish(String(data=json.dumps(note)))
+        for held in self.link.due(now):
+            self.on_fleet_states(held, delayed=True)
+        for event in self.obstacle_events:
+            name, cell = f"obstacle {event['cell']}", tuple(event["cell"])
+            if event["event"] == "fault_injected":
+                self.fleet.block(name, [cell])
+            else:
+                self.fleet.unblock(name)
+        self.obstacle_events.clear()
+
+    def _watchdog(self, now: float) -> None:
+        """Detect, record and resolve deadlocks (see module docstring)."""
+        if self.cfg.deadlock_after <= 0:
+            return
+        robots = {n: RobotProgress(s.task_id, s.plan_id, s.progress_index, (s.cell_x, s.cell_y),
+                                   s.mode in conv.OPERATION_MODES, s.mode == RobotState.MODE_CHARGING)
+                  for n, s in self.states.items() if n not in self.failed}
+        act, resolved = self.deadlocks.observe(now, robots, self.waits.current)
+        for d in act:
+            if d.attempts == 1:
+                self.deadlock_pub.publish(String(data=json.dumps(d.describe())))
+                self.get_logger().warning(f"deadlock {d.id}: {d.reason}")
+            self.fleet.replan(list(d.chain), d.reason)
+        for d in resolved:
+            self.deadlock_pub.publish(String(data=json.dumps(
+                {"event": "resolved", "id": d.id, "time": round(now, 3), "after_s": round(now - d.detected_at, 3)})))
 
     def on_request(self, msg: PlanRequest) -> None:
         self.requests[msg.robot_id] = msg
@@ -165,6 +223,7 @@ class PlannerNode(Node):
         if self.fleet is None and not self._start(step):
             return
         fleet = self.fleet
+        self._faults(now)
         self._repairs(now)
         for name, st in self.states.items():
             fleet.report_progress(name, st.plan_id, st.progress_index)
@@ -184,13 +243,15 @@ class PlannerNode(Node):
                                            planning_cpu_s=cpu))
         results = fleet.release_all(step)
         releases = {n: (fleet.traffic.paths[n].plan_id, idx) for n, (idx, _why) in results.items()}
-        self.release_pub.publish(conv.release_msg(releases, now))
+        if not self.link.drop_outbound(now):
+            self.release_pub.publish(conv.release_msg(releases, now))
         operating = {n for n, s in self.states.items() if s.mode in conv.OPERATION_MODES}
         changed = self.waits.update(now, fleet.traffic, {n: why for n, (_i, why) in results.items()},
                                     set(), operating)
         if changed:
             self.wait_pub.publish(FleetWaits(header=conv.header(now),
                                              waits=[conv.wait_to_msg(w, self.grid) for w in changed]))
+        self._watchdog(now)
         if now - self.last_markers >= self.cfg.marker_period:
             self.last_markers = now
             self._publish_markers(now)
@@ -211,7 +272,8 @@ class PlannerNode(Node):
             if name in self.removed and fleet.failed.get(name):
                 fleet.remove(name)
         status = (f"plan_repairs={fleet.repairs} robot_failures={len(fleet.failed)} "
-                  f"lag_repairs={fleet.lag_repairs} freeze_timeouts={fleet.freeze_timeouts}")
+                  f"lag_repairs={fleet.lag_repairs} freeze_timeouts={fleet.freeze_timeouts} "
+                  f"deadlocks={self.deadlocks.detected} unresolved_deadlocks={self.deadlocks.unresolved}")
         if status != self.status:
             self.status = status
             self.status_pub.publish(String(data=status))

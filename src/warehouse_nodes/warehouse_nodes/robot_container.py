@@ -10,6 +10,9 @@ The fleet-level topics every robot needs a slice of (``/sim/fleet_state`` every 
 robots that is the difference between 10 and 500 copies of each message. With
 ``fleet_transport: batched`` the robots' answers to tasks go out through one shared
 publisher, and their states as one FleetState per tick on ``/fleet/states``.
+
+``--silence ROBOT@T`` (a scenario's ``robot_silent`` fault) kills robot ROBOT's node at sim
+time T: from then on it gets no input and sends nothing (no state, odometry, drive command).
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ class FleetInputs:
     container that falls behind instead of letting its robots miss ticks.
     """
 
-    def __init__(self, robots: list[RobotNode], name: str) -> None:
-        self.robots = robots
+    def __init__(self, robots: list[RobotNode], name: str, silence: dict[str, float] | None = None) -> None:
+        self.robots = list(robots)
         self.by_id = {r.robot_id: r for r in robots}
+        self.silence = dict(silence or {})  # robot -> sim time its node dies
         host: Node = robots[0]
         self.name = name
         host.create_subscription(FleetState, "/sim/fleet_state", self.on_fleet_state, 10)
@@ -55,6 +59,8 @@ class FleetInputs:
             host.create_subscription(TaskMsg, "/tasks", self.on_task, conv.task_qos())
 
     def on_fleet_state(self, msg: FleetState) -> None:
+        if self.silence:
+            self._kill_due(conv.from_time(msg.header.stamp))
         for i, rid in enumerate(msg.robot_ids):
             robot = self.by_id.get(rid)
             if robot is not None:
@@ -63,6 +69,22 @@ class FleetInputs:
             now = conv.from_time(msg.header.stamp)
             self.states_pub.publish(conv.fleet_state_msg([r.state for r in self.robots if r.base_seen], now))
         self.progress_pub.publish(Header(stamp=msg.header.stamp, frame_id=self.name))
+
+    def _kill_due(self, now: float) -> None:
+        """Robot nodes whose silence is due stop: no input is handed to them, their timers and
+        path subscription end (the host's shared subscriptions stay for the others)."""
+        for rid, t in list(self.silence.items()):
+            robot = self.by_id.get(rid)
+            if t > now or robot is None:
+                continue
+            del self.silence[rid], self.by_id[rid]
+            self.robots.remove(robot)
+            for timer in list(robot.timers):
+                timer.cancel()
+            for sub in list(robot.subscriptions):
+                if sub.topic_name.endswith(f"/{rid}/path"):
+                    robot.destroy_subscription(sub)
+            robot.get_logger().warning(f"scenario fault: node of {rid} silenced at t={now:.1f} s")
 
     def on_task(self, msg: TaskMsg) -> None:
         robot = self.by_id.get(msg.robot_id)
@@ -82,10 +104,19 @@ def main(args: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="robot_container", description=__doc__)
     parser.add_argument("--first", type=int, default=0, help="index of the first robot")
     parser.add_argument("--count", type=int, required=True, help="number of robots")
+    parser.add_argument("--silence", action="append", default=[], metavar="ROBOT@T",
+                        help="kill ROBOT's node at sim time T (scenario fault robot_silent)")
     opts = parser.parse_args(remove_ros_args(argv)[1:])
     name = f"robots_{opts.first}"
+    silence = {}
+    for item in opts.silence:
+        robot, _, t = item.partition("@")
+        try:
+            silence[robot] = float(t)
+        except ValueError:
+            parser.error(f"--silence {item!r}: expected ROBOT@SIM_TIME, e.g. robot_3@90")
     sys.exit(run_nodes(make_robots(opts.first, opts.count, shared_inputs=True), argv,
-                       after_create=lambda nodes: FleetInputs(nodes, name)))
+                       after_create=lambda nodes: FleetInputs(nodes, name, silence)))
 
 
 if __name__ == "__main__":

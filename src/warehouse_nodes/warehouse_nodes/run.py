@@ -36,6 +36,7 @@ from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
 from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis, packaging_kpis
 from warehouse_core.progress_watch import ProgressWatch
+from warehouse_core.scenario import Scenario
 from warehouse_interfaces.msg import (
     FleetPlan,
     FleetState,
@@ -53,6 +54,8 @@ from warehouse_interfaces.msg import (
     TrackingEvent,
 )
 from warehouse_nodes import conversions as conv
+from warehouse_nodes import run_faults
+from warehouse_nodes.run_faults import FaultLog, apply_scenario, silence_args
 
 ROBOTS_PER_CONTAINER = 100
 ROBOT_NICENESS = 5  # scheduling priority of robot containers below the central nodes
@@ -61,6 +64,7 @@ STUCK_AFTER_S = 60.0  # [s, sim] a robot with a task and no progress this long c
 MEMORY_SAMPLE_S = 5.0  # [s, wall] between memory samples (reading PSS of every process is not free)
 MAX_ODOM_GAP_S = 2.0  # longer stretches without odometry are not judged for collisions
 RTF_ROBOT_BUDGET = 750.0  # default --max-rtf: this / robots (500 robots: x1.5), at most the config's
+ALLOCATOR_GRACE_S = 30.0  # [s, wall] longest wait at the end for the allocator to catch up with sim time
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class RunOptions:
     policy: str = ""  # empty: the config's task_allocator.policy
     orders_per_hour: float | None = None  # None: the config's order_source.orders_per_hour
     max_rtf: float | None = None  # None: default_max_rtf(); 0: as fast as the machine allows
+    scenario: Scenario | None = None  # faults to inject and parameter overrides (--scenario)
+    sample_every: float = 0.0  # [s, sim] memory and throughput samples into DIR/timeline.jsonl (0: none)
 
 
 def write_params(opts: RunOptions) -> tuple[Path, dict]:
@@ -110,6 +116,8 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
     sim["real_time_factor"] = max_rtf(opts, float(sim.get("real_time_factor", 0.0)))
     sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
+    if opts.scenario is not None:
+        apply_scenario(doc, opts.scenario)
     # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
     sim["expected_state_readers"] = len(range(0, opts.robots, ROBOTS_PER_CONTAINER)) + 1
     path = opts.out / "params.yaml"
@@ -146,7 +154,7 @@ def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
     for first in range(0, opts.robots, ROBOTS_PER_CONTAINER):
         count = min(ROBOTS_PER_CONTAINER, opts.robots - first)
         cmds[f"robots_{first}"] = py + ["warehouse_nodes.robot_container", "--first", str(first),
-                                        "--count", str(count)] + ros
+                                        "--count", str(count)] + silence_args(opts.scenario, first, count) + ros
     return cmds
 
 
@@ -158,6 +166,7 @@ class RunMonitor(Node):
             rclpy.parameter.Parameter("use_sim_time", value=True)])
         self.record = RunRecord()
         stations = [(st.pick_cell, st.queue) for st in load_layout(opts.layout).stations]
+        self.bag_messages = 0
         self.watch = ProgressWatch(STUCK_AFTER_S, stations)  # station-line waits: see progress_watch
         self.first_plan_wall: float | None = None
         self.sim_time = 0.0
@@ -198,10 +207,19 @@ class RunMonitor(Node):
         self.manifests: list[dict] = []
         self.forecast: dict = {}
         self.create_subscription(String, "/forecast/summary", self._on_forecast, conv.latched_qos(1))
+        self.faults = FaultLog()
+        for topic, handler, depth in ((run_faults.FAULTS_TOPIC, self.faults.on_fault, 1000),
+                                      (run_faults.EVENTS_TOPIC, self.faults.on_event, 1000),
+                                      (run_faults.DEADLOCKS_TOPIC, self.faults.on_deadlock, 1000),
+                                      (run_faults.OPEN_ORDERS_TOPIC, self.faults.on_open_orders, 1)):
+            self.bag.add_topic(topic, "std_msgs/msg/String")
+            self._subscribe_raw(topic, "std_msgs/msg/String", String, lambda m, h=handler: h(m.data),
+                                conv.latched_qos(depth))
 
     def _subscribe_raw(self, topic, msgtype, cls, handler, qos) -> None:
         def on_raw(data: bytes) -> None:
             self.bag.write(topic, self.get_clock().now().nanoseconds, data)
+            self.bag_messages += 1
             if handler is not None:
                 handler(deserialize_message(data, cls))
 
@@ -314,6 +332,32 @@ def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
     return total / 2**20
 
 
+def _process_pss_mb(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """PSS of each node process (and its children) and of this one [MB]."""
+    out: dict[str, float] = {}
+    for name, pid in [("run_monitor", os.getpid()), *((n, p.pid) for n, p in procs.items())]:
+        try:
+            proc = psutil.Process(pid)
+            for q in [proc] + proc.children(recursive=True):
+                info = q.memory_full_info()
+                out[name] = out.get(name, 0.0) + getattr(info, "pss", info.rss) / 2**20
+        except psutil.Error:
+            pass
+    return {k: round(v, 1) for k, v in out.items()}
+
+
+def _timeline_sample(path: Path, monitor: RunMonitor, procs: dict[str, subprocess.Popen], t_start: float) -> None:
+    """One line of DIR/timeline.jsonl: memory by process, orders and lines so far, at this sim time."""
+    rec = monitor.record
+    pss = _process_pss_mb(procs)
+    line = {"sim_s": round(monitor.sim_time, 1), "wall_s": round(time.monotonic() - t_start, 1),
+            "pss_mb": round(sum(pss.values()), 1), "pss_by_process_mb": pss,
+            "orders_accepted": len(rec.order_created), "orders_completed": len(rec.order_completed),
+            "lines_picked": sum(rec.visits.values()), "bag_messages": monitor.bag_messages}
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
 def _cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each node process; robot containers summed."""
     out: dict[str, float] = {}
@@ -332,6 +376,8 @@ def execute(opts: RunOptions) -> dict:
     t_start = time.monotonic()
     layout = load_layout(opts.layout)  # refuse a bad layout before starting anything
     racks = len(layout.rack_ids)
+    if opts.scenario is not None:
+        opts.scenario.check_run(opts.robots, layout.grid)
     if opts.robots > racks:
         raise InputError(str(opts.layout), f"{opts.robots} robots but only {racks} racks to "
                          "start under", fix=f"use --robots {racks} or fewer, or a larger layout")
@@ -366,8 +412,12 @@ def execute(opts: RunOptions) -> dict:
             procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                            cwd=opts.root, start_new_session=True)
         last_sample = 0.0
+        next_timeline = 0.0
         while monitor.sim_time < opts.duration:
             executor.spin_once(timeout_sec=0.05)
+            if opts.sample_every > 0 and monitor.sim_time >= next_timeline:
+                next_timeline += opts.sample_every
+                _timeline_sample(opts.out / "timeline.jsonl", monitor, procs, t_start)
             if sim_started_wall is None and monitor.sim_time > 0:
                 sim_started_wall = time.monotonic()
             now = time.monotonic()
@@ -386,6 +436,12 @@ def execute(opts: RunOptions) -> dict:
                               len(monitor.record.order_completed),
                               len(monitor.record.order_created))
         sim_end_wall = time.monotonic()
+        # the allocator may lag sim time (a long packing round): wait for its word on the open orders
+        # at the end, so that its last events are in the bag and orders_lost is judged on them
+        wait_until = time.monotonic() + ALLOCATOR_GRACE_S
+        while monitor.faults.open_orders_time < opts.duration - 1.0 and time.monotonic() < wait_until \
+                and not failure:
+            executor.spin_once(timeout_sec=0.05)
         cpu = _cpu_seconds(procs)
         _stop(procs)
         end_deadline = time.monotonic() + 1.0
@@ -402,6 +458,7 @@ def execute(opts: RunOptions) -> dict:
         status = monitor.sim_status
         planner_status = monitor.planner_status
         manifests, forecast_summary = monitor.manifests, monitor.forecast
+        fault_log = monitor.faults
         executor.shutdown()
         monitor.destroy_node()
         rclpy.try_shutdown()
@@ -450,6 +507,7 @@ def execute(opts: RunOptions) -> dict:
         "plan_repairs": _status_value(planner_status, "plan_repairs"),
         "lag_repairs": _status_value(planner_status, "lag_repairs"),
         "freeze_timeouts": _status_value(planner_status, "freeze_timeouts"),
+        **fault_log.kpis(record.order_created, set(record.order_completed)),
         "stuck_robots": len(watch.stuck_episodes),
         "max_no_progress_s": round(watch.longest(), 1),
         "stuck_robots_strict": len(watch.strict_episodes),
@@ -508,5 +566,7 @@ def summary(report: dict, out: Path) -> str:
         f"  progress    {r['stuck_robots']} robots stuck > {STUCK_AFTER_S:.0f} s with a task (longest "
         f"{r['max_no_progress_s']:.0f} s; strictly, counting station-line waits: {r['stuck_robots_strict']}, "
         f"{r['max_no_progress_strict_s']:.0f} s); sim time waited {r['sim_stalls']} ticks for slow nodes",
+        f"  faults      {r['faults_injected']} injected, {r['orders_lost']} orders lost; "
+        f"{r['deadlocks_detected']} deadlocks detected, {r['unresolved_deadlocks']} unresolved",
         f"  written     {out / 'report.json'}, {out / 'parcels.jsonl'} and {out / 'bag'}",
     ])

@@ -1,0 +1,174 @@
+"""Deadlock watchdog: constructed wait-for cycles and blocked chains are detected with their chain,
+queues behind a robot at work are not, and a stuck robot on the kinematic floor is resolved by
+the fleet planner's re-plan (the others go on, nobody collides)."""
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+
+from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress, wait_chain
+from warehouse_core.execution import WaitStatus
+from warehouse_core.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK, FloorSim, Kinematics, Waypoint
+from warehouse_core.layout import load_layout
+from warehouse_core.task_progress import TaskProgress
+
+LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
+
+
+def _still(task="T", cell=(0, 0), progress=3, operating=False):
+    return RobotProgress(task, 1, progress, cell, operating)
+
+
+def _waits(edges):
+    return {a: WaitStatus(a, "robot", b) for a, b in edges.items()}
+
+
+def test_a_constructed_wait_for_cycle_is_detected_with_its_chain_and_resolved():
+    watch = DeadlockWatch(limit_s=30.0)
+    robots = {n: _still(f"T{n}", (i, 0)) for i, n in enumerate("abc")}
+    waits = _waits({"a": "b", "b": "c", "c": "a"})
+    for t in range(0, 31, 5):
+        act, _ = watch.observe(float(t), robots, waits)
+        assert act == []  # not yet stalled for 30 s
+    act, _ = watch.observe(31.0, robots, waits)
+    assert [d.chain for d in act] == [("a", "b", "c"), ("b", "c", "a"), ("c", "a", "b")]
+    assert all(d.cycle for d in act) and "cycle a -> b -> c -> a" in act[0].reason
+    assert watch.detected == 3 and watch.unresolved == 3
+    # still stuck: asked again once per limit, not counted again
+    act, _ = watch.observe(40.0, robots, waits)
+    assert act == []
+    act, _ = watch.observe(62.0, robots, waits)
+    assert len(act) == 3 and all(d.attempts == 2 for d in act) and watch.detected == 3
+    # the resolution (a re-plan) moves them on: resolved
+    moved = {n: _still(f"T{n}", (i, 1), progress=0) for i, n in enumerate("abc")}
+    act, resolved = watch.observe(63.0, moved, {})
+    assert act == [] and sorted(d.chain[0] for d in resolved) == ["a", "b", "c"]
+    assert watch.unresolved == 0 and all(d.resolved_at == 63.0 for d in resolved)
+
+
+def test_a_queue_behind_a_robot_at_work_is_not_a_deadlock_but_a_dead_head_is():
+    watch = DeadlockWatch(limit_s=30.0)
+    waits = _waits({"q2": "q1", "q1": "picker"})
+    for t in range(0, 100, 5):  # the picker picks (20 s per rack) at the head of the queue
+        working = {"q1": _still("T1"), "q2": _still("T2"), "picker": _still(f"T{3 + t // 20}", operating=True)}
+        act, _ = watch.observe(float(t), working, waits)
+        assert act == []
+    # the head stops too (its base stalled): the queue is now a blocked chain
+    stalled = dict(working, picker=_still("T7", operating=False))
+    for t in range(100, 130, 5):  # the picker stopped at t = 100
+        act, _ = watch.observe(float(t), stalled, waits)
+        assert act == []
+    act, _ = watch.observe(131.0, stalled, waits)
+    assert {d.chain for d in act} == {("q1", "picker"), ("q2", "q1", "picker"), ("picker",)}
+    assert not any(d.cycle for d in act)
+    assert "picker made no progress" in next(d for d in act if d.chain[0] == "q2").reason
+
+
+def test_an_operation_that_overruns_is_a_stall_but_charging_is_not():
+    watch = DeadlockWatch(limit_s=30.0)
+    for t in range(0, 200, 5):
+        act, _ = watch.observe(float(t), {"c": RobotProgress("C1", 1, 4, (1, 1), True, charging=True)}, {})
+        assert act == []
+    watch = DeadlockWatch(limit_s=30.0)
+    stuck_lift = {"l": RobotProgress("T1", 1, 4, (1, 1), True)}
+    assert watch.observe(0.0, stuck_lift, {})[0] == [] and watch.observe(30.0, stuck_lift, {})[0] == []
+    assert [d.chain for d in watch.observe(31.0, stuck_lift, {})[0]] == [("l",)]
+
+
+def test_idle_robots_and_progress_are_never_deadlocks():
+    watch = DeadlockWatch(limit_s=10.0)
+    for t in range(0, 100):
+        act, _ = watch.observe(float(t), {"idle": _still(""), "mover": _still("T", progress=t)}, {})
+        assert act == []
+    assert wait_chain("x", {}) == (("x",), False)
+
+
+def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on():
+    """A robot's base stalls for 150 s in the middle of traffic; the watchdog (30 s) detects the
+    robots stuck behind it, the planner re-plans (freeze, the stuck robot suspended, the others
+    re-rooted around it): tasks go on completing while it stands, nobody comes closer than a cell."""
+    layout = load_layout(LAYOUT)
+    rng = random.Random(2)
+    racks = [s for s in layout.storage if s.rack]
+    starts = {f"r{i}": s.cell for i, s in enumerate(rng.sample(racks, 10))}
+    sim = FloorSim(Kinematics(), racks={s.cell: s.rack for s in racks})
+    for n, c in starts.items():
+        sim.add_robot(n, c, *layout.cell_to_world(c))
+    fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=3)
+    watch = DeadlockWatch(limit_s=30.0)
+    storage = [s.cell for s in layout.storage]
+    plan_of, sent = dict.fromkeys(starts, 0), dict.fromkeys(starts, 0)
+    paths: dict[str, list] = {n: [] for n in starts}
+    task_of: dict[str, str] = {}
+    tasks: dict[str, TaskProgress] = {}
+    done: list[tuple[float, str]] = []
+    stuck, stall_at = None, 60.0
+    min_d, k = math.inf, 0
+    from warehouse_core.execution import WaitTracker
+    waits = WaitTracker()
+    for _tick in range(2000):  # 400 s
+        now = sim.time
+        step = math.floor(now)
+        if stuck is None and now >= stall_at:
+            moving = [n for n, r in sim.robots.items() if r.v > 0.1 and r.op_left <= 0 and n in task_of]
+            if moving:
+                stuck, stall_at = sorted(moving)[0], now
+                sim.stall(stuck, 150.0)
+        for n, r in sim.robots.items():
+            reached = r.reached if r.plan_id == plan_of[n] else 0
+            fleet.report_progress(n, plan_of[n], reached)
+            prog = tasks.get(n)
+            if prog is not None:
+                prog.update(reached, r.op_left > 0)
+                if prog.done:
+                    done.append((now, n))
+                    del tasks[n], task_of[n]
+            if n not in task_of and not fleet.busy(n):
+                free = [c for c in storage if c not in sim.racks]
+                src = r.cell if r.cell in sim.racks else rng.choice(sorted(sim.racks))
+                st = layout.stations[k % len(layout.stations)]
+                k += 1
+                steps = [StepGoal(src, OP_LIFT, 2.0), StepGoal(st.pick_cell, OP_PICK, 4.0),
+                         StepGoal(rng.choice(free), OP_DROP, 2.0)]
+                task_of[n] = f"T{k}"
+                fleet.request(n, f"T{k}", steps)
+                tasks[n] = TaskProgress([(g.cell, g.op) for g in steps])
+                tasks[n].extend_path([], len(paths[n]))
+        for seg in fleet.plan(step):
+            n = seg.robot
+            if seg.plan_id > plan_of[n]:
+                plan_of[n], paths[n], sent[n] = seg.plan_id, [], 0
+                if n in tasks:
+                    tasks[n].rebind(0)
+            wps = [(c, seg.ops.get(seg.first_index + j, (0, 0.0))) for j, c in enumerate(seg.cells)]
+            paths[n].extend(wps)
+            if n in tasks:
+                tasks[n].extend_path([(c, op[0]) for c, op in wps], seg.first_index)
+        results = fleet.release_all(step)
+        for n, (idx, _why) in results.items():
+            if idx > sent[n]:
+                wps = [Waypoint(i, paths[n][i][0], *layout.cell_to_world(paths[n][i][0]), *paths[n][i][1])
+                       for i in range(sent[n] + 1, idx + 1)]
+                assert sim.command(n, plan_of[n], sent[n] + 1, wps)
+                sent[n] = idx
+        waits.update(now, fleet.traffic, {n: why for n, (_i, why) in results.items()}, set(),
+                     {n for n, r in sim.robots.items() if r.op_left > 0})
+        progress = {n: RobotProgress(task_of.get(n, ""), plan_of[n], r.reached, r.cell, r.op_left > 0)
+                    for n, r in sim.robots.items()}
+        act, _ = watch.observe(now, progress, waits.current)
+        for d in act:
+            fleet.replan(list(d.chain), d.reason)
+        sim.step(0.2)
+        pos = np.array([(r.x, r.y) for r in sim.robots.values()])
+        d = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(d, np.inf)
+        min_d = min(min_d, float(d.min()))
+    assert min_d >= 0.99
+    assert watch.detected >= 1 and any(stuck in d.chain for d in watch.history), [d.reason for d in watch.history]
+    assert fleet.watchdog_replans >= 1
+    during = [t for t, n in done if stall_at + 40 < t < stall_at + 150]
+    assert len(during) >= 3, done  # the fleet kept going while the robot stood
+    assert watch.unresolved == 0, [d.reason for d in watch.open.values()]  # resolved once it could move

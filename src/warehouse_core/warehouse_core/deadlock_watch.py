@@ -1,0 +1,162 @@
+"""Deadlock and livelock watchdog: robots with a task that stop making progress, and why.
+
+The planner's gating makes wait-for cycles impossible by construction (plans contain no
+rotation), but a fleet can still get stuck: a wait-for *cycle* after a bug or a repair, a
+*blocked chain* (robots waiting for a robot that itself does not move: a stalled base, an
+obstacle, a suspended robot), or a *livelock* (a robot whose plan keeps it standing or going
+round without reaching its goal). The watchdog does not need to know which: a robot with a
+task that makes no progress (reaches no new waypoint, changes neither cell nor plan, does no
+operation; an operation longer than ``limit_s`` but charging counts as stuck) for ``limit_s``
+simulated seconds is *stalled*. A stalled robot is a deadlock
+unless the head of its wait-for chain is making progress (a queue behind a robot at work is
+waiting, not deadlocked). Each deadlock is recorded with its wait-for chain (the robot, the
+robot it waits for, ...), whether the chain closes into a cycle, and a reason; the caller
+resolves it (the planner re-plans the whole fleet from where it stands with the chain's
+robots first in priority) and the watchdog asks again every ``limit_s`` while it lasts. It is
+*resolved* once the stalled robot progresses; the ones still open are ``unresolved``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from warehouse_core.execution import WaitStatus
+
+
+@dataclass(frozen=True)
+class RobotProgress:
+    """What the watchdog needs of a robot's state: its task and where it is along its plan."""
+
+    task_id: str
+    plan_id: int
+    progress: int
+    cell: tuple[int, int]
+    operating: bool  # lifting, dropping, picking: progress, for at most ``limit_s`` (then the base is stuck)
+    charging: bool = False  # charging: progress however long it takes
+
+
+@dataclass
+class Deadlock:
+    """A detected deadlock (or livelock): the robot that stalled and its wait-for chain."""
+
+    id: int
+    detected_at: float
+    chain: tuple[str, ...]  # the stalled robot, the robot it waits for, ...
+    cycle: bool
+    reason: str
+    attempts: int = 1  # resolutions asked for
+    last_attempt: float = 0.0
+    resolved_at: float | None = None
+
+    def describe(self) -> dict:
+        """The detection as a JSON-able record (``/planner/deadlocks``)."""
+        return {"event": "detected", "id": self.id, "time": round(self.detected_at, 3), "robot": self.chain[0],
+                "chain": list(self.chain), "cycle": self.cycle, "reason": self.reason}
+
+
+@dataclass
+class _Seen:
+    key: tuple
+    since: float
+
+
+@dataclass
+class DeadlockWatch:
+    """Feed it every round with :meth:`observe`; it returns what to resolve (see module docstring)."""
+
+    limit_s: float = 60.0
+    seen: dict[str, _Seen] = field(default_factory=dict)
+    open: dict[str, Deadlock] = field(default_factory=dict)  # stalled robot -> its open deadlock
+    history: list[Deadlock] = field(default_factory=list)
+    _next_id: int = 1
+
+    def stalled_for(self, robot: str, t: float) -> float:
+        s = self.seen.get(robot)
+        return t - s.since if s is not None else 0.0
+
+    def observe(self, t: float, robots: dict[str, RobotProgress], waits: dict[str, WaitStatus]
+                ) -> tuple[list[Deadlock], list[Deadlock]]:
+        """Update with the robots' states at sim time ``t``.
+
+        Returns ``(to_resolve, resolved)``: deadlocks detected now or still open after another
+        ``limit_s`` (the caller should act on them), and deadlocks resolved since the last call.
+        """
+        for name, r in robots.items():
+            key = (r.task_id, r.plan_id, r.progress, r.cell, r.operating)
+            s = self.seen.get(name)
+            if s is None or s.key != key or r.charging or not r.task_id:
+                self.seen[name] = _Seen(key, t)
+        for name in [n for n in self.seen if n not in robots]:
+            del self.seen[name]
+        resolved = []
+        for name, d in list(self.open.items()):
+            if self.stalled_for(name, t) < t - d.detected_at or name not in robots or not robots[name].task_id:
+                d.resolved_at = t
+                resolved.append(d)
+                del self.open[name]
+        act = []
+        for name in sorted(robots):
+            if not robots[name].task_id or self.stalled_for(name, t) <= self.limit_s:
+                continue
+            d = self.open.get(name)
+            if d is not None:
+                if t - d.last_attempt > self.limit_s:
+                    d.attempts += 1
+                    d.last_attempt = t
+                    act.append(d)
+                continue
+            w = waits.get(name)
+            if w is not None and w.kind == "planning":
+                continue  # a repair (freeze) is under way: it has its own time limit in the planner
+            chain, cycle = wait_chain(name, waits)
+            head = chain[-1]
+            head_state = robots.get(head)
+            if not cycle and head != name and head_state is not None and (
+                    head_state.charging or self.stalled_for(head, t) <= self.limit_s):
+                continue  # a queue behind a robot that is at work: waiting, not deadlocked
+            d = Deadlock(self._next_id, t, chain, cycle, _reason(name, chain, cycle, waits, robots, t, self),
+                         last_attempt=t)
+            self._next_id += 1
+            self.open[name] = d
+            self.history.append(d)
+            act.append(d)
+        return act, resolved
+
+    @property
+    def detected(self) -> int:
+        return len(self.history)
+
+    @property
+    def unresolved(self) -> int:
+        return len(self.open)
+
+
+def wait_chain(robot: str, waits: dict[str, WaitStatus]) -> tuple[tuple[str, ...], bool]:
+    """``robot``, the robot it waits for, and so on; True if the chain closes into a cycle."""
+    chain = [robot]
+    cur = robot
+    while True:
+        w = waits.get(cur)
+        if w is None or w.kind != "robot" or not w.blocker:
+            return tuple(chain), False
+        if w.blocker in chain:
+            return tuple(chain), True
+        chain.append(w.blocker)
+        cur = w.blocker
+
+
+def _reason(robot: str, chain: tuple[str, ...], cycle: bool, waits: dict[str, WaitStatus],
+            robots: dict[str, RobotProgress], t: float, watch: DeadlockWatch) -> str:
+    stalled = f"{robot} made no progress for {watch.stalled_for(robot, t):.0f} s"
+    if cycle:
+        return f"{stalled}: wait-for cycle {' -> '.join(chain)} -> {chain[chain.index(waits[chain[-1]].blocker)]}"
+    head = chain[-1]
+    if head != robot:
+        what = "has no task" if head not in robots or not robots[head].task_id else \
+            f"made no progress for {watch.stalled_for(head, t):.0f} s"
+        return f"{stalled}: waits for {' -> '.join(chain[1:])}; {head} {what}"
+    w = waits.get(robot)
+    kind = w.kind if w is not None else "none"
+    why = {"schedule": "its plan keeps it waiting (livelock or a goal cell that is blocked)",
+           "none": "it waits for no robot (its base is stalled or blocked, or its plan holds it)"}
+    return f"{stalled}: {why.get(kind, kind)}"

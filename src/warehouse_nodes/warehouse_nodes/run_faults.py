@@ -1,0 +1,91 @@
+"""What ``./warehouse run --scenario FILE`` adds to a run: fault parameters for the nodes, and
+the fault, deadlock and lost-order figures of ``report.json``.
+
+The scenario's ``params`` override the config file's node parameters; its faults go to the
+nodes that inject them as the JSON string parameter ``scenario_faults`` (floor simulator:
+``robot_fail``, ``robot_stuck``, ``blocked_cell``, the towing of a ``robot_silent`` robot;
+planner: ``link_fault``), and ``robot_silent`` faults to the robot container hosting the
+robot (``--silence ROBOT@T``). Every injected fault is announced on ``/sim/faults``
+(std_msgs/String, JSON ``{"event": "fault_injected" | "fault_cleared", "kind", "time", ...}``,
+latched), recorded in the bag and counted in ``faults_injected``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from warehouse_core.scenario import Scenario, faults_to_json
+
+FAULTS_TOPIC = "/sim/faults"
+EVENTS_TOPIC = "/sim/events"
+DEADLOCKS_TOPIC = "/planner/deadlocks"
+OPEN_ORDERS_TOPIC = "/allocator/open_orders"
+_PLANNER_KINDS = ("link_fault",)
+
+
+def apply_scenario(doc: dict, scenario: Scenario) -> None:
+    """Put the scenario's parameter overrides and faults into a params file document."""
+    for node, params in scenario.params.items():
+        doc.setdefault(node, {}).setdefault("ros__parameters", {}).update(params)
+    sim = [f for f in scenario.faults if f.kind not in _PLANNER_KINDS]
+    planner = [f for f in scenario.faults if f.kind in _PLANNER_KINDS]
+    doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})["scenario_faults"] = faults_to_json(sim)
+    doc.setdefault("mapf_planner", {}).setdefault("ros__parameters", {})["scenario_faults"] = faults_to_json(planner)
+
+
+def silence_args(scenario: Scenario | None, first: int, count: int) -> list[str]:
+    """``--silence ROBOT@T`` for the robot_silent faults of robots ``first`` .. ``first + count - 1``."""
+    if scenario is None:
+        return []
+    mine = {f"robot_{i}" for i in range(first, first + count)}
+    out: list[str] = []
+    for f in scenario.faults:
+        if f.kind == "robot_silent" and f.robot in mine:
+            out += ["--silence", f"{f.robot}@{f.at}"]
+    return out
+
+
+@dataclass
+class FaultLog:
+    """Fault and deadlock announcements of a run, and the allocator's last list of open orders."""
+
+    faults: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    deadlocks: list[dict] = field(default_factory=list)
+    open_orders: set[str] | None = None  # None: the allocator never said
+    open_orders_time: float = -1.0  # [s, sim] of the allocator's last list
+
+    def on_fault(self, data: str) -> None:
+        self.faults.append(json.loads(data))
+
+    def on_event(self, data: str) -> None:
+        self.events.append(json.loads(data))
+
+    def on_deadlock(self, data: str) -> None:
+        self.deadlocks.append(json.loads(data))
+
+    def on_open_orders(self, data: str) -> None:
+        doc = json.loads(data)
+        self.open_orders = set(doc.get("open", []))
+        self.open_orders_time = float(doc.get("time", -1.0))
+
+    def kpis(self, accepted: dict[str, float], completed: set[str]) -> dict:
+        """``faults_injected``, ``orders_lost``, ``deadlocks_detected``, ``unresolved_deadlocks``.
+
+        ``accepted``: order -> sim time it was accepted. ``orders_lost``: orders accepted by the
+        time of the allocator's last ``/allocator/open_orders`` that were neither completed nor in
+        that list (if the allocator never published one, every accepted order not completed).
+        ``unresolved_deadlocks``: deadlocks detected and not resolved by the end of the run.
+        """
+        open_now = self.open_orders or set()
+        if self.open_orders is not None:
+            accepted = {o: t for o, t in accepted.items() if t <= self.open_orders_time}
+        detected = [d for d in self.deadlocks if d.get("event") == "detected"]
+        resolved = {d["id"] for d in self.deadlocks if d.get("event") == "resolved"}
+        return {
+            "faults_injected": sum(1 for f in self.faults if f.get("event") == "fault_injected"),
+            "orders_lost": len(set(accepted) - completed - open_now),
+            "deadlocks_detected": len(detected),
+            "unresolved_deadlocks": sum(1 for d in detected if d["id"] not in resolved),
+        }
