@@ -37,6 +37,7 @@ from warehouse_core.layout import load_layout
 from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis, packaging_kpis
 from warehouse_core.progress_watch import ProgressWatch
 from warehouse_interfaces.msg import (
+    DemandForecast,
     FleetPlan,
     FleetState,
     FleetWaits,
@@ -90,6 +91,7 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     common = doc["/**"].setdefault("ros__parameters", {})
     common.update(robots=opts.robots, seed=opts.seed, layout=str(opts.layout))
     allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
+    move_forecast_keys(doc)
     if opts.policy:
         allocator["policy"] = opts.policy
     if opts.orders_per_hour is not None:
@@ -114,6 +116,20 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     return path, doc
 
 
+FORECASTER_KEYS = ("forecast_model", "forecast_ets_model", "forecast_smooth", "forecast_horizon", "forecast_folds",
+                   "history_days", "history_orders_per_day", "demand_history_csv")
+
+
+def move_forecast_keys(doc: dict) -> None:
+    """Forecast settings of a config written before the forecaster node (under ``task_allocator``)
+    go to the ``forecaster`` section, unless that section sets them itself."""
+    allocator = doc.get("task_allocator", {}).get("ros__parameters", {})
+    forecaster = doc.setdefault("forecaster", {}).setdefault("ros__parameters", {})
+    for key in FORECASTER_KEYS:
+        if key in allocator:
+            forecaster.setdefault(key, allocator.pop(key))
+
+
 def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
     ros = ["--ros-args", "--params-file", str(params), "--log-level", "warn"]
     py = [sys.executable, "-m"]
@@ -121,6 +137,7 @@ def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
         "floor_simulator": py + ["warehouse_nodes.floor_sim_node"] + ros,
         "mapf_planner": py + ["warehouse_nodes.planner_node"] + ros,
         "task_allocator": py + ["warehouse_nodes.allocator_node"] + ros,
+        "forecaster": py + ["warehouse_nodes.forecaster_node"] + ros,
         "order_source": py + ["warehouse_nodes.order_source_node"] + ros,
     }
     for first in range(0, opts.robots, ROBOTS_PER_CONTAINER):
@@ -154,6 +171,7 @@ class RunMonitor(Node):
                   ("/parcels/manifests", "warehouse_interfaces/msg/ParcelManifest", ParcelManifest,
                    self._manifest),
                   ("/parcels/tracking", "warehouse_interfaces/msg/TrackingEvent", TrackingEvent, None),
+                  (conv.FORECAST_DEMAND_TOPIC, "warehouse_interfaces/msg/DemandForecast", DemandForecast, None),
                   ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None),
                   ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None),
                   ("/sim/fleet_state", bagio.FLEET_STATE, FleetState, None)]
@@ -176,6 +194,7 @@ class RunMonitor(Node):
         self.create_subscription(String, "/planner/status", self._on_planner_status, latched)
         self.manifests: list[dict] = []
         self.forecast: dict = {}
+        self.forecast_at_s: float | None = None  # sim time the forecast arrived (rack returns random before)
         self.create_subscription(String, "/forecast/summary", self._on_forecast, conv.latched_qos(1))
 
     def _subscribe_raw(self, topic, msgtype, cls, handler, qos) -> None:
@@ -233,6 +252,7 @@ class RunMonitor(Node):
 
     def _on_forecast(self, msg: String) -> None:
         self.forecast = json.loads(msg.data)
+        self.forecast_at_s = self.sim_time
 
     def _order_status(self, msg: OrderStatus) -> None:
         self.record.on_order_status(msg.order_id, msg.state, msg.lines_total,
@@ -381,6 +401,7 @@ def execute(opts: RunOptions) -> dict:
         status = monitor.sim_status
         planner_status = monitor.planner_status
         manifests, forecast_summary = monitor.manifests, monitor.forecast
+        forecast_at_s = monitor.forecast_at_s
         executor.shutdown()
         monitor.destroy_node()
         rclpy.try_shutdown()
@@ -412,6 +433,7 @@ def execute(opts: RunOptions) -> dict:
         "forecast_mase": forecast_summary.get("mase"),
         "forecast_seasonal_naive_mase": forecast_summary.get("seasonal_naive_mase"),
         "forecast_wall_s": forecast_summary.get("computed_in_s"),
+        "forecast_at_s": round(forecast_at_s, 1) if forecast_at_s is not None else None,
         "travel_per_rack_visit_m": round(travel / visits, 2) if visits else 0.0,
         "robot_travel_m": round(travel, 1),
         **packaging_kpis(manifests),
