@@ -498,7 +498,8 @@ def summary(report: dict, out: Path) -> str:
         f"{r['robot_failures']} robot failures, {r['plan_repairs']} plan repairs, "
         f"{r['tasks_reallocated']} tasks reallocated",
         f"  slotting    {r['travel_per_rack_visit_m']:.1f} m robot travel per rack visit; forecast MASE "
-        f"{r['forecast_mase']} (seasonal naive {r['forecast_seasonal_naive_mase']})",
+        f"{r['forecast_mase']} (seasonal naive {r['forecast_seasonal_naive_mase']}); forecast there at "
+        f"{r['forecast_at_s']} s sim time (rack returns random before)",
         f"  packing     {r['boxes_shipped']} boxes, {r['packaging_surface_m2']:.2f} m2 of board, mean utilisation "
         f"{r['mean_box_utilisation'] * 100:.0f} %",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round ({r['planner_cpu_p99_ms']:.1f} ms CPU); "
