@@ -2,7 +2,7 @@
 
     ros2 launch launch/fleet_server.launch.py robots:=20 domain_id:=42
 
-Starts the MAPF planner and the task allocator, optionally the seeded order source (real
+Starts the MAPF planner, the task allocator and the forecaster, optionally the seeded order source (real
 orders come from your WMS through /submit_order instead), and optionally the embedded floor
 simulator (``floor_sim:=true``: then the robots run ``drive_backend:=floor_sim`` and
 everything follows its /clock; used by docker/compose.yaml as a distributed demo).
@@ -39,6 +39,8 @@ def _nodes(context):
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
+             parameters=[config, common], output="screen"),
+        Node(package=PACKAGE, executable="forecaster", name="forecaster",
              parameters=[config, common], output="screen"),
     ]
     if _flag("order_source", context):

@@ -9,7 +9,7 @@ start cells), one ros_gz_bridge per robot with DIR/bridge/robot_<i>.yaml (robot_
 carries /clock), a static map -> robot_<i>/odom transform at each spawn pose (Gazebo's world
 frame is the map frame; the diff drive's odometry starts at the spawn pose), the robot
 nodes with ``drive_backend: gazebo`` in namespaces robot_<i>, and the central nodes (MAPF
-planner, task allocator, order source). No floor simulator: Gazebo publishes /clock.
+planner, task allocator, forecaster, order source). No floor simulator: Gazebo publishes /clock.
 
 With ``world_dir:=''`` (default) the files are generated into build/gazebo_world/ first, for
 the given robots, map and distro. All parameters come from config/warehouse.yaml and
@@ -112,6 +112,8 @@ def _nodes(context):
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
+             parameters=[config, common], output="screen"),
+        Node(package=PACKAGE, executable="forecaster", name="forecaster",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="order_source", name="order_source",
              parameters=[config, common], output="screen"),

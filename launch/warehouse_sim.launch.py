@@ -3,7 +3,7 @@
     ros2 launch launch/warehouse_sim.launch.py robots:=20 seed:=42
 
 Starts the same nodes as ``./warehouse run`` with the same ``config/warehouse.yaml``:
-floor simulator (publishes /clock), MAPF planner, task allocator, order source, and one
+floor simulator (publishes /clock), MAPF planner, task allocator, forecaster, order source, and one
 robot node per robot in namespace ``/robot_<i>``. Record with
 ``ros2 bag record -s mcap -a`` and watch ``/planner/markers`` in RViz or Foxglove.
 """
@@ -38,6 +38,8 @@ def _nodes(context):
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
+             parameters=[config, common], output="screen"),
+        Node(package=PACKAGE, executable="forecaster", name="forecaster",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="order_source", name="order_source",
              parameters=[config, common], output="screen"),

@@ -35,3 +35,17 @@ def test_unknown_fleet_transport_is_refused_with_the_choices():
     with pytest.raises(Exception) as err:
         conv.check_fleet_transport("multicast", "/mapf_planner")
     assert "fleet_transport" in str(err.value) and "per_robot" in str(err.value)
+
+
+def test_demand_forecast_round_trip_and_malformed_forecasts_are_refused_by_name():
+    from warehouse_core.errors import InputError
+
+    msg = conv.forecast_to_msg({"S2": 0.5, "S1": 3.0}, "auto", 7, conv.to_time(1.0))
+    assert list(msg.skus) == ["S1", "S2"] and msg.horizon == 7
+    assert conv.forecast_from_msg(msg) == {"S1": 3.0, "S2": 0.5}
+    msg.units_per_period = [1.0]
+    with pytest.raises(InputError, match="/forecast/demand.*2 skus but 1"):
+        conv.forecast_from_msg(msg)
+    msg.units_per_period = [1.0, float("nan")]
+    with pytest.raises(InputError, match="'S2'"):
+        conv.forecast_from_msg(msg)

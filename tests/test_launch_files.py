@@ -97,7 +97,7 @@ def test_entry_points_import():
 def test_config_is_keyed_by_the_node_names():
     import yaml
     doc = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
-    for node in ("floor_simulator", "mapf_planner", "task_allocator", "order_source", "/**/robot"):
+    for node in ("floor_simulator", "mapf_planner", "task_allocator", "forecaster", "order_source", "/**/robot"):
         assert "ros__parameters" in doc[node], node
 
 
@@ -109,12 +109,13 @@ def test_every_configured_parameter_is_declared_by_its_node():
 
     from warehouse_nodes.allocator_node import AllocatorConfig
     from warehouse_nodes.floor_sim_node import FloorSimConfig
+    from warehouse_nodes.forecaster_node import ForecasterConfig
     from warehouse_nodes.order_source_node import OrderSourceConfig
     from warehouse_nodes.planner_node import PlannerConfig
     from warehouse_nodes.robot_node import RobotConfig
 
     configs = {"floor_simulator": FloorSimConfig, "mapf_planner": PlannerConfig,
-               "task_allocator": AllocatorConfig, "order_source": OrderSourceConfig,
+               "task_allocator": AllocatorConfig, "forecaster": ForecasterConfig, "order_source": OrderSourceConfig,
                "/**/robot": RobotConfig}
     fields = {k: {f.name for f in dataclasses.fields(v)} | {"use_sim_time"} for k, v in configs.items()}
     doc = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())

@@ -73,6 +73,10 @@ def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
     for topic in ("/task_status", "/order_status", "/fleet/plan", "/tasks", "/orders"):
         assert counts.get(topic, 0) > 0, topic
     assert topics["/fleet/plan"] == "warehouse_interfaces/msg/FleetPlan"
+    # the forecaster node's forecast, once, latched; the allocator classes racks by it from then on
+    assert topics["/forecast/demand"] == "warehouse_interfaces/msg/DemandForecast"
+    assert counts["/forecast/demand"] == 1
+    assert report["forecast_at_s"] is not None and report["forecast_at_s"] < 240  # arrived during the run
 
     parcels = [json.loads(line) for line in (out / "parcels.jsonl").read_text().splitlines()]
     assert len(parcels) == report["boxes_shipped"] >= 3
@@ -248,3 +252,14 @@ def test_hundred_robots_on_the_large_layout_all_progress_without_collisions(tmp_
     moved = [tr.name for tr in truth if tr.distance() > 2.0]
     assert len(moved) >= 60, f"only {len(moved)} of 100 robots moved"
     assert trajectory.close_encounters(truth, 0.5) == []
+
+
+def test_forecast_keys_of_an_old_config_move_to_the_forecaster(tmp_path):
+    """Configs written before the forecaster node kept the forecast settings under task_allocator."""
+    from warehouse_nodes.run import move_forecast_keys
+
+    doc = {"task_allocator": {"ros__parameters": {"returns": "class", "forecast_model": "tsb", "history_days": 70}},
+           "forecaster": {"ros__parameters": {"history_days": 60}}}
+    move_forecast_keys(doc)
+    assert doc["task_allocator"]["ros__parameters"] == {"returns": "class"}
+    assert doc["forecaster"]["ros__parameters"] == {"history_days": 60, "forecast_model": "tsb"}

@@ -22,6 +22,7 @@ setup(
             "floor_simulator = warehouse_nodes.floor_sim_node:main",
             "mapf_planner = warehouse_nodes.planner_node:main",
             "task_allocator = warehouse_nodes.allocator_node:main",
+            "forecaster = warehouse_nodes.forecaster_node:main",
             "order_source = warehouse_nodes.order_source_node:main",
             "robot = warehouse_nodes.robot_node:main",
             "robot_container = warehouse_nodes.robot_container:main",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,3 +262,21 @@ def forecast_demand(history: DemandHistory, config: ForecastConfig) -> dict[str,
     """Mean forecast units per period over the next ``config.horizon`` periods, per SKU."""
     return {sku: float(np.mean(forecast_series(history.demand[i], history.season_length, config)))
             for i, sku in enumerate(history.skus)}
+
+
+def forecast_skus(history: DemandHistory, config: ForecastConfig, skus: list[str]) -> dict[str, float]:
+    """The forecast of every SKU in ``skus`` (0 for a SKU without history)."""
+    demand = forecast_demand(history, config)
+    return {s: demand.get(s, 0.0) for s in skus}
+
+
+def evaluation_summary(history: DemandHistory, config: ForecastConfig, folds: int, source: str) -> dict:
+    """The rolling-origin evaluation of ``config`` against seasonal naive, as the forecaster node
+    publishes it: ``mase``, ``seasonal_naive_mase``, the settings, ``computed_in_s``."""
+    started = time.monotonic()
+    chosen = rolling_origin(history, config, folds)
+    naive = rolling_origin(history, ForecastConfig("seasonal_naive", config.horizon), folds)
+    return {"model": config.model, "ets_model": config.ets_model, "mase": round(chosen.mase, 4),
+            "seasonal_naive_mase": round(naive.mase, 4), "series": len(history.skus),
+            "periods": history.periods, "folds": folds, "horizon": config.horizon, "source": source,
+            "computed_in_s": round(time.monotonic() - started, 2)}

@@ -7,6 +7,8 @@
   serves as many pending lines as possible: pile-on), sends each to the least busy pick
   station, picks a return location, and assigns the visits to idle robots with a minimum-cost
   assignment over travel distances (``scipy.optimize.linear_sum_assignment``);
+* robots idle for ``park_after`` seconds go to wait under a fast-moving rack (forecast class A),
+  where the next visit to it will need them (:mod:`warehouse_core.parking`);
 * ``step_done`` / ``task_finished`` follow execution (rack lifted, lines picked, rack dropped);
 * every change of an order or task is queued as an event for the node to publish.
 
@@ -26,11 +28,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from warehouse_core.consolidation import Consolidator, Parcel
-from warehouse_core.floor_sim import OP_CHARGE, OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.floor_sim import OP_CHARGE, OP_DROP, OP_LIFT, OP_NONE, OP_PICK
 from warehouse_core.grid import Coord
 from warehouse_core.inventory import Inventory
 from warehouse_core.layout import Layout
 from warehouse_core.orders import Order, order_problem
+from warehouse_core.parking import choose_parking
 from warehouse_core.shipping import Manifest, ShippingDesk, TrackingEvent
 from warehouse_core.slotting import abc_classes, rack_turnover
 from warehouse_core.spacetime import DistanceCache
@@ -39,6 +42,7 @@ ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED = range(4)
 TASK_QUEUED, TASK_ASSIGNED, TASK_ACTIVE, TASK_DONE, TASK_FAILED, TASK_CANCELLED = range(6)
 TYPE_PICK = 0
 TYPE_CHARGE = 1
+TYPE_PARK = 2
 _NEVER = 1e12  # assignment cost of a pair that must not happen
 
 
@@ -62,12 +66,15 @@ class OpsConfig:
     energy_per_step: float = 0.0003  # state of charge a move of one cell costs (with margin)
     returns: str = "class"  # rack returns: "class" (A/B/C turnover class near the station) or "random"
     dispatch_time: float = 0.0  # s from packed to handed to the carrier
+    park_after: float = 0.0  # s idle before a robot parks under a class-A rack (0 = never; class returns only)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"policy {self.policy!r} is unknown; use one of {sorted(POLICIES)}")
         if self.returns not in ("class", "random"):
             raise ValueError(f"returns {self.returns!r} is unknown; use class or random")
+        if self.park_after < 0:
+            raise ValueError(f"park_after {self.park_after} must be >= 0 (0 = robots never park)")
 
 
 POLICIES = {
@@ -190,6 +197,7 @@ class WarehouseOps:
     placement: dict[str, str] | None = None  # location -> rack at start (default: the layout's)
     demand: dict[str, float] | None = None  # forecast units per SKU and period (slotting); None: popularity
     shipping: ShippingDesk | None = None  # packs each parcel and writes its manifest (None: no packing)
+    forecast_pending: bool = False  # True: return racks at random until ``set_demand`` brings a forecast
 
     def __post_init__(self) -> None:
         if self.dist is None:
@@ -215,10 +223,13 @@ class WarehouseOps:
         self._ids_due = itertools.count()
         self._location_class = self._classify_locations()
         self._rack_class = self._classify_racks()
+        self._idle_since: dict[str, float] = {}  # robot -> sim time it was last seen starting to idle
+        self.park_tasks = 0
 
     def set_demand(self, demand: dict[str, float]) -> None:
         """Class racks by this forecast demand (units per SKU and period) from now on."""
         self.demand = demand
+        self.forecast_pending = False
         self._rack_class = self._classify_racks()
 
     # -- orders ------------------------------------------------------------------------
@@ -290,6 +301,12 @@ class WarehouseOps:
         the assignment choose (travel plus deadline slack); drafts left over are undone.
         """
         out = self._send_to_chargers(now)
+        out += self._assign_visits(now)
+        return out + self._park_idle(now)
+
+    def _assign_visits(self, now: float) -> list[Task]:
+        """Rack visits for idle robots (see :meth:`assign`)."""
+        out: list[Task] = []
         idle = [r for r in self.idle_robots() if self.robots[r].battery >= self.config.charge_below]
         if not idle or not self.pending:
             return out
@@ -313,6 +330,41 @@ class WarehouseOps:
             self.robots[robot].task = task.task_id
             self.tasks[task.task_id] = task
             self._order_progress(task, now)
+            self.events.append(TaskEvent(task, TASK_ASSIGNED, -1, now))
+            out.append(task)
+        return out
+
+    def _park_idle(self, now: float) -> list[Task]:
+        """Robots idle for ``park_after`` seconds go to wait under a class-A rack at rest (a robot
+        under a rack takes its next visit; :mod:`warehouse_core.parking`). Class returns only: with
+        random returns, or before the forecast is there, robots stay where they are."""
+        cfg = self.config
+        idle = set(self.idle_robots())
+        for robot in list(self._idle_since):
+            if robot not in idle:
+                del self._idle_since[robot]
+        for robot in idle:
+            self._idle_since.setdefault(robot, now)
+        if cfg.park_after <= 0 or self.baseline or cfg.returns != "class" or self.forecast_pending:
+            return []
+        ready = {r: self.layout.grid.index(self.robots[r].cell) for r in sorted(idle)
+                 if now - self._idle_since[r] >= cfg.park_after and self.robots[r].battery >= cfg.charge_below}
+        if not ready:
+            return []
+        taken = {self.layout.grid.index(s.cell) for s in self.robots.values()}
+        taken |= {self.layout.grid.index(t.steps[0].cell) for t in self.tasks.values()
+                  if t.type == TYPE_PARK and t.state in (TASK_ASSIGNED, TASK_ACTIVE)}
+        spots = [self._cell_index[loc] for loc, rack in self.rack_at.items()
+                 if self._rack_class.get(rack, 2) == 0 and rack not in self.busy_racks]
+        spots = [c for c in spots if c not in taken or c in ready.values()]
+        out = []
+        for robot, cell in sorted(choose_parking(ready, spots, self.dist.distance).items()):
+            step = Step(self.layout.grid.coord(cell), OP_NONE, 0.0)
+            task = Task(f"T{next(self._ids):06d}", robot, "", "", [], [step], "", "", now, now + 3600.0, type=TYPE_PARK)
+            self.robots[robot].task = task.task_id
+            self.tasks[task.task_id] = task
+            self._idle_since.pop(robot, None)
+            self.park_tasks += 1
             self.events.append(TaskEvent(task, TASK_ASSIGNED, -1, now))
             out.append(task)
         return out
@@ -497,14 +549,15 @@ class WarehouseOps:
     def _return_location(self, rack: str, near: Coord, exclude: str) -> str:
         """Where the rack goes after the pick.
 
-        Baseline (or ``returns: random``): a random free location. Default: the free location nearest to the station
-        within the rack's turnover class (A: fast movers, closest to the stations), falling
-        back to the nearest free location of any class.
+        Baseline (or ``returns: random``, or class returns while the forecast is pending): a random
+        free location. Default: the free location nearest to the station within the rack's turnover
+        class (A: fast movers, closest to the stations), falling back to the nearest free location
+        of any class.
         """
         free = self._free_locations(exclude)
         if not free:
             return exclude
-        if self.baseline or self.config.returns == "random":
+        if self.baseline or self.config.returns == "random" or self.forecast_pending:
             return self.rng.choice(free)
         target = self.layout.grid.index(near)
         want = self._rack_class.get(rack, 2)

@@ -10,10 +10,10 @@
   ``/fleet/task_feedback``) and states come from ``/fleet/states``.
 * Publishes every order and task event on ``/order_status`` and ``/task_status``, and each
   new task on ``/tasks``.
-* At start it forecasts per-SKU demand from the order history (seeded, or ``demand_history_csv``)
-  in a thread beside the node, then returns racks by forecast turnover class (catalogue
-  popularity until the forecast is there, a few seconds); the forecast's rolling-origin MASE
-  is published once on ``/forecast/summary`` (latched JSON).
+* Racks go back to storage by forecast turnover class (A/B/C) once the per-SKU forecast of the
+  ``forecaster`` node arrives on ``/forecast/demand`` (latched); until then (a few seconds at
+  start) return locations are random. Robots idle for ``park_after`` seconds park under a
+  class-A rack (forecast fast mover) at rest.
 * Each parcel is packed into the box of least material (``boxes`` catalogue, CP-SAT); its
   manifest goes to ``/parcels/manifests`` and its tracking events (picked, packed, dispatched)
   to ``/parcels/tracking``.
@@ -26,8 +26,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import dataclass
 
 from rclpy.action import ActionClient
@@ -36,7 +34,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from warehouse_core import forecast, operations
+from warehouse_core import operations
 from warehouse_core.boxes import load_boxes
 from warehouse_core.errors import InputError
 from warehouse_core.inventory import load_catalogue
@@ -47,6 +45,7 @@ from warehouse_core.shipping import TrackingEvent as TrackingEventCore
 from warehouse_core.silence import SilenceWatch
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
+    DemandForecast,
     FleetState,
     OrderStatus,
     Parcel,
@@ -88,14 +87,7 @@ class AllocatorConfig:
     task_resend: float = 5.0  # [s, wall clock] repeat an unanswered task (batched transport)
     stale_after: float = 30.0
     returns: str = "class"
-    forecast_model: str = "auto"
-    forecast_ets_model: str = "ANA"
-    forecast_smooth: str = "seasonal_es"
-    forecast_horizon: int = 7
-    forecast_folds: int = 1
-    history_days: int = 56
-    history_orders_per_day: float = 3000.0
-    demand_history_csv: str = ""
+    park_after: float = 30.0  # [s] idle before a robot parks under a class-A rack (0 = never)
     boxes: str = "config/boxes.yaml"
     packing_time_limit: float = 1.0
     dispatch_time: float = 0.0
@@ -115,19 +107,15 @@ class AllocatorNode(Node):
                                            cfg.station_queue_limit, cfg.policy, cfg.pack_time,
                                            cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
                                            cfg.charge_rate, cfg.energy_per_step, cfg.returns,
-                                           cfg.dispatch_time)
+                                           cfg.dispatch_time, cfg.park_after)
         except ValueError as exc:
-            raise InputError("parameters task_allocator.policy / returns", str(exc)) from None
-        history, forecast_config = self._history(inventory)
+            raise InputError("parameters task_allocator.policy / returns / park_after", str(exc)) from None
         desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
                             cfg.packing_time_limit, cfg.seed)
-        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, shipping=desk)
-        # forecasting takes seconds: it runs beside the node; until it is done, racks are classed
-        # by catalogue popularity (on_timer switches to the forecast once it is there)
-        self.forecast_result: tuple[dict[str, float], dict] | None = None
-        self.forecast_applied = False
-        threading.Thread(target=self._forecast, args=(history, forecast_config, sorted(inventory.skus)),
-                         name="forecast", daemon=True).start()
+        # random returns until the forecaster's forecast arrives (on_forecast)
+        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, shipping=desk,
+                                           forecast_pending=True)
+        self.create_subscription(DemandForecast, conv.FORECAST_DEMAND_TOPIC, self.on_forecast, conv.latched_qos(1))
         self.batched = conv.check_fleet_transport(cfg.fleet_transport, self.get_fully_qualified_name())
         self.task_clients: dict[str, ActionClient] = {}
         self.servers_up: set[str] = set()
@@ -149,7 +137,6 @@ class AllocatorNode(Node):
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
                                                   conv.latched_qos(conv.EVENT_HISTORY))
-        self.forecast_pub = self.create_publisher(String, "/forecast/summary", conv.latched_qos(1))
         self.open_orders_pub = self.create_publisher(String, "/allocator/open_orders", conv.latched_qos(1))
         self.create_service(SubmitOrder, "/submit_order", self.on_submit)
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
@@ -159,40 +146,16 @@ class AllocatorNode(Node):
         self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
         self.create_timer(cfg.allocation_period, self.on_timer)
 
-    def _history(self, inventory) -> tuple[forecast.DemandHistory, forecast.ForecastConfig]:
-        """The order history to forecast from and the forecast settings (checked at start)."""
-        cfg = self.cfg
+    def on_forecast(self, msg: DemandForecast) -> None:
+        """The forecaster's per-SKU forecast: racks are classed by it from now on."""
         try:
-            config = forecast.ForecastConfig(cfg.forecast_model, cfg.forecast_horizon, cfg.forecast_ets_model,
-                                             tuple(m.strip() for m in cfg.forecast_smooth.split(",") if m.strip()))
-        except ValueError as exc:
-            raise InputError("parameters task_allocator.forecast_*", str(exc)) from None
-        if cfg.demand_history_csv:
-            history = forecast.load_demand_csv(cfg.demand_history_csv)
-        else:
-            history = forecast.seeded_history(inventory.popularity, cfg.history_days, cfg.history_orders_per_day,
-                                              cfg.seed + 2)
-        need = cfg.forecast_folds * config.horizon + history.season_length + 1
-        if cfg.forecast_folds < 1 or history.periods < need:
-            raise InputError("parameters task_allocator.history_days / forecast_folds",
-                             f"{history.periods} days of history are too few for {cfg.forecast_folds} folds of "
-                             f"{config.horizon} days", fix=f"give at least {need} days or fewer folds")
-        return history, config
-
-    def _forecast(self, history: forecast.DemandHistory, config: forecast.ForecastConfig, skus: list[str]) -> None:
-        """Forecast demand per SKU and its rolling-origin evaluation (runs in a thread)."""
-        started = time.monotonic()
-        forecast.preload()  # here, not before the node: the service must be up within seconds
-        chosen = forecast.rolling_origin(history, config, self.cfg.forecast_folds)
-        naive = forecast.rolling_origin(history, forecast.ForecastConfig("seasonal_naive", config.horizon),
-                                        self.cfg.forecast_folds)
-        demand = forecast.forecast_demand(history, config)
-        summary = {"model": config.model, "ets_model": config.ets_model, "mase": round(chosen.mase, 4),
-                   "seasonal_naive_mase": round(naive.mase, 4), "series": len(history.skus),
-                   "periods": history.periods, "folds": self.cfg.forecast_folds, "horizon": config.horizon,
-                   "source": self.cfg.demand_history_csv or "seeded",
-                   "computed_in_s": round(time.monotonic() - started, 2)}
-        self.forecast_result = ({s: demand.get(s, 0.0) for s in skus}, summary)
+            demand = conv.forecast_from_msg(msg)
+        except InputError as exc:
+            self.get_logger().error(f"forecast ignored, rack returns stay as they are: {exc}")
+            return
+        self.ops.set_demand(demand)
+        self.get_logger().info(f"forecast of {len(demand)} SKUs received at sim time {self.now():.0f} s: "
+                               "rack returns by forecast class from now (random until now)")
 
     def wall_now(self) -> float:
         """Steady wall-clock seconds: a robot is stale when its node is silent in real time,
@@ -238,11 +201,6 @@ class AllocatorNode(Node):
         self._publish_events()
 
     def on_timer(self) -> None:
-        if self.forecast_result is not None and not self.forecast_applied:
-            demand, summary = self.forecast_result
-            self.ops.set_demand(demand)
-            self.forecast_pub.publish(String(data=json.dumps(summary)))
-            self.forecast_applied = True
         now = self.now()
         wall = self.wall_now()
         for name, quiet in self.silence.silent(wall, now):

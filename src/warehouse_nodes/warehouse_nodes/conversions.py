@@ -18,6 +18,7 @@ from warehouse_core.grid import Coord
 from warehouse_core.layout import Layout
 from warehouse_core.orders import Order, OrderLine
 from warehouse_interfaces.msg import (
+    DemandForecast,
     DriveCommand,
     FleetRelease,
     FleetState,
@@ -56,8 +57,10 @@ _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
 # Event streams are latched with this much history, so that a subscriber that matches late
 # (the run monitor, a dashboard) still receives every event of a normal run.
 EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels", "/orders",
-                          "/parcels/manifests", "/parcels/tracking", "/forecast/summary"})
+                          "/parcels/manifests", "/parcels/tracking", "/forecast/summary", "/forecast/demand"})
 EVENT_HISTORY = 5000
+FORECAST_DEMAND_TOPIC = "/forecast/demand"  # DemandForecast, latched (forecaster node)
+FORECAST_SUMMARY_TOPIC = "/forecast/summary"  # JSON String, latched (forecaster node)
 PATH_HISTORY = 1000  # path segments the planner keeps per robot for late joiners
 
 
@@ -354,3 +357,24 @@ def fleet_state_entry(msg: FleetState, i: int) -> RobotState:
 
 def fleet_state_entries(msg: FleetState) -> list[RobotState]:
     return [fleet_state_entry(msg, i) for i in range(len(msg.robot_ids))]
+
+
+def forecast_to_msg(demand: dict[str, float], model: str, horizon: int, stamp: Time) -> DemandForecast:
+    """Units per SKU and period as a DemandForecast (its evaluation goes on /forecast/summary)."""
+    skus = sorted(demand)
+    return DemandForecast(header=Header(stamp=stamp), model=model, horizon=horizon, skus=skus,
+                          units_per_period=[float(demand[s]) for s in skus])
+
+
+def forecast_from_msg(msg: DemandForecast) -> dict[str, float]:
+    """Units per SKU and period; a malformed forecast is an InputError naming the topic."""
+    units = list(msg.units_per_period)
+    if len(units) != len(msg.skus):
+        raise InputError(FORECAST_DEMAND_TOPIC, f"{len(msg.skus)} skus but {len(units)} units_per_period",
+                         fix="publish one forecast value per SKU")
+    bad = [s for s, u in zip(msg.skus, units) if not (math.isfinite(u) and u >= 0)]
+    if bad:
+        raise InputError(FORECAST_DEMAND_TOPIC, f"forecast of {bad[0]!r} (and {len(bad) - 1} more) is not a finite "
+                         "number >= 0", fix="publish finite non-negative units per period")
+    return dict(zip(msg.skus, units))
+

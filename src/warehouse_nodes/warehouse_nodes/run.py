@@ -38,6 +38,7 @@ from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis, packa
 from warehouse_core.progress_watch import ProgressWatch
 from warehouse_core.scenario import Scenario
 from warehouse_interfaces.msg import (
+    DemandForecast,
     FleetPlan,
     FleetState,
     FleetWaits,
@@ -98,6 +99,7 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     common = doc["/**"].setdefault("ros__parameters", {})
     common.update(robots=opts.robots, seed=opts.seed, layout=str(opts.layout))
     allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
+    move_forecast_keys(doc)
     if opts.policy:
         allocator["policy"] = opts.policy
     if opts.orders_per_hour is not None:
@@ -140,6 +142,18 @@ def max_rtf(opts: RunOptions, configured: float) -> float:
         raise InputError("--max-rtf", f"{opts.max_rtf} is not a real-time factor",
                          fix="give a factor > 0, or 0 for as fast as possible")
     return float(opts.max_rtf)
+FORECASTER_KEYS = ("forecast_model", "forecast_ets_model", "forecast_smooth", "forecast_horizon", "forecast_folds",
+                   "history_days", "history_orders_per_day", "demand_history_csv")
+
+
+def move_forecast_keys(doc: dict) -> None:
+    """Forecast settings of a config written before the forecaster node (under ``task_allocator``)
+    go to the ``forecaster`` section, unless that section sets them itself."""
+    allocator = doc.get("task_allocator", {}).get("ros__parameters", {})
+    forecaster = doc.setdefault("forecaster", {}).setdefault("ros__parameters", {})
+    for key in FORECASTER_KEYS:
+        if key in allocator:
+            forecaster.setdefault(key, allocator.pop(key))
 
 
 def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
@@ -149,6 +163,7 @@ def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
         "floor_simulator": py + ["warehouse_nodes.floor_sim_node"] + ros,
         "mapf_planner": py + ["warehouse_nodes.planner_node"] + ros,
         "task_allocator": py + ["warehouse_nodes.allocator_node"] + ros,
+        "forecaster": py + ["warehouse_nodes.forecaster_node"] + ros,
         "order_source": py + ["warehouse_nodes.order_source_node"] + ros,
     }
     for first in range(0, opts.robots, ROBOTS_PER_CONTAINER):
@@ -184,6 +199,7 @@ class RunMonitor(Node):
                   ("/parcels/manifests", "warehouse_interfaces/msg/ParcelManifest", ParcelManifest,
                    self._manifest),
                   ("/parcels/tracking", "warehouse_interfaces/msg/TrackingEvent", TrackingEvent, None),
+                  (conv.FORECAST_DEMAND_TOPIC, "warehouse_interfaces/msg/DemandForecast", DemandForecast, None),
                   ("/planner/requests", "warehouse_interfaces/msg/PlanRequest", PlanRequest, None),
                   ("/fleet/waits", "warehouse_interfaces/msg/FleetWaits", FleetWaits, None),
                   ("/sim/fleet_state", bagio.FLEET_STATE, FleetState, None)]
@@ -206,6 +222,7 @@ class RunMonitor(Node):
         self.create_subscription(String, "/planner/status", self._on_planner_status, latched)
         self.manifests: list[dict] = []
         self.forecast: dict = {}
+        self.forecast_at_s: float | None = None  # sim time the forecast arrived (rack returns random before)
         self.create_subscription(String, "/forecast/summary", self._on_forecast, conv.latched_qos(1))
         self.faults = FaultLog()
         for topic, handler, depth in ((run_faults.FAULTS_TOPIC, self.faults.on_fault, 1000),
@@ -272,6 +289,7 @@ class RunMonitor(Node):
 
     def _on_forecast(self, msg: String) -> None:
         self.forecast = json.loads(msg.data)
+        self.forecast_at_s = self.sim_time
 
     def _order_status(self, msg: OrderStatus) -> None:
         self.record.on_order_status(msg.order_id, msg.state, msg.lines_total,
@@ -459,6 +477,7 @@ def execute(opts: RunOptions) -> dict:
         planner_status = monitor.planner_status
         manifests, forecast_summary = monitor.manifests, monitor.forecast
         fault_log = monitor.faults
+        forecast_at_s = monitor.forecast_at_s
         executor.shutdown()
         monitor.destroy_node()
         rclpy.try_shutdown()
@@ -491,6 +510,7 @@ def execute(opts: RunOptions) -> dict:
         "forecast_mase": forecast_summary.get("mase"),
         "forecast_seasonal_naive_mase": forecast_summary.get("seasonal_naive_mase"),
         "forecast_wall_s": forecast_summary.get("computed_in_s"),
+        "forecast_at_s": round(forecast_at_s, 1) if forecast_at_s is not None else None,
         "travel_per_rack_visit_m": round(travel / visits, 2) if visits else 0.0,
         "robot_travel_m": round(travel, 1),
         **packaging_kpis(manifests),
@@ -558,7 +578,8 @@ def summary(report: dict, out: Path) -> str:
         f"{r['robot_failures']} robot failures, {r['plan_repairs']} plan repairs, "
         f"{r['tasks_reallocated']} tasks reallocated",
         f"  slotting    {r['travel_per_rack_visit_m']:.1f} m robot travel per rack visit; forecast MASE "
-        f"{r['forecast_mase']} (seasonal naive {r['forecast_seasonal_naive_mase']})",
+        f"{r['forecast_mase']} (seasonal naive {r['forecast_seasonal_naive_mase']}); forecast there at "
+        f"{r['forecast_at_s']} s sim time (rack returns random before)",
         f"  packing     {r['boxes_shipped']} boxes, {r['packaging_surface_m2']:.2f} m2 of board, mean utilisation "
         f"{r['mean_box_utilisation'] * 100:.0f} %",
         f"  planner     p99 {r['planner_p99_ms']:.1f} ms per round ({r['planner_cpu_p99_ms']:.1f} ms CPU); "
