@@ -112,9 +112,11 @@ def _nodes(context):
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
-             parameters=[config, common], output="screen"),
+             parameters=[config, common], output="screen",
+             respawn=True, respawn_delay=1.0),
         Node(package=PACKAGE, executable="order_source", name="order_source",
-             parameters=[config, common], output="screen"),
+             parameters=[config, common], output="screen",
+             respawn=True, respawn_delay=1.0),
     ]
     return actions
 

@@ -21,6 +21,11 @@
   service: its task fails and its unpicked lines go back to the pending pool. When the
   simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
   is available again there.
+* With ``state_store`` (a file; ``./warehouse run`` puts ``state.db`` in the run directory)
+  every accepted order and every task change is written to the durable store
+  (:mod:`warehouse_core.store`) before it is acknowledged or sent; a restarted allocator
+  reloads it, re-publishes the current order and task states and repeats the tasks in flight
+  to their robots, which answer with where they are (batched transport).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from std_msgs.msg import String
 
 from warehouse_core import forecast, operations
 from warehouse_core.boxes import load_boxes
+from warehouse_core.durable_ops import JournaledOps
 from warehouse_core.errors import InputError
 from warehouse_core.inventory import load_catalogue
 from warehouse_core.items import seeded_item_specs
@@ -45,6 +51,7 @@ from warehouse_core.layout import load_layout
 from warehouse_core.shipping import ShippingDesk
 from warehouse_core.shipping import TrackingEvent as TrackingEventCore
 from warehouse_core.silence import SilenceWatch
+from warehouse_core.store import StateStore
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     FleetState,
@@ -99,6 +106,8 @@ class AllocatorConfig:
     boxes: str = "config/boxes.yaml"
     packing_time_limit: float = 1.0
     dispatch_time: float = 0.0
+    state_store: str = ""  # durable state file (SQLite); empty: none (state lives in memory only)
+    state_store_sync: str = "normal"  # SQLite synchronous: normal (survives process death) or full
 
 
 class AllocatorNode(Node):
@@ -121,7 +130,8 @@ class AllocatorNode(Node):
         history, forecast_config = self._history(inventory)
         desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
                             cfg.packing_time_limit, cfg.seed)
-        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, shipping=desk)
+        store = StateStore(cfg.state_store, cfg.state_store_sync) if cfg.state_store else None
+        self.ops = JournaledOps(layout, inventory, ops_cfg, placement=placement, shipping=desk, store=store)
         # forecasting takes seconds: it runs beside the node; until it is done, racks are classed
         # by catalogue popularity (on_timer switches to the forecast once it is there)
         self.forecast_result: tuple[dict[str, float], dict] | None = None
@@ -157,6 +167,19 @@ class AllocatorNode(Node):
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
         self.create_timer(cfg.allocation_period, self.on_timer)
+        self._resume()
+
+    def _resume(self) -> None:
+        """Reload the durable store (a restart): publish the current states, repeat the tasks in flight."""
+        report = self.ops.recover()
+        if not report.entries:
+            return
+        self.get_logger().warning(f"resumed from {self.cfg.state_store}: {report.orders} orders "
+                                  f"({report.open_orders} open), {len(report.tasks_in_flight)} tasks in flight")
+        for task in report.tasks_in_flight:
+            if self.batched:  # the robot answers a repeated task with its progress, never starts it twice
+                self.unanswered[task.task_id] = (conv.task_to_msg(task), float("-inf"))
+        self._publish_events()
 
     def _history(self, inventory) -> tuple[forecast.DemandHistory, forecast.ForecastConfig]:
         """The order history to forecast from and the forecast settings (checked at start)."""

@@ -53,6 +53,7 @@ from warehouse_interfaces.msg import (
     TrackingEvent,
 )
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.supervisor import RESPAWN, Supervisor
 
 ROBOTS_PER_CONTAINER = 100
 ROBOT_NICENESS = 5  # scheduling priority of robot containers below the central nodes
@@ -60,6 +61,7 @@ ODOM_PER_SIM_S = 250.0  # fleet odometry messages per simulated second the recor
 STUCK_AFTER_S = 60.0  # [s, sim] a robot with a task and no progress this long counts as stuck
 MEMORY_SAMPLE_S = 5.0  # [s, wall] between memory samples (reading PSS of every process is not free)
 MAX_ODOM_GAP_S = 2.0  # longer stretches without odometry are not judged for collisions
+STATE_FILE = "state.db"  # the run's durable state (orders, tasks), in the run directory
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     allocator["boxes"] = str(boxes if boxes.is_absolute() else opts.root / boxes)
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
     sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
+    for node in RESPAWN:  # durable state: a restarted allocator or order source resumes from it
+        doc.setdefault(node, {}).setdefault("ros__parameters", {})["state_store"] = str(opts.out / STATE_FILE)
     # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
     sim["expected_state_readers"] = len(range(0, opts.robots, ROBOTS_PER_CONTAINER)) + 1
     path = opts.out / "params.yaml"
@@ -279,6 +283,18 @@ def _stop(procs: dict[str, subprocess.Popen], timeout: float = 10.0) -> None:
             p.wait()
 
 
+def _spawn(opts: RunOptions, name: str, cmd: list[str]) -> subprocess.Popen:
+    """Start one node process, its output appended to ``logs/<name>.log`` (a restart adds to it)."""
+    log = open(opts.out / "logs" / f"{name}.log", "a")
+    log.write(f"--- {name} process started {time.strftime('%H:%M:%S')}\n")
+    log.flush()
+    # on a fleet every robot has its own computer; here they share the server's cores,
+    # so robot containers yield to the central nodes when both want a core
+    if name.startswith("robots_"):
+        cmd = ["nice", "-n", str(ROBOT_NICENESS), *cmd]
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=opts.root, start_new_session=True)
+
+
 def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
     """Memory of this process and every node process (PSS: shared pages split, not doubled)."""
     total = 0
@@ -322,7 +338,6 @@ def execute(opts: RunOptions) -> dict:
     if bag_dir.exists():
         raise InputError(str(bag_dir), "a bag from an earlier run is in the way",
                          fix="choose a new --out directory")
-    procs: dict[str, subprocess.Popen] = {}
     rclpy.init(args=["--ros-args", "--log-level", "warn"])
     transport = param_doc["/**"]["ros__parameters"].get("fleet_transport", "batched")
     monitor = RunMonitor(opts, bag_dir, conv.check_fleet_transport(transport, "/**"))
@@ -335,28 +350,23 @@ def execute(opts: RunOptions) -> dict:
     failure = ""
     sim_started_wall = None
     cpu: dict[str, float] = {}
+    commands = node_commands(opts, params)
+    supervisor = Supervisor(lambda name: _spawn(opts, name, commands[name]))
+    procs = supervisor.procs
     try:
-        for name, cmd in node_commands(opts, params).items():
-            log = open(opts.out / "logs" / f"{name}.log", "w")
-            # on a fleet every robot has its own computer; here they share the server's cores,
-            # so robot containers yield to the central nodes when both want a core
-            if name.startswith("robots_"):
-                cmd = ["nice", "-n", str(ROBOT_NICENESS), *cmd]
-            procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                           cwd=opts.root, start_new_session=True)
+        supervisor.launch(list(commands))
         last_sample = 0.0
         while monitor.sim_time < opts.duration:
             executor.spin_once(timeout_sec=0.05)
+            failure = supervisor.check()
+            if failure:
+                break
             if sim_started_wall is None and monitor.sim_time > 0:
                 sim_started_wall = time.monotonic()
             now = time.monotonic()
             if now - last_sample >= MEMORY_SAMPLE_S:
                 last_sample = now
                 peak_rss = max(peak_rss, _memory_mb(procs))
-                dead = [n for n, p in procs.items() if p.poll() is not None]
-                if dead:
-                    failure = f"node process {dead[0]} exited with code {procs[dead[0]].returncode}"
-                    break
                 if sim_started_wall is None and now - t_start > 120:
                     failure = "the simulation did not start within 120 s"
                     break
@@ -432,6 +442,7 @@ def execute(opts: RunOptions) -> dict:
         "max_no_progress_s": round(watch.longest(), 1),
         "peak_rss_mb": round(peak_rss, 1),
         "cpu_s": cpu,
+        "node_restarts": supervisor.total_restarts,
         "seed": opts.seed,
         "layout": str(opts.layout),
         "bag": str(bag_dir),
