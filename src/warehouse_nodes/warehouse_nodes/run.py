@@ -89,6 +89,10 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     if not isinstance(doc, dict) or "/**" not in doc:
         raise InputError(str(opts.config), "no '/**: ros__parameters:' section",
                          fix="start from config/warehouse.yaml")
+    for key, section in doc.items():
+        if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
+            raise InputError(str(opts.config), f"section {key!r} is not a 'ros__parameters:' mapping",
+                             fix="give every node section a ros__parameters mapping (see config/warehouse.yaml)")
     common = doc["/**"].setdefault("ros__parameters", {})
     common.update(robots=opts.robots, seed=opts.seed, layout=str(opts.layout))
     allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
@@ -104,8 +108,9 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     # large fleets publish odometry less often (collisions are judged on the simulator's ground
     # truth, recorded every tick, so they are not affected)
     robot = doc.setdefault("/**/robot", {}).setdefault("ros__parameters", {})
-    robot["odom_period"] = max(float(robot.get("odom_period", 0.5)), opts.robots / ODOM_PER_SIM_S)
-    boxes = Path(allocator.get("boxes", "config/boxes.yaml"))
+    robot["odom_period"] = max(float(_param(robot, "odom_period", 0.5, (int, float), opts.config)),
+                               opts.robots / ODOM_PER_SIM_S)
+    boxes = Path(_param(allocator, "boxes", "config/boxes.yaml", str, opts.config))
     allocator["boxes"] = str(boxes if boxes.is_absolute() else opts.root / boxes)
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
     sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
@@ -116,6 +121,14 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     path = opts.out / "params.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path, doc
+
+
+def _param(section: dict, key: str, default, kinds, config: Path):
+    """``section[key]`` (or ``default``) if it has one of the types ``kinds``; else an InputError."""
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise InputError(str(config), f"{key}: {value!r} has the wrong type", fix=f"give it like {default!r}")
+    return value
 
 
 def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
