@@ -160,7 +160,7 @@ class AllocatorNode(Node):
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.forecast_pub = self.create_publisher(String, "/forecast/summary", conv.latched_qos(1))
-        self.create_service(SubmitOrder, "/submit_order", self.on_submit)
+        self.create_service(SubmitOrder, "/submit_order", self.on_submit, qos_profile=conv.service_qos())
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
         events_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
@@ -293,6 +293,11 @@ class AllocatorNode(Node):
 
     def on_task_feedback(self, msg: TaskFeedback) -> None:
         """A robot's answer to a task on /tasks (batched transport); repeats are harmless."""
+        task = self.ops.tasks.get(msg.task_id)
+        if task is not None and task.robot != msg.robot_id:  # only the robot the task is for answers it
+            self.get_logger().warning(f"ignored feedback on {msg.task_id} from {msg.robot_id!r}: it is "
+                                      f"{task.robot}'s task", throttle_duration_sec=10.0)
+            return
         now = self.now()
         if msg.event != TaskFeedback.EVENT_STEP_DONE:
             self.unanswered.pop(msg.task_id, None)

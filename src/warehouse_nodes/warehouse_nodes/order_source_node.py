@@ -63,7 +63,7 @@ class OrderSourceNode(Node):
             self.get_logger().warning(f"resumed from {cfg.state_store}: {len(self.answered)} orders answered")
         self.waiting: dict[str, tuple[Order, float]] = {}  # order id -> (order, wall time submitted)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
-        self.client = self.create_client(SubmitOrder, "/submit_order")
+        self.client = self.create_client(SubmitOrder, "/submit_order", qos_profile=conv.service_qos())
         self.order_pub = self.create_publisher(OrderMsg, "/orders", conv.latched_qos(conv.EVENT_HISTORY))
         self.create_timer(cfg.period, self.on_timer)
 
