@@ -7,6 +7,7 @@ gives the cost of the durable store per accepted order, measured on the allocato
 (:class:`warehouse_core.durable_ops.JournaledOps`) without ROS.
 
     python benchmarks/burst.py [--orders 10000] [--robots 20] [--duration 1800] [--seed 42]
+    python benchmarks/burst.py --standalone   # the allocator alone (no fleet): answers and CPU per order
 
 Wall-clock figures depend on the machine and its load (the shared CI machine is slower than a
 dedicated one); simulated-time figures do not.
@@ -62,6 +63,39 @@ def fleet_burst(args) -> tuple[dict, dict]:
     return {"result": result, "burst_at": burst_at, "completed": done, "stored": stored}, report
 
 
+def standalone_burst(args) -> tuple[object, float]:
+    """The burst against an allocator process alone (durable store on); returns the result and
+    the allocator's CPU seconds spent while answering it."""
+    import psutil
+    import rclpy
+
+    from warehouse_nodes.burst import BurstClient, burst_orders
+
+    out = Path(args.out or tempfile.mkdtemp(prefix="burst_"))
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "warehouse_nodes.allocator_node", "--ros-args", "--params-file",
+                             str(ROOT / "config" / "warehouse.yaml"), "-p", "use_sim_time:=false",
+                             "-p", f"layout:={LAYOUT}", "-p", f"boxes:={ROOT / 'config' / 'boxes.yaml'}",
+                             "-p", f"state_store:={out / 'state.db'}", "--log-level", "error"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rclpy.init()
+    try:
+        client = BurstClient()
+        orders = burst_orders(str(LAYOUT), args.orders, args.seed)
+        while not client.client.wait_for_service(timeout_sec=1.0):
+            pass
+        time.sleep(15.0)  # let the start-up forecast (a thread) finish: it is not the intake's cost
+        cpu = psutil.Process(proc.pid).cpu_times()
+        result = client.fire(orders, spread_s=1.0, answer_timeout_s=1800.0)
+        after = psutil.Process(proc.pid).cpu_times()
+        client.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+        proc.terminate()
+        proc.wait(30)
+    return result, (after.user + after.system) - (cpu.user + cpu.system)
+
+
 def store_cost(n: int, seed: int) -> list[tuple[str, float]]:
     """Wall µs per accepted order: core intake alone, and with the durable store (sync modes)."""
     from warehouse_core.durable_ops import JournaledOps
@@ -94,14 +128,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", default="", help="directory for the run (default: a temporary one)")
     parser.add_argument("--store-only", action="store_true", help="only the store cost table")
+    parser.add_argument("--standalone", action="store_true", help="burst an allocator alone (no fleet, no run)")
     args = parser.parse_args()
-    if not args.store_only:
+    if args.standalone:
+        r, cpu = standalone_burst(args)
+        print(f"Burst of {r.sent} orders at an allocator alone (durable store on), seed {args.seed}\n")
+        print("| sent | send time | accepted | rejected | dropped | latency p50 | latency p99 | max | all answered "
+              "after | allocator CPU per order |\n|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| {r.sent} | {r.send_s:.2f} s | {r.accepted} | {sum(r.rejected.values())} | {r.dropped} | "
+              f"{r.latency_ms(50):.0f} ms | {r.latency_ms(99):.0f} ms | {r.latency_ms(100):.0f} ms | "
+              f"{r.answered_s:.1f} s | {cpu / r.sent * 1000:.2f} ms |")
+        print("\n| rejected because | orders |\n|---|---|")
+        for kind, count in r.rejected.most_common():
+            print(f"| {kind} | {count} |")
+    elif not args.store_only:
         fleet, report = fleet_burst(args)
         r = fleet["result"]
         after = args.duration - fleet["burst_at"]
         print(f"Burst of {r.sent} orders at sim {fleet['burst_at']:.0f} s, {args.robots} robots, seed {args.seed}\n")
-        print("| sent | send time | accepted | rejected | dropped | latency p50 | latency p99 | max | all answered "
-              f"after | burst orders completed {after:.0f} sim s later | stored |")
+        print("| sent | send time | accepted | rejected | unanswered when the run ended | latency p50 | latency p99 "
+              f"| max | all answered after | burst orders completed {after:.0f} sim s later | stored |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         print(f"| {r.sent} | {r.send_s:.2f} s | {r.accepted} | {sum(r.rejected.values())} | {r.dropped} | "
               f"{r.latency_ms(50):.0f} ms | {r.latency_ms(99):.0f} ms | {r.latency_ms(100):.0f} ms | "
@@ -111,6 +157,8 @@ def main() -> None:
             print(f"| {kind} | {count} |")
         print(f"\nrun: {report['orders_completed']} orders completed in total, {report['collisions']} collisions, "
               f"{report['node_restarts']} node restarts, real-time factor {report['real_time_factor']}")
+    if args.standalone:
+        return
     print("\n| allocator intake (core, 10,000 orders) | µs per accepted order |\n|---|---|")
     for label, us in store_cost(args.orders, args.seed):
         print(f"| {label} | {us:.0f} |")

@@ -11,13 +11,13 @@ through the allocator's own intake (:meth:`WarehouseOps.submit`).
 import math
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_operations import ops_with
 
 from warehouse_core.boxes import load_boxes
 from warehouse_core.errors import InputError
@@ -27,6 +27,9 @@ from warehouse_core.inventory import load_inventory_csv
 from warehouse_core.layout import load_layout
 from warehouse_core.occupancy import load_occupancy_map
 from warehouse_core.orders import Order, OrderLine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
+from test_operations import ops_with  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = Path(__file__).resolve().parent / "data"

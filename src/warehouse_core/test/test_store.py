@@ -1,9 +1,10 @@
 """The durable store and the journaled allocator state: what was accepted survives a restart."""
 
 import sqlite3
+import sys
+from pathlib import Path
 
 import pytest
-from test_operations import ops_with, order
 
 from warehouse_core.durable_ops import JournaledOps, task_from_json, task_to_json
 from warehouse_core.errors import InputError
@@ -16,6 +17,9 @@ from warehouse_core.operations import (
     OrderEvent,
 )
 from warehouse_core.store import SCHEMA_VERSION, StateStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
+from test_operations import ops_with, order  # noqa: E402
 
 STOCK = {"R1": {"A": 9, "B": 9}, "R2": {"A": 9}, "R3": {"C": 9}}
 
