@@ -40,10 +40,10 @@ def _nodes(context):
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
              parameters=[config, common], output="screen",
-             respawn=True, respawn_delay=1.0),
+             respawn=bool(common["state_store"]), respawn_delay=1.0),
         Node(package=PACKAGE, executable="order_source", name="order_source",
              parameters=[config, common], output="screen",
-             respawn=True, respawn_delay=1.0),
+             respawn=bool(common["state_store"]), respawn_delay=1.0),
     ]
     robot_nodes = [
         Node(package=PACKAGE, executable="robot", name="robot", namespace=f"robot_{i}",
@@ -62,7 +62,7 @@ def generate_launch_description():
         DeclareLaunchArgument("state_store", default_value="",
                               description="Durable state file (SQLite) of the allocator and the order source: "
                                           "a respawned node resumes from it (use a new file per run); "
-                                          "empty: state in memory only"),
+                                          "empty: state in memory only, and no respawn"),
         DeclareLaunchArgument("seed", default_value="42",
                               description="Seed for robot starts, catalogue and demand"),
         DeclareLaunchArgument("use_sim_time", default_value="true",
