@@ -33,19 +33,22 @@ def _nodes(context):
         "robots": int(LaunchConfiguration("robots").perform(context)),
         "seed": int(LaunchConfiguration("seed").perform(context)),
         "layout": LaunchConfiguration("map").perform(context),
+        "state_store": LaunchConfiguration("state_store").perform(context),
         "use_sim_time": _flag("use_sim_time", context),
     }
     nodes = [
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
-             parameters=[config, common], output="screen"),
+             parameters=[config, common], output="screen",
+             respawn=True, respawn_delay=1.0),
         Node(package=PACKAGE, executable="forecaster", name="forecaster",
              parameters=[config, common], output="screen"),
     ]
     if _flag("order_source", context):
         nodes.append(Node(package=PACKAGE, executable="order_source", name="order_source",
-                          parameters=[config, common], output="screen"))
+                          parameters=[config, common], output="screen",
+                          respawn=True, respawn_delay=1.0))
     if _flag("floor_sim", context):
         nodes.append(Node(package=PACKAGE, executable="floor_simulator", name="floor_simulator",
                           parameters=[config, dict(common, use_sim_time=False)], output="screen"))
@@ -58,6 +61,9 @@ def generate_launch_description():
                               description="Fleet size: robots robot_0 .. robot_<N-1> are expected"),
         DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
                               description="Semantic layout YAML (racks, stations, chargers)"),
+        DeclareLaunchArgument("state_store", default_value="warehouse_state.db",
+                              description="Durable state file (SQLite) of the allocator and the order source: "
+                                          "a respawned node resumes from it; empty: state in memory only"),
         DeclareLaunchArgument("seed", default_value="42",
                               description="Seed of the catalogue and of the seeded order source"),
         DeclareLaunchArgument("use_sim_time", default_value="false",

@@ -78,7 +78,7 @@ def _nodes(context):
         raise RuntimeError(f"{world_dir} was generated for {len(poses)} robots, not {robots}: regenerate it")
     use_sim_time = LaunchConfiguration("use_sim_time").perform(context).lower() == "true"
     common = {"robots": robots, "layout": LaunchConfiguration("map").perform(context),
-              "use_sim_time": use_sim_time}
+              "use_sim_time": use_sim_time, "state_store": LaunchConfiguration("state_store").perform(context)}
 
     actions = [
         AppendEnvironmentVariable("GZ_SIM_RESOURCE_PATH", os.path.join(world_dir, "models")),
@@ -112,11 +112,13 @@ def _nodes(context):
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
-             parameters=[config, common], output="screen"),
+             parameters=[config, common], output="screen",
+             respawn=bool(common["state_store"]), respawn_delay=1.0),
         Node(package=PACKAGE, executable="forecaster", name="forecaster",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="order_source", name="order_source",
-             parameters=[config, common], output="screen"),
+             parameters=[config, common], output="screen",
+             respawn=bool(common["state_store"]), respawn_delay=1.0),
     ]
     return actions
 
@@ -128,6 +130,10 @@ def generate_launch_description():
                               description="Number of robots to spawn (robot_0 .. robot_<N-1>)"),
         DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
                               description="Semantic layout YAML the world was (or is) generated from"),
+        DeclareLaunchArgument("state_store", default_value="",
+                              description="Durable state file (SQLite) of the allocator and the order source: "
+                                          "with it they are respawned and resume from it (use a new file per "
+                                          "run); empty: state in memory only, and no respawn"),
         DeclareLaunchArgument("world_dir", default_value="",
                               description="Output of ./warehouse gazebo world; '' = generate into "
                                           "build/gazebo_world now"),

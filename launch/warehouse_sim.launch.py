@@ -29,6 +29,7 @@ def _nodes(context):
         "robots": robots,
         "seed": int(LaunchConfiguration("seed").perform(context)),
         "layout": LaunchConfiguration("map").perform(context),
+        "state_store": LaunchConfiguration("state_store").perform(context),
         "use_sim_time": LaunchConfiguration("use_sim_time").perform(context) == "true",
     }
     sim_params = dict(common, use_sim_time=False)
@@ -38,11 +39,13 @@ def _nodes(context):
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
-             parameters=[config, common], output="screen"),
+             parameters=[config, common], output="screen",
+             respawn=bool(common["state_store"]), respawn_delay=1.0),
         Node(package=PACKAGE, executable="forecaster", name="forecaster",
              parameters=[config, common], output="screen"),
         Node(package=PACKAGE, executable="order_source", name="order_source",
-             parameters=[config, common], output="screen"),
+             parameters=[config, common], output="screen",
+             respawn=bool(common["state_store"]), respawn_delay=1.0),
     ]
     robot_nodes = [
         Node(package=PACKAGE, executable="robot", name="robot", namespace=f"robot_{i}",
@@ -58,6 +61,10 @@ def generate_launch_description():
                               description="Number of robots (robot_0 .. robot_<N-1>)"),
         DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
                               description="Semantic layout YAML (racks, stations, chargers)"),
+        DeclareLaunchArgument("state_store", default_value="",
+                              description="Durable state file (SQLite) of the allocator and the order source: "
+                                          "a respawned node resumes from it (use a new file per run); "
+                                          "empty: state in memory only, and no respawn"),
         DeclareLaunchArgument("seed", default_value="42",
                               description="Seed for robot starts, catalogue and demand"),
         DeclareLaunchArgument("use_sim_time", default_value="true",

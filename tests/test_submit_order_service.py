@@ -63,3 +63,66 @@ def test_orders_are_accepted_or_refused_with_a_reason(allocator):
         res = call(node, client, bad)
         assert not res.accepted
         assert words in res.reason, res.reason
+
+
+def test_malformed_requests_are_refused_by_field_and_the_node_keeps_serving(allocator):
+    """Hostile requests over real DDS (what the message types let through: NaN and negative
+    quantities cannot be encoded in uint32, so their nearest: 0 and 2**32-1)."""
+    node, client = allocator
+    many = Order(consumer_id="C1", lines=[OrderLine(sku="SKU-00000", quantity=1)] * 201)
+    many.deadline.sec = 3600
+    late = make()
+    late.created.sec, late.deadline.sec = 2**31 - 1, 5
+    odd_time = make()
+    odd_time.deadline.nanosec = 4_000_000_000  # not a valid Time: nanosec >= 1e9
+    service = make()
+    service.service = 255
+    cases = [(make(qty=2**32 - 1), "lines[0].quantity"),
+             (make(qty=0), "lines[0].quantity"),
+             (make(sku=""), "lines[0].sku"),
+             (make(sku="SKU-ÄÖÜ-🙂\u202e"), "not in the catalogue"),
+             (make(sku="x" * 100_000), "lines[0].sku"),
+             (make(consumer=" \t "), "consumer_id"),
+             (make(consumer="顧客"), None),  # unicode consumer ids are fine
+             (many, "lines"),
+             (late, "deadline"),
+             (service, "service"),
+             (odd_time, None)]
+    for order, field in cases:
+        res = call(node, client, order)
+        if field is None:
+            assert res.accepted or res.reason, res
+        else:
+            assert not res.accepted and field in res.reason, (field, res.reason[:200])
+    first = make()
+    first.order_id = "DUP-1"
+    assert call(node, client, first).accepted
+    assert call(node, client, first).accepted  # a repeat (lost answer): acknowledged again
+    other = make(qty=2)
+    other.order_id = "DUP-1"
+    res = call(node, client, other)
+    assert not res.accepted and "order_id 'DUP-1'" in res.reason
+    assert call(node, client, make()).accepted  # still serving
+
+
+def test_fuzzed_requests_never_break_the_service(allocator):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    node, client = allocator
+    text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+    lines = st.lists(st.builds(OrderLine, sku=st.one_of(st.sampled_from(["SKU-00000", "SKU-00001", ""]), text),
+                               quantity=st.one_of(st.integers(0, 3), st.integers(0, 2**32 - 1))), max_size=5)
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(order_id=st.one_of(st.just(""), text), consumer=st.one_of(st.just(""), text), lines=lines,
+           created=st.integers(-2**31, 2**31 - 1), deadline=st.integers(-2**31, 2**31 - 1),
+           service=st.integers(0, 255))
+    def check(order_id, consumer, lines, created, deadline, service):
+        order = Order(order_id=order_id, consumer_id=consumer, lines=lines, service=service)
+        order.created.sec, order.deadline.sec = created, deadline
+        res = call(node, client, order)
+        assert res.accepted or res.reason
+
+    check()
+    assert call(node, client, make()).accepted

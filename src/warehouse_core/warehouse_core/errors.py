@@ -20,3 +20,10 @@ class InputError(ValueError):
         if fix:
             text += f" (fix: {fix})"
         super().__init__(text)
+
+
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read as text, for an :class:`InputError` message."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return exc.strerror or str(exc)

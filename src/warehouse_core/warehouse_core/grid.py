@@ -17,7 +17,7 @@ from pathlib import Path as FilePath
 
 import numpy as np
 
-from warehouse_core.errors import InputError
+from warehouse_core.errors import InputError, unreadable
 
 Coord = tuple[int, int]
 Path = list[Coord]
@@ -148,9 +148,9 @@ def load_movingai_map(path: str | FilePath) -> Grid:
     """Load a MovingAI ``.map`` file (``type octile`` header, then rows; ``.``/G/S free)."""
     path = FilePath(path)
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read map file: {exc.strerror}",
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot read map file: {unreadable(exc)}",
                          fix="check the --map path") from None
     header: dict[str, str] = {}
     i = 0
@@ -199,9 +199,9 @@ def load_movingai_scen(path: str | FilePath, grid: Grid | None = None,
     """
     path = FilePath(path)
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read scenario file: {exc.strerror}",
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot read scenario file: {unreadable(exc)}",
                          fix="check the --scen path") from None
     out: list[ScenAgent] = []
     for lineno, line in enumerate(lines, start=1):

@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 from scipy import ndimage
 
-from warehouse_core.errors import InputError
+from warehouse_core.errors import InputError, unreadable
 from warehouse_core.grid import Coord, Grid, load_movingai_map
 from warehouse_core.occupancy import GridFrame, load_occupancy_map
 
@@ -227,9 +227,9 @@ def load_layout(path: str | Path) -> Layout:
     path = Path(path)
     src = str(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(src, f"cannot read layout file: {exc.strerror}",
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(src, f"cannot read layout file: {unreadable(exc)}",
                          fix="check the layout path (e.g. maps/warehouse_layout.yaml)") from None
     try:
         doc = yaml.safe_load(text)

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from warehouse_core.errors import InputError
+from warehouse_core.errors import InputError, unreadable
 from warehouse_core.grid import Coord, Grid
 
 __all__ = [
@@ -315,9 +315,9 @@ def load_occupancy_map(yaml_path: str | Path) -> OccupancyMap:
     yaml_path = Path(yaml_path)
     src = str(yaml_path)
     try:
-        text = yaml_path.read_text()
-    except OSError as exc:
-        raise InputError(src, f"cannot read map YAML: {exc.strerror}",
+        text = yaml_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(src, f"cannot read map YAML: {unreadable(exc)}",
                          fix="check the map path (a Nav2 map YAML such as maps/warehouse.yaml)") from None
     try:
         doc = yaml.safe_load(text)

@@ -239,8 +239,11 @@ class WarehouseOps:
             order = Order(f"A{next(self._order_ids):06d}", order.consumer_id, order.lines,
                           order.created, order.deadline, order.service)
         reason = ""
-        if order.order_id in self.orders:
-            reason = f"order_id {order.order_id!r} was already submitted"
+        known = self.orders.get(order.order_id)
+        if known is not None and known.order == order:
+            return True, order.order_id, ""  # a repeat (the answer was lost): acknowledged again, not added
+        if known is not None:
+            reason = f"order_id {order.order_id!r} was already submitted with other content"
         reason = reason or order_problem(order, self.inventory.skus)
         if not reason:
             for i, line in enumerate(order.lines):
@@ -256,14 +259,19 @@ class WarehouseOps:
             self.events.append(OrderEvent(order.order_id, order.consumer_id, ORDER_REJECTED,
                                           len(order.lines), 0, now, reason))
             return False, order.order_id, reason
+        self.adopt_order(order)
+        self.events.append(OrderEvent(order.order_id, order.consumer_id, ORDER_ACCEPTED,
+                                      len(order.lines), 0, now))
+        return True, order.order_id, ""
+
+    def adopt_order(self, order: Order) -> None:
+        """Take ``order`` as accepted without checks (a new order that passed them, or one
+        reloaded from the durable store): its lines join the pending pool."""
         self.orders[order.order_id] = OrderRecord(order)
         self.consolidator.accepted(order.order_id, order.consumer_id, order.created, order.deadline)
         for i, line in enumerate(order.lines):
             self._add_pending(PickLine(order.order_id, i, line.sku, line.quantity,
                                        order.deadline, order.created))
-        self.events.append(OrderEvent(order.order_id, order.consumer_id, ORDER_ACCEPTED,
-                                      len(order.lines), 0, now))
-        return True, order.order_id, ""
 
     def _unreserved_stock(self, sku: str) -> int:
         return self.inventory.total_available(sku)
@@ -291,7 +299,33 @@ class WarehouseOps:
             slot.battery = battery
 
     def idle_robots(self) -> list[str]:
-        return [n for n, s in self.robots.items() if not s.task and s.available]
+        # cell (-1, -1): known from a reloaded task only, no state heard yet
+        return [n for n, s in self.robots.items() if not s.task and s.available and s.cell[0] >= 0]
+
+    def adopt_task(self, task: Task) -> None:
+        """Take ``task`` as assigned (reloaded from the durable store): reserve what
+        :meth:`assign` reserved for it when it was created (stock, rack, station slot, return
+        location or charger) and bind it to its robot."""
+        if task.type == TYPE_PICK:
+            lines = []
+            for line in task.lines:
+                mine = self.pending.get((line.order_id, line.index))
+                if mine is None:
+                    raise ValueError(f"task {task.task_id}: line {line.order_id}[{line.index}] is not pending")
+                self.inventory.reserve(task.rack, mine.sku, mine.quantity)
+                mine.rack = task.rack
+                self._take_pending(mine)
+                lines.append(mine)
+            task.lines = lines
+            self.busy_racks.add(task.rack)
+            self.station_load[task.station] += 1
+            self.reserved_locations.add(task.return_location)
+        elif task.charger:
+            self.charger_user[task.charger] = task.robot
+        slot = self.robots.setdefault(task.robot, RobotSlot((-1, -1)))
+        slot.task = task.task_id
+        self.tasks[task.task_id] = task
+        self._order_progress(task, task.created)
 
     # -- assignment --------------------------------------------------------------------
     def assign(self, now: float) -> list[Task]:

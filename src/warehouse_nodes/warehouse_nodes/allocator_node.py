@@ -21,6 +21,11 @@
   service: its task fails and its unpicked lines go back to the pending pool. When the
   simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
   is available again there.
+* With ``state_store`` (a file; ``./warehouse run`` puts ``state.db`` in the run directory)
+  every accepted order and every task change is written to the durable store
+  (:mod:`warehouse_core.store`) before it is acknowledged or sent; a restarted allocator
+  reloads it, re-publishes the current order and task states and repeats the tasks in flight
+  to their robots, which answer with where they are (batched transport).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from std_msgs.msg import String
 
 from warehouse_core import operations
 from warehouse_core.boxes import load_boxes
+from warehouse_core.durable_ops import JournaledOps
 from warehouse_core.errors import InputError
 from warehouse_core.inventory import load_catalogue
 from warehouse_core.items import seeded_item_specs
@@ -43,6 +49,7 @@ from warehouse_core.layout import load_layout
 from warehouse_core.shipping import ShippingDesk
 from warehouse_core.shipping import TrackingEvent as TrackingEventCore
 from warehouse_core.silence import SilenceWatch
+from warehouse_core.store import StateStore
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     DemandForecast,
@@ -91,6 +98,8 @@ class AllocatorConfig:
     boxes: str = "config/boxes.yaml"
     packing_time_limit: float = 1.0
     dispatch_time: float = 0.0
+    state_store: str = ""  # durable state file (SQLite); empty: none (state lives in memory only)
+    state_store_sync: str = "normal"  # SQLite synchronous: normal (survives process death) or full
 
 
 class AllocatorNode(Node):
@@ -112,9 +121,10 @@ class AllocatorNode(Node):
             raise InputError("parameters task_allocator.policy / returns / park_after", str(exc)) from None
         desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
                             cfg.packing_time_limit, cfg.seed)
+        store = StateStore(cfg.state_store, cfg.state_store_sync) if cfg.state_store else None
         # random returns until the forecaster's forecast arrives (on_forecast)
-        self.ops = operations.WarehouseOps(layout, inventory, ops_cfg, placement=placement, shipping=desk,
-                                           forecast_pending=True)
+        self.ops = JournaledOps(layout, inventory, ops_cfg, placement=placement, shipping=desk, store=store,
+                                forecast_pending=True)
         self.create_subscription(DemandForecast, conv.FORECAST_DEMAND_TOPIC, self.on_forecast, conv.latched_qos(1))
         self.batched = conv.check_fleet_transport(cfg.fleet_transport, self.get_fully_qualified_name())
         self.task_clients: dict[str, ActionClient] = {}
@@ -138,13 +148,26 @@ class AllocatorNode(Node):
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.open_orders_pub = self.create_publisher(String, "/allocator/open_orders", conv.latched_qos(1))
-        self.create_service(SubmitOrder, "/submit_order", self.on_submit)
+        self.create_service(SubmitOrder, "/submit_order", self.on_submit, qos_profile=conv.service_qos())
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
         events_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
         self.create_timer(cfg.allocation_period, self.on_timer)
+        self._resume()
+
+    def _resume(self) -> None:
+        """Reload the durable store (a restart): publish the current states, repeat the tasks in flight."""
+        report = self.ops.recover()
+        if not report.entries:
+            return
+        self.get_logger().warning(f"resumed from {self.cfg.state_store}: {report.orders} orders "
+                                  f"({report.open_orders} open), {len(report.tasks_in_flight)} tasks in flight")
+        for task in report.tasks_in_flight:
+            if self.batched:  # the robot answers a repeated task with its progress, never starts it twice
+                self.unanswered[task.task_id] = (conv.task_to_msg(task), float("-inf"))
+        self._publish_events()
 
     def on_forecast(self, msg: DemandForecast) -> None:
         """The forecaster's per-SKU forecast: racks are classed by it from now on."""
@@ -236,6 +259,11 @@ class AllocatorNode(Node):
 
     def on_task_feedback(self, msg: TaskFeedback) -> None:
         """A robot's answer to a task on /tasks (batched transport); repeats are harmless."""
+        task = self.ops.tasks.get(msg.task_id)
+        if task is not None and task.robot != msg.robot_id:  # only the robot the task is for answers it
+            self.get_logger().warning(f"ignored feedback on {msg.task_id} from {msg.robot_id!r}: it is "
+                                      f"{task.robot}'s task", throttle_duration_sec=10.0)
+            return
         now = self.now()
         if msg.event != TaskFeedback.EVENT_STEP_DONE:
             self.unanswered.pop(msg.task_id, None)

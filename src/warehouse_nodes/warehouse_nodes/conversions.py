@@ -104,6 +104,16 @@ def feedback_qos() -> QoSProfile:
     return QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
 
 
+SUBMIT_QUEUE = 20_000  # /submit_order requests (and answers) queued before any is dropped
+
+
+def service_qos() -> QoSProfile:
+    """/submit_order on both sides: reliable with a deep queue, so that a burst of thousands of
+    requests waits for the allocator instead of overwriting requests not yet served (the
+    default service queue keeps 10)."""
+    return QoSProfile(depth=SUBMIT_QUEUE, reliability=ReliabilityPolicy.RELIABLE)
+
+
 def latched_qos(depth: int = 1) -> QoSProfile:
     """Reliable, transient-local: late joiners get the last ``depth`` messages of each writer."""
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,

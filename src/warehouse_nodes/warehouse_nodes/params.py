@@ -11,6 +11,7 @@ import dataclasses
 import math
 from typing import TypeVar, get_type_hints
 
+from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -35,7 +36,12 @@ def declare_config(node: Node, cls: type[T]) -> T:
             value = node.declare_parameter(f.name, _ARRAYS[kind]).value
             value = list(default) if value is None else list(value)
         else:
-            value = node.declare_parameter(f.name, default).value
+            try:
+                value = node.declare_parameter(f.name, default).value
+            except InvalidParameterTypeException as exc:
+                raise InputError(f"parameter {node.get_fully_qualified_name()}.{f.name}",
+                                 f"expected a {kind.__name__} like {default!r}: {exc}",
+                                 fix="correct the value in the config YAML or the -p override") from None
         if kind is float and isinstance(value, int):
             value = float(value)
         if kind in (int, float) and (not isinstance(value, (int, float)) or isinstance(value, bool)

@@ -14,6 +14,9 @@
   one; the task steps not completed yet are bound to its waypoints again.
 * When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
   the message) and refuses new ones.
+* It obeys only commands for its own namespace: a path on its ``path`` topic or a task goal
+  that names another robot is ignored, counted in ``foreign_commands`` and logged (on the
+  fleet-wide topics ``/tasks`` and ``/fleet/release`` it only ever reads its own entries).
 * Drive backend (parameter ``drive_backend``, :mod:`warehouse_nodes.drive_backends`):
   ``floor_sim`` (the floor simulator: ``/sim/drive``, ``/sim/fleet_state``), ``gazebo`` (a
   cmd_vel/odom path tracker for Gazebo and real differential-drive bases) or ``nav2``.
@@ -110,6 +113,7 @@ class RobotNode(Node):
         self.heartbeat_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(self.cfg.heartbeat_period, self.on_heartbeat, clock=self.heartbeat_clock)
         self.failed = False
+        self.foreign_commands = 0  # commands naming another robot, ignored
         self.odom_pub = self.create_publisher(Odometry, "odom", 10, event_callbacks=conv.no_pub_events())
         self.state_pub = self.create_publisher(RobotState, "state", 10, event_callbacks=conv.no_pub_events())
         # latched: a planner that (re)joins late still gets this robot's current request
@@ -197,6 +201,8 @@ class RobotNode(Node):
     # -- planner interaction -----------------------------------------------------------
     def on_path(self, msg: TimedPath) -> None:
         """A new path (``first_index`` 0, higher plan id) or the next segment of the current one."""
+        if self._foreign("path", msg.robot_id):
+            return
         waypoints = [((w.cell_x, w.cell_y), w.op) for w in msg.waypoints]
         if self.path is None or msg.plan_id > self.path.plan_id:
             if msg.first_index != 0:
@@ -297,7 +303,19 @@ class RobotNode(Node):
 
     # -- tasks over the action (fleet_transport per_robot) ------------------------------
     def on_goal(self, goal: ExecuteTask.Goal) -> GoalResponse:
+        if self._foreign("execute_task goal", goal.task.robot_id):
+            return GoalResponse.REJECT
         return GoalResponse.REJECT if self.refusal(goal.task) else GoalResponse.ACCEPT
+
+    def _foreign(self, what: str, robot_id: str) -> bool:
+        """A command on this robot's own interface that names another robot: ignore, count, log."""
+        if robot_id == self.robot_id:
+            return False
+        self.foreign_commands += 1
+        self.get_logger().warning(f"ignored a {what} for {robot_id!r}: this node is {self.robot_id} "
+                                  f"({self.foreign_commands} foreign commands so far)",
+                                  throttle_duration_sec=10.0)
+        return True
 
     def on_cancel(self, goal_handle) -> CancelResponse:  # noqa: ARG002
         return CancelResponse.REJECT  # a rack visit in progress is finished, never abandoned

@@ -57,6 +57,7 @@ from warehouse_interfaces.msg import (
 from warehouse_nodes import conversions as conv
 from warehouse_nodes import run_faults
 from warehouse_nodes.run_faults import FaultLog, apply_scenario, silence_args
+from warehouse_nodes.supervisor import RESPAWN, Supervisor
 
 ROBOTS_PER_CONTAINER = 100
 ROBOT_NICENESS = 5  # scheduling priority of robot containers below the central nodes
@@ -66,6 +67,7 @@ MEMORY_SAMPLE_S = 5.0  # [s, wall] between memory samples (reading PSS of every 
 MAX_ODOM_GAP_S = 2.0  # longer stretches without odometry are not judged for collisions
 RTF_ROBOT_BUDGET = 750.0  # default --max-rtf: this / robots (500 robots: x1.5), at most the config's
 ALLOCATOR_GRACE_S = 30.0  # [s, wall] longest wait at the end for the allocator to catch up with sim time
+STATE_FILE = "state.db"  # the run's durable state (orders, tasks), in the run directory
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,10 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     if not isinstance(doc, dict) or "/**" not in doc:
         raise InputError(str(opts.config), "no '/**: ros__parameters:' section",
                          fix="start from config/warehouse.yaml")
+    for key, section in doc.items():
+        if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
+            raise InputError(str(opts.config), f"section {key!r} is not a 'ros__parameters:' mapping",
+                             fix="give every node section a ros__parameters mapping (see config/warehouse.yaml)")
     common = doc["/**"].setdefault("ros__parameters", {})
     common.update(robots=opts.robots, seed=opts.seed, layout=str(opts.layout))
     allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
@@ -112,14 +118,17 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     # large fleets publish odometry less often (collisions are judged on the simulator's ground
     # truth, recorded every tick, so they are not affected)
     robot = doc.setdefault("/**/robot", {}).setdefault("ros__parameters", {})
-    robot["odom_period"] = max(float(robot.get("odom_period", 0.5)), opts.robots / ODOM_PER_SIM_S)
-    boxes = Path(allocator.get("boxes", "config/boxes.yaml"))
+    robot["odom_period"] = max(float(_param(robot, "odom_period", 0.5, (int, float), opts.config)),
+                               opts.robots / ODOM_PER_SIM_S)
+    boxes = Path(_param(allocator, "boxes", "config/boxes.yaml", str, opts.config))
     allocator["boxes"] = str(boxes if boxes.is_absolute() else opts.root / boxes)
     sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
     sim["real_time_factor"] = max_rtf(opts, float(sim.get("real_time_factor", 0.0)))
     sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
     if opts.scenario is not None:
         apply_scenario(doc, opts.scenario)
+    for node in RESPAWN:  # durable state: a restarted allocator or order source resumes from it
+        doc.setdefault(node, {}).setdefault("ros__parameters", {})["state_store"] = str(opts.out / STATE_FILE)
     # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
     sim["expected_state_readers"] = len(range(0, opts.robots, ROBOTS_PER_CONTAINER)) + 1
     path = opts.out / "params.yaml"
@@ -142,6 +151,8 @@ def max_rtf(opts: RunOptions, configured: float) -> float:
         raise InputError("--max-rtf", f"{opts.max_rtf} is not a real-time factor",
                          fix="give a factor > 0, or 0 for as fast as possible")
     return float(opts.max_rtf)
+
+
 FORECASTER_KEYS = ("forecast_model", "forecast_ets_model", "forecast_smooth", "forecast_horizon", "forecast_folds",
                    "history_days", "history_orders_per_day", "demand_history_csv")
 
@@ -154,6 +165,14 @@ def move_forecast_keys(doc: dict) -> None:
     for key in FORECASTER_KEYS:
         if key in allocator:
             forecaster.setdefault(key, allocator.pop(key))
+
+
+def _param(section: dict, key: str, default, kinds, config: Path):
+    """``section[key]`` (or ``default``) if it has one of the types ``kinds``; else an InputError."""
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise InputError(str(config), f"{key}: {value!r} has the wrong type", fix=f"give it like {default!r}")
+    return value
 
 
 def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
@@ -336,6 +355,18 @@ def _stop(procs: dict[str, subprocess.Popen], timeout: float = 10.0) -> None:
             p.wait()
 
 
+def _spawn(opts: RunOptions, name: str, cmd: list[str]) -> subprocess.Popen:
+    """Start one node process, its output appended to ``logs/<name>.log`` (a restart adds to it)."""
+    log = open(opts.out / "logs" / f"{name}.log", "a")
+    log.write(f"--- {name} process started {time.strftime('%H:%M:%S')}\n")
+    log.flush()
+    # on a fleet every robot has its own computer; here they share the server's cores,
+    # so robot containers yield to the central nodes when both want a core
+    if name.startswith("robots_"):
+        cmd = ["nice", "-n", str(ROBOT_NICENESS), *cmd]
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=opts.root, start_new_session=True)
+
+
 def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
     """Memory of this process and every node process (PSS: shared pages split, not doubled)."""
     total = 0
@@ -407,7 +438,6 @@ def execute(opts: RunOptions) -> dict:
     if bag_dir.exists():
         raise InputError(str(bag_dir), "a bag from an earlier run is in the way",
                          fix="choose a new --out directory")
-    procs: dict[str, subprocess.Popen] = {}
     rclpy.init(args=["--ros-args", "--log-level", "warn"])
     transport = param_doc["/**"]["ros__parameters"].get("fleet_transport", "batched")
     monitor = RunMonitor(opts, bag_dir, conv.check_fleet_transport(transport, "/**"))
@@ -420,15 +450,11 @@ def execute(opts: RunOptions) -> dict:
     failure = ""
     sim_started_wall = None
     cpu: dict[str, float] = {}
+    commands = node_commands(opts, params)
+    supervisor = Supervisor(lambda name: _spawn(opts, name, commands[name]))
+    procs = supervisor.procs
     try:
-        for name, cmd in node_commands(opts, params).items():
-            log = open(opts.out / "logs" / f"{name}.log", "w")
-            # on a fleet every robot has its own computer; here they share the server's cores,
-            # so robot containers yield to the central nodes when both want a core
-            if name.startswith("robots_"):
-                cmd = ["nice", "-n", str(ROBOT_NICENESS), *cmd]
-            procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                           cwd=opts.root, start_new_session=True)
+        supervisor.launch(list(commands))
         last_sample = 0.0
         next_timeline = 0.0
         while monitor.sim_time < opts.duration:
@@ -436,16 +462,15 @@ def execute(opts: RunOptions) -> dict:
             if opts.sample_every > 0 and monitor.sim_time >= next_timeline:
                 next_timeline += opts.sample_every
                 _timeline_sample(opts.out / "timeline.jsonl", monitor, procs, t_start)
+            failure = supervisor.check()
+            if failure:
+                break
             if sim_started_wall is None and monitor.sim_time > 0:
                 sim_started_wall = time.monotonic()
             now = time.monotonic()
             if now - last_sample >= MEMORY_SAMPLE_S:
                 last_sample = now
                 peak_rss = max(peak_rss, _memory_mb(procs))
-                dead = [n for n, p in procs.items() if p.poll() is not None]
-                if dead:
-                    failure = f"node process {dead[0]} exited with code {procs[dead[0]].returncode}"
-                    break
                 if sim_started_wall is None and now - t_start > 120:
                     failure = "the simulation did not start within 120 s"
                     break
@@ -534,6 +559,7 @@ def execute(opts: RunOptions) -> dict:
         "max_no_progress_strict_s": round(watch.longest_strict(), 1),
         "peak_rss_mb": round(peak_rss, 1),
         "cpu_s": cpu,
+        "node_restarts": supervisor.total_restarts,
         "seed": opts.seed,
         "layout": str(opts.layout),
         "bag": str(bag_dir),

@@ -1,0 +1,135 @@
+"""The durable store and the journaled allocator state: what was accepted survives a restart."""
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from warehouse_core.durable_ops import JournaledOps, task_from_json, task_to_json
+from warehouse_core.errors import InputError
+from warehouse_core.operations import (
+    ORDER_COMPLETED,
+    TASK_ACTIVE,
+    TASK_ASSIGNED,
+    TASK_DONE,
+    TASK_FAILED,
+    OrderEvent,
+)
+from warehouse_core.store import SCHEMA_VERSION, StateStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
+from test_operations import ops_with, order  # noqa: E402
+
+STOCK = {"R1": {"A": 9, "B": 9}, "R2": {"A": 9}, "R3": {"C": 9}}
+
+
+def journaled(path, stock=STOCK) -> JournaledOps:
+    base = ops_with({r: dict(s) for r, s in stock.items()})
+    return JournaledOps(base.layout, base.inventory, base.config, store=StateStore(path))
+
+
+def snapshot(ops: JournaledOps) -> dict:
+    return {
+        "orders": {oid: (r.state, r.lines_picked) for oid, r in ops.orders.items()},
+        "pending": sorted(ops.pending),
+        "tasks": {tid: (t.robot, t.state, t.step_index, [(p.order_id, p.index, p.rack) for p in t.lines])
+                  for tid, t in ops.tasks.items()},
+        "reserved": {r: {s: q for s, q in per.items() if q} for r, per in ops.inventory.reserved.items()},
+        "stock": ops.inventory.stock,
+        "busy": sorted(ops.busy_racks),
+        "station_load": dict(ops.station_load),
+        "reserved_locations": sorted(ops.reserved_locations),
+        "rack_at": dict(ops.rack_at),
+        "robot_tasks": {n: s.task for n, s in ops.robots.items() if s.task},
+        "failed": sorted(ops.failed_robots),
+    }
+
+
+def drive(ops: JournaledOps) -> list:
+    """Orders, two visits, one done, one failed after its lift, one still in flight."""
+    for i, sku in enumerate(["A", "B", "C", "A"]):
+        assert ops.submit(order(f"O{i}", (sku, 1), consumer=f"C{i}"), 0)[0]
+    ops.update_robot("robot_0", (7, 4))
+    ops.update_robot("robot_1", (0, 0))
+    tasks = ops.assign(1.0)
+    assert len(tasks) == 2
+    a, b = tasks
+    ops.step_done(a.task_id, 1, 5.0)
+    ops.task_finished(a.task_id, True, 9.0)
+    ops.step_done(b.task_id, 1, 6.0)
+    ops.robot_failed(b.robot, 7.0, "test fault")
+    ops.rack_recovered(b.rack, "L4", 8.0)
+    ops.update_robot("robot_0", (2, 2))
+    return ops.assign(10.0)
+
+
+def test_recover_restores_orders_tasks_reservations_and_racks(tmp_path):
+    ops = journaled(tmp_path / "state.db")
+    third = drive(ops)
+    assert third and third[0].state == TASK_ASSIGNED
+    before = snapshot(ops)
+    again = journaled(tmp_path / "state.db")
+    report = again.recover()
+    assert snapshot(again) == before
+    assert report.orders == 4 and [t.task_id for t in report.tasks_in_flight] == [third[0].task_id]
+    # ids go on after the stored ones: a robot never sees a task id twice
+    again.update_robot("robot_0", (2, 2))
+    again.task_finished(third[0].task_id, True, 20.0)
+    assert again.submit(order("O9", ("A", 1)), 21.0)[0]
+    new = again.assign(22.0)
+    assert new and all(t.task_id not in before["tasks"] for t in new)
+    # the replayed events are the current state, once per order and task
+    events = again.drain_events()
+    assert sum(isinstance(e, OrderEvent) and e.order_id == "O0" and e.state == ORDER_COMPLETED
+               for e in events) <= 1
+
+
+def test_rows_follow_the_state(tmp_path):
+    ops = journaled(tmp_path / "state.db")
+    drive(ops)
+    store = ops.store
+    rows = {t.task_id: t for t in store.tasks()}
+    states = sorted(t.state for t in rows.values())
+    assert states == sorted([TASK_DONE, TASK_FAILED, TASK_ASSIGNED])
+    assert {o.order_id for o in store.orders()} == {"O0", "O1", "O2", "O3"}
+    assert task_from_json(task_to_json(ops.tasks["T000001"])).steps == ops.tasks["T000001"].steps
+    assert TASK_ACTIVE not in states  # the failed visit was active, its row says failed now
+
+
+def test_a_repeated_submission_is_acknowledged_once(tmp_path):
+    ops = journaled(tmp_path / "state.db")
+    o = order("O1", ("A", 2))
+    assert ops.submit(o, 0) == (True, "O1", "")
+    assert ops.submit(o, 1) == (True, "O1", "")  # the first answer was lost: same answer, nothing added
+    assert len(ops.pending) == 1
+    assert not ops.submit(order("O1", ("A", 3)), 2)[0]  # same id, other content: refused
+    assert sum(1 for e in ops.store.journal() if e.kind == "order") == 1
+
+
+def test_wrong_schema_version_is_refused_by_name(tmp_path):
+    path = tmp_path / "state.db"
+    StateStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(InputError, match=rf"state.db: state store has schema version 999, this build reads "
+                                         rf"version {SCHEMA_VERSION}"):
+        StateStore(path)
+
+
+def test_not_a_database_is_refused_by_name(tmp_path):
+    path = tmp_path / "state.db"
+    path.write_text("this is not sqlite\n" * 100)
+    with pytest.raises(InputError, match="state.db: not a usable state store"):
+        StateStore(path)
+
+
+def test_wal_mode_and_order_source_answers(tmp_path):
+    store = StateStore(tmp_path / "state.db")
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.record_answer("O1", True, "")
+    store.record_answer("O2", False, "no stock")
+    other = StateStore(tmp_path / "state.db")  # a second process' view
+    assert other.answered() == {"O1": True, "O2": False}

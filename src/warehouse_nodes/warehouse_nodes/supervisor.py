@@ -1,0 +1,57 @@
+"""Process supervision for ``./warehouse run``: a central node that dies is started again.
+
+Like launch's ``respawn=True``: the allocator and the order source keep their state in the
+run's durable store (:mod:`warehouse_core.store`), so a new process resumes where the dead one
+stopped. The simulator, the planner and the robot containers are not restarted (their state is
+not durable): their death ends the run with an error, as before. Every restart is counted
+(``node_restarts`` in ``report.json``); each start is marked in the node's log.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+
+RESPAWN = frozenset({"task_allocator", "order_source"})
+RESPAWN_DELAY_S = 0.5  # [s, wall] between a death and the restart
+MAX_RESTARTS = 50  # per node: a node that keeps dying (bad input, a bug) ends the run
+
+
+class Supervisor:
+    """Starts node processes with ``start(name)`` and restarts those in ``respawn`` when they die."""
+
+    def __init__(self, start: Callable[[str], subprocess.Popen], respawn: frozenset[str] = RESPAWN) -> None:
+        self.start = start
+        self.respawn = respawn
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, int] = {}
+        self._died: dict[str, float] = {}  # name -> wall time its death was seen
+
+    def launch(self, names: list[str]) -> dict[str, subprocess.Popen]:
+        for name in names:
+            self.procs[name] = self.start(name)
+        return self.procs
+
+    @property
+    def total_restarts(self) -> int:
+        return sum(self.restarts.values())
+
+    def check(self) -> str:
+        """Restart dead respawnable nodes (after a short delay); a reason to end the run if
+        another node died or one died too often, else empty."""
+        now = time.monotonic()
+        for name, proc in self.procs.items():
+            code = proc.poll()
+            if code is None:
+                continue
+            if name not in self.respawn or code == 2:  # exit code 2: bad input, a restart would not help
+                return f"node process {name} exited with code {code}"
+            if self.restarts.get(name, 0) >= MAX_RESTARTS:
+                return f"node process {name} died {MAX_RESTARTS + 1} times (last exit code {code})"
+            first_seen = self._died.setdefault(name, now)
+            if now - first_seen >= RESPAWN_DELAY_S:
+                del self._died[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self.procs[name] = self.start(name)
+        return ""

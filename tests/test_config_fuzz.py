@@ -1,0 +1,70 @@
+"""Bad configs, fuzzed (hypothesis): the run's params YAML and node parameters of wrong type.
+
+``./warehouse run --config FILE`` reads the file before starting anything: a mutated
+``config/warehouse.yaml`` is either usable or refused with an InputError naming the file.
+A node given a parameter of the wrong type or a non-finite number refuses it with an
+InputError naming the parameter (the process prints it and exits with code 2).
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src" / "warehouse_core" / "test"))
+from test_fuzz_inputs import mutated  # noqa: E402  (the core's mutation strategy)
+
+from warehouse_core.errors import InputError  # noqa: E402
+from warehouse_nodes.run import RunOptions, write_params  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(st.data())
+def test_fuzzed_run_config_is_used_or_refused_by_name(data):
+    text = data.draw(mutated((ROOT / "config" / "warehouse.yaml").read_text()))
+    with tempfile.TemporaryDirectory() as d:
+        cfg = Path(d) / "fuzz_config.yaml"
+        cfg.write_text(text)
+        opts = RunOptions(robots=4, duration=10.0, seed=1, layout=ROOT / "maps" / "warehouse_layout.yaml",
+                          config=cfg, out=Path(d), root=ROOT)
+        try:
+            write_params(opts)
+        except InputError as exc:
+            assert "fuzz_config.yaml" in str(exc)
+
+
+@pytest.fixture(scope="module")
+def ros(ros_env):  # noqa: ARG001 (sets the domain)
+    import rclpy
+
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
+values = st.one_of(st.text(max_size=10), st.integers(-2**63, 2**63 - 1), st.floats(), st.booleans(),
+                   st.lists(st.integers(-5, 5), min_size=1, max_size=3),
+                   st.lists(st.text(max_size=3), min_size=1, max_size=3))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(name=st.sampled_from(["allocation_period", "robots", "policy", "seed", "state_store", "task_resend",
+                             "max_lines_per_visit", "boxes"]), value=values)
+def test_fuzzed_parameters_are_used_or_refused_by_name(ros, name, value):
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+    from warehouse_nodes.allocator_node import AllocatorConfig
+    from warehouse_nodes.params import declare_config
+
+    node = Node("fuzz_allocator", parameter_overrides=[Parameter(name, value=value)])
+    try:
+        declare_config(node, AllocatorConfig)
+    except InputError as exc:
+        assert f"fuzz_allocator.{name}" in str(exc)
+    finally:
+        node.destroy_node()

@@ -1,0 +1,74 @@
+"""A robot node obeys only commands for its own namespace (over real DDS).
+
+A path on ``/robot_0/path`` that names ``robot_1``, or an ExecuteTask goal to
+``/robot_2/execute_task`` for another robot, is ignored and counted; the robot's own commands
+still work; tasks on the fleet-wide ``/tasks`` for other robots get no answer from it.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def spin_until(executor, condition, timeout=10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+        if condition():
+            return True
+    return False
+
+
+def test_commands_for_another_robot_are_ignored_and_counted(ros_env):  # noqa: ARG001 (sets the domain)
+    import rclpy
+    from rclpy.action import ActionClient
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+    from warehouse_interfaces.action import ExecuteTask
+    from warehouse_interfaces.msg import Task, TaskFeedback, TaskStep, TimedPath, TimedWaypoint
+    from warehouse_nodes import conversions as conv
+    from warehouse_nodes.robot_node import RobotNode
+
+    rclpy.init()
+    try:
+        robot = RobotNode(namespace="robot_0")  # batched transport (default)
+        action_robot = RobotNode(namespace="robot_2", parameter_overrides=[
+            Parameter("fleet_transport", value="per_robot")])
+        test = Node("intruder")
+        executor = SingleThreadedExecutor()
+        for n in (robot, action_robot, test):
+            executor.add_node(n)
+        path_pub = test.create_publisher(TimedPath, "/robot_0/path", conv.latched_qos(conv.PATH_HISTORY))
+        task_pub = test.create_publisher(Task, "/tasks", conv.task_qos())
+        answers: list[TaskFeedback] = []
+        test.create_subscription(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, answers.append, conv.feedback_qos())
+        assert spin_until(executor, lambda: path_pub.get_subscription_count() > 0
+                          and task_pub.get_subscription_count() > 0)
+
+        def path(robot_id: str, plan_id: int) -> TimedPath:
+            return TimedPath(robot_id=robot_id, plan_id=plan_id, step_duration=1.0, first_index=0,
+                             waypoints=[TimedWaypoint(cell_x=1, cell_y=1, step=0)])
+
+        path_pub.publish(path("robot_1", 7))
+        assert spin_until(executor, lambda: robot.foreign_commands == 1)
+        assert robot.path is None
+        path_pub.publish(path("robot_0", 8))
+        assert spin_until(executor, lambda: robot.path is not None)
+        assert robot.path.plan_id == 8 and robot.foreign_commands == 1
+
+        # /tasks is fleet-wide: a task for robot_5 is not robot_0's to answer (nor to count)
+        step = TaskStep(cell_x=1, cell_y=1, op=TaskStep.OP_LIFT, duration=1.0)
+        task_pub.publish(Task(task_id="T-other", robot_id="robot_5", steps=[step]))
+        spin_until(executor, lambda: bool(answers), timeout=1.5)
+        assert not answers and robot.task_msg is None
+
+        client = ActionClient(test, ExecuteTask, "/robot_2/execute_task")
+        assert spin_until(executor, client.server_is_ready)
+        future = client.send_goal_async(ExecuteTask.Goal(task=Task(task_id="T-x", robot_id="robot_9", steps=[step])))
+        assert spin_until(executor, future.done)
+        assert not future.result().accepted
+        assert action_robot.foreign_commands == 1 and action_robot.task_msg is None
+    finally:
+        rclpy.try_shutdown()
