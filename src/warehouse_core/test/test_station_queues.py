@@ -99,28 +99,3 @@ def test_fleet_planner_serves_a_station_first_come_first_served_and_lines_up_on_
     assert arrivals == joined, (arrivals, joined)
     assert waited_on_queue > 50
     assert fleet.queues.lines[pick] == []
-
-
-def _loaded_path_past_a_queue(stations) -> list:
-    layout = load_layout(MAPS / "warehouse_layout.yaml")
-    s1, s2 = layout.stations[0], layout.stations[1]
-    start, goal = (s2.pick_cell[0], s2.pick_cell[1] - 1), s1.pick_cell  # from the cell between S1's line and S2
-    fleet = FleetPlanner(layout.grid, layout.storage_mask, {"r": start}, 1, 1.0, window=5, seed=0,
-                         carrying={"r": True}, stations=stations)
-    fleet.request("r", "T", [StepGoal(goal, OP_PICK, 1.0)])
-    cells = []
-    for t in range(1, 30):
-        for seg in fleet.plan(t):
-            cells.extend(seg.cells)
-        for n, (idx, _why) in fleet.release_all(t).items():
-            fleet.report_progress(n, PLAN_ID, idx)
-    assert goal in cells
-    return cells
-
-
-def test_a_robot_carrying_a_rack_never_drives_through_another_line():
-    """Straight up S1's queue cells is the shortest way; a line waiting there would block it."""
-    layout = load_layout(MAPS / "warehouse_layout.yaml")
-    queue = set(layout.stations[0].queue)
-    assert queue & set(_loaded_path_past_a_queue(()))  # without lines it takes the queue cells
-    assert not queue & set(_loaded_path_past_a_queue([(s.pick_cell, s.queue) for s in layout.stations]))

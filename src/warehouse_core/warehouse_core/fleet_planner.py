@@ -114,19 +114,6 @@ class _Robot:
     root_op: tuple[int, float] | None = None  # operation in progress at path index 0
 
 
-def _with_queue_cells(storage_mask: np.ndarray, stations: Sequence[tuple[Coord, Sequence[Coord]]]) -> np.ndarray:
-    """Station queue cells count as storage for the planner: a robot carrying a rack enters one
-    only as its goal (its slot in the line), never on its way elsewhere (where it would wait
-    behind the line, which does not step aside)."""
-    queue = [c for _pick, cells in stations for c in cells]
-    if not queue:
-        return storage_mask
-    mask = np.array(storage_mask, dtype=bool, copy=True)
-    for x, y in queue:
-        mask[y, x] = True
-    return mask
-
-
 class FleetPlanner:
     """Plans all robots' paths in windows and decides how far each may drive."""
 
@@ -141,8 +128,7 @@ class FleetPlanner:
         queue cells nearest first) of every station, for first-come-first-served lines
         (:mod:`warehouse_core.station_queues`)."""
         self.grid = grid  # the full map (cells blocked by failed robots are tracked apart)
-        self.storage_mask = _with_queue_cells(storage_mask, stations)
-        storage_mask = self.storage_mask
+        self.storage_mask = storage_mask
         self.guidance = guidance
         self.seed = seed
         self.lookahead = lookahead
