@@ -21,7 +21,8 @@ Watchdog (:mod:`warehouse_core.deadlock_watch`): a robot with a task and no prog
 ``deadlock_after`` simulated seconds, whose wait-for chain does not end at a robot at work, is
 a deadlock: recorded on ``/planner/deadlocks`` (std_msgs/String, JSON, latched: the chain,
 cycle or not, the reason; later ``{"event": "resolved"}``) and resolved by re-planning the
-fleet from where it stands with the chain's robots first in priority. Scenario faults
+fleet from where it stands with the chain's robots first in priority (at most one such re-plan
+per ``deadlock_after``, all open chains first). Scenario faults
 (``scenario_faults``): ``link_fault`` delays and drops robot states and releases
 (:mod:`warehouse_core.link_faults`); obstacles announced on ``/sim/faults`` are planned around.
 """
@@ -122,6 +123,7 @@ class PlannerNode(Node):
         self.create_subscription(String, "/sim/events", self.on_sim_event, conv.latched_qos(1000))
         self.status_pub = self.create_publisher(String, "/planner/status", conv.latched_qos(1000))
         self.deadlocks = DeadlockWatch(self.cfg.deadlock_after)
+        self.last_replan = -math.inf  # [s, sim] of the last watchdog re-plan
         self.deadlock_pub = self.create_publisher(String, "/planner/deadlocks", conv.latched_qos(1000))
         self.link = LinkFaults(faults_from_json(self.cfg.scenario_faults, "parameter mapf_planner.scenario_faults"),
                                self.cfg.seed + 11)
@@ -194,7 +196,11 @@ class PlannerNode(Node):
             if d.attempts == 1:
                 self.deadlock_pub.publish(String(data=json.dumps(d.describe())))
                 self.get_logger().warning(f"deadlock {d.id}: {d.reason}")
-            self.fleet.replan(list(d.chain), d.reason)
+        # one fleet re-plan per deadlock_after at most (it freezes everybody): all chains first
+        if act and now - self.last_replan >= self.cfg.deadlock_after:
+            first = list(dict.fromkeys(n for d in act for n in d.chain))
+            if self.fleet.replan(first, f"{len(act)} deadlock(s), first: {act[0].reason}"):
+                self.last_replan = now
         for d in resolved:
             self.deadlock_pub.publish(String(data=json.dumps(
                 {"event": "resolved", "id": d.id, "time": round(now, 3), "after_s": round(now - d.detected_at, 3)})))

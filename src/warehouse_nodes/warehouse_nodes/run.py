@@ -479,7 +479,8 @@ def execute(opts: RunOptions) -> dict:
                               len(monitor.record.order_completed),
                               len(monitor.record.order_created))
         sim_end_wall = time.monotonic()
-        if opts.sample_every > 0 and not failure:  # the end of the run is a sample too
+        # the end of the run is a sample too (unless the last one was taken at it)
+        if opts.sample_every > 0 and not failure and monitor.sim_time >= next_timeline - opts.sample_every + 1.0:
             _timeline_sample(opts.out / "timeline.jsonl", monitor, procs, t_start)
         # the allocator may lag sim time (a long packing round): wait for its word on the open orders
         # at the end, so that its last events are in the bag and orders_lost is judged on them
