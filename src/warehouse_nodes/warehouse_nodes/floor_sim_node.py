@@ -13,7 +13,10 @@ robot nodes missing their base's state. The simulator waits for ``expected_nodes
 subscribers of ``/clock`` and ``expected_state_readers`` subscribers of ``/sim/fleet_state``
 (robot containers or robot nodes, and recorders) before it starts, so that no node misses
 the start of a run; with ``wait_for_planner`` also for the planner's first release (it
-builds its fleet plan from the robots' states, published while time stands at zero).
+builds its fleet plan from the robots' states, published while time stands at zero), and
+with ``wait_for_forecast`` for the forecaster's demand forecast (latched on
+``/forecast/demand``), so that rack returns follow the forecast from the first second and a
+seeded run does not depend on how fast the forecast was computed.
 
 Robot faults: ``fault_robots`` / ``fault_times`` schedule faults (robot ``fault_robots[k]``
 fails at sim time ``fault_times[k]``), and the ``/sim/fail_robot`` service (FailRobot) fails
@@ -48,7 +51,7 @@ from warehouse_core.floor_sim import Battery, DelayInjector, FloorSim, Kinematic
 from warehouse_core.inventory import load_catalogue
 from warehouse_core.layout import load_layout
 from warehouse_core.scenario import faults_from_json
-from warehouse_interfaces.msg import DriveCommand, FleetRelease, FleetState, Task, TaskStep
+from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetRelease, FleetState, Task, TaskStep
 from warehouse_interfaces.srv import FailRobot
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config
@@ -72,6 +75,7 @@ class FloorSimConfig:
     expected_nodes: int = 0
     expected_state_readers: int = 0
     wait_for_planner: bool = False
+    wait_for_forecast: bool = False
     start_timeout: float = 60.0
     battery_drain_scale: float = 1.0
     charge_rate: float = 0.002
@@ -122,6 +126,7 @@ class FloorSimNode(Node):
         self.started = False
         self.created_wall = time.monotonic()
         self.planner_time = -1.0
+        self.forecast_seen = False
         self.stalls = 0
         self.node_stalls = 0
         self.node_progress: dict[str, float] = {}  # robot container -> last fleet state it handled
@@ -134,6 +139,9 @@ class FloorSimNode(Node):
         # hundreds of robots each send a command in the same planning round: keep them all
         self.create_subscription(DriveCommand, "/sim/drive", self.on_drive, 2000)
         self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
+        if self.cfg.wait_for_forecast:
+            self.create_subscription(DemandForecast, conv.FORECAST_DEMAND_TOPIC, self.on_forecast,
+                                     conv.latched_qos(1))
         self.create_subscription(Task, "/tasks", self.on_task, 100)
         self.create_subscription(Header, "/sim/progress", self.on_progress, 100)
         self.event_pub = self.create_publisher(String, "/sim/events", latched_events())
@@ -196,6 +204,9 @@ class FloorSimNode(Node):
     def on_release(self, msg: FleetRelease) -> None:
         self.planner_time = conv.from_time(msg.header.stamp)
 
+    def on_forecast(self, msg: DemandForecast) -> None:
+        self.forecast_seen = True
+
     def on_tick(self) -> None:
         if not self.started:
             self.started = self._ready()
@@ -226,13 +237,14 @@ class FloorSimNode(Node):
     def _ready(self) -> bool:
         clocks, readers = self.count_subscribers("/clock"), self.count_subscribers("/sim/fleet_state")
         planner = self.planner_time >= 0 or not self.cfg.wait_for_planner
-        if clocks >= self.cfg.expected_nodes and readers >= self.cfg.expected_state_readers and planner:
+        forecast = self.forecast_seen or not self.cfg.wait_for_forecast
+        if clocks >= self.cfg.expected_nodes and readers >= self.cfg.expected_state_readers and planner and forecast:
             return True
         if time.monotonic() - self.created_wall > self.cfg.start_timeout:
             self.get_logger().warning(
                 f"starting after {self.cfg.start_timeout:.0f} s with {clocks} of {self.cfg.expected_nodes} "
                 f"nodes and {readers} of {self.cfg.expected_state_readers} robot state readers up"
-                f"{'' if planner else ', no planner yet'}")
+                f"{'' if planner else ', no planner yet'}{'' if forecast else ', no forecast yet'}")
             return True
         return False
 
