@@ -17,7 +17,8 @@ if the search space is exhausted).
 LNS (``lns=True``, the CLI default): instead of LaCAM*, the first solution is improved by
 large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall;
 LNS starts from a prioritized-planning solution instead when that one is found in time and is
-cheaper (:mod:`warehouse_core.mapf.prioritized`).
+cheaper: collision repair (:mod:`warehouse_core.mapf.repair`) for half of the PP time, then
+bumping (:mod:`warehouse_core.mapf.prioritized`) for the agents still unplanned.
 """
 
 from __future__ import annotations
@@ -89,9 +90,11 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     ``lns_stall`` consecutive neighbourhoods brought no gain (None: no stall stop). The
     solution found first is kept if nothing better turns up, so this never loses a solution.
     Before LNS, when the first solution costs more than ``PP_ABOVE`` times the lower bound,
-    prioritized planning with bumping (:mod:`warehouse_core.mapf.prioritized`) gets up to
-    ``pp_share`` of the remaining time to find a second first solution; LNS starts from the
-    cheaper of the two (``stats["initial"]``).
+    prioritized planning gets up to ``pp_share`` of the remaining time to find a second first
+    solution: collision repair (:mod:`warehouse_core.mapf.repair`, ``REPAIR_SHARE`` of it;
+    ``stats["repair_s"]``, ``stats["repair_unplanned"]``), then bumping with LaCAM's paths as
+    fallbacks (:mod:`warehouse_core.mapf.prioritized`) for the agents still unplanned; LNS
+    starts from the cheaper of the two (``stats["initial"]``).
     """
     t0 = time.perf_counter()
     end = deadline if deadline is not None else t0 + time_limit
