@@ -17,7 +17,8 @@ if the search space is exhausted).
 LNS (``lns=True``, the CLI default): instead of LaCAM*, the first solution is improved by
 large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall;
 LNS starts from a prioritized-planning solution instead when that one is found in time and is
-cheaper (:mod:`warehouse_core.mapf.prioritized`).
+cheaper: collision repair (:mod:`warehouse_core.mapf.repair`) for half of the PP time, then
+bumping (:mod:`warehouse_core.mapf.prioritized`) for the agents still unplanned.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ from warehouse_core.mapf.pibt import (
     update_priorities,
 )
 from warehouse_core.mapf.prioritized import plan_all
+from warehouse_core.mapf.repair import RepairRefiner, repair_plan
 from warehouse_core.mapf.types import Solution
 
 RESTART_RATE = 0.001
 LNS_STALL = 1000
 PP_SHARE = 0.7  # share of the time left after LaCAM's first solution that PP may use
+REPAIR_SHARE = 0.5  # share of that time for collision repair before bumping takes the rest
 PP_ABOVE = 1.5  # ... when that solution's sum of costs is above this multiple of the lower bound
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
@@ -87,9 +90,11 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     ``lns_stall`` consecutive neighbourhoods brought no gain (None: no stall stop). The
     solution found first is kept if nothing better turns up, so this never loses a solution.
     Before LNS, when the first solution costs more than ``PP_ABOVE`` times the lower bound,
-    prioritized planning with bumping (:mod:`warehouse_core.mapf.prioritized`) gets up to
-    ``pp_share`` of the remaining time to find a second first solution; LNS starts from the
-    cheaper of the two (``stats["initial"]``).
+    prioritized planning gets up to ``pp_share`` of the remaining time to find a second first
+    solution: collision repair (:mod:`warehouse_core.mapf.repair`, ``REPAIR_SHARE`` of it;
+    ``stats["repair_s"]``, ``stats["repair_unplanned"]``), then bumping with LaCAM's paths as
+    fallbacks (:mod:`warehouse_core.mapf.prioritized`) for the agents still unplanned; LNS
+    starts from the cheaper of the two (``stats["initial"]``).
     """
     t0 = time.perf_counter()
     end = deadline if deadline is not None else t0 + time_limit
@@ -203,8 +208,13 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         stats["initial"] = "lacam"
         if pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * sum(refiner.lb):
             t_pp = now()
-            pp = LnsRefiner(nbrs, gen.drows, s, g, None, seed=seed)
-            pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
+            pp = RepairRefiner(nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
+            pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp))
+            stats["repair_s"] = round(now() - t_pp, 3)
+            stats["repair_unplanned"] = sum(1 for p in pp.paths if not p)
+            if not pp_ok:
+                pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
+            pp.drop_dense()
             stats["pp_s"] = round(now() - t_pp, 3)
             stats["pp_bumps"] = pp.bumps
             stats["pp_fallbacks"] = pp.fallbacks
@@ -221,6 +231,12 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     else:
         paths = configs_to_paths(graph, configs, g)
     return Solution(True, paths, algo, time.perf_counter() - t0, first_time, stats=stats)
+
+
+def _horizon(D: np.ndarray, starts: np.ndarray) -> int:
+    """Time steps the collision repair indexes densely: 3 x the longest shortest path + 100."""
+    n = len(starts)
+    return 3 * int(D[np.arange(n), starts].max()) + 100 if n else 1
 
 
 def vid_paths_to_coords(graph: Graph, paths: Sequence[Sequence[int]]):

@@ -46,6 +46,7 @@ import numpy as np
 
 from warehouse_core.grid import Grid
 from warehouse_core.mapf.guidance import NO_GUIDANCE, DistanceOracle, GuidanceConfig, GuidedGraph
+from warehouse_core.mapf.swap import make_swap_partner
 
 __all__ = ["Arrival", "Goal", "LifelongPibt", "LifelongStats", "RandomGoals", "StepResult",
            "TaskSource", "WarehouseTasks", "NO_GUIDANCE", "GuidanceConfig", "summarize",
@@ -310,9 +311,6 @@ class LifelongPibt:
         stalled = [self.t - a >= self.swap_after for a in self.improved_at]
         n = self.n
 
-        def dist(a: int, v: int) -> float:
-            return float(store[slot[a], v])
-
         def closes_cycle(x: int, y: int) -> bool:
             """Would ``x`` entering the cell of ``y`` close a rotation through decided moves?"""
             z = y
@@ -330,62 +328,8 @@ class LifelongPibt:
         def can_enter(a: int, v: int) -> bool:
             return not (loaded[a] and is_storage[v] and v != goals[a])
 
-        def blocked(u: int, came_from: int, agent: int) -> bool:
-            # a neighbour that cannot take ``agent``: where it came from, a cell its traversal
-            # class forbids, or a dead end occupied by an agent sitting on its goal
-            if u == came_from or not can_enter(agent, u):
-                return True
-            if degree[u] == 1:
-                a = occ_now[u]
-                return a != -1 and goals[a] == u
-            return False
-
-        def swap_required(pusher: int, puller: int, v_pusher: int, v_puller: int) -> bool:
-            # can ``puller`` step aside somewhere ahead of ``pusher``? if not, they must swap
-            while dist(pusher, v_puller) < dist(pusher, v_pusher):
-                n_out, nxt = 0, -1
-                for u in nbrs[v_puller]:
-                    if not blocked(u, v_pusher, puller):
-                        n_out += 1
-                        nxt = u
-                if n_out >= 2:
-                    return False
-                if n_out == 0:
-                    break
-                v_pusher, v_puller = v_puller, nxt
-            return (dist(puller, v_pusher) < dist(puller, v_puller)
-                    and (dist(pusher, v_pusher) == 0 or dist(pusher, v_puller) < dist(pusher, v_pusher)))
-
-        def swap_possible(mover: int, v_pusher: int, v_puller: int) -> bool:
-            # ``mover`` backs up from ``v_puller``, pulling the other along, until it can step aside
-            origin = v_pusher
-            for _ in range(len(nbrs)):
-                if v_puller == origin:
-                    return False
-                n_out, nxt = 0, -1
-                for u in nbrs[v_puller]:
-                    if not blocked(u, v_pusher, mover):
-                        n_out += 1
-                        nxt = u
-                if n_out >= 2:
-                    return True
-                if n_out == 0:
-                    return False
-                v_pusher, v_puller = v_puller, nxt
-            return False
-
-        def swap_partner(i: int, v_i: int, best: int) -> int:
-            j = occ_now[best]
-            if j != -1 and q_to[j] == -1 and swap_required(i, j, v_i, best) \
-                    and swap_possible(i, best, v_i):
-                return j
-            for u in nbrs[v_i]:
-                k = occ_now[u]
-                if k == -1 or u == best or q_to[k] != -1:
-                    continue
-                if swap_required(k, i, v_i, best) and swap_possible(i, best, v_i):
-                    return k
-            return -1
+        swap_partner = make_swap_partner(nbrs, degree, occ_now, q_to, goals, lambda a: store[slot[a]],
+                                         can_enter, skip_decided=True)
 
         def pibt(i: int) -> bool:
             v_i = q_from[i]

@@ -28,6 +28,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
 from warehouse_core.grid import Coord, Grid, Path
+from warehouse_core.mapf.swap import make_swap_partner
 from warehouse_core.mapf.types import Solution
 
 # Python list rows of the distance table when the table is at most this many entries.
@@ -202,67 +203,10 @@ class PibtGenerator:
     def _make_pibt(self, q_from: list[int], q_to: list[int], cands: list[list[int]]):
         occ_now = self.occ_now
         occ_next = self.occ_next
-        nbrs = self.graph.nbrs
         degree = self.graph.degree
-        goals = self.goals
-        drows = self.drows
         use_swap = self.swap
-
-        def blocked(u: int, came_from: int) -> bool:
-            # a neighbour that cannot take a pulled agent: where it came from, or a dead end
-            # occupied by an agent sitting on its goal
-            if u == came_from:
-                return True
-            if degree[u] == 1:
-                a = occ_now[u]
-                return a != -1 and goals[a] == u
-            return False
-
-        def swap_required(pusher: int, puller: int, v_pusher: int, v_puller: int) -> bool:
-            dp = drows[pusher]
-            while dp[v_puller] < dp[v_pusher]:
-                n_out = 0
-                nxt = -1
-                for u in nbrs[v_puller]:
-                    if not blocked(u, v_pusher):
-                        n_out += 1
-                        nxt = u
-                if n_out >= 2:
-                    return False          # a branching cell: they can pass without swapping
-                if n_out == 0:
-                    break
-                v_pusher, v_puller = v_puller, nxt
-            dq = drows[puller]
-            return dq[v_pusher] < dq[v_puller] and (dp[v_pusher] == 0 or dp[v_puller] < dp[v_pusher])
-
-        def swap_possible(v_pusher: int, v_puller: int) -> bool:
-            origin = v_pusher
-            while v_puller != origin:
-                n_out = 0
-                nxt = -1
-                for u in nbrs[v_puller]:
-                    if not blocked(u, v_pusher):
-                        n_out += 1
-                        nxt = u
-                if n_out >= 2:
-                    return True
-                if n_out == 0:
-                    return False
-                v_pusher, v_puller = v_puller, nxt
-            return False
-
-        def swap_partner(i: int, v_i: int, best: int) -> int:
-            j = occ_now[best]
-            if j != -1 and q_to[j] == -1 and swap_required(i, j, v_i, best) \
-                    and swap_possible(best, v_i):
-                return j
-            for u in nbrs[v_i]:
-                k = occ_now[u]
-                if k == -1 or u == best:
-                    continue
-                if swap_required(k, i, v_i, best) and swap_possible(best, v_i):
-                    return k
-            return -1
+        swap_partner = make_swap_partner(self.graph.nbrs, degree, occ_now, q_to, self.goals,
+                                         self.drows.__getitem__)
 
         def pibt(i: int) -> bool:
             v_i = q_from[i]
