@@ -55,6 +55,7 @@ def profiles(robots: int, per_container: int, transport: str) -> dict[str, list[
 
     from warehouse_nodes.allocator_node import AllocatorNode
     from warehouse_nodes.floor_sim_node import FloorSimNode
+    from warehouse_nodes.forecaster_node import ForecasterNode
     from warehouse_nodes.order_source_node import OrderSourceNode
     from warehouse_nodes.planner_node import PlannerNode
     from warehouse_nodes.robot_container import FleetInputs
@@ -66,7 +67,7 @@ def profiles(robots: int, per_container: int, transport: str) -> dict[str, list[
                      "-p", f"boxes:={ROOT / 'config' / 'boxes.yaml'}"])
     out: dict[str, list[tuple[str, str, dict]]] = {}
     try:
-        for cls in (FloorSimNode, PlannerNode, AllocatorNode, OrderSourceNode):
+        for cls in (FloorSimNode, PlannerNode, AllocatorNode, ForecasterNode, OrderSourceNode):
             node = cls()
             out[f"/warehouse/{node.get_name()}"] = [(node.get_namespace(), node.get_name(), interfaces(node))]
             node.destroy_node()

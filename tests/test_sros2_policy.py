@@ -16,7 +16,7 @@ def test_policy_has_an_enclave_per_process_and_robots_only_their_namespace(tmp_p
     root = ET.parse(out).getroot()
     enclaves = {e.get("path"): e for e in root.iter("enclave")}
     assert set(enclaves) == {"/warehouse/floor_simulator", "/warehouse/mapf_planner", "/warehouse/task_allocator",
-                             "/warehouse/order_source", "/warehouse/robots_0", "/warehouse/robots_2",
+                             "/warehouse/forecaster", "/warehouse/order_source", "/warehouse/robots_0", "/warehouse/robots_2",
                              "/warehouse/robot_0"}
 
     def allowed(profile, tag, kind):
@@ -28,6 +28,8 @@ def test_policy_has_an_enclave_per_process_and_robots_only_their_namespace(tmp_p
     assert "/tasks" in allowed(allocator, "topics", "publish")
     assert "/submit_order" in allowed(profiles[("/", "order_source")], "services", "request")
     assert "/fleet/release" in allowed(profiles[("/", "mapf_planner")], "topics", "publish")
+    assert "/forecast/demand" in allowed(profiles[("/", "forecaster")], "topics", "publish")
+    assert "/forecast/demand" in allowed(allocator, "topics", "subscribe")
     for e in ("/warehouse/robots_0", "/warehouse/robots_2", "/warehouse/robot_0"):
         for p in enclaves[e].iter("profile"):
             mine = p.get("ns")

@@ -37,7 +37,7 @@ from rclpy.action import ActionClient
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 
 from warehouse_core import operations
 from warehouse_core.boxes import load_boxes
@@ -148,6 +148,7 @@ class AllocatorNode(Node):
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.open_orders_pub = self.create_publisher(String, "/allocator/open_orders", conv.latched_qos(1))
+        self.progress_pub = self.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC, 10)  # sim waits for it
         self.create_service(SubmitOrder, "/submit_order", self.on_submit, qos_profile=conv.service_qos())
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -246,6 +247,7 @@ class AllocatorNode(Node):
             future.add_done_callback(lambda f, tid=task.task_id: self.on_goal_response(tid, f))
         self._publish_events()
         self._publish_open_orders()
+        self.progress_pub.publish(Header(stamp=conv.to_time(now), frame_id=self.get_name()))
 
     def _publish_open_orders(self) -> None:
         """Accepted orders not yet completed, on ``/allocator/open_orders`` (latched JSON) every round:

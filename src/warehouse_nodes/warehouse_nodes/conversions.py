@@ -60,6 +60,7 @@ EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels",
                           "/parcels/manifests", "/parcels/tracking", "/forecast/summary", "/forecast/demand"})
 EVENT_HISTORY = 5000
 FORECAST_DEMAND_TOPIC = "/forecast/demand"  # DemandForecast, latched (forecaster node)
+ALLOCATOR_PROGRESS_TOPIC = "/allocator/progress"  # std_msgs/Header: sim time of the last allocation round
 FORECAST_SUMMARY_TOPIC = "/forecast/summary"  # JSON String, latched (forecaster node)
 PATH_HISTORY = 1000  # path segments the planner keeps per robot for late joiners
 

@@ -7,9 +7,12 @@ batched ``/sim/fleet_state``. Robot nodes drive their simulated base through
 
 Sim time never runs ahead of the planner by more than ``max_planner_lag`` seconds, nor ahead
 of a robot container by more than ``max_node_lag`` seconds (containers report the last fleet
-state they handed to their robots on ``/sim/progress``): if either falls behind, time waits
-(counted in ``stalls`` and ``node_stalls``) rather than robots moving on stale plans or
-robot nodes missing their base's state. The simulator waits for ``expected_nodes``
+state they handed to their robots on ``/sim/progress``), nor ahead of the task allocator's last
+allocation round by more than ``max_allocator_lag`` seconds (``/allocator/progress``; 0: do not
+wait): if one falls behind, time waits (counted in ``stalls``, ``node_stalls`` and
+``allocator_stalls``) rather than robots moving on stale plans, robot nodes missing their
+base's state, or a starved allocator handing out less work per simulated hour (which would make
+throughput depend on the machine's load). The simulator waits for ``expected_nodes``
 subscribers of ``/clock`` and ``expected_state_readers`` subscribers of ``/sim/fleet_state``
 (robot containers or robot nodes, and recorders) before it starts, so that no node misses
 the start of a run; with ``wait_for_planner`` also for the planner's first release (it
@@ -72,6 +75,7 @@ class FloorSimConfig:
     turn_rate: float = 1.5708
     max_planner_lag: float = 2.0
     max_node_lag: float = 1.0
+    max_allocator_lag: float = 0.0
     expected_nodes: int = 0
     expected_state_readers: int = 0
     wait_for_planner: bool = False
@@ -129,6 +133,8 @@ class FloorSimNode(Node):
         self.forecast_seen = False
         self.stalls = 0
         self.node_stalls = 0
+        self.allocator_stalls = 0
+        self.allocator_time = -1.0  # sim time of the allocator's last round (-1: none yet)
         self.node_progress: dict[str, float] = {}  # robot container -> last fleet state it handled
         latched = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                              reliability=ReliabilityPolicy.RELIABLE,
@@ -144,6 +150,8 @@ class FloorSimNode(Node):
                                      conv.latched_qos(1))
         self.create_subscription(Task, "/tasks", self.on_task, 100)
         self.create_subscription(Header, "/sim/progress", self.on_progress, 100)
+        if self.cfg.max_allocator_lag > 0:
+            self.create_subscription(Header, conv.ALLOCATOR_PROGRESS_TOPIC, self.on_allocator_progress, 10)
         self.event_pub = self.create_publisher(String, "/sim/events", latched_events())
         self.create_service(FailRobot, "/sim/fail_robot", self.on_fail_robot)
         if len(self.cfg.fault_robots) != len(self.cfg.fault_times):
@@ -167,6 +175,9 @@ class FloorSimNode(Node):
 
     def on_progress(self, msg: Header) -> None:
         self.node_progress[msg.frame_id] = conv.from_time(msg.stamp)
+
+    def on_allocator_progress(self, msg: Header) -> None:
+        self.allocator_time = conv.from_time(msg.stamp)
 
     def on_task(self, msg: Task) -> None:
         drops = [(st.cell_x, st.cell_y) for st in msg.steps if st.op == TaskStep.OP_DROP]
@@ -220,6 +231,9 @@ class FloorSimNode(Node):
         if self.node_progress and self.sim.time - min(self.node_progress.values()) > self.cfg.max_node_lag:
             self.node_stalls += 1
             return
+        if self.allocator_time >= 0 and self.sim.time - self.allocator_time > self.cfg.max_allocator_lag:
+            self.allocator_stalls += 1
+            return
         self._faults_and_recoveries()
         notes, fails = self.floor_faults.step(self.sim)
         for note in notes:
@@ -258,7 +272,7 @@ class FloorSimNode(Node):
         injected = sum(r.stalls for r in robots)
         failures = sum(1 for r in robots if r.failed)
         self.status_pub.publish(String(data=f"{phase} t={self.sim.time:.1f} stalls={self.stalls} "
-                                            f"node_stalls={self.node_stalls} "
+                                            f"node_stalls={self.node_stalls} allocator_stalls={self.allocator_stalls} "
                                             f"injected_delays={injected} robot_failures={failures}"))
 
 
