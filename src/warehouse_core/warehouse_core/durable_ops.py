@@ -8,6 +8,9 @@ before the call returns, so before the node answers a submission or sends a task
 same orders, pending lines, tasks in flight, reservations and rack positions; new ids continue
 after the stored ones, so a task id is never reused (robots recognise a repeated task by its id
 and answer it again instead of doing it twice).
+
+Retired orders (completed and shipped, see :mod:`warehouse_core.operations`) are not kept in
+memory at all here: a repeated submission of one is recognised from its row in the store.
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from warehouse_core import operations as ops_mod
-from warehouse_core.operations import OrderEvent, ParcelEvent, PickLine, Step, Task, TaskEvent, WarehouseOps
+from warehouse_core.operations import (
+    OrderEvent,
+    OrderRecord,
+    ParcelEvent,
+    PickLine,
+    Step,
+    Task,
+    TaskEvent,
+    WarehouseOps,
+)
 from warehouse_core.orders import Order, OrderLine
 from warehouse_core.store import JournalEntry, OrderRow, StateStore, TaskRow
 
@@ -108,8 +120,19 @@ class JournaledOps(WarehouseOps):
         if entries:
             self.store.write(entries, orders.values(), tasks.values())
 
+    def _retired_same(self, order: Order) -> bool | None:
+        if self.store is None:
+            return super()._retired_same(order)
+        row = self.store.order(order.order_id)
+        return None if row is None else order_from_json(row.data) == order
+
+    def _remember_retired(self, record: OrderRecord) -> None:
+        if self.store is None:  # else the store's row is the record
+            super()._remember_retired(record)
+
     def submit(self, order: Order, now: float) -> tuple[bool, str, str]:
-        known = order.order_id in self.orders
+        known = order.order_id in self.orders or (self.store is not None and self.store.order(order.order_id)
+                                                  is not None)
         if self.store is None or self._replaying:
             return super().submit(order, now)
         mark = len(self.events)
@@ -203,6 +226,7 @@ class JournaledOps(WarehouseOps):
         report.open_orders = sum(1 for r in self.orders.values() if r.state != ops_mod.ORDER_COMPLETED)
         report.tasks_in_flight = [t for t in self.tasks.values()
                                   if t.state in (ops_mod.TASK_ASSIGNED, ops_mod.TASK_ACTIVE)]
+        self.retire_all_finished()
         return report
 
 

@@ -14,6 +14,14 @@
 
 Nothing accepted is ever dropped: an order is pending, in progress, or completed, and the
 lines of a failed visit go back to the pending pool.
+
+Memory stays bounded over long runs: a completed order is *retired* (dropped from ``orders``)
+once its parcel has shipped, a finished task once nothing needs it any more (a failed visit
+whose rack is still out waits for :meth:`WarehouseOps.rack_recovered`); retirement happens at
+the start of the next ``tick`` or ``assign``, so the events of the call that finished them
+still see them. What stays of a retired order is its id and a digest of its content, to
+recognise a repeated submission (the durable store keeps the full record); the cycle times the
+consolidation estimate needs are the last 50 only.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -44,6 +53,7 @@ TYPE_PICK = 0
 TYPE_CHARGE = 1
 TYPE_PARK = 2
 _NEVER = 1e12  # assignment cost of a pair that must not happen
+_RECENT_CYCLES = 50  # order cycle times the consolidation estimate averages
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,13 @@ class WarehouseOps:
         self.baseline = self.config.policy == "baseline"
         self.rng = random.Random(self.config.seed)
         self.consolidator = Consolidator(self.config.pack_time, enabled=not self.baseline)
-        self._cycles: list[float] = []
+        self._cycles: deque[float] = deque(maxlen=_RECENT_CYCLES)
+        self._retired_orders: dict[str, int] = {}  # order id -> hash of its content (repeat detection)
+        self._retiring_orders: list[str] = []  # shipped: retired at the next tick/assign
+        self._retiring_tasks: list[str] = []  # finished: retired at the next tick/assign
+        self._failed_holding: set[str] = set()  # failed visits whose rack is out until rack_recovered
+        self.orders_retired = 0
+        self.tasks_retired = 0
         self._pending_units_by_sku: dict[str, int] = {}
         self.charger_user: dict[str, str] = {}  # charger id -> robot charging or heading there
         self.charging_events = 0
@@ -240,9 +256,10 @@ class WarehouseOps:
                           order.created, order.deadline, order.service)
         reason = ""
         known = self.orders.get(order.order_id)
-        if known is not None and known.order == order:
+        same = known.order == order if known is not None else self._retired_same(order)
+        if same:
             return True, order.order_id, ""  # a repeat (the answer was lost): acknowledged again, not added
-        if known is not None:
+        if same is False:
             reason = f"order_id {order.order_id!r} was already submitted with other content"
         reason = reason or order_problem(order, self.inventory.skus)
         if not reason:
@@ -272,6 +289,41 @@ class WarehouseOps:
         for i, line in enumerate(order.lines):
             self._add_pending(PickLine(order.order_id, i, line.sku, line.quantity,
                                        order.deadline, order.created))
+
+    def _retired_same(self, order: Order) -> bool | None:
+        """Whether ``order`` is a retired order again (None: its id was never retired)."""
+        digest = self._retired_orders.get(order.order_id)
+        return None if digest is None else digest == hash(order)
+
+    def _remember_retired(self, record: OrderRecord) -> None:
+        """Keep what :meth:`_retired_same` needs of a retired order."""
+        self._retired_orders[record.order.order_id] = hash(record.order)
+
+    def retire_finished(self) -> None:
+        """Drop shipped orders and finished tasks from memory (see module docstring)."""
+        for oid in self._retiring_orders:
+            rec = self.orders.get(oid)
+            if rec is not None and rec.state == ORDER_COMPLETED and oid not in self.consolidator.orders:
+                del self.orders[oid]
+                self._remember_retired(rec)
+                self.orders_retired += 1
+        self._retiring_orders.clear()
+        for tid in self._retiring_tasks:
+            task = self.tasks.get(tid)
+            if task is not None and self._task_retirable(task):
+                del self.tasks[tid]
+                self.tasks_retired += 1
+        self._retiring_tasks.clear()
+
+    def _task_retirable(self, task: Task) -> bool:
+        """Done, or failed without holding its rack (:meth:`rack_recovered` looks for that visit)."""
+        return task.state == TASK_DONE or (task.state == TASK_FAILED and task.task_id not in self._failed_holding)
+
+    def retire_all_finished(self) -> None:
+        """Queue every order and task that may be retired, and retire them (after a replay)."""
+        self._retiring_orders = [oid for oid, rec in self.orders.items() if rec.state == ORDER_COMPLETED]
+        self._retiring_tasks = [tid for tid, t in self.tasks.items() if t.state in (TASK_DONE, TASK_FAILED)]
+        self.retire_finished()
 
     def _unreserved_stock(self, sku: str) -> int:
         return self.inventory.total_available(sku)
@@ -334,6 +386,7 @@ class WarehouseOps:
         The default policy drafts up to twice as many visits as there are idle robots and lets
         the assignment choose (travel plus deadline slack); drafts left over are undone.
         """
+        self.retire_finished()
         out = self._send_to_chargers(now)
         out += self._assign_visits(now)
         return out + self._park_idle(now)
@@ -675,11 +728,14 @@ class WarehouseOps:
             task.state = TASK_FAILED
             if task.type == TYPE_PICK:
                 self._requeue(task)
+                if task.rack in self.busy_racks:
+                    self._failed_holding.add(task_id)
         if task.charger:
             self.charger_user.pop(task.charger, None)
         slot = self.robots.get(task.robot)
         if slot is not None and slot.task == task_id:
             slot.task = ""
+        self._retiring_tasks.append(task_id)
         self.events.append(TaskEvent(task, task.state, task.step_index + 1, now, message))
 
     def _requeue(self, task: Task) -> None:
@@ -720,9 +776,14 @@ class WarehouseOps:
         failed = [t for t in self.tasks.values() if t.rack == rack and t.state == TASK_FAILED]
         if failed:  # the visit it was on: its return location is not needed any more
             self.reserved_locations.discard(failed[-1].return_location)
+        for t in failed:
+            self._failed_holding.discard(t.task_id)
+            self._retiring_tasks.append(t.task_id)
 
     def _ship(self, parcels: list[Parcel]) -> None:
         self.events.extend(ParcelEvent(p) for p in parcels)
+        for parcel in parcels:
+            self._retiring_orders += parcel.order_ids
         if self.shipping is None:
             return
         for parcel in parcels:
@@ -740,11 +801,11 @@ class WarehouseOps:
     def tick(self, now: float) -> None:
         """Time-driven decisions: ship held parcels whose deadlines no longer allow waiting, and
         announce packed and dispatched parcels when their time has come."""
+        self.retire_finished()
         while self._tracking_due and self._tracking_due[0][0] <= now:
             self.events.append(heapq.heappop(self._tracking_due)[2])
         if self._cycles:
-            recent = self._cycles[-50:]
-            self.consolidator.expected_cycle_s = 1.5 * sum(recent) / len(recent)
+            self.consolidator.expected_cycle_s = 1.5 * sum(self._cycles) / len(self._cycles)
         self._ship(self.consolidator.tick(now))
 
     def drain_events(self) -> list[OrderEvent | TaskEvent | ParcelEvent | ManifestEvent | TrackingEvent]:

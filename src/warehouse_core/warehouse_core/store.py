@@ -133,6 +133,11 @@ class StateStore:
         return [OrderRow(r[0], r[1], r[2], r[3], json.loads(r[4]))
                 for r in self.db.execute("SELECT * FROM orders ORDER BY order_id")]
 
+    def order(self, order_id: str) -> OrderRow | None:
+        """The row of accepted order ``order_id`` (None if there is none)."""
+        r = self.db.execute("SELECT * FROM orders WHERE order_id=?", (order_id,)).fetchone()
+        return None if r is None else OrderRow(r[0], r[1], r[2], r[3], json.loads(r[4]))
+
     def tasks(self) -> list[TaskRow]:
         return [TaskRow(r[0], r[1], r[2], r[3], json.loads(r[4]))
                 for r in self.db.execute("SELECT * FROM tasks ORDER BY task_id")]
