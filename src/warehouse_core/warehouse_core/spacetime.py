@@ -11,6 +11,7 @@ except the cell it is heading for.
 from __future__ import annotations
 
 import heapq
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +60,16 @@ class DistanceCache:
             t = self.grid.distance_table(self.grid.coord(target), mask).ravel()
             self._tables[key] = t
         return t
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the distance tables computed so far hold, keys and array objects included
+        (at most two tables per cell of the grid)."""
+        total = sys.getsizeof(self._tables)
+        for key, t in self._tables.items():
+            total += sys.getsizeof(key) + sys.getsizeof(t)
+            total += sys.getsizeof(t.base) if isinstance(t.base, np.ndarray) else 0
+        return total
 
     def distance(self, a: int, b: int, loaded: bool = False) -> int:
         """Steps from cell ``a`` to cell ``b`` (-1 if unreachable).
