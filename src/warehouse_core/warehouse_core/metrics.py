@@ -2,10 +2,16 @@
 
 The inputs are plain records (what the bag holds), so the same code serves a live run
 (``./warehouse run``) and the analysis of a recorded one.
+
+Per-message series (planner timings) are kept as :class:`BoundedSample`, and parcel manifests
+as a running :class:`PackagingTally`, so a long run's recorder does not grow with every plan
+and every box.
 """
 
 from __future__ import annotations
 
+import random
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +27,55 @@ from warehouse_core.operations import (
 )
 
 
+class BoundedSample:
+    """A series of floats in bounded memory: every value while there are at most ``capacity``
+    (8 bytes each; percentiles are exact), then a uniform random sample of that size
+    (reservoir sampling, Vitter's algorithm R, seeded), so percentiles are estimates only past
+    ``capacity`` values. The default holds a day of plans at two a second."""
+
+    def __init__(self, capacity: int = 1 << 18, seed: int = 0) -> None:
+        self.capacity = capacity
+        self.seen = 0
+        self._values = array("d")
+        self._rng = random.Random(seed)
+
+    def append(self, value: float) -> None:
+        self.seen += 1
+        if len(self._values) < self.capacity:
+            self._values.append(value)
+        else:
+            k = self._rng.randrange(self.seen)
+            if k < self.capacity:
+                self._values[k] = value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.array(self._values, dtype=dtype if dtype is not None else float)
+
+
+@dataclass
+class PackagingTally:
+    """Running totals of shipped boxes (from manifest records, one per box): see :func:`packaging_kpis`."""
+
+    boxes: int = 0
+    surface_m2: float = 0.0
+    utilisation_sum: float = 0.0
+
+    def add(self, manifest: dict) -> None:
+        self.boxes += 1
+        self.surface_m2 += manifest["box"]["surface_m2"]
+        self.utilisation_sum += manifest["utilisation"]
+
+    def kpis(self) -> dict[str, float | int]:
+        return {
+            "boxes_shipped": self.boxes,
+            "packaging_surface_m2": round(self.surface_m2, 3),
+            "mean_box_utilisation": round(self.utilisation_sum / self.boxes, 4) if self.boxes else 0.0,
+        }
+
+
 @dataclass
 class RunRecord:
     """What happened in a run: order and task events, planner timings."""
@@ -31,8 +86,8 @@ class RunRecord:
     orders_rejected: int = 0
     visits: dict[str, int] = field(default_factory=dict)  # task -> lines picked at the station
     task_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lines, pick step)
-    planner_times_s: list[float] = field(default_factory=list)
-    planner_cpu_s: list[float] = field(default_factory=list)
+    planner_times_s: BoundedSample = field(default_factory=BoundedSample)
+    planner_cpu_s: BoundedSample = field(default_factory=BoundedSample)
     order_deadline: dict[str, float] = field(default_factory=dict)
     parcels: int = 0
     parcel_orders: int = 0
@@ -81,7 +136,7 @@ class RunRecord:
             self.visits[task_id] = lines
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float] | BoundedSample, q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
 
@@ -130,10 +185,7 @@ def order_kpis(rec: RunRecord, sim_duration_s: float) -> dict[str, float | int]:
 def packaging_kpis(manifests: list[dict]) -> dict[str, float | int]:
     """Boxes shipped, their total outer surface (packaging material) and mean volume utilisation,
     from ``parcels.jsonl`` records."""
-    surface = sum(m["box"]["surface_m2"] for m in manifests)
-    util = [m["utilisation"] for m in manifests]
-    return {
-        "boxes_shipped": len(manifests),
-        "packaging_surface_m2": round(surface, 3),
-        "mean_box_utilisation": round(float(np.mean(util)), 4) if util else 0.0,
-    }
+    tally = PackagingTally()
+    for m in manifests:
+        tally.add(m)
+    return tally.kpis()

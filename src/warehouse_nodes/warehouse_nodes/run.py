@@ -34,7 +34,7 @@ from warehouse_core import bagio, trajectory
 from warehouse_core.bagio import interfaces_msg_dir
 from warehouse_core.errors import InputError
 from warehouse_core.layout import load_layout
-from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis, packaging_kpis
+from warehouse_core.metrics import PackagingTally, RunRecord, operations_kpis, order_kpis
 from warehouse_core.progress_watch import ProgressWatch
 from warehouse_core.scenario import Scenario
 from warehouse_interfaces.msg import (
@@ -239,7 +239,8 @@ class RunMonitor(Node):
         latched = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(String, "/planner/status", self._on_planner_status, latched)
-        self.manifests: list[dict] = []
+        self.packaging = PackagingTally()  # manifests go to parcels.jsonl as they come, not into memory
+        self.parcels_file = open(opts.out / "parcels.jsonl", "w")  # closed in execute()
         self.forecast: dict = {}
         self.forecast_at_s: float | None = None  # sim time the forecast arrived (rack returns random before)
         self.create_subscription(String, "/forecast/summary", self._on_forecast, conv.latched_qos(1))
@@ -304,7 +305,9 @@ class RunMonitor(Node):
         self.record.on_parcel(list(msg.order_ids), msg.late)
 
     def _manifest(self, msg: ParcelManifest) -> None:
-        self.manifests.append(conv.manifest_json(msg))
+        manifest = conv.manifest_json(msg)
+        self.parcels_file.write(json.dumps(manifest) + "\n")
+        self.packaging.add(manifest)
 
     def _on_forecast(self, msg: String) -> None:
         self.forecast = json.loads(msg.data)
@@ -497,13 +500,14 @@ def execute(opts: RunOptions) -> dict:
         _stop(procs)
         progress.end()
         monitor.bag.close()
+        monitor.parcels_file.close()
         sim_time = monitor.sim_time
         record = monitor.record
         watch = monitor.watch
         first_plan_wall = monitor.first_plan_wall
         status = monitor.sim_status
         planner_status = monitor.planner_status
-        manifests, forecast_summary = monitor.manifests, monitor.forecast
+        packaging, forecast_summary = monitor.packaging, monitor.forecast
         fault_log = monitor.faults
         forecast_at_s = monitor.forecast_at_s
         executor.shutdown()
@@ -520,9 +524,6 @@ def execute(opts: RunOptions) -> dict:
     encounters = trajectory.close_encounters(truth or tracks, opts.min_distance, MAX_ODOM_GAP_S)
     gaps = trajectory.sample_gaps(tracks, MAX_ODOM_GAP_S)
     sim_wall = sim_end_wall - (sim_started_wall or sim_end_wall)
-    with open(opts.out / "parcels.jsonl", "w") as f:
-        for m in manifests:
-            f.write(json.dumps(m) + "\n")
     visits = order_kpis(record, min(sim_time, opts.duration))["rack_visits"]
     travel = sum(tr.distance() for tr in tracks)
     report = {
@@ -541,7 +542,7 @@ def execute(opts: RunOptions) -> dict:
         "forecast_at_s": round(forecast_at_s, 1) if forecast_at_s is not None else None,
         "travel_per_rack_visit_m": round(travel / visits, 2) if visits else 0.0,
         "robot_travel_m": round(travel, 1),
-        **packaging_kpis(manifests),
+        **packaging.kpis(),
         "policy": policy,
         "collisions": len(encounters),
         "odom_gaps": len(gaps),
