@@ -172,3 +172,19 @@ def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on
     during = [t for t, n in done if stall_at + 40 < t < stall_at + 150]
     assert len(during) >= 3, done  # the fleet kept going while the robot stood
     assert watch.unresolved == 0, [d.reason for d in watch.open.values()]  # resolved once it could move
+
+
+def test_detections_are_all_counted_but_only_the_latest_kept():
+    from collections import deque
+
+    watch = DeadlockWatch(limit_s=30.0, history=deque(maxlen=4))
+    waits = _waits({"a": "b", "b": "a"})
+    t = 0.0
+    for round_ in range(5):  # five times: a and b stall in a cycle, then move on
+        robots = {n: _still(f"T{n}{round_}", (i, round_)) for i, n in enumerate("ab")}
+        watch.observe(t, robots, waits)
+        act, _ = watch.observe(t + 31.0, robots, waits)
+        assert len(act) == 2
+        t += 40.0
+    assert watch.detected == 10 and len(watch.history) == 4
+    assert [d.id for d in watch.history] == [7, 8, 9, 10]

@@ -18,9 +18,12 @@ robots first in priority) and the watchdog asks again every ``limit_s`` while it
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from warehouse_core.execution import WaitStatus
+
+RECENT_DEADLOCKS = 1000  # detections kept in memory (a long run has thousands; all are published)
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,9 @@ class DeadlockWatch:
     limit_s: float = 60.0
     seen: dict[str, _Seen] = field(default_factory=dict)
     open: dict[str, Deadlock] = field(default_factory=dict)  # stalled robot -> its open deadlock
-    history: list[Deadlock] = field(default_factory=list)
+    history: deque[Deadlock] = field(default_factory=lambda: deque(maxlen=RECENT_DEADLOCKS))  # the latest
     _next_id: int = 1
+    _detected: int = 0
 
     def stalled_for(self, robot: str, t: float) -> float:
         s = self.seen.get(robot)
@@ -119,12 +123,14 @@ class DeadlockWatch:
             self._next_id += 1
             self.open[name] = d
             self.history.append(d)
+            self._detected += 1
             act.append(d)
         return act, resolved
 
     @property
     def detected(self) -> int:
-        return len(self.history)
+        """Deadlocks detected so far (all of them; :attr:`history` keeps the latest only)."""
+        return self._detected
 
     @property
     def unresolved(self) -> int:

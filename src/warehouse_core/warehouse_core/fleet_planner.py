@@ -162,7 +162,7 @@ class FleetPlanner:
         self.freeze_timeouts = 0  # robots suspended because a freeze waited too long for them
         self.resumes = 0  # suspended robots planned again
         self.reroots = 0  # re-roots of any cause
-        self.events: list[str] = []  # one line per suspension (also logged)
+        self.events: deque[str] = deque(maxlen=1000)  # one line per suspension or re-plan, the latest (all logged)
         self._failure_pending = False  # the pending re-root is for a failure or removal
         self._frozen_since: int | None = None
         self._blocking_since: dict[str, int] = {}  # robot -> step since when others stand waiting for it
