@@ -16,8 +16,8 @@ def test_policy_has_an_enclave_per_process_and_robots_only_their_namespace(tmp_p
     root = ET.parse(out).getroot()
     enclaves = {e.get("path"): e for e in root.iter("enclave")}
     assert set(enclaves) == {"/warehouse/floor_simulator", "/warehouse/mapf_planner", "/warehouse/task_allocator",
-                             "/warehouse/forecaster", "/warehouse/order_source", "/warehouse/robots_0", "/warehouse/robots_2",
-                             "/warehouse/robot_0"}
+                             "/warehouse/forecaster", "/warehouse/order_source", "/warehouse/robots_0",
+                             "/warehouse/robots_2", "/warehouse/robot_0"}
 
     def allowed(profile, tag, kind):
         return {n.text for g in profile.iter(tag) if g.get(kind) == "ALLOW" for n in g}

@@ -225,14 +225,10 @@ class FloorSimNode(Node):
             if not self.started:
                 return
             self.report_stalls("started")
-        if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
-            self.stalls += 1
-            return
-        if self.node_progress and self.sim.time - min(self.node_progress.values()) > self.cfg.max_node_lag:
-            self.node_stalls += 1
-            return
-        if self.allocator_time >= 0 and self.sim.time - self.allocator_time > self.cfg.max_allocator_lag:
-            self.allocator_stalls += 1
+        if self._held_back():
+            # the clock again, unchanged: a node that (re)started meanwhile learns the time (its
+            # sim-time timers cannot fire before it has one) and can catch up
+            self.clock_pub.publish(Clock(clock=conv.to_time(self.sim.time)))
             return
         self._faults_and_recoveries()
         notes, fails = self.floor_faults.step(self.sim)
@@ -247,6 +243,19 @@ class FloorSimNode(Node):
         self._publish()
         if round(self.sim.time / self.cfg.tick) % 50 == 0:
             self.report_stalls("running")
+
+    def _held_back(self) -> bool:
+        """Whether time must wait for the planner, a robot container or the allocator (counted)."""
+        if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
+            self.stalls += 1
+            return True
+        if self.node_progress and self.sim.time - min(self.node_progress.values()) > self.cfg.max_node_lag:
+            self.node_stalls += 1
+            return True
+        if self.allocator_time >= 0 and self.sim.time - self.allocator_time > self.cfg.max_allocator_lag:
+            self.allocator_stalls += 1
+            return True
+        return False
 
     def _ready(self) -> bool:
         clocks, readers = self.count_subscribers("/clock"), self.count_subscribers("/sim/fleet_state")

@@ -102,6 +102,7 @@ class PlannerNode(Node):
         self.last_markers = -1e9
         self.floor_points: dict = {}  # marker cube centres by cell
         self.path_pubs = {}
+        self.unknown_robots = 0  # messages naming a robot this planner does not run
         batched = self.batched = conv.check_fleet_transport(self.cfg.fleet_transport,
                                                             self.get_fully_qualified_name())
         for i in range(self.cfg.robots):
@@ -133,6 +134,8 @@ class PlannerNode(Node):
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
 
     def on_state(self, msg: RobotState) -> None:
+        if not self._known(msg.robot_id, "a state"):
+            return
         old = self.states.get(msg.robot_id)
         if old is not None and old.carrying_rack and not msg.carrying_rack:
             self.rack_cells[old.carrying_rack] = (msg.cell_x, msg.cell_y)
@@ -205,8 +208,20 @@ class PlannerNode(Node):
             self.deadlock_pub.publish(String(data=json.dumps(
                 {"event": "resolved", "id": d.id, "time": round(now, 3), "after_s": round(now - d.detected_at, 3)})))
 
+    def _known(self, robot_id: str, what: str) -> bool:
+        """A message names a robot of this fleet; others (a robot of another fleet on the same DDS
+        domain, a mistyped id) are ignored with a warning, never a crash."""
+        if robot_id in self.path_pubs:
+            return True
+        self.unknown_robots += 1
+        self.get_logger().warning(f"ignored {what} from unknown robot {robot_id!r}: this planner runs "
+                                  f"{self.cfg.robots} robots (robot_0..robot_{self.cfg.robots - 1}); check "
+                                  "ROS_DOMAIN_ID and the robots parameter", throttle_duration_sec=10.0)
+        return False
+
     def on_request(self, msg: PlanRequest) -> None:
-        self.requests[msg.robot_id] = msg
+        if self._known(msg.robot_id, "a plan request"):
+            self.requests[msg.robot_id] = msg
 
     def on_explain(self, request: ExplainWait.Request, response: ExplainWait.Response):
         status = self.waits.current.get(request.robot_id)

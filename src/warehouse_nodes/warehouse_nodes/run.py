@@ -55,7 +55,7 @@ from warehouse_interfaces.msg import (
     TrackingEvent,
 )
 from warehouse_nodes import conversions as conv
-from warehouse_nodes import run_faults
+from warehouse_nodes import run_faults, runtime
 from warehouse_nodes.run_faults import FaultLog, apply_scenario, silence_args
 from warehouse_nodes.supervisor import RESPAWN, Supervisor
 
@@ -367,7 +367,10 @@ def _spawn(opts: RunOptions, name: str, cmd: list[str]) -> subprocess.Popen:
     # so robot containers yield to the central nodes when both want a core
     if name.startswith("robots_"):
         cmd = ["nice", "-n", str(ROBOT_NICENESS), *cmd]
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=opts.root, start_new_session=True)
+    # the node stops when this process dies, even by SIGKILL (runtime.stop_with_parent)
+    env = os.environ | {runtime.PARENT_PID_ENV: str(os.getpid())}
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=opts.root, start_new_session=True,
+                            env=env)
 
 
 def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:

@@ -2,11 +2,15 @@
 
 A bad map, layout or parameter ends the process with exit code 2 and one line naming the
 input and the fix (no traceback). SIGINT and SIGTERM stop the executor cleanly, calling the
-node's shutdown hook first so it can flush what it owes (statistics, files).
+node's shutdown hook first so it can flush what it owes (statistics, files). A node process
+started by ``./warehouse run`` also stops when the run process dies, however it dies
+(:func:`stop_with_parent`), so no node outlives its run and talks into the next one.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +21,21 @@ from rclpy.node import Node
 
 from warehouse_core.errors import InputError
 
+PARENT_PID_ENV = "WAREHOUSE_RUN_PID"  # set by ./warehouse run for the node processes it starts
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+
+
+def stop_with_parent() -> None:
+    """Under ``./warehouse run`` (``WAREHOUSE_RUN_PID`` set): ask the kernel for SIGTERM when the
+    run process dies, even by SIGKILL or a test's timeout (Linux ``PR_SET_PDEATHSIG``), and stop
+    at once if it is already gone. Elsewhere (``ros2 launch``, a robot's own computer) a no-op."""
+    parent = os.environ.get(PARENT_PID_ENV, "")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if str(os.getppid()) != parent:
+        sys.exit(f"error: the run process {parent} is gone; not starting")
+
 
 def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = None,
               on_shutdown: Callable[[list[Node]], None] | None = None,
@@ -25,6 +44,7 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
 
     ``after_create(nodes)`` runs once they all exist (e.g. to share subscriptions among them);
     what it returns is kept alive until shutdown."""
+    stop_with_parent()
     rclpy.init(args=args, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
     nodes: list[Node] = []
     executor = SingleThreadedExecutor()
