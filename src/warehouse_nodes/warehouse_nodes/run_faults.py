@@ -74,13 +74,15 @@ class FaultLog:
         """``faults_injected``, ``orders_lost``, ``deadlocks_detected``, ``unresolved_deadlocks``.
 
         ``accepted``: order -> sim time it was accepted. ``orders_lost``: orders accepted by the
-        time of the allocator's last ``/allocator/open_orders`` that were neither completed nor in
+        time (strictly before) of the allocator's last ``/allocator/open_orders`` that were neither completed nor in
         that list (if the allocator never published one, every accepted order not completed).
         ``unresolved_deadlocks``: deadlocks detected and not resolved by the end of the run.
         """
         open_now = self.open_orders or set()
         if self.open_orders is not None:
-            accepted = {o: t for o, t in accepted.items() if t <= self.open_orders_time}
+            # strictly before: an order accepted by the service between the list's round and the
+            # next tick of the allocator's clock carries the list's own stamp but is not in it
+            accepted = {o: t for o, t in accepted.items() if t < self.open_orders_time}
         detected = [d for d in self.deadlocks if d.get("event") == "detected"]
         resolved = {d["id"] for d in self.deadlocks if d.get("event") == "resolved"}
         return {
