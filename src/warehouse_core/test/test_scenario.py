@@ -76,6 +76,13 @@ def test_a_missing_file_is_one_clear_error(tmp_path):
         load_scenario(tmp_path / "nope.yaml")
 
 
+def test_a_binary_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(b"faults: [\xff\xfe\x00]")
+    with pytest.raises(InputError, match="cannot read scenario file: not UTF-8"):
+        load_scenario(path)
+
+
 def test_blocked_cell_without_seconds_round_trips():
     faults = [Fault("blocked_cell", 5.0, cell=(3, 4)), Fault("robot_silent", 1.0, robot="robot_0", tow_after=30.0)]
     assert faults_from_json(faults_to_json(faults)) == faults

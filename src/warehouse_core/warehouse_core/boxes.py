@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from warehouse_core.errors import InputError, unreadable
+from warehouse_core.errors import InputError, read_yaml_file
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,8 @@ class Box:
 def load_boxes(path: str | Path) -> list[Box]:
     """The catalogue in ``path``, sorted by surface area (smallest first)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), f"cannot read: {unreadable(exc)}", fix="give the box catalogue YAML") from None
-    try:
-        root = yaml.compose(text)
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(str(path), f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                         where=str(mark.line + 1) if mark else "", fix="fix the YAML syntax") from None
+    text, doc = read_yaml_file(path, "box catalogue", fix="give the box catalogue YAML")
+    root = yaml.compose(text)  # parses: safe_load just did (for the line numbers of the entries)
     if not isinstance(doc, dict) or not isinstance(doc.get("boxes"), list) or not doc["boxes"]:
         raise InputError(str(path), "no 'boxes:' list", where="1",
                          fix="write boxes: followed by entries {id, inner_dims_m: [l, w, h], cost}")

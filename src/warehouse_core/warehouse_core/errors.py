@@ -6,6 +6,10 @@ problem, and says how to fix it, so that the CLI and the nodes can print it with
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 
 class InputError(ValueError):
     """Bad input: ``source`` (file or message), where in it, what is wrong, and the fix."""
@@ -27,3 +31,20 @@ def unreadable(exc: OSError | UnicodeDecodeError) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start})"
     return exc.strerror or str(exc)
+
+
+def read_yaml_file(path: str | Path, what: str, fix: str) -> tuple[str, object]:
+    """The text of the file at ``path`` and its parsed YAML; an :class:`InputError` naming the
+    file (and the line of a syntax error) if it is not readable UTF-8 text or not valid YAML.
+    ``what`` names the kind of file in the message, ``fix`` says how to give the right one."""
+    src = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(src, f"cannot read {what}: {unreadable(exc)}", fix=fix) from None
+    try:
+        return text, yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(src, f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+                         where=f"{mark.line + 1}" if mark is not None else "", fix="fix the YAML syntax") from None

@@ -29,10 +29,9 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import yaml
 from scipy import ndimage
 
-from warehouse_core.errors import InputError, unreadable
+from warehouse_core.errors import InputError, read_yaml_file
 from warehouse_core.grid import Coord, Grid, load_movingai_map
 from warehouse_core.occupancy import GridFrame, load_occupancy_map
 
@@ -226,17 +225,7 @@ def load_layout(path: str | Path) -> Layout:
     """Load and validate a layout YAML (and the map it names)."""
     path = Path(path)
     src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(src, f"cannot read layout file: {unreadable(exc)}",
-                         fix="check the layout path (e.g. maps/warehouse_layout.yaml)") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(src, f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-                         where=f"{mark.line + 1}" if mark is not None else "", fix="fix the YAML syntax") from None
+    _, doc = read_yaml_file(path, "layout file", fix="check the layout path (e.g. maps/warehouse_layout.yaml)")
     ck = _Checker(src)
     if not isinstance(doc, dict):
         ck.fail("a layout file must be a mapping with keys " + ", ".join(_TOP_KEYS),

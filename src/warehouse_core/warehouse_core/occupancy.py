@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from warehouse_core.errors import InputError, unreadable
+from warehouse_core.errors import InputError, read_yaml_file
 from warehouse_core.grid import Coord, Grid
 
 __all__ = [
@@ -314,18 +313,8 @@ def load_occupancy_map(yaml_path: str | Path) -> OccupancyMap:
     """Load a Nav2 map YAML and the PGM image it names (relative to the YAML file)."""
     yaml_path = Path(yaml_path)
     src = str(yaml_path)
-    try:
-        text = yaml_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(src, f"cannot read map YAML: {unreadable(exc)}",
-                         fix="check the map path (a Nav2 map YAML such as maps/warehouse.yaml)") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{mark.line + 1}" if mark is not None else ""
-        raise InputError(src, f"invalid YAML: {getattr(exc, 'problem', None) or exc}", where=where,
-                         fix="fix the YAML syntax") from None
+    _, doc = read_yaml_file(yaml_path, "map YAML",
+                            fix="check the map path (a Nav2 map YAML such as maps/warehouse.yaml)")
     if not isinstance(doc, dict):
         raise InputError(src, "a Nav2 map YAML must be a mapping with keys " + ", ".join(_REQUIRED_KEYS),
                          fix="see maps/README.md for the format")

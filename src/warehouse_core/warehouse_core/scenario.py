@@ -44,9 +44,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
-from warehouse_core.errors import InputError
+from warehouse_core.errors import InputError, read_yaml_file
 from warehouse_core.grid import Coord, Grid
 from warehouse_core.layout import _Checker
 
@@ -132,15 +130,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario YAML (see the module docstring)."""
     path = Path(path)
     src = str(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise InputError(src, f"cannot read scenario file: {exc.strerror}",
-                         fix="give a file under config/scenarios/") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(src, f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-                         where=f"{mark.line + 1}" if mark is not None else "", fix="fix the YAML syntax") from None
+    _, doc = read_yaml_file(path, "scenario file", fix="give a file under config/scenarios/")
     ck = _Checker(src)
     if not isinstance(doc, dict):
         ck.fail("a scenario must be a mapping with at least 'faults:'", fix="see config/scenarios/README.md")
