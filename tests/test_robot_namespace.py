@@ -32,11 +32,13 @@ def test_commands_for_another_robot_are_ignored_and_counted(ros_env):  # noqa: A
     from warehouse_nodes.robot_node import RobotNode
 
     rclpy.init()
+    nodes = []
     try:
         robot = RobotNode(namespace="robot_0")  # batched transport (default)
         action_robot = RobotNode(namespace="robot_2", parameter_overrides=[
             Parameter("fleet_transport", value="per_robot")])
         test = Node("intruder")
+        nodes += [robot, action_robot, test]
         executor = SingleThreadedExecutor()
         for n in (robot, action_robot, test):
             executor.add_node(n)
@@ -71,4 +73,8 @@ def test_commands_for_another_robot_are_ignored_and_counted(ros_env):  # noqa: A
         assert not future.result().accepted
         assert action_robot.foreign_commands == 1 and action_robot.task_msg is None
     finally:
+        # destroy the intruder's latched publisher: left alive in this process, its path with
+        # plan id 8 reached robot_0 of every later run on this domain, which then ignored its planner
+        for n in nodes:
+            n.destroy_node()
         rclpy.try_shutdown()
