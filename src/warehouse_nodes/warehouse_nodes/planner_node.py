@@ -103,10 +103,6 @@ class PlannerNode(Node):
         self.floor_points: dict = {}  # marker cube centres by cell
         self.path_pubs = {}
         self.unknown_robots = 0  # messages naming a robot this planner does not run
-        # per robot, the segments of its current plan it has not driven past yet: re-sent when the
-        # robot repeats its request (it missed one and cannot bind its task's waypoints)
-        self.undriven_segments: dict[str, list[TimedPath]] = {}
-        self.path_resends = 0
         batched = self.batched = conv.check_fleet_transport(self.cfg.fleet_transport,
                                                             self.get_fully_qualified_name())
         for i in range(self.cfg.robots):
@@ -242,23 +238,6 @@ class PlannerNode(Node):
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _trim_segments(self, robot: str, plan_id: int, progress: int) -> None:
-        """Forget the segments a robot has driven past (memory stays bounded by the look-ahead)."""
-        kept = self.undriven_segments.get(robot)
-        while kept and kept[0].plan_id == plan_id and kept[0].first_index + len(kept[0].waypoints) <= progress:
-            kept.pop(0)
-
-    def _resend_segments(self, robot: str) -> None:
-        """Publish again the segments of the robot's plan it has not driven past, in order; the
-        robot takes the one that continues its path and ignores those it has."""
-        kept = self.undriven_segments.get(robot, [])
-        for m in kept:
-            self.path_pubs[robot].publish(m)
-        if kept:
-            self.path_resends += 1
-            self.get_logger().info(f"{robot} repeated its request: its path re-sent from waypoint "
-                                   f"{kept[0].first_index} ({len(kept)} segments)")
-
     def on_timer(self) -> None:
         now = self.now()
         step = math.floor(now / self.cfg.step_duration + 1e-9)
@@ -269,10 +248,7 @@ class PlannerNode(Node):
         self._repairs(now)
         for name, st in self.states.items():
             fleet.report_progress(name, st.plan_id, st.progress_index)
-            self._trim_segments(name, st.plan_id, st.progress_index)
         for name, req in self.requests.items():
-            if req.task_id and name in fleet.robots and req.task_id == fleet.robots[name].task_id:
-                self._resend_segments(name)  # a repeat: the robot lacks part of its path
             fleet.request(name, req.task_id, [StepGoal((s.cell_x, s.cell_y), int(s.op), float(s.duration))
                                               for s in req.steps])
         self.requests.clear()
@@ -284,10 +260,6 @@ class PlannerNode(Node):
                     for seg in segments]
             for m in msgs:
                 self.path_pubs[m.robot_id].publish(m)
-                kept = self.undriven_segments.setdefault(m.robot_id, [])
-                if m.first_index == 0:
-                    kept.clear()
-                kept.append(m)
             self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=msgs, planning_time_s=elapsed,
                                            planning_cpu_s=cpu))
         results = fleet.release_all(step)

@@ -193,14 +193,8 @@ class RobotNode(Node):
             self.backend.on_release(self.path, self.sent, self.sent, conv.from_time(st.header.stamp))
         # no waypoint of the task planned yet: the request may have been lost, send it again
         wall = self.heartbeat_clock.now().nanoseconds * 1e-9
-        if self.request_msg is not None and self.progress is not None and not self.progress.arrivals:
-            self._ask_for_path(wall)
-
-    def _ask_for_path(self, wall: float | None = None) -> None:
-        """Repeat the plan request (at most every ``request_retry`` wall seconds): the request may
-        have been lost, or a path segment was (the planner then re-sends the path not driven yet)."""
-        wall = self.heartbeat_clock.now().nanoseconds * 1e-9 if wall is None else wall
-        if self.request_msg is not None and wall - self.request_wall >= self.cfg.request_retry:
+        if self.request_msg is not None and self.progress is not None and not self.progress.arrivals \
+                and wall - self.request_wall >= self.cfg.request_retry:
             self.request_pub.publish(self.request_msg)
             self.request_wall = wall
 
@@ -222,8 +216,6 @@ class RobotNode(Node):
             self.path.waypoints.extend(msg.waypoints)
             self.backend.on_path(self.path, False)
         else:
-            if msg.plan_id == self.path.plan_id and msg.first_index > len(self.path.waypoints):
-                self._ask_for_path()  # a segment was missed: the planner re-sends on a repeated request
             return
         if self.progress is not None:
             self.progress.extend_path(waypoints, msg.first_index)
