@@ -122,6 +122,35 @@ def test_floor_and_link_faults_scenario(tmp_path, ros_env):
     assert used, "the cell is on no robot's path at all: the scenario tests nothing"
 
 
+def test_rack_faults_scenario(tmp_path, ros_env):
+    """Three racks cannot be lifted for 200 s: each robot that finds its rack will not come up
+    gives the visit up and stays in service, the lines are served from other racks or wait for the
+    rack's retry, and every accepted order completes."""
+    out, report = run_scenario(tmp_path, ros_env, "rack_faults.yaml")
+    check_common(report, out, faults=3)
+    assert report["orders_completed"] == report["orders_received"] - report["orders_rejected"]
+    assert report["robot_failures"] == 0
+    records = read(out / "bag", {"/sim/faults", "/sim/events", "/task_status"})
+    jammed = {m["rack"]: m["time"] for topic, _, m in records
+              if topic == "/sim/faults" and m["event"] == "fault_cleared" and m["kind"] == "rack_jammed"}
+    assert set(jammed) == {"R0023", "R0064", "R0015"} and all(t == pytest.approx(200, abs=0.5) for t in jammed.values())
+    lifts = [m for topic, _, m in records if topic == "/sim/events" and m["event"] == "lift_failed"]
+    assert report["lift_failures"] == len(lifts) >= 2
+    assert {m["rack"] for m in lifts} <= set(jammed) and all(m["time"] < 200.5 for m in lifts)
+    status = [(t, m) for topic, t, m in records if topic == "/task_status"]
+    failed = [(t, m) for t, m in status if m.state == m.STATE_FAILED]
+    # every failed lift failed its visit, said why, and nothing else failed
+    assert len(failed) == len(lifts) and all("could not lift rack" in m.message for _, m in failed)
+    assert sorted((m.robot_id, m.rack_id) for _, m in failed) == sorted((m["robot"], m["rack"]) for m in lifts)
+    # the robots stayed in service: each did a rack visit after its failed lift
+    for t_fail, m in failed:
+        assert any(d.robot_id == m.robot_id and d.state == d.STATE_DONE and t > t_fail for t, d in status), m.robot_id
+    # the allocator left each rack alone for its rack_retry_after (100 s) after a failed lift
+    for t_fail, m in failed:
+        assert not any(d.rack_id == m.rack_id and d.state == d.STATE_ASSIGNED and t_fail < t < t_fail + 99.0
+                       for t, d in status), m.rack_id
+
+
 def test_scenario_robots_and_duration_are_overridable_and_bad_files_refused(tmp_path, ros_env):
     bad = tmp_path / "bad.yaml"
     bad.write_text("faults:\n  - {at: 10, kind: robot_stuck, robot: robot_1, seconds: -3}\n")

@@ -76,3 +76,29 @@ def test_link_fault_delays_in_order_drops_and_ends():
     notes = link.announcements(12.0) + link.announcements(13.0) + link.announcements(15.0)
     assert [n["event"] for n in notes] == ["fault_injected", "fault_cleared"]
     assert notes[1]["states_dropped"] == link.dropped_in
+
+
+def test_a_jammed_rack_does_not_come_up_until_the_jam_is_cleared():
+    sim = FloorSim(Kinematics(), racks={(2, 0): "R7"})
+    sim.add_robot("a", (0, 0), 0.0, 0.0)
+    faults = FloorFaults([Fault("rack_jammed", 0.0, rack="R7", seconds=30.0)])
+    notes, _ = faults.step(sim)
+    assert notes == [{"event": "fault_injected", "kind": "rack_jammed", "time": 0.0, "rack": "R7", "seconds": 30.0}]
+    lift = [Waypoint(1, (1, 0), 1.0, 0.0), Waypoint(2, (2, 0), 2.0, 0.0, op=1, op_duration=1.0)]
+    assert sim.command("a", 1, 1, lift)
+    events = []
+    for _ in range(100):  # 10 s
+        events += sim.step(0.1)
+        faults.step(sim)
+    assert [(e.kind, e.rack) for e in events] == [("lift_failed", "R7")]
+    assert sim.racks[(2, 0)] == "R7" and sim.robots["a"].carrying == ""  # the rack stays on the floor
+    cleared = []
+    for _ in range(250):  # to 35 s: the jam ends at 30 s
+        sim.step(0.1)
+        cleared += faults.step(sim)[0]
+    assert [(n["event"], n["rack"]) for n in cleared] == [("fault_cleared", "R7")] and not sim.jammed
+    assert sim.command("a", 1, 3, [Waypoint(3, (2, 0), 2.0, 0.0, op=1, op_duration=1.0)])
+    events = []
+    for _ in range(30):
+        events += sim.step(0.1)
+    assert [(e.kind, e.rack) for e in events] == [("lifted", "R7")] and sim.robots["a"].carrying == "R7"

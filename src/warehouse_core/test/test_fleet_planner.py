@@ -80,3 +80,44 @@ def test_rack_visits_complete_under_delays_without_collisions():
     assert sum(1 for v in done.values() if v >= 1) >= 9, done
     carried = [r.carrying for r in sim.robots.values() if r.carrying]
     assert len(sim.racks) + len(carried) == len(racks)  # no rack lost, none dropped twice
+
+
+def test_a_robot_that_gives_up_its_task_gets_no_more_of_its_steps_and_takes_the_next():
+    layout = load_layout(LAYOUT)
+    racks = [s for s in layout.storage if s.rack]
+    start = racks[0].cell
+    fleet = FleetPlanner(layout.grid, layout.storage_mask, {"r0": start}, 1, 1.0, window=5, seed=1)
+    station = layout.stations[0]
+    lift = StepGoal(racks[5].cell, OP_LIFT, 2.0)
+    fleet.request("r0", "T1", [lift, StepGoal(station.pick_cell, OP_PICK, 4.0), StepGoal(racks[0].cell, OP_DROP, 2.0)])
+    ops, step = {}, 1
+    while OP_LIFT not in [o for o, _ in ops.values()]:
+        for seg in fleet.plan(step):
+            ops.update(seg.ops)
+            fleet.report_progress("r0", PLAN_ID, seg.first_index + len(seg.cells) - 1)
+        step += 1
+        assert step < 200
+    fleet.request("r0", "", [])  # an idle robot's request changes nothing
+    fleet.request("r0", "T0", [])  # nor does giving up a task it does not have
+    assert fleet.busy("r0")
+    fleet.request("r0", "T1", [])  # the rack would not lift: the robot gives the task up
+    assert not fleet.busy("r0")
+    later, carried = {}, []
+    for _ in range(60):
+        for seg in fleet.plan(step):
+            later.update(seg.ops)
+            carried += seg.carrying
+            fleet.report_progress("r0", PLAN_ID, seg.first_index + len(seg.cells) - 1)
+        step += 1
+    assert OP_PICK not in [o for o, _ in later.values()] and OP_DROP not in [o for o, _ in later.values()]
+    assert not any(carried[5:])  # it carries nothing once the waypoints planned before are behind it
+    fleet.request("r0", "T2", [StepGoal(racks[1].cell, OP_LIFT, 2.0)])
+    assert fleet.busy("r0")
+    for _ in range(200):
+        for seg in fleet.plan(step):
+            later.update(seg.ops)
+            fleet.report_progress("r0", PLAN_ID, seg.first_index + len(seg.cells) - 1)
+        step += 1
+        if not fleet.busy("r0"):
+            break
+    assert not fleet.busy("r0") and [o for o, _ in later.values()].count(OP_LIFT) == 1

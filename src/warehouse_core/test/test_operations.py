@@ -256,3 +256,41 @@ def test_a_robot_too_low_for_the_visit_is_sent_to_charge_instead():
     assert len(ops.pending) == 1  # the visit was not lost
     (charge,) = ops.assign(1.0)
     assert charge.type == TYPE_CHARGE and charge.robot == "robot_0"
+
+
+def test_a_rack_that_would_not_lift_is_left_alone_then_tried_again():
+    ops = ops_with({"R1": {"A": 9, "B": 9}, "R2": {"A": 9}, "R3": {}})
+    ops.submit(order("O1", ("A", 1), ("B", 1)), 0)
+    ops.update_robot("robot_0", (3, 0))
+    (task,) = ops.assign(0.0)
+    assert task.rack == "R1"  # one visit serves both lines
+    ops.lift_failed(task.task_id, 10.0, "robot_0 could not lift rack R1")
+    assert task.state == TASK_FAILED and ops.lift_failures == 1
+    assert ops.location_of["R1"] == "L1" and "R1" not in ops.busy_racks  # it still stands there
+    assert len(ops.pending) == 2  # nothing lost
+    (event,) = [e for e in ops.drain_events() if isinstance(e, TaskEvent) and e.state == TASK_FAILED]
+    assert "could not lift" in event.message
+    ops.update_robot("robot_0", (3, 0))
+    (other,) = ops.assign(11.0)
+    assert other.rack == "R2" and [ln.sku for ln in other.lines] == ["A"]  # A from another rack
+    ops.task_finished(other.task_id, True, 60.0)
+    ops.update_robot("robot_0", (3, 0))
+    assert ops.assign(100.0) == []  # B is only on R1, out of service: the line waits
+    assert len(ops.pending) == 1 and ops.orders["O1"].state != ORDER_COMPLETED
+    (retry,) = ops.assign(10.0 + ops.config.rack_retry_after)
+    assert retry.rack == "R1" and [ln.sku for ln in retry.lines] == ["B"]
+    ops.task_finished(retry.task_id, True, 700.0)
+    assert ops.orders["O1"].state == ORDER_COMPLETED
+
+
+def test_lift_failed_ignores_finished_and_unknown_tasks():
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}})
+    ops.submit(order("O1", ("A", 1)), 0)
+    ops.update_robot("robot_0", (3, 0))
+    (task,) = ops.assign(0.0)
+    ops.task_finished(task.task_id, True, 50.0)
+    ops.lift_failed(task.task_id, 51.0)
+    ops.lift_failed("T999", 51.0)
+    assert ops.lift_failures == 0 and not ops.out_of_service
+    with pytest.raises(ValueError, match="rack_retry_after"):
+        OpsConfig(rack_retry_after=0.0)

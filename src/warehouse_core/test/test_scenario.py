@@ -14,7 +14,7 @@ SCENARIOS = sorted((ROOT / "config" / "scenarios").glob("*.yaml"))
 
 def test_there_are_scenarios_for_every_fault_kind():
     kinds = {f.kind for path in SCENARIOS for f in load_scenario(path).faults}
-    assert kinds == {"robot_fail", "robot_silent", "robot_stuck", "blocked_cell", "link_fault"}
+    assert kinds == {"robot_fail", "robot_silent", "robot_stuck", "blocked_cell", "link_fault", "rack_jammed"}
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
@@ -22,7 +22,7 @@ def test_shipped_scenarios_load_and_fit_their_run(path):
     sc = load_scenario(path)
     assert sc.faults and sc.name
     layout = load_layout(ROOT / (sc.map or "maps/warehouse_layout.yaml"))
-    sc.check_run(sc.robots or 20, layout.grid)
+    sc.check_run(sc.robots or 20, layout.grid, layout.rack_ids)
     assert faults_from_json(faults_to_json(sc.faults)) == list(sc.faults)  # what the nodes get
 
 
@@ -47,6 +47,8 @@ def _refused(tmp_path, text, *fragments):
     ("faults: [{at: 5, kind: blocked_cell, cell: [1.5, 2]}]", ("faults[0].cell", "[x, y]")),
     ("faults: [{at: 5, kind: link_fault, seconds: 9, loss: 1.5}]", ("faults[0].loss", "at most 0.9")),
     ("faults: [{at: 5, kind: robot_fail, robot: 7}]", ("faults[0].robot", "string")),
+    ("faults: [{at: 5, kind: rack_jammed}]", ("faults[0]", "lacks", "rack")),
+    ("faults: [{at: 5, kind: rack_jammed, rack: R1, seconds: -3}]", ("faults[0].seconds",)),
     ("robots: 0\nfaults: []", ("robots", "at least 1")),
     ("robot: 3\nfaults: []", ("unknown key", "robot")),
     ("faults: {at: 1}", ("'faults' must be a list",)),
@@ -69,6 +71,10 @@ def test_faults_that_do_not_fit_the_run_are_refused(tmp_path):
         sc.check_run(8, grid)
     with pytest.raises(InputError, match=r"faults\[1\]\.cell.*wall"):
         sc.check_run(10, grid)
+    f.write_text("faults:\n  - {at: 5, kind: rack_jammed, rack: R9999}\n")
+    layout = load_layout(ROOT / "maps" / "warehouse_layout.yaml")
+    with pytest.raises(InputError, match=r"faults\[0\]\.rack.*R9999.*R0001"):
+        load_scenario(f).check_run(8, grid, layout.rack_ids)
 
 
 def test_a_missing_file_is_one_clear_error(tmp_path):

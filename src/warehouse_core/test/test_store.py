@@ -43,6 +43,8 @@ def snapshot(ops: JournaledOps) -> dict:
         "rack_at": dict(ops.rack_at),
         "robot_tasks": {n: s.task for n, s in ops.robots.items() if s.task},
         "failed": sorted(ops.failed_robots),
+        "out_of_service": dict(ops.out_of_service),
+        "lift_failures": ops.lift_failures,
     }
 
 
@@ -62,6 +64,22 @@ def drive(ops: JournaledOps) -> list:
     ops.rack_recovered(b.rack, "L4", 8.0)
     ops.update_robot("robot_0", (2, 2))
     return ops.assign(10.0)
+
+
+def test_a_failed_lift_survives_a_restart(tmp_path):
+    ops = journaled(tmp_path / "state.db")
+    assert ops.submit(order("O1", ("B", 1)), 0)[0]
+    ops.update_robot("robot_0", (3, 0))
+    (task,) = ops.assign(1.0)
+    ops.lift_failed(task.task_id, 5.0, "would not come up")
+    ops.tick(5.0)  # retires the failed visit, as a recovery does
+    before = snapshot(ops)
+    assert before["out_of_service"] == {"R1": 5.0 + ops.config.rack_retry_after}
+    again = journaled(tmp_path / "state.db")
+    again.recover()
+    assert snapshot(again) == before
+    again.update_robot("robot_0", (3, 0))
+    assert again.assign(6.0) == []  # B is only on R1: it waits for the retry
 
 
 def test_recover_restores_orders_tasks_reservations_and_racks(tmp_path):

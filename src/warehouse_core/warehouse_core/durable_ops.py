@@ -166,6 +166,13 @@ class JournaledOps(WarehouseOps):
         return self._journaled("finished", now, {"task_id": task_id, "success": success, "message": message},
                                lambda: super(JournaledOps, self).task_finished(task_id, success, now, message))
 
+    def lift_failed(self, task_id: str, now: float, message: str = "") -> None:
+        task = self.tasks.get(task_id)
+        if task is None or task.state in (ops_mod.TASK_DONE, ops_mod.TASK_FAILED):
+            return super().lift_failed(task_id, now, message)
+        return self._journaled("lift_failed", now, {"task_id": task_id, "message": message},
+                               lambda: super(JournaledOps, self).lift_failed(task_id, now, message))
+
     def robot_failed(self, robot: str, now: float, reason: str = "robot failed") -> bool:
         return self._journaled("robot_failed", now, {"robot": robot, "reason": reason},
                                lambda: super(JournaledOps, self).robot_failed(robot, now, reason))
@@ -207,6 +214,8 @@ class JournaledOps(WarehouseOps):
                     self.step_done(d["task_id"], int(d["step_index"]), now)
                 elif entry.kind == "finished":
                     self.task_finished(d["task_id"], bool(d["success"]), now, d["message"])
+                elif entry.kind == "lift_failed":
+                    self.lift_failed(d["task_id"], now, d["message"])
                 elif entry.kind == "robot_failed":
                     self.robot_failed(d["robot"], now, d["reason"])
                 elif entry.kind == "rack_recovered":

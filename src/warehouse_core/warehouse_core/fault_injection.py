@@ -1,8 +1,8 @@
 """Scheduled faults on the simulated floor: what the floor simulator does at each fault's time.
 
 :class:`FloorFaults` takes the scenario faults the simulator executes (``robot_fail``,
-``robot_stuck``, ``blocked_cell``, and the towing of a ``robot_silent`` robot) and, each step,
-applies those that are due to a :class:`~warehouse_core.floor_sim.FloorSim`. It returns
+``robot_stuck``, ``blocked_cell``, ``rack_jammed``, and the towing of a ``robot_silent``
+robot) and, each step, applies those that are due to a :class:`~warehouse_core.floor_sim.FloorSim`. It returns
 announcements (JSON-able dicts, ``{"event": "fault_injected" | "fault_cleared", "kind", ...}``)
 for the node to publish, and robot failures for the node to handle like any other (towing,
 events). An obstacle (``blocked_cell``) is placed only once no robot stands on the cell or
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from warehouse_core.floor_sim import FloorSim
 from warehouse_core.scenario import Fault
 
-SIM_KINDS = ("robot_fail", "robot_stuck", "blocked_cell", "robot_silent")
+SIM_KINDS = ("robot_fail", "robot_stuck", "blocked_cell", "robot_silent", "rack_jammed")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class FloorFaults:
     faults: list[Fault]
     pending: list[Fault] = field(init=False)
     clear_at: list[tuple[float, tuple[int, int]]] = field(default_factory=list)
+    unjam_at: list[tuple[float, str]] = field(default_factory=list)  # (sim time, rack)
     tows: list[tuple[float, str]] = field(default_factory=list)  # (sim time, silent robot to tow)
 
     def __post_init__(self) -> None:
@@ -41,6 +42,10 @@ class FloorFaults:
             self.clear_at.remove((t, cell))
             sim.obstacles.discard(cell)
             notes.append(_note("fault_cleared", "blocked_cell", now, cell=list(cell)))
+        for t, rack in [u for u in self.unjam_at if u[0] <= now]:
+            self.unjam_at.remove((t, rack))
+            sim.jammed.discard(rack)
+            notes.append(_note("fault_cleared", "rack_jammed", now, rack=rack))
         for t, robot in [w for w in self.tows if w[0] <= now]:
             self.tows.remove((t, robot))
             if robot in sim.robots:  # an operator finds the dead robot and tows it away
@@ -53,6 +58,12 @@ class FloorFaults:
             if f.kind == "blocked_cell":
                 if not self._place(sim, f, now, notes):
                     keep.append(f)  # a robot is on or entering the cell: try again next step
+                continue
+            if f.kind == "rack_jammed":
+                sim.jammed.add(f.rack)
+                if f.seconds > 0:
+                    self.unjam_at.append((now + f.seconds, f.rack))
+                notes.append(_note("fault_injected", f.kind, now, rack=f.rack, seconds=f.seconds))
                 continue
             if f.robot not in sim.robots:
                 notes.append(_note("fault_skipped", f.kind, now, robot=f.robot, why="robot no longer on the floor"))

@@ -176,9 +176,13 @@ class FleetPlanner:
         """Queue a task's steps for ``robot`` (replacing any steps not started).
 
         A request repeated for the task the robot already has (a re-sent or latched one) and a
-        request without steps (the robot is idle) change nothing.
+        request without steps (the robot is idle) change nothing, except one without steps for
+        the robot's current task: the robot gave it up (:meth:`abandon`).
         """
-        if robot in self.failed or not steps or not task_id:
+        if robot in self.failed or not task_id:
+            return
+        if not steps:
+            self.abandon(robot, task_id)
             return
         r = self.robots[robot]
         if task_id == r.task_id:
@@ -194,6 +198,21 @@ class FleetPlanner:
                 loaded = False
         if r.current is None and robot not in self.suspended:
             self._next_goal(robot)
+
+    def abandon(self, robot: str, task_id: str) -> None:
+        """``robot`` gave up ``task_id`` (its rack would not come up): the steps not reached yet
+        are dropped, it carries nothing, and it is idle from the plan frontier on (waypoints
+        already published stay; the robot stops at their end)."""
+        r = self.robots.get(robot)
+        if r is None or robot in self.failed or not task_id or task_id != r.task_id:
+            return
+        r.queue.clear()
+        r.current, r.planned, r.held, r.carrying, r.root_op = None, [], False, False, None
+        if r.index >= 0:
+            self.pibt.set_goal(r.index, None)
+            if robot in self._queue_held:  # waiting on a station line slot: it leaves the line
+                self._queue_held.discard(robot)
+                self.pibt.dwell[r.index] = 0
 
     def busy(self, robot: str) -> bool:
         r = self.robots[robot]

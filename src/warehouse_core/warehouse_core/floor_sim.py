@@ -4,7 +4,8 @@ Each robot is a differential-drive base that moves only along straight grid edge
 cell centres: it accelerates and brakes within ``max_accel``, never exceeds ``max_speed``,
 stops before every turn and turns in place at ``turn_rate``, and stops at the last waypoint
 it has been given. Operations on arrival (lift, drop, pick, charge) take their duration.
-Racks are simulated too: a lift takes the rack standing on the cell, a drop puts it down.
+Racks are simulated too: a lift takes the rack standing on the cell, a drop puts it down; a
+jammed rack (``jammed``) stays on the floor and the lift fails.
 The simulator is deterministic for a given sequence of commands and time steps.
 """
 
@@ -107,6 +108,7 @@ class FloorSim:
         self.robots: dict[str, SimRobot] = {}
         self.removed: dict[str, SimRobot] = {}  # failed robots towed off the floor
         self.obstacles: set[Coord] = set()  # cells no robot is driven into (blocked at run time)
+        self.jammed: set[str] = set()  # racks that do not come up when a robot lifts them
         self.time = 0.0
 
     def add_robot(self, name: str, cell: Coord, x: float, y: float, theta: float = 0.0) -> None:
@@ -303,7 +305,7 @@ class FloorSim:
         r.mode = MODE_WAITING
         if op == OP_LIFT:
             rack = self.racks.pop(r.cell, "")
-            if rack and not r.carrying:
+            if rack and not r.carrying and rack not in self.jammed:
                 r.carrying = rack
                 events.append(SimEvent(r.name, "lifted", r.op_index, rack))
             else:

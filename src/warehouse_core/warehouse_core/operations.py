@@ -10,6 +10,9 @@
 * robots idle for ``park_after`` seconds go to wait under a fast-moving rack (forecast class A),
   where the next visit to it will need them (:mod:`warehouse_core.parking`);
 * ``step_done`` / ``task_finished`` follow execution (rack lifted, lines picked, rack dropped);
+* a rack a robot could not lift (``lift_failed``) is out of service for ``rack_retry_after``
+  seconds: its visit's lines go back to the pending pool and are served from other racks
+  holding the SKU, or wait for the rack to be tried again;
 * every change of an order or task is queued as an event for the node to publish.
 
 Nothing accepted is ever dropped: an order is pending, in progress, or completed, and the
@@ -77,6 +80,7 @@ class OpsConfig:
     returns: str = "class"  # rack returns: "class" (A/B/C turnover class near the station) or "random"
     dispatch_time: float = 0.0  # s from packed to handed to the carrier
     park_after: float = 0.0  # s idle before a robot parks under a class-A rack (0 = never; class returns only)
+    rack_retry_after: float = 600.0  # s a rack that could not be lifted is left alone before it is tried again
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -85,6 +89,9 @@ class OpsConfig:
             raise ValueError(f"returns {self.returns!r} is unknown; use class or random")
         if self.park_after < 0:
             raise ValueError(f"park_after {self.park_after} must be >= 0 (0 = robots never park)")
+        if not self.rack_retry_after > 0:
+            raise ValueError(f"rack_retry_after {self.rack_retry_after} must be > 0 (seconds before a rack "
+                             "that could not be lifted is tried again)")
 
 
 POLICIES = {
@@ -235,6 +242,8 @@ class WarehouseOps:
         self.charger_user: dict[str, str] = {}  # charger id -> robot charging or heading there
         self.charging_events = 0
         self.failed_robots: set[str] = set()  # out of service for the rest of the run
+        self.out_of_service: dict[str, float] = {}  # rack that could not be lifted -> sim time it is tried again
+        self.lift_failures = 0
         self._tracking_due: list[tuple[float, int, TrackingEvent]] = []
         self._ids_due = itertools.count()
         self._location_class = self._classify_locations()
@@ -387,6 +396,7 @@ class WarehouseOps:
         the assignment choose (travel plus deadline slack); drafts left over are undone.
         """
         self.retire_finished()
+        self._back_in_service(now)
         out = self._send_to_chargers(now)
         out += self._assign_visits(now)
         return out + self._park_idle(now)
@@ -566,7 +576,7 @@ class WarehouseOps:
             if not self._stations_open():
                 return
             racks = [r for r in self.inventory.racks_for(line.sku, line.quantity)
-                     if r not in self.busy_racks and r in self.location_of]
+                     if self._rack_free(r)]
             if racks:
                 yield self.rng.choice(sorted(racks)), [line]
 
@@ -579,7 +589,7 @@ class WarehouseOps:
         by_rack: dict[str, list[PickLine]] = {}
         for line in sorted(self.pending.values(), key=lambda p: (p.deadline, p.created)):
             for rack in self.inventory.racks_for(line.sku, line.quantity):
-                if rack not in self.busy_racks and rack in self.location_of:
+                if self._rack_free(rack):
                     by_rack.setdefault(rack, []).append(line)
         taken: set[tuple[str, int]] = set()
         heap = [(-len(lines), lines[0].deadline, rack) for rack, lines in by_rack.items()]
@@ -594,6 +604,10 @@ class WarehouseOps:
                 continue
             taken.update((p.order_id, p.index) for p in chosen)
             yield rack, chosen
+
+    def _rack_free(self, rack: str) -> bool:
+        """In its storage location, on no visit, and not out of service."""
+        return rack not in self.busy_racks and rack in self.location_of and rack not in self.out_of_service
 
     def _servable(self, rack: str, lines: list[PickLine]) -> list[PickLine]:
         """The lines (in the given order) one visit of ``rack`` can serve from its stock."""
@@ -751,6 +765,22 @@ class WarehouseOps:
             self.busy_racks.discard(task.rack)
             self.reserved_locations.discard(task.return_location)
 
+    def lift_failed(self, task_id: str, now: float, message: str = "") -> None:
+        """The robot of ``task_id`` could not lift its rack (jammed, damaged, misplaced): the
+        visit fails, its lines go back to the pending pool, and the rack, still standing in its
+        location, is out of service for ``rack_retry_after`` seconds (other racks serve its SKUs
+        meanwhile; lines only it can serve wait)."""
+        task = self.tasks.get(task_id)
+        if task is None or task.state in (TASK_DONE, TASK_FAILED) or task.type != TYPE_PICK:
+            return
+        self.lift_failures += 1
+        self.out_of_service[task.rack] = now + self.config.rack_retry_after
+        self.task_finished(task_id, False, now, message or f"rack {task.rack} could not be lifted")
+
+    def _back_in_service(self, now: float) -> None:
+        for rack in [r for r, t in self.out_of_service.items() if t <= now]:
+            del self.out_of_service[rack]
+
     def robot_failed(self, robot: str, now: float, reason: str = "robot failed") -> bool:
         """``robot`` is out of service (a fault, or no state for too long): it gets no more
         tasks and its task in progress fails (unpicked lines go back to the pending pool; a
@@ -802,6 +832,7 @@ class WarehouseOps:
         """Time-driven decisions: ship held parcels whose deadlines no longer allow waiting, and
         announce packed and dispatched parcels when their time has come."""
         self.retire_finished()
+        self._back_in_service(now)
         while self._tracking_due and self._tracking_due[0][0] <= now:
             self.events.append(heapq.heappop(self._tracking_due)[2])
         if self._cycles:

@@ -17,6 +17,7 @@ Format (``config/scenarios/*.yaml``; every key but ``faults`` is optional)::
       - {at: 90, kind: robot_silent, robot: robot_5, tow_after: 60}
       - {at: 100, kind: blocked_cell, cell: [12, 7], seconds: 120}
       - {at: 30, kind: link_fault, seconds: 60, delay: 1.5, loss: 0.2}
+      - {at: 0, kind: rack_jammed, rack: R0007, seconds: 300}
 
 Kinds:
 
@@ -32,6 +33,10 @@ Kinds:
 * ``link_fault``: for ``seconds``, every robot state the planner receives is delayed by
   ``delay`` seconds and dropped with probability ``loss``, and every release it sends is
   dropped with probability ``loss``.
+* ``rack_jammed``: rack ``rack`` (a rack id of the layout) cannot be lifted for ``seconds``
+  (omitted: to the end of the run): a robot that tries finds it will not come up (the simulator
+  announces ``lift_failed``), aborts its visit, and the allocator leaves the rack alone for its
+  ``rack_retry_after``.
 
 Bad files are refused with an :class:`~warehouse_core.errors.InputError` naming the file and
 the key (``faults[2].seconds``) and the fix.
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,6 +60,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind -> (requir
     "robot_stuck": (("robot", "seconds"), ()),
     "blocked_cell": (("cell",), ("seconds",)),
     "link_fault": (("seconds",), ("delay", "loss")),
+    "rack_jammed": (("rack",), ("seconds",)),
 }
 _TOP_KEYS = ("name", "description", "robots", "duration", "seed", "map", "orders_per_hour", "params", "faults")
 
@@ -70,6 +77,7 @@ class Fault:
     delay: float = 0.0
     loss: float = 0.0
     tow_after: float = 60.0
+    rack: str = ""
 
     def describe(self) -> dict:
         """The fault as a JSON-able dict (what the injecting node announces)."""
@@ -98,8 +106,9 @@ class Scenario:
     params: dict = field(default_factory=dict)
     faults: tuple[Fault, ...] = ()
 
-    def check_run(self, robots: int, grid: Grid) -> None:
-        """Refuse faults naming robots beyond the fleet or cells off the floor of this run."""
+    def check_run(self, robots: int, grid: Grid, racks: Collection[str] | None = None) -> None:
+        """Refuse faults naming robots beyond the fleet, cells off the floor or (given the
+        layout's ``racks``) racks not on the floor of this run."""
         ck = _Checker(self.source, grid)
         names = {f"robot_{i}" for i in range(robots)}
         for i, f in enumerate(self.faults):
@@ -108,6 +117,10 @@ class Scenario:
                         f"faults[{i}].robot", fix="name an existing robot or run more robots")
             if f.cell is not None:
                 ck.free_cell(list(f.cell), f"faults[{i}].cell", "blocked cell")
+            if f.rack and racks is not None and f.rack not in racks:
+                some = ", ".join(sorted(racks)[:3])
+                ck.fail(f"rack {f.rack!r} is not in this run's layout", f"faults[{i}].rack",
+                        fix=f"name a rack of the layout ({some}, ...)")
 
 
 def faults_to_json(faults: tuple[Fault, ...] | list[Fault]) -> str:
@@ -194,6 +207,8 @@ def _faults(ck: _Checker, items: object) -> list[Fault]:
         kw: dict = {"kind": kind, "at": _number(ck, item, "at", float, where=f"{where}.at", minimum=0.0)}
         if "robot" in item:
             kw["robot"] = _text(ck, item, "robot", f"{where}.robot")
+        if "rack" in item:
+            kw["rack"] = _text(ck, item, "rack", f"{where}.rack")
         for key in ("seconds", "tow_after"):
             if key in item:
                 kw[key] = _number(ck, item, key, float, where=f"{where}.{key}", positive=True)

@@ -21,6 +21,8 @@
   service: its task fails and its unpicked lines go back to the pending pool. When the
   simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
   is available again there.
+* A robot that could not lift its rack answers ``FAILURE_LIFT``: the visit fails, its lines go
+  back to the pending pool, and the rack is left alone for ``rack_retry_after`` seconds.
 * With ``state_store`` (a file; ``./warehouse run`` puts ``state.db`` in the run directory)
   every accepted order and every task change is written to the durable store
   (:mod:`warehouse_core.store`) before it is acknowledged or sent; a restarted allocator
@@ -95,6 +97,7 @@ class AllocatorConfig:
     stale_after: float = 30.0
     returns: str = "class"
     park_after: float = 30.0  # [s] idle before a robot parks under a class-A rack (0 = never)
+    rack_retry_after: float = 600.0  # [s] a rack that could not be lifted is left alone this long
     boxes: str = "config/boxes.yaml"
     packing_time_limit: float = 1.0
     dispatch_time: float = 0.0
@@ -116,9 +119,10 @@ class AllocatorNode(Node):
                                            cfg.station_queue_limit, cfg.policy, cfg.pack_time,
                                            cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
                                            cfg.charge_rate, cfg.energy_per_step, cfg.returns,
-                                           cfg.dispatch_time, cfg.park_after)
+                                           cfg.dispatch_time, cfg.park_after, cfg.rack_retry_after)
         except ValueError as exc:
-            raise InputError("parameters task_allocator.policy / returns / park_after", str(exc)) from None
+            raise InputError("parameters task_allocator.policy / returns / park_after / rack_retry_after",
+                             str(exc)) from None
         desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
                             cfg.packing_time_limit, cfg.seed)
         store = StateStore(cfg.state_store, cfg.state_store_sync) if cfg.state_store else None
@@ -273,6 +277,8 @@ class AllocatorNode(Node):
             self.ops.task_finished(msg.task_id, False, now, f"robot refused the task: {msg.message}")
         elif msg.event == TaskFeedback.EVENT_STEP_DONE:
             self.ops.step_done(msg.task_id, msg.step_index, now)
+        elif msg.event == TaskFeedback.EVENT_FAILED and msg.failure == TaskFeedback.FAILURE_LIFT:
+            self.ops.lift_failed(msg.task_id, now, msg.message)
         elif msg.event in (TaskFeedback.EVENT_SUCCEEDED, TaskFeedback.EVENT_FAILED):
             self.ops.task_finished(msg.task_id, msg.event == TaskFeedback.EVENT_SUCCEEDED, now, msg.message)
         self._publish_events()
@@ -291,7 +297,10 @@ class AllocatorNode(Node):
 
     def on_result(self, task_id: str, future) -> None:
         result = future.result().result
-        self.ops.task_finished(task_id, result.success, self.now(), result.message)
+        if not result.success and result.failure == TaskFeedback.FAILURE_LIFT:
+            self.ops.lift_failed(task_id, self.now(), result.message)
+        else:
+            self.ops.task_finished(task_id, result.success, self.now(), result.message)
         self._publish_events()
 
     def _publish_events(self) -> None:

@@ -56,6 +56,8 @@ def odom_to_map(offset: list[float], x: float, y: float, yaw: float) -> tuple[fl
 class FloorSimBackend:
     """The floor simulator is the base."""
 
+    senses_racks = True  # carrying_rack is what the base really carries: a failed lift shows
+
     def __init__(self, node: RobotNode) -> None:
         self.node = node
         self.drive_pub = node.create_publisher(DriveCommand, "/sim/drive", 10, event_callbacks=conv.no_pub_events())
@@ -83,6 +85,8 @@ class FloorSimBackend:
 
 class TrackerBackend:
     """cmd_vel/odom base driven by the path tracker (Gazebo, real differential-drive bases)."""
+
+    senses_racks = False  # carrying_rack follows the plan
 
     def __init__(self, node: RobotNode) -> None:
         cfg = node.cfg
@@ -180,6 +184,8 @@ class Nav2Backend:
     held on the spot by this node after Nav2 reports the goal succeeded (not implemented:
     operations are reported as done on arrival).
     """
+
+    senses_racks = False
 
     def __init__(self, node: RobotNode) -> None:
         if importlib.util.find_spec("nav2_msgs") is None:

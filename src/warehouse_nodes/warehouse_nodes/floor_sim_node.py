@@ -28,11 +28,14 @@ later it is towed off the floor (it disappears from ``/sim/fleet_state``) and a 
 carried is put down on the nearest free storage location (not one a robot is about to drop
 a rack on, known from ``/tasks``). Both are announced on ``/sim/events`` (std_msgs/String,
 JSON: ``{"event": "robot_failed", "robot", "time", "reason"}`` and
-``{"event": "robot_removed", "robot", "time", "rack", "location"}``, location id or "").
+``{"event": "robot_removed", "robot", "time", "rack", "location"}``, location id or ""). A
+lift that fails (a jammed rack, or none on the cell) or a drop that fails (the cell is taken) is
+announced there too: ``{"event": "lift_failed" | "drop_failed", "robot", "rack", "waypoint",
+"time"}``.
 
 Scenario faults (``scenario_faults``, JSON from :func:`warehouse_core.scenario.faults_to_json`):
-robot failures, stuck robots, obstacles on cells and the towing of robots whose node went
-silent, applied by :class:`warehouse_core.fault_injection.FloorFaults` and announced on
+robot failures, stuck robots, obstacles on cells, jammed racks and the towing of robots whose
+node went silent, applied by :class:`warehouse_core.fault_injection.FloorFaults` and announced on
 ``/sim/faults`` (std_msgs/String, JSON, latched).
 """
 
@@ -240,6 +243,8 @@ class FloorSimNode(Node):
         for ev in self.sim.step(self.cfg.tick):
             if ev.kind == "dropped":
                 self.drop_targets.pop(ev.robot, None)
+            elif ev.kind in ("lift_failed", "drop_failed"):  # the robot's own node sees it in its state
+                self._event(event=ev.kind, robot=ev.robot, rack=ev.rack, waypoint=ev.index)
         self._publish()
         if round(self.sim.time / self.cfg.tick) % 50 == 0:
             self.report_stalls("running")

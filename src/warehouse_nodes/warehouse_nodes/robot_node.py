@@ -14,6 +14,9 @@
   one; the task steps not completed yet are bound to its waypoints again.
 * When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
   the message) and refuses new ones.
+* When a lift step is done but the base carries no rack, or another one, than the task's (a
+  jammed rack; only with a base that senses its load), the robot aborts the task
+  (``FAILURE_LIFT``) and stays in service: its next request to the planner has no steps.
 * It obeys only commands for its own namespace: a path on its ``path`` topic or a task goal
   that names another robot is ignored, counted in ``foreign_commands`` and logged (on the
   fleet-wide topics ``/tasks`` and ``/fleet/release`` it only ever reads its own entries).
@@ -44,6 +47,7 @@ from warehouse_interfaces.msg import (
     PlanRequest,
     RobotState,
     TaskFeedback,
+    TaskStep,
     TimedPath,
 )
 from warehouse_interfaces.msg import Task as TaskMsg
@@ -174,6 +178,14 @@ class RobotNode(Node):
             return
         before = self.progress.completed
         done = self.progress.update(self.state.progress_index, self.state.mode in conv.OPERATION_MODES)
+        lifted = [s for s in self.task_msg.steps[before:done] if s.op == TaskStep.OP_LIFT]
+        if lifted and self.backend.senses_racks and self.state.carrying_rack != self.task_msg.rack_id:
+            s = lifted[-1]
+            self.progress.completed = before  # the lift is not done: the rack stands where it was
+            self._task_done(False, TaskFeedback.FAILURE_LIFT,
+                            f"{self.robot_id} could not lift rack {self.task_msg.rack_id} at "
+                            f"({s.cell_x}, {s.cell_y}): it carries {self.state.carrying_rack or 'nothing'}")
+            return
         if done != before:
             if self.goal_handle is not None:
                 fb = ExecuteTask.Feedback(step_index=done, mode=self.state.mode,
@@ -258,18 +270,21 @@ class RobotNode(Node):
         self.request_pub.publish(self.request_msg)
         self.request_wall = self.heartbeat_clock.now().nanoseconds * 1e-9
 
-    def _task_done(self, ok: bool) -> None:
-        """The task ended (all steps done, or the base failed): report it, become idle."""
+    def _task_done(self, ok: bool, failure: int = TaskFeedback.FAILURE_BASE, message: str = "") -> None:
+        """The task ended (all steps done, the base failed, a lift failed): report it, become idle."""
         if self.task_msg is None or (self.done_future is not None and self.done_future.done()):
             return
         self.request_msg = None
-        # replace the latched request, so that a restarted planner does not redo this task
-        self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id))
-        message = "" if ok else f"{self.robot_id} failed (drive fault) during the task"
+        # replace the latched request, so that a restarted planner does not redo this task; after
+        # a failed lift it names the task: the planner drops the steps it has not planned yet
+        gave_up = self.task_msg.task_id if failure == TaskFeedback.FAILURE_LIFT and not ok else ""
+        self.request_pub.publish(PlanRequest(header=self.state.header, robot_id=self.robot_id, task_id=gave_up))
+        failure = TaskFeedback.FAILURE_NONE if ok else failure
+        message = "" if ok else message or f"{self.robot_id} failed (drive fault) during the task"
         self._feedback(TaskFeedback.EVENT_SUCCEEDED if ok else TaskFeedback.EVENT_FAILED,
-                       self.progress.completed if self.progress else 0, message)
+                       self.progress.completed if self.progress else 0, message, failure=failure)
         if self.done_future is not None and not self.done_future.done():
-            self.done_future.set_result(ok)  # the action's execute() finishes the goal
+            self.done_future.set_result((failure, message))  # the action's execute() finishes the goal
         else:
             self.task_msg = self.progress = None
 
@@ -289,12 +304,13 @@ class RobotNode(Node):
         self._begin_task(task)
         self._feedback(TaskFeedback.EVENT_ACCEPTED, 0)
 
-    def _feedback(self, event: int, steps: int, message: str = "", task_id: str = "") -> None:
+    def _feedback(self, event: int, steps: int, message: str = "", task_id: str = "",
+                  failure: int = TaskFeedback.FAILURE_NONE) -> None:
         if not self.batched:
             return
         task_id = task_id or self.task_msg.task_id
         msg = TaskFeedback(header=self.state.header, robot_id=self.robot_id, task_id=task_id,
-                           event=event, step_index=steps, message=message)
+                           event=event, step_index=steps, message=message, failure=failure)
         self.task_events[task_id] = msg
         self.task_events.move_to_end(task_id)
         while len(self.task_events) > FEEDBACK_HISTORY:
@@ -324,14 +340,14 @@ class RobotNode(Node):
         self.goal_handle = goal_handle
         self.done_future = Future()
         self._begin_task(goal_handle.request.task)
-        ok = await self.done_future
-        if ok:
+        failure, message = await self.done_future
+        if failure == TaskFeedback.FAILURE_NONE:
             goal_handle.succeed()
             result = ExecuteTask.Result(success=True, finished=self.state.header.stamp)
         else:
             goal_handle.abort()
-            result = ExecuteTask.Result(success=False, finished=self.state.header.stamp,
-                                        message=f"{self.robot_id} failed (drive fault) during the task")
+            result = ExecuteTask.Result(success=False, finished=self.state.header.stamp, message=message,
+                                        failure=failure)
         self.goal_handle = self.task_msg = self.progress = self.done_future = None
         return result
 

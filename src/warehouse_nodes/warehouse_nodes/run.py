@@ -432,7 +432,7 @@ def execute(opts: RunOptions) -> dict:
     layout = load_layout(opts.layout)  # refuse a bad layout before starting anything
     racks = len(layout.rack_ids)
     if opts.scenario is not None:
-        opts.scenario.check_run(opts.robots, layout.grid)
+        opts.scenario.check_run(opts.robots, layout.grid, layout.rack_ids)
     if opts.robots > racks:
         raise InputError(str(opts.layout), f"{opts.robots} robots but only {racks} racks to "
                          "start under", fix=f"use --robots {racks} or fewer, or a larger layout")

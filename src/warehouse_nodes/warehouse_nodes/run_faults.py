@@ -3,7 +3,7 @@ the fault, deadlock and lost-order figures of ``report.json``.
 
 The scenario's ``params`` override the config file's node parameters; its faults go to the
 nodes that inject them as the JSON string parameter ``scenario_faults`` (floor simulator:
-``robot_fail``, ``robot_stuck``, ``blocked_cell``, the towing of a ``robot_silent`` robot;
+``robot_fail``, ``robot_stuck``, ``blocked_cell``, ``rack_jammed``, the towing of a ``robot_silent`` robot;
 planner: ``link_fault``), and ``robot_silent`` faults to the robot container hosting the
 robot (``--silence ROBOT@T``). Every injected fault is announced on ``/sim/faults``
 (std_msgs/String, JSON ``{"event": "fault_injected" | "fault_cleared", "kind", "time", ...}``,
@@ -71,7 +71,8 @@ class FaultLog:
         self.open_orders_time = float(doc.get("time", -1.0))
 
     def kpis(self, accepted: dict[str, float], completed: set[str]) -> dict:
-        """``faults_injected``, ``orders_lost``, ``deadlocks_detected``, ``unresolved_deadlocks``.
+        """``faults_injected``, ``orders_lost``, ``deadlocks_detected``, ``unresolved_deadlocks``,
+        ``lift_failures`` (lifts the simulator announced as failed on ``/sim/events``).
 
         ``accepted``: order -> sim time it was accepted. ``orders_lost``: orders accepted by the
         time (strictly before) of the allocator's last ``/allocator/open_orders`` that were neither completed nor in
@@ -90,4 +91,5 @@ class FaultLog:
             "orders_lost": len(set(accepted) - completed - open_now),
             "deadlocks_detected": len(detected),
             "unresolved_deadlocks": sum(1 for d in detected if d["id"] not in resolved),
+            "lift_failures": sum(1 for e in self.events if e.get("event") == "lift_failed"),
         }
