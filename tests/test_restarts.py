@@ -124,6 +124,74 @@ def test_killed_allocator_and_order_source_resume_without_losing_or_redoing_orde
         assert log.count("resumed from") == kills.count(name)
 
 
+def test_first_progress_of_a_restarted_allocator_reaches_the_simulator(ros_env):
+    """A restarted allocator publishes its first round's ``/allocator/progress`` once, as soon as
+    it has the (held) sim time, maybe before its new DDS participant has discovered the
+    simulator's reader; time stays held until the next round, so a lost message held it for
+    ever (the CI hang). The message is latched: the simulator gets it once it matches."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rosgraph_msgs.msg import Clock
+    from std_msgs.msg import Header
+
+    from warehouse_nodes import conversions as conv
+
+    sim = subprocess.Popen([sys.executable, "-m", "warehouse_nodes.floor_sim_node", "--ros-args", "-p", "robots:=2",
+                            "-p", "real_time_factor:=10.0", "-p", "max_allocator_lag:=2.0", "--log-level", "warn"],
+                           cwd=ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    contexts = []
+
+    def allocator() -> tuple[Node, SingleThreadedExecutor]:
+        """A stand-in for a (re)started allocator process: its own context, so its own participant."""
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        contexts.append(context)
+        node = Node("task_allocator", context=context)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        return node, executor
+
+    try:
+        clock = [-1.0]
+        first, executor = allocator()
+        first.create_subscription(Clock, "/clock", lambda m: clock.__setitem__(0, conv.from_time(m.clock)), 10)
+        progress = first.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC, conv.allocator_progress_qos())
+
+        def spin_until(condition, timeout: float) -> bool:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and sim.poll() is None:
+                executor.spin_once(timeout_sec=0.05)
+                if condition():
+                    return True
+            return False
+
+        assert spin_until(lambda: progress.get_subscription_count() > 0 and clock[0] >= 0.0, 30.0), \
+            "the simulator did not come up"
+        progress.publish(conv.header(0.0, "task_allocator"))  # a round at t=0: time waits from 2 s on
+        assert spin_until(lambda: clock[0] >= 2.0, 10.0), clock
+        spin_until(lambda: False, 1.0)
+        held = clock[0]
+        spin_until(lambda: False, 1.0)
+        assert clock[0] == held, f"time did not wait for the allocator: {held} s, then {clock[0]} s"
+        # the allocator dies; its successor, a new participant, does its first round at once
+        first.destroy_publisher(progress)
+        second, _ = allocator()
+        second.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC,
+                                conv.allocator_progress_qos()).publish(conv.header(held, "task_allocator"))
+        assert spin_until(lambda: clock[0] >= held + 1.0, 15.0), \
+            f"sim time stayed at {clock[0]} s: the restarted allocator's progress at {held} s was lost"
+    finally:
+        sim.terminate()
+        try:
+            sim.wait(10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait()
+        for context in contexts:
+            rclpy.try_shutdown(context=context)
+
+
 def _count(db_path: Path, table: str) -> int:
     try:
         db = sqlite3.connect(db_path, timeout=1.0)

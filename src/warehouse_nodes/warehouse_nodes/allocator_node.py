@@ -152,7 +152,8 @@ class AllocatorNode(Node):
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
                                                   conv.latched_qos(conv.EVENT_HISTORY))
         self.open_orders_pub = self.create_publisher(String, "/allocator/open_orders", conv.latched_qos(1))
-        self.progress_pub = self.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC, 10)  # sim waits for it
+        self.progress_pub = self.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC,  # sim waits for it
+                                                  conv.allocator_progress_qos())
         self.create_service(SubmitOrder, "/submit_order", self.on_submit, qos_profile=conv.service_qos())
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)

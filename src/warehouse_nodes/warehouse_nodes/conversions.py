@@ -121,6 +121,14 @@ def latched_qos(depth: int = 1) -> QoSProfile:
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
+def allocator_progress_qos() -> QoSProfile:
+    """``/allocator/progress`` on both sides: latched. The simulator holds time back until the
+    allocator's next round, and a (re)started allocator does that round as soon as it has the held
+    time, maybe before its new participant has discovered the simulator's reader: a volatile
+    message would be lost and time held for ever; the last one is kept for a late match instead."""
+    return latched_qos(1)
+
+
 def robot_name(i: int) -> str:
     return f"robot_{i}"
 

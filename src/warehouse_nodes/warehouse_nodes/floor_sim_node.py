@@ -154,7 +154,8 @@ class FloorSimNode(Node):
         self.create_subscription(Task, "/tasks", self.on_task, 100)
         self.create_subscription(Header, "/sim/progress", self.on_progress, 100)
         if self.cfg.max_allocator_lag > 0:
-            self.create_subscription(Header, conv.ALLOCATOR_PROGRESS_TOPIC, self.on_allocator_progress, 10)
+            self.create_subscription(Header, conv.ALLOCATOR_PROGRESS_TOPIC, self.on_allocator_progress,
+                                     conv.allocator_progress_qos())
         self.event_pub = self.create_publisher(String, "/sim/events", latched_events())
         self.create_service(FailRobot, "/sim/fail_robot", self.on_fail_robot)
         if len(self.cfg.fault_robots) != len(self.cfg.fault_times):
