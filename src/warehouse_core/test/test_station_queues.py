@@ -23,12 +23,13 @@ def test_robots_join_in_arrival_order_and_move_up_when_the_head_leaves():
     pick = grid.index((1, 1))
     assert q.update({"a": (pick, grid.index((5, 1)))}) == {"a": 0}  # 4 cells away: joins, head
     assert q.update({"a": (pick, grid.index((4, 1))), "b": (pick, grid.index((2, 2)))}) == {"b": 1}
-    # c comes later although it stands nearer to the pick than a: it queues behind b
+    # c comes later although it stands nearer to the pick than a: it queues behind a; b, already
+    # standing on its queue cell while a is still on its way, has arrived first and goes ahead
     assert q.update({"a": (pick, grid.index((3, 1))), "b": (pick, grid.index((1, 2))),
-                     "c": (pick, grid.index((2, 1)))}) == {"c": 2}
-    assert q.lines[pick] == ["a", "b", "c"]
-    q.leave("a")  # the head picked and left the pick cell
-    assert q.update({"b": (pick, grid.index((1, 2))), "c": (pick, grid.index((1, 3)))}) == {"b": 0, "c": 1}
+                     "c": (pick, grid.index((2, 1)))}) == {"b": 0, "a": 1, "c": 2}
+    assert q.lines[pick] == ["b", "a", "c"]
+    q.leave("b")  # the head picked and left the pick cell
+    assert q.update({"a": (pick, grid.index((1, 1))), "c": (pick, grid.index((1, 3)))}) == {"a": 0, "c": 1}
     assert q.slot_cell(pick, 1) == grid.index((1, 2))
 
 
@@ -99,3 +100,28 @@ def test_fleet_planner_serves_a_station_first_come_first_served_and_lines_up_on_
     assert arrivals == joined, (arrivals, joined)
     assert waited_on_queue > 50
     assert fleet.queues.lines[pick] == []
+
+
+def test_robots_standing_on_the_line_in_reverse_order_swap_slots():
+    """The CI deadlock (test_restarts, station S1): robot_9 joined first but came up the queue
+    column and stood on the second queue cell behind robot_6, who had entered the first queue cell
+    from the side; each was held to its slot, waiting for the other, for 260 s."""
+    grid, q = _queues()
+    pick = grid.index((1, 1))
+    assert q.update({"first": (pick, grid.index((1, 5)))}) == {"first": 0}
+    assert q.update({"first": (pick, grid.index((1, 4))), "second": (pick, grid.index((2, 2)))}) == {"second": 1}
+    # first reaches the second queue cell, behind second standing on the first: second picks first
+    assert q.update({"first": (pick, grid.index((1, 3))), "second": (pick, grid.index((1, 2)))}) == \
+        {"second": 0, "first": 1}
+    assert q.lines[pick] == ["second", "first"]
+
+
+def test_a_robot_on_the_line_goes_before_one_still_in_the_aisle():
+    """The other CI deadlock (station S3): the head of the line still in the aisle beside it, head
+    to head with a robot passing to the next station, while the robots held on the queue cells left
+    neither of them a cell to give way to."""
+    grid, q = _queues()
+    pick = grid.index((1, 1))
+    q.update({"aisle": (pick, grid.index((2, 4)))})
+    assert q.update({"aisle": (pick, grid.index((2, 4))), "queued": (pick, grid.index((1, 2)))}) == \
+        {"queued": 0, "aisle": 1}

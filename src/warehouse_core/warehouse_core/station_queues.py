@@ -7,7 +7,13 @@ cells (Manhattan) of the pick cell, behind everybody who joined before (robots j
 the same planned step: nearer first, then by name). The ``k``-th robot of the line is sent
 to slot ``k`` and waits there; when the head has picked and left the pick cell it leaves the
 line and everybody moves up one slot. No later robot overtakes: only the head targets the pick
-cell, and every other robot targets its own slot. The line holds at most as many robots as
+cell, and every other robot targets its own slot. Arrival counts on the line's cells: robots
+standing on cells of their line come first, in the order of those cells, then the robots still
+on their way, in the order they joined. Otherwise a robot that joined first but is still in
+the aisle, or came in along the queue cells, waits for a robot standing on the line ahead of
+it, held to its slot and waiting for it in turn: two deadlocks seen in CI runs (a robot behind
+another on the queue cells; a robot in the aisle beside the line, head to head with a robot
+passing to the next station, with no cell to give way to). The line holds at most as many robots as
 there are slots; further robots (admission should prevent them) keep heading for the pick
 cell as before and join when there is room.
 """
@@ -53,6 +59,13 @@ class StationQueues:
         if pick is not None:
             self.lines[pick].remove(robot)
 
+    def _order_by_cells(self, pick: int, line: list[str], wants: dict[str, tuple[int, int]]) -> None:
+        """Robots of ``line`` standing on its cells first, nearest the pick first; then the
+        others in the order they joined."""
+        slot_at = {c: k for k, c in enumerate(self.slots[pick])}
+        on = sorted((r for r in line if wants[r][1] in slot_at), key=lambda r: slot_at[wants[r][1]])
+        line[:] = on + [r for r in line if wants[r][1] not in slot_at]
+
     def _distance(self, a: int, b: int) -> int:
         w = self.grid.width
         return abs(a % w - b % w) + abs(a // w - b // w)
@@ -72,6 +85,8 @@ class StationQueues:
             if len(line) < len(self.slots[pick]):
                 line.append(robot)
                 self.joined[robot] = pick
+        for pick, line in self.lines.items():
+            self._order_by_cells(pick, line, wants)
         changes = {}
         for line in self.lines.values():
             for k, robot in enumerate(line):
