@@ -81,7 +81,7 @@ def test_an_operation_that_overruns_is_a_stall_but_charging_is_not():
 def test_idle_robots_and_progress_are_never_deadlocks():
     watch = DeadlockWatch(limit_s=10.0)
     for t in range(0, 100):
-        act, _ = watch.observe(float(t), {"idle": _still(""), "mover": _still("T", progress=t)}, {})
+        act, _ = watch.observe(float(t), {"idle": _still(""), "mover": _still("T", cell=(t, 0), progress=t)}, {})
         assert act == []
     assert wait_chain("x", {}) == (("x",), False)
 
@@ -188,3 +188,28 @@ def test_detections_are_all_counted_but_only_the_latest_kept():
         t += 40.0
     assert watch.detected == 10 and len(watch.history) == 4
     assert [d.id for d in watch.history] == [7, 8, 9, 10]
+
+
+def test_a_robot_held_in_place_by_its_plan_is_stalled_although_its_waypoints_advance():
+    watch = DeadlockWatch(limit_s=30.0)
+    act = []
+    for t in range(0, 41, 5):  # a new waypoint every 5 s, all on the same cell
+        act += watch.observe(float(t), {"held": _still(cell=(2, 2), progress=10 + t)}, {})[0]
+    assert [d.chain for d in act] == [("held",)] and "its plan holds it" in act[0].reason
+
+
+def test_station_lines_are_wait_for_chains():
+    watch = DeadlockWatch(limit_s=30.0)
+    ahead = {"second": "head", "third": "second"}
+    line = {"second": _still("T1", (1, 2)), "third": _still("T2", (1, 3))}
+    for t in range(0, 61, 5):  # behind a head at work (picking, then leaving, the next one coming in)
+        act, _ = watch.observe(float(t), {**line, "head": _still("T0", (1, 1), operating=t % 10 == 0)}, {}, ahead)
+        assert act == []
+    # the head stands still too (it cannot reach the pick cell): the whole line is a deadlock
+    act = []
+    for t in range(65, 101, 5):
+        act += watch.observe(float(t), {**line, "head": _still("T0", (2, 4))}, {}, ahead)[0]
+    assert ("third", "second", "head") in [d.chain for d in act]
+    # a robot waiting to enter a cell held by the robot behind it in its line: a cycle
+    chain, cycle = wait_chain("head", {"head": WaitStatus("head", "robot", "second")}, {"second": "head"})
+    assert chain == ("head", "second") and cycle

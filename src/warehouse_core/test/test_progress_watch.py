@@ -11,6 +11,13 @@ def test_a_robot_waiting_with_a_task_beyond_the_limit_is_one_stuck_episode():
     assert w.longest() == 99.5
 
 
+def test_waiting_waypoints_on_the_same_cell_are_not_progress():
+    w = ProgressWatch(limit_s=60.0)
+    for k in range(0, 200):  # its plan holds it: a new waypoint every second, all on one cell
+        w.update("held", k * 0.5, "t1", (3, 4), 1, 7 + k, operating=False)
+    assert w.stuck_episodes == [("held", 60.5)] and w.strict_episodes == [("held", 60.5)]
+
+
 def test_moving_operating_or_idle_robots_are_never_stuck():
     w = ProgressWatch(limit_s=10.0)
     for k in range(100):

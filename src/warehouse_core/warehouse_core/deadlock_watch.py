@@ -5,11 +5,12 @@ rotation), but a fleet can still get stuck: a wait-for *cycle* after a bug or a 
 *blocked chain* (robots waiting for a robot that itself does not move: a stalled base, an
 obstacle, a suspended robot), or a *livelock* (a robot whose plan keeps it standing or going
 round without reaching its goal). The watchdog does not need to know which: a robot with a
-task that makes no progress (reaches no new waypoint, changes neither cell nor plan, does no
-operation; an operation longer than ``limit_s`` but charging counts as stuck) for ``limit_s``
-simulated seconds is *stalled*. A stalled robot is a deadlock
-unless the head of its wait-for chain is making progress (a queue behind a robot at work is
-waiting, not deadlocked). Each deadlock is recorded with its wait-for chain (the robot, the
+task that makes no progress (changes neither cell nor plan, does no operation; an operation
+longer than ``limit_s`` but charging counts as stuck; waypoints reached on the same cell are
+planned waits, not progress) for ``limit_s`` simulated seconds is *stalled*. A stalled robot is
+a deadlock unless the head of its wait-for chain is making progress (a queue behind a robot at
+work is waiting, not deadlocked). The chain follows release waits (the robot it waits for to
+leave a cell) and station lines (the robot ahead of it in its line, ``ahead``). Each deadlock is recorded with its wait-for chain (the robot, the
 robot it waits for, ...), whether the chain closes into a cycle, and a reason; the caller
 resolves it (the planner re-plans the whole fleet from where it stands with the chain's
 robots first in priority) and the watchdog asks again every ``limit_s`` while it lasts. It is
@@ -78,15 +79,16 @@ class DeadlockWatch:
         s = self.seen.get(robot)
         return t - s.since if s is not None else 0.0
 
-    def observe(self, t: float, robots: dict[str, RobotProgress], waits: dict[str, WaitStatus]
-                ) -> tuple[list[Deadlock], list[Deadlock]]:
-        """Update with the robots' states at sim time ``t``.
+    def observe(self, t: float, robots: dict[str, RobotProgress], waits: dict[str, WaitStatus],
+                ahead: dict[str, str] | None = None) -> tuple[list[Deadlock], list[Deadlock]]:
+        """Update with the robots' states at sim time ``t`` (``ahead``: robot -> the robot ahead
+        of it in its station line).
 
         Returns ``(to_resolve, resolved)``: deadlocks detected now or still open after another
         ``limit_s`` (the caller should act on them), and deadlocks resolved since the last call.
         """
         for name, r in robots.items():
-            key = (r.task_id, r.plan_id, r.progress, r.cell, r.operating)
+            key = (r.task_id, r.plan_id, r.cell, r.operating)  # not r.progress: planned waits advance it
             s = self.seen.get(name)
             if s is None or s.key != key or r.charging or not r.task_id:
                 self.seen[name] = _Seen(key, t)
@@ -112,13 +114,13 @@ class DeadlockWatch:
             w = waits.get(name)
             if w is not None and w.kind == "planning":
                 continue  # a repair (freeze) is under way: it has its own time limit in the planner
-            chain, cycle = wait_chain(name, waits)
+            chain, cycle = wait_chain(name, waits, ahead)
             head = chain[-1]
             head_state = robots.get(head)
             if not cycle and head != name and head_state is not None and (
                     head_state.charging or self.stalled_for(head, t) <= self.limit_s):
                 continue  # a queue behind a robot that is at work: waiting, not deadlocked
-            d = Deadlock(self._next_id, t, chain, cycle, _reason(name, chain, cycle, waits, robots, t, self),
+            d = Deadlock(self._next_id, t, chain, cycle, _reason(name, chain, cycle, waits, robots, t, self, ahead),
                          last_attempt=t)
             self._next_id += 1
             self.open[name] = d
@@ -137,25 +139,35 @@ class DeadlockWatch:
         return len(self.open)
 
 
-def wait_chain(robot: str, waits: dict[str, WaitStatus]) -> tuple[tuple[str, ...], bool]:
-    """``robot``, the robot it waits for, and so on; True if the chain closes into a cycle."""
+def wait_chain(robot: str, waits: dict[str, WaitStatus], ahead: dict[str, str] | None = None
+               ) -> tuple[tuple[str, ...], bool]:
+    """``robot``, the robot it waits for (to leave a cell, or ahead of it in its station line),
+    and so on; True if the chain closes into a cycle."""
     chain = [robot]
     cur = robot
     while True:
-        w = waits.get(cur)
-        if w is None or w.kind != "robot" or not w.blocker:
+        nxt = _waits_for(cur, waits, ahead)
+        if nxt is None:
             return tuple(chain), False
-        if w.blocker in chain:
+        if nxt in chain:
             return tuple(chain), True
-        chain.append(w.blocker)
-        cur = w.blocker
+        chain.append(nxt)
+        cur = nxt
+
+
+def _waits_for(robot: str, waits: dict[str, WaitStatus], ahead: dict[str, str] | None) -> str | None:
+    w = waits.get(robot)
+    if w is not None and w.kind == "robot" and w.blocker:
+        return w.blocker
+    return (ahead or {}).get(robot)
 
 
 def _reason(robot: str, chain: tuple[str, ...], cycle: bool, waits: dict[str, WaitStatus],
-            robots: dict[str, RobotProgress], t: float, watch: DeadlockWatch) -> str:
+            robots: dict[str, RobotProgress], t: float, watch: DeadlockWatch,
+            ahead: dict[str, str] | None = None) -> str:
     stalled = f"{robot} made no progress for {watch.stalled_for(robot, t):.0f} s"
     if cycle:
-        return f"{stalled}: wait-for cycle {' -> '.join(chain)} -> {chain[chain.index(waits[chain[-1]].blocker)]}"
+        return f"{stalled}: wait-for cycle {' -> '.join(chain)} -> {_waits_for(chain[-1], waits, ahead)}"
     head = chain[-1]
     if head != robot:
         what = "has no task" if head not in robots or not robots[head].task_id else \

@@ -1,7 +1,9 @@
 """Which robots with a task stop making progress, and for how long (deadlock/livelock KPI).
 
-A robot makes progress when it reaches another waypoint of its path, changes cell, or
-performs an operation (lifting, picking, ...). A robot with a task that does none of these
+A robot makes progress when it changes cell, gets a new plan or task, or performs an
+operation (lifting, picking, ...). Reaching another waypoint on the same cell is not progress:
+a plan that keeps a robot waiting advances its waypoint index in place (a soak run had 48
+robots held like that in deadlocked station lines for two hours, counted as progressing). A robot with a task that does none of these
 for ``limit_s`` simulated seconds counts as stuck once per episode; the longest such
 stretch of each robot is kept so a report can say how close to the limit the fleet came.
 
@@ -59,7 +61,7 @@ class ProgressWatch:
     def update(self, robot: str, t: float, task_id: str, cell: Coord, plan_id: int, progress: int,
                operating: bool) -> None:
         cell = tuple(cell)
-        key = (task_id, cell, plan_id, progress)
+        key = (task_id, cell, plan_id)  # not ``progress``: waiting waypoints advance it in place
         r = self.robots.get(robot)
         if r is None or not task_id or operating or key != r.key:
             if r is not None and (operating or key != r.key):

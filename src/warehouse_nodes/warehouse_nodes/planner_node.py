@@ -194,7 +194,10 @@ class PlannerNode(Node):
         robots = {n: RobotProgress(s.task_id, s.plan_id, s.progress_index, (s.cell_x, s.cell_y),
                                    s.mode in conv.OPERATION_MODES, s.mode == RobotState.MODE_CHARGING)
                   for n, s in self.states.items() if n not in self.failed}
-        act, resolved = self.deadlocks.observe(now, robots, self.waits.current)
+        queues = self.fleet.queues if self.fleet is not None else None
+        ahead = {line[k]: line[k - 1] for line in queues.lines.values() for k in range(1, len(line))} \
+            if queues is not None else {}
+        act, resolved = self.deadlocks.observe(now, robots, self.waits.current, ahead)
         for d in act:
             if d.attempts == 1:
                 self.deadlock_pub.publish(String(data=json.dumps(d.describe())))
