@@ -4,17 +4,18 @@ The planner's gating makes wait-for cycles impossible by construction (plans con
 rotation), but a fleet can still get stuck: a wait-for *cycle* after a bug or a repair, a
 *blocked chain* (robots waiting for a robot that itself does not move: a stalled base, an
 obstacle, a suspended robot), or a *livelock* (a robot whose plan keeps it standing or going
-round without reaching its goal). The watchdog does not need to know which: a robot with a
-task that makes no progress (changes neither cell nor plan, does no operation; an operation
-longer than ``limit_s`` but charging counts as stuck; waypoints reached on the same cell are
-planned waits, not progress) for ``limit_s`` simulated seconds is *stalled*. A stalled robot is
-a deadlock unless the head of its wait-for chain is making progress (a queue behind a robot at
+round without reaching its goal). The watchdog does not need to know which: a robot with a task
+that makes no progress (changes neither cell nor plan, does no operation; an operation longer
+than ``limit_s`` but charging counts as stuck; waypoints reached on the same cell are planned
+waits, not progress) for ``limit_s`` simulated seconds is *stalled*. A stalled robot is a
+deadlock unless the head of its wait-for chain is making progress (a queue behind a robot at
 work is waiting, not deadlocked). The chain follows release waits (the robot it waits for to
-leave a cell) and station lines (the robot ahead of it in its line, ``ahead``). Each deadlock is recorded with its wait-for chain (the robot, the
-robot it waits for, ...), whether the chain closes into a cycle, and a reason; the caller
-resolves it (the planner re-plans the whole fleet from where it stands with the chain's
-robots first in priority) and the watchdog asks again every ``limit_s`` while it lasts. It is
-*resolved* once the stalled robot progresses; the ones still open are ``unresolved``.
+leave a cell) and station lines (the robot ahead of it in its line, ``ahead``). Each deadlock is
+recorded with its wait-for chain (the robot, the robot it waits for, ...), whether the chain
+closes into a cycle, and a reason; the caller resolves it (the planner re-plans the whole fleet
+from where it stands with the chain's robots first in priority) and the watchdog asks again
+every ``limit_s`` while it lasts. It is *resolved* once the stalled robot progresses; the ones
+still open are ``unresolved``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 A robot makes progress when it changes cell, gets a new plan or task, or performs an
 operation (lifting, picking, ...). Reaching another waypoint on the same cell is not progress:
 a plan that keeps a robot waiting advances its waypoint index in place (a soak run had 48
-robots held like that in deadlocked station lines for two hours, counted as progressing). A robot with a task that does none of these
-for ``limit_s`` simulated seconds counts as stuck once per episode; the longest such
+robots held like that in deadlocked station lines for two hours, counted as progressing). A
+robot with a task that does none of these for ``limit_s`` simulated seconds counts as stuck
+once per episode; the longest such
 stretch of each robot is kept so a report can say how close to the limit the fleet came.
 
 Two measures. *Strict* (:attr:`ProgressWatch.strict_episodes`, :meth:`ProgressWatch.longest_strict`):
