@@ -150,6 +150,8 @@ def test_vertical_flags_limit_orientations_and_are_validated():
     assert sorted(o[2] for o in two_up) == [1, 1, 3, 3]
     assert all(sorted(o) == [1, 2, 3] for o in two_up)
     assert ItemSpec("A", (0.3, 0.2, 0.1), 1.0, vertical=(True, False, True)).vertical_ok == (True, False, True)
+    from_file = ItemSpec("A", (0.3, 0.2, 0.1), 1.0, vertical=[1, 0, 1])  # e.g. 0/1 flags read from a file
+    assert from_file.vertical == (True, False, True) and hash(from_file) == hash(from_file)
     assert ItemSpec("U", (0.3, 0.2, 0.1), 1.0, upright=True).vertical_ok == (False, False, True)
     with pytest.raises(ValueError, match="at least one"):
         ItemSpec("X", (0.3, 0.2, 0.1), 1.0, vertical=(False, False, False))

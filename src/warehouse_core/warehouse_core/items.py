@@ -34,7 +34,8 @@ class ItemSpec:
         if len(self.vertical) != 3 or not any(self.vertical):
             raise ValueError(f"item {self.sku}: vertical flags {self.vertical} must be three and allow at least "
                              "one dimension to stand vertical")
-        if self.upright and tuple(self.vertical) != (False, False, True):
+        object.__setattr__(self, "vertical", tuple(bool(v) for v in self.vertical))  # hashable, plain bools
+        if self.upright and self.vertical != (False, False, True):
             raise ValueError(f"item {self.sku}: upright means only the height stands vertical, but vertical "
                              f"flags are {self.vertical}: give one or the other")
 
@@ -42,7 +43,7 @@ class ItemSpec:
     def vertical_ok(self) -> tuple[bool, bool, bool]:
         """Per dimension of ``dims_m``: whether it may be the vertical extent."""
         if self.vertical is not None:
-            return (bool(self.vertical[0]), bool(self.vertical[1]), bool(self.vertical[2]))
+            return self.vertical
         return (False, False, True) if self.upright else (True, True, True)
 
     @property
