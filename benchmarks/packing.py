@@ -1,7 +1,8 @@
 """Right-sized packing against the sorted-dimensions rule, and container loading on
-Bischoff & Ratcliff-style instances (issue 9).
+Bischoff & Ratcliff instances (issue 9).
 
-    .venv/bin/python benchmarks/packing.py [--orders 400] [--seed 11] [--br-per-class 1] [--br-time 20]
+    .venv/bin/python benchmarks/packing.py [--orders 400] [--seed 11] [--br original|generated]
+        [--br-free-rotation] [--br-per-class 1] [--br-time 20] [--skip-parcels | --skip-br]
 
 Part 1, parcels: a seeded order set from the order model (catalogue popularity, 1.6 lines per
 order, 1-2 units per line) over the seeded SKU sizes (``warehouse_core.items``) and the box
@@ -11,19 +12,25 @@ box whose sorted inner dimensions fit the sorted extents of the items stacked in
 (``stacked_rule_box``); the rule ignores "this side up". Prints total surface of both, the change,
 the parcels the rule finds no box for, and solve times (p50/p95/max) for parcels of at most 10 items.
 
-Part 2, container loading: instances in the style of Bischoff & Ratcliff (1995), classes BR1-BR7
-with 3, 5, 8, 10, 12, 15, 20 box types in a 587 x 233 x 220 cm container (class structure as
-published with the data in OR-Library, thpack1-7). The box dimensions and counts are drawn by this
-script (ranges of our choosing, cargo volume about one container), not by the authors' seeded
-generator, and "this side up" stands in for the per-dimension vertical-orientation flags.
-``load_container`` (walls along the length, strips up each wall, each strip an exact bounded
-knapsack solved by CP-SAT) gets ``--br-time`` seconds per instance; every loading is re-checked
-here (inside the container, no overlaps, upright boxes upright).
+Part 2, container loading, classes BR1-BR7 of Bischoff & Ratcliff (1995) with 3, 5, 8, 10, 12,
+15, 20 box types in a 587 x 233 x 220 cm container. ``--br original`` (the default when the file
+is there) loads the original problems carried in ``benchmarks/data/bischoff_ratcliff.json`` (the
+first 3 of each class of OR-Library thpack1-7, with their per-dimension vertical-orientation
+flags; the file names its sources). ``--br generated`` draws instances in that style instead (box
+dimensions and counts of our choosing, cargo volume about one container, "this side up" on 30 % of
+the types), the figures recorded before the originals were imported. ``load_container`` (walls
+along the length, strips up each wall, each strip an exact bounded knapsack solved by CP-SAT) gets
+``--br-time`` seconds per instance; every loading is re-checked here (inside the container, no
+overlaps, no box loaded more often than it exists, every box standing on a dimension allowed to be
+vertical). Beside each original problem the script prints the utilisation published for it by
+Baltacioglu (2001) for the EB-AFIT heuristic (carried in the data file with its source);
+``--br-free-rotation`` drops the flags, the setting of that figure (all six orientations).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -38,6 +45,7 @@ from warehouse_core.orders import DemandModel
 from warehouse_core.packing import load_container, pack_parcel, stacked_rule_box
 
 ROOT = Path(__file__).resolve().parents[1]
+BR_FILE = ROOT / "benchmarks" / "data" / "bischoff_ratcliff.json"
 BR_TYPES = {"BR1": 3, "BR2": 5, "BR3": 8, "BR4": 10, "BR5": 12, "BR6": 15, "BR7": 20}
 CONTAINER = (5.87, 2.33, 2.20)
 
@@ -99,17 +107,44 @@ def br_instance(types: int, rng: random.Random) -> list[ItemSpec]:
     return items
 
 
-def assert_valid_loading(placed, items: list[ItemSpec]) -> None:
-    """Every box inside the container, upright ones upright, none overlapping, none used twice."""
+def original_br_instances(path: Path, per_class: int, free_rotation: bool = False) -> tuple[
+        tuple[float, float, float], list[tuple[str, int, list[ItemSpec], float | None]]]:
+    """The container (m) and the first ``per_class`` original problems of each class in ``path``
+    as (class, problem number, one ItemSpec per box with its vertical-orientation flags, published
+    EB-AFIT utilisation in % or None). ``free_rotation`` drops the flags (all six orientations)."""
+    data = json.loads(path.read_text())
+    container = tuple(d / 100 for d in data["container_cm"])
+    out = []
+    for inst in data["instances"]:
+        if inst["problem"] > per_class:
+            continue
+        items = []
+        for k, (l, lv, w, wv, h, hv, count) in enumerate(inst["boxes"]):
+            spec = ItemSpec(f"{inst['class']}-{inst['problem']}-T{k + 1}", (l / 100, w / 100, h / 100), 0.0,
+                            vertical=None if free_rotation else (bool(lv), bool(wv), bool(hv)))
+            items.extend([spec] * count)
+        out.append((inst["class"], inst["problem"], items, inst.get("eb_afit_utilisation_pct")))
+    have = {cls: sum(1 for c, *_rest in out if c == cls) for cls in BR_TYPES}
+    if any(n < per_class for n in have.values()):
+        raise SystemExit(f"{path} holds {min(have.values())} problems per class, fewer than --br-per-class "
+                         f"{per_class}: lower --br-per-class or use --br generated")
+    return container, out  # type: ignore[return-value]
+
+
+def assert_valid_loading(placed, items: list[ItemSpec], container=CONTAINER) -> None:
+    """Every box inside the container, standing on a dimension allowed to be vertical, none
+    overlapping, none loaded more often than it exists."""
     specs = {it.sku: it for it in items}
     available = {sku: sum(1 for it in items if it.sku == sku) for sku in specs}
     eps = 1e-9
     for p in placed:
         available[p.sku] -= 1
+        spec = specs[p.sku]
         assert available[p.sku] >= 0, f"{p.sku} loaded more often than it exists"
-        assert sorted(p.dims_m) == sorted(round(d, 3) for d in specs[p.sku].dims_m), p
-        assert not specs[p.sku].upright or abs(p.dims_m[2] - specs[p.sku].dims_m[2]) < 1e-6, p
-        assert all(p.position_m[a] >= -eps and p.position_m[a] + p.dims_m[a] <= CONTAINER[a] + eps
+        assert sorted(p.dims_m) == sorted(round(d, 3) for d in spec.dims_m), p
+        assert any(ok and abs(p.dims_m[2] - d) < 1e-6 for d, ok in zip(spec.dims_m, spec.vertical_ok)), \
+            f"{p.sku} stands on a dimension that may not be vertical: {p}"
+        assert all(p.position_m[a] >= -eps and p.position_m[a] + p.dims_m[a] <= container[a] + eps
                    for a in range(3)), p
     lo = np.array([p.position_m for p in placed])
     hi = lo + np.array([p.dims_m for p in placed])
@@ -119,26 +154,52 @@ def assert_valid_loading(placed, items: list[ItemSpec]) -> None:
 
 
 def containers(args) -> None:
+    source = args.br or ("original" if BR_FILE.exists() else "generated")
+    if source == "original" and not BR_FILE.exists():
+        raise SystemExit(f"{BR_FILE} is missing: restore it from the repository or use --br generated")
+    if source == "original":
+        container, instances = original_br_instances(BR_FILE, args.br_per_class, args.br_free_rotation)
+        print(f"\nContainer loading: original Bischoff & Ratcliff problems ({BR_FILE.relative_to(ROOT)}), "
+              f"first {args.br_per_class} per class, "
+              f"{'all six orientations (flags ignored)' if args.br_free_rotation else 'vertical-orientation flags'}, "
+              f"{args.br_time:g} s per instance")
+    else:
+        container = CONTAINER
+        instances = [(name, k + 1, br_instance(types, random.Random(f"{name}-{k}-{args.seed}")), None)
+                     for name, types in BR_TYPES.items() for k in range(args.br_per_class)]
+        print(f"\nContainer loading: generated BR-style instances (seed {args.seed}), {args.br_per_class} per "
+              f"class, {args.br_time:g} s per instance")
+    volume = container[0] * container[1] * container[2]
     print()
     print("| class | box types | instance | boxes | cargo / container volume | loaded volume utilisation "
-          "| boxes loaded | time (s) |")
-    print("|---|---|---|---|---|---|---|---|")
-    means = {}
-    for name, types in BR_TYPES.items():
-        utils = []
-        for k in range(args.br_per_class):
-            rng = random.Random(f"{name}-{k}-{args.seed}")
-            items = br_instance(types, rng)
-            cargo = sum(it.volume_m3 for it in items) / (CONTAINER[0] * CONTAINER[1] * CONTAINER[2])
-            t0 = time.perf_counter()
-            placed, util = load_container(items, CONTAINER, args.br_time)
-            elapsed = time.perf_counter() - t0
-            assert_valid_loading(placed, items)
-            utils.append(util)
-            print(f"| {name} | {types} | {k + 1} | {len(items)} | {cargo:.2f} | {util * 100:.1f} % | "
-                  f"{len(placed)} | {elapsed:.1f} |", flush=True)
-        means[name] = float(np.mean(utils))
-    print(f"\nMean loaded volume utilisation over BR1-BR7: {np.mean(list(means.values())) * 100:.1f} %")
+          "| boxes loaded | time (s) | published (EB-AFIT) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    utils: dict[str, list[float]] = {}
+    refs: dict[str, list[float]] = {}
+    times: list[float] = []
+    for name, k, items, ref in instances:
+        cargo = sum(it.volume_m3 for it in items) / volume
+        t0 = time.perf_counter()
+        placed, util = load_container(items, container, args.br_time)
+        elapsed = time.perf_counter() - t0
+        assert_valid_loading(placed, items, container)
+        utils.setdefault(name, []).append(util)
+        if ref is not None:
+            refs.setdefault(name, []).append(ref / 100)
+        times.append(elapsed)
+        print(f"| {name} | {len({it.sku for it in items})} | {k} | {len(items)} | {cargo:.2f} | {util * 100:.1f} % | "
+              f"{len(placed)} | {elapsed:.1f} | {'-' if ref is None else f'{ref:.2f} %'} |", flush=True)
+    print("\n| class | instances | mean loaded volume utilisation | published (EB-AFIT), same instances |")
+    print("|---|---|---|---|")
+    for name, u in utils.items():
+        r = refs.get(name)
+        print(f"| {name} | {len(u)} | {np.mean(u) * 100:.2f} % | {'-' if not r else f'{np.mean(r) * 100:.2f} %'} |")
+    means = [float(np.mean(u)) for u in utils.values()]
+    line = f"\nMean loaded volume utilisation over BR1-BR7 (mean of class means): {np.mean(means) * 100:.2f} %"
+    if refs:
+        published = np.mean([np.mean(r) for r in refs.values()])
+        line += f" (published EB-AFIT on the same instances: {published * 100:.2f} %)"
+    print(line + f"; every loading re-checked; time per instance mean {np.mean(times):.1f} s, max {max(times):.1f} s")
 
 
 def main() -> int:
@@ -146,11 +207,18 @@ def main() -> int:
     ap.add_argument("--orders", type=int, default=400)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--time-limit", type=float, default=1.0, help="CP-SAT limit per parcel (s)")
+    ap.add_argument("--br", choices=("original", "generated"), default=None,
+                    help="container-loading instances: the original BR problems in benchmarks/data (default when "
+                         "the file is there) or generated BR-style ones")
+    ap.add_argument("--br-free-rotation", action="store_true",
+                    help="original instances: ignore their vertical-orientation flags (all six orientations)")
     ap.add_argument("--br-per-class", type=int, default=1)
     ap.add_argument("--br-time", type=float, default=20.0, help="CP-SAT limit per container instance (s)")
     ap.add_argument("--skip-br", action="store_true")
+    ap.add_argument("--skip-parcels", action="store_true", help="run only the container-loading part")
     args = ap.parse_args()
-    parcels(args)
+    if not args.skip_parcels:
+        parcels(args)
     if not args.skip_br:
         containers(args)
     return 0

@@ -26,11 +26,9 @@ def check_placement(box_dims, items, placements):
         for it in unused:
             if it.sku != p.sku:
                 continue
-            if it.upright:
-                ok = p.dims_m[2] == pytest.approx(it.dims_m[2], abs=1e-3) and \
-                    sorted(p.dims_m[:2]) == pytest.approx(sorted(it.dims_m[:2]), abs=1e-3)
-            else:
-                ok = sorted(p.dims_m) == pytest.approx(sorted(it.dims_m), abs=1e-3)
+            # the same extents, and the vertical one is a dimension allowed to stand vertical
+            ok = sorted(p.dims_m) == pytest.approx(sorted(it.dims_m), abs=1e-3) and \
+                any(flag and abs(p.dims_m[2] - d) <= 1e-3 for d, flag in zip(it.dims_m, it.vertical_ok))
             if ok and all(pd >= d - EPS for pd, d in zip(sorted(p.dims_m), sorted(it.dims_m))):
                 match = it
                 break
@@ -140,3 +138,45 @@ def test_container_loading_is_valid_and_dense_for_one_box_type():
     assert util >= 0.95  # 16 cubes fill the container exactly
     assert check_placement((2.0, 1.0, 1.0), _items_of(placed, items), placed) == []
 
+
+
+def test_vertical_flags_limit_orientations_and_are_validated():
+    from warehouse_core.items import orientations
+
+    dims = (3, 2, 1)
+    assert len(orientations(dims, False)) == 6
+    assert orientations(dims, False, (False, False, True)) == orientations(dims, True)  # "upright" as flags
+    two_up = orientations(dims, False, (True, False, True))  # length or height may stand vertical
+    assert sorted(o[2] for o in two_up) == [1, 1, 3, 3]
+    assert all(sorted(o) == [1, 2, 3] for o in two_up)
+    assert ItemSpec("A", (0.3, 0.2, 0.1), 1.0, vertical=(True, False, True)).vertical_ok == (True, False, True)
+    from_file = ItemSpec("A", (0.3, 0.2, 0.1), 1.0, vertical=[1, 0, 1])  # e.g. 0/1 flags read from a file
+    assert from_file.vertical == (True, False, True) and hash(from_file) == hash(from_file)
+    assert ItemSpec("U", (0.3, 0.2, 0.1), 1.0, upright=True).vertical_ok == (False, False, True)
+    with pytest.raises(ValueError, match="at least one"):
+        ItemSpec("X", (0.3, 0.2, 0.1), 1.0, vertical=(False, False, False))
+    with pytest.raises(ValueError, match="upright"):
+        ItemSpec("X", (0.3, 0.2, 0.1), 1.0, upright=True, vertical=(True, False, True))
+
+
+def test_container_loading_respects_per_dimension_vertical_flags():
+    from warehouse_core.packing import load_container
+
+    # a 0.1 x 0.1 x 0.3 m shaft holds three 0.3 x 0.1 x 0.1 m boxes only if their length stands vertical
+    free = ItemSpec("F", (0.3, 0.1, 0.1), 1.0)
+    flat = ItemSpec("L", (0.3, 0.1, 0.1), 1.0, vertical=(False, True, True))
+    shaft = (0.1, 0.1, 0.3)
+    placed, util = load_container([free], shaft, time_limit_s=5.0)
+    assert len(placed) == 1 and placed[0].dims_m[2] == pytest.approx(0.3)
+    assert check_placement(shaft, [free], placed) == []
+    assert load_container([flat], shaft, time_limit_s=5.0) == ([], 0.0)
+    # lying down in a 0.3 x 0.3 x 0.1 m tray all three fit, none standing on its end
+    tray = (0.3, 0.3, 0.1)
+    placed, util = load_container([flat] * 3, tray, time_limit_s=5.0)
+    assert util == pytest.approx(1.0) and all(p.dims_m[2] == pytest.approx(0.1) for p in placed)
+    assert check_placement(tray, [flat] * 3, placed) == []
+    # the checker itself rejects a box standing on a dimension that may not be vertical
+    from warehouse_core.packing import Placement
+
+    standing = [Placement("L", (0.1, 0.1, 0.3), (0, 0, 0))]
+    assert any("orientation" in p for p in check_placement(shaft, [flat], standing))

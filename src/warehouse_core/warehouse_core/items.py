@@ -2,7 +2,9 @@
 
 An item is a single unit of a SKU. ``dims_m`` are length, width and height as the item stands
 when upright; an ``upright`` item ("this side up") may only turn about the vertical axis, any
-other item may be placed in any of the six axis-aligned orientations.
+other item may be placed in any of the six axis-aligned orientations. Finer limits, as in the
+container-loading literature, are given per dimension: ``vertical`` says which of the item's own
+length, width and height may stand vertical (``upright`` is the case "only the height").
 """
 
 from __future__ import annotations
@@ -14,12 +16,35 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ItemSpec:
-    """One unit of a SKU: dimensions (m; height last when upright), weight (kg), orientation limit."""
+    """One unit of a SKU: dimensions (m; height last when upright), weight (kg), orientation limits.
+
+    ``vertical`` (optional) names, per dimension of ``dims_m``, whether it may stand vertical; left
+    out it follows ``upright`` (only the height) or allows all three.
+    """
 
     sku: str
     dims_m: tuple[float, float, float]
     weight_kg: float
     upright: bool = False
+    vertical: tuple[bool, bool, bool] | None = None
+
+    def __post_init__(self) -> None:
+        if self.vertical is None:
+            return
+        if len(self.vertical) != 3 or not any(self.vertical):
+            raise ValueError(f"item {self.sku}: vertical flags {self.vertical} must be three and allow at least "
+                             "one dimension to stand vertical")
+        object.__setattr__(self, "vertical", tuple(bool(v) for v in self.vertical))  # hashable, plain bools
+        if self.upright and self.vertical != (False, False, True):
+            raise ValueError(f"item {self.sku}: upright means only the height stands vertical, but vertical "
+                             f"flags are {self.vertical}: give one or the other")
+
+    @property
+    def vertical_ok(self) -> tuple[bool, bool, bool]:
+        """Per dimension of ``dims_m``: whether it may be the vertical extent."""
+        if self.vertical is not None:
+            return self.vertical
+        return (False, False, True) if self.upright else (True, True, True)
 
     @property
     def volume_m3(self) -> float:
@@ -27,12 +52,15 @@ class ItemSpec:
         return l * w * h
 
 
-def orientations(dims: tuple, upright: bool) -> list[tuple]:
-    """The distinct axis-aligned (x, y, z) extents an item may take; z is vertical."""
-    if upright:
+def orientations(dims: tuple, upright: bool, vertical: tuple[bool, bool, bool] | None = None) -> list[tuple]:
+    """The distinct axis-aligned (x, y, z) extents an item may take; z is vertical. ``vertical``,
+    when given, lists per dimension of ``dims`` whether it may be the z extent (and overrides
+    ``upright``)."""
+    if vertical is None and upright:
         perms = [(dims[0], dims[1], dims[2]), (dims[1], dims[0], dims[2])]
     else:
-        perms = list(itertools.permutations(dims))
+        perms = [(dims[i], dims[j], dims[k]) for i, j, k in itertools.permutations(range(3))
+                 if vertical is None or vertical[k]]
     return list(dict.fromkeys(perms))
 
 

@@ -81,7 +81,7 @@ def _box_mm(box: Box) -> tuple[int, int, int]:
 
 
 def _item_orients_mm(item: ItemSpec) -> list[tuple[int, int, int]]:
-    return orientations(tuple(_mm_up(d) for d in item.dims_m), item.upright)
+    return orientations(tuple(_mm_up(d) for d in item.dims_m), item.upright, item.vertical)
 
 
 def fits_alone(item: ItemSpec, box: Box) -> bool:
@@ -94,11 +94,8 @@ def stacked_extents(items: list[ItemSpec]) -> tuple[float, float, float]:
     (longest footprint side, shortest footprint side, total height)."""
     long_side = short_side = height = 0.0
     for it in items:
-        if it.upright:
-            foot, h = sorted(it.dims_m[:2], reverse=True), it.dims_m[2]
-        else:
-            d = sorted(it.dims_m, reverse=True)
-            foot, h = d[:2], d[2]
+        lowest = min(orientations(it.dims_m, it.upright, it.vertical), key=lambda o: o[2])
+        foot, h = sorted(lowest[:2], reverse=True), lowest[2]
         long_side, short_side, height = max(long_side, foot[0]), max(short_side, foot[1]), height + h
     return long_side, short_side, height
 
