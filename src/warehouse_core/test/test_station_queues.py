@@ -114,6 +114,7 @@ def test_robots_standing_on_the_line_in_reverse_order_swap_slots():
     assert q.update({"first": (pick, grid.index((1, 3))), "second": (pick, grid.index((1, 2)))}) == \
         {"second": 0, "first": 1}
     assert q.lines[pick] == ["second", "first"]
+    assert q.ahead() == {"first": "second"}  # the watchdog's wait-for link along the line
 
 
 def test_a_robot_on_the_line_goes_before_one_still_in_the_aisle():

@@ -42,9 +42,7 @@ class ItemSpec:
     @property
     def vertical_ok(self) -> tuple[bool, bool, bool]:
         """Per dimension of ``dims_m``: whether it may be the vertical extent."""
-        if self.vertical is not None:
-            return self.vertical
-        return (False, False, True) if self.upright else (True, True, True)
+        return vertical_flags(self.upright, self.vertical)
 
     @property
     def volume_m3(self) -> float:
@@ -52,15 +50,19 @@ class ItemSpec:
         return l * w * h
 
 
+def vertical_flags(upright: bool, vertical: tuple[bool, bool, bool] | None) -> tuple[bool, bool, bool]:
+    """Per dimension: whether it may stand vertical (``vertical`` if given, else from ``upright``)."""
+    if vertical is not None:
+        return vertical
+    return (False, False, True) if upright else (True, True, True)
+
+
 def orientations(dims: tuple, upright: bool, vertical: tuple[bool, bool, bool] | None = None) -> list[tuple]:
     """The distinct axis-aligned (x, y, z) extents an item may take; z is vertical. ``vertical``,
     when given, lists per dimension of ``dims`` whether it may be the z extent (and overrides
     ``upright``)."""
-    if vertical is None and upright:
-        perms = [(dims[0], dims[1], dims[2]), (dims[1], dims[0], dims[2])]
-    else:
-        perms = [(dims[i], dims[j], dims[k]) for i, j, k in itertools.permutations(range(3))
-                 if vertical is None or vertical[k]]
+    allowed = vertical_flags(upright, vertical)
+    perms = [(dims[i], dims[j], dims[k]) for i, j, k in itertools.permutations(range(3)) if allowed[k]]
     return list(dict.fromkeys(perms))
 
 

@@ -33,6 +33,7 @@ class StationQueues:
         self.grid = grid
         self.slots: dict[int, list[int]] = {
             grid.index(pick): [grid.index(pick), *(grid.index(c) for c in queue)] for pick, queue in stations}
+        self._slot_at = {p: {c: k for k, c in enumerate(cells)} for p, cells in self.slots.items()}
         longest = max((len(s) for s in self.slots.values()), default=1)
         self.join_radius = longest + 2 if join_radius is None else join_radius
         self.lines: dict[int, list[str]] = {p: [] for p in self.slots}
@@ -59,10 +60,14 @@ class StationQueues:
         if pick is not None:
             self.lines[pick].remove(robot)
 
+    def ahead(self) -> dict[str, str]:
+        """Robot -> the robot ahead of it in its line (the head has none)."""
+        return {line[k]: line[k - 1] for line in self.lines.values() for k in range(1, len(line))}
+
     def _order_by_cells(self, pick: int, line: list[str], wants: dict[str, tuple[int, int]]) -> None:
         """Robots of ``line`` standing on its cells first, nearest the pick first; then the
         others in the order they joined."""
-        slot_at = {c: k for k, c in enumerate(self.slots[pick])}
+        slot_at = self._slot_at[pick]
         on = sorted((r for r in line if wants[r][1] in slot_at), key=lambda r: slot_at[wants[r][1]])
         line[:] = on + [r for r in line if wants[r][1] not in slot_at]
 
@@ -85,10 +90,9 @@ class StationQueues:
             if len(line) < len(self.slots[pick]):
                 line.append(robot)
                 self.joined[robot] = pick
+        changes = {}
         for pick, line in self.lines.items():
             self._order_by_cells(pick, line, wants)
-        changes = {}
-        for line in self.lines.values():
             for k, robot in enumerate(line):
                 if self.slot_of.get(robot) != k:
                     self.slot_of[robot] = k

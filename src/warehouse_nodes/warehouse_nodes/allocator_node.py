@@ -278,10 +278,8 @@ class AllocatorNode(Node):
             self.ops.task_finished(msg.task_id, False, now, f"robot refused the task: {msg.message}")
         elif msg.event == TaskFeedback.EVENT_STEP_DONE:
             self.ops.step_done(msg.task_id, msg.step_index, now)
-        elif msg.event == TaskFeedback.EVENT_FAILED and msg.failure == TaskFeedback.FAILURE_LIFT:
-            self.ops.lift_failed(msg.task_id, now, msg.message)
         elif msg.event in (TaskFeedback.EVENT_SUCCEEDED, TaskFeedback.EVENT_FAILED):
-            self.ops.task_finished(msg.task_id, msg.event == TaskFeedback.EVENT_SUCCEEDED, now, msg.message)
+            self._finished(msg.task_id, msg.event == TaskFeedback.EVENT_SUCCEEDED, msg.failure, msg.message)
         self._publish_events()
 
     def on_feedback(self, task_id: str, feedback) -> None:
@@ -298,11 +296,15 @@ class AllocatorNode(Node):
 
     def on_result(self, task_id: str, future) -> None:
         result = future.result().result
-        if not result.success and result.failure == TaskFeedback.FAILURE_LIFT:
-            self.ops.lift_failed(task_id, self.now(), result.message)
-        else:
-            self.ops.task_finished(task_id, result.success, self.now(), result.message)
+        self._finished(task_id, result.success, result.failure, result.message)
         self._publish_events()
+
+    def _finished(self, task_id: str, success: bool, failure: int, message: str) -> None:
+        """A robot's final answer on a task (topic or action result)."""
+        if not success and failure == TaskFeedback.FAILURE_LIFT:
+            self.ops.lift_failed(task_id, self.now(), message)
+        else:
+            self.ops.task_finished(task_id, success, self.now(), message)
 
     def _publish_events(self) -> None:
         for ev in self.ops.drain_events():

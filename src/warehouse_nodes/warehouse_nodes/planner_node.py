@@ -195,8 +195,7 @@ class PlannerNode(Node):
                                    s.mode in conv.OPERATION_MODES, s.mode == RobotState.MODE_CHARGING)
                   for n, s in self.states.items() if n not in self.failed}
         queues = self.fleet.queues if self.fleet is not None else None
-        ahead = {line[k]: line[k - 1] for line in queues.lines.values() for k in range(1, len(line))} \
-            if queues is not None else {}
+        ahead = queues.ahead() if queues is not None else {}
         act, resolved = self.deadlocks.observe(now, robots, self.waits.current, ahead)
         for d in act:
             if d.attempts == 1:
