@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress, wait_chain
+from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress, resolutions, wait_chain
 from warehouse_core.execution import WaitStatus
 from warehouse_core.fleet_planner import FleetPlanner, StepGoal
 from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK, FloorSim, Kinematics, Waypoint
@@ -159,7 +159,9 @@ def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on
         progress = {n: RobotProgress(task_of.get(n, ""), plan_of[n], r.reached, r.cell, r.op_left > 0)
                     for n, r in sim.robots.items()}
         act, _ = watch.observe(now, progress, waits.current)
-        for d in act:
+        light, heavy = resolutions(watch, act, waits.current, now, 15.0)
+        fleet.prioritize(light)
+        for d in heavy:
             fleet.replan(list(d.chain), d.reason)
         sim.step(0.2)
         pos = np.array([(r.x, r.y) for r in sim.robots.values()])
@@ -213,3 +215,67 @@ def test_station_lines_are_wait_for_chains():
     # a robot waiting to enter a cell held by the robot behind it in its line: a cycle
     chain, cycle = wait_chain("head", {"head": WaitStatus("head", "robot", "second")}, {"second": "head"})
     assert chain == ("head", "second") and cycle
+
+
+def test_a_robot_released_only_now_is_not_taken_for_stalled():
+    """Its wait ended a moment ago (it is about to drive): no deadlock yet; if it still has not
+    moved ``limit_s / 2`` later, its base is stuck, which only a re-plan resolves."""
+    watch = DeadlockWatch(limit_s=30.0)
+    robots = {"a": _still()}
+    waiting = {"a": WaitStatus("a", "schedule", since=0.0)}
+    for t in range(0, 30, 5):
+        assert watch.observe(float(t), robots, waiting)[0] == []
+    released = {"a": WaitStatus("a", "none", since=29.0)}
+    for t in range(30, 44):
+        assert watch.observe(float(t), robots, released)[0] == []
+    act, _ = watch.observe(44.0, robots, released)
+    assert [d.chain for d in act] == [("a",)]
+    assert watch.needs_replan(act[0], released, 44.0)  # free to drive for 15 s and did not
+
+
+def test_light_resolution_first_and_a_replan_only_where_it_cannot_help():
+    watch = DeadlockWatch(limit_s=30.0)
+    robots = {"q": _still(cell=(1, 1)), "h": _still(cell=(2, 1)), "c1": _still(cell=(5, 5)),
+              "c2": _still(cell=(6, 5))}
+    waits = {"q": WaitStatus("q", "robot", "h"), "h": WaitStatus("h", "schedule"),
+             **_waits({"c1": "c2", "c2": "c1"})}
+    for t in range(0, 31, 5):
+        watch.observe(float(t), robots, waits)
+    act, _ = watch.observe(31.0, robots, waits)
+    light, heavy = resolutions(watch, act, waits, 31.0, 0.0)
+    assert {d.chain[0] for d in heavy} == {"c1", "c2"} and all(d.cycle for d in heavy)  # a cycle: re-plan
+    assert light == ["h", "q"]  # a chain held by its plan: priority first, no re-plan
+    # still open one limit later: the second attempt re-plans
+    act, _ = watch.observe(62.0, robots, waits)
+    light, heavy = resolutions(watch, act, waits, 62.0, 15.0)
+    assert {d.chain[0] for d in heavy} == {"c1", "c2", "h", "q"} and all(d.attempts == 2 for d in heavy)
+
+
+def test_a_cycle_through_a_station_line_gets_the_light_resolution():
+    """``b`` waits in its line behind ``a``, and ``a`` cannot reach its place because it waits for
+    ``b`` to leave a cell: a jam next to the line, not a cycle of the plan's release order."""
+    watch = DeadlockWatch(limit_s=30.0)
+    robots = {"a": _still(cell=(1, 1)), "b": _still(cell=(2, 2))}
+    waits = {"a": WaitStatus("a", "robot", "b"), "b": WaitStatus("b", "schedule")}
+    for t in range(0, 31, 5):
+        watch.observe(float(t), robots, waits, {"b": "a"})
+    act, _ = watch.observe(31.0, robots, waits, {"b": "a"})
+    assert act and all(d.cycle for d in act)
+    light, heavy = resolutions(watch, act, waits, 31.0, 0.0)
+    assert heavy == [] and set(light) == {"a", "b"}
+
+
+def test_starving_robots_are_reported_once_per_stall_but_not_at_work_or_idle():
+    watch = DeadlockWatch(limit_s=60.0)
+    robots = {"s": _still(), "picker": _still(operating=True), "idle": _still("")}
+    for t in range(0, 31):
+        watch.observe(float(t), robots, {})
+        starving = watch.starving(float(t), 20.0)
+        assert starving == (["s"] if t == 21 else []), t
+    moved = dict(robots, s=_still(cell=(1, 0)))  # progress: a new stall starts
+    watch.observe(31.0, moved, {})
+    assert [t for t in range(32, 60) if watch.observe(float(t), moved, {}) and watch.starving(float(t), 20.0)] == [52]
+    watch.observe(61.0, {"s": _still(cell=(2, 0))}, {})
+    for t in range(62, 90):  # behind another robot in its station line: its turn comes, it does not starve
+        watch.observe(float(t), {"s": _still(cell=(2, 0))}, {})
+        assert watch.starving(float(t), 20.0, {"s": "head"}) == []

@@ -121,3 +121,29 @@ def test_a_robot_that_gives_up_its_task_gets_no_more_of_its_steps_and_takes_the_
         if not fleet.busy("r0"):
             break
     assert not fleet.busy("r0") and [o for o, _ in later.values()].count(OP_LIFT) == 1
+
+
+def _first_entry(boost: str | None) -> str:
+    """Two robots reach a one-wide corridor's entry cell from two sides in the same step; which
+    one the plan sends in first."""
+    from warehouse_core.grid import Grid
+
+    free = np.zeros((3, 8), dtype=bool)
+    free[1, :] = True  # the corridor, row 1
+    free[0, 3] = True  # a side branch entering it at (3, 1)
+    fleet = FleetPlanner(Grid(free), np.zeros_like(free), {"a": (2, 1), "b": (3, 0)}, 1, 1.0, window=3, seed=0)
+    for n in ("a", "b"):
+        fleet.request(n, f"T-{n}", [StepGoal((7, 1), OP_PICK, 1.0)])
+    if boost is not None:
+        assert fleet.prioritize([boost, "nobody"]) == [boost]
+    for seg in fleet.plan(1):
+        if seg.robot == "a":
+            a = seg.cells
+        else:
+            b = seg.cells
+    entry = (3, 1)
+    return "a" if a.index(entry) < (b.index(entry) if entry in b else len(b)) else "b"
+
+
+def test_a_prioritized_robot_goes_first_without_a_replan():
+    assert _first_entry("a") == "a" and _first_entry("b") == "b"

@@ -75,6 +75,7 @@ class DeadlockWatch:
     history: deque[Deadlock] = field(default_factory=lambda: deque(maxlen=RECENT_DEADLOCKS))  # the latest
     _next_id: int = 1
     _detected: int = 0
+    _boosted: dict[str, float] = field(default_factory=dict)  # robot -> start of the stall it was reported for
 
     def stalled_for(self, robot: str, t: float) -> float:
         s = self.seen.get(robot)
@@ -115,6 +116,8 @@ class DeadlockWatch:
             w = waits.get(name)
             if w is not None and w.kind == "planning":
                 continue  # a repair (freeze) is under way: it has its own time limit in the planner
+            if w is not None and w.kind == "none" and t - w.since < self.limit_s / 2:
+                continue  # released only now after a long wait: it is about to drive
             chain, cycle = wait_chain(name, waits, ahead)
             head = chain[-1]
             head_state = robots.get(head)
@@ -130,6 +133,39 @@ class DeadlockWatch:
             act.append(d)
         return act, resolved
 
+    def starving(self, t: float, after_s: float, ahead: dict[str, str] | None = None) -> list[str]:
+        """Robots with a task, not in an operation, without progress for more than ``after_s``
+        (less than :attr:`limit_s`): each once per stall, for the planner to put first in priority
+        before the stall becomes a deadlock. Robots behind another in a station line (``ahead``)
+        are waiting their turn, not starving. Call after :meth:`observe` with the same ``t``."""
+        out = []
+        ahead = ahead or {}
+        for name, s in self.seen.items():
+            task_id, _plan, _cell, operating = s.key
+            if task_id and not operating and name not in ahead and t - s.since > after_s \
+                    and self._boosted.get(name) != s.since:
+                self._boosted[name] = s.since
+                out.append(name)
+        for name in [n for n in self._boosted if n not in self.seen]:
+            del self._boosted[name]
+        return sorted(out)
+
+    def needs_replan(self, d: Deadlock, waits: dict[str, WaitStatus], t: float) -> bool:
+        """Whether ``d`` needs the heavy resolution, a re-plan of the whole fleet (a freeze of
+        everybody until each robot has reached its released waypoint, which waits for operations
+        of up to a minute), rather than putting its chain first in priority: a wait-for cycle of
+        release waits alone (one through a station line is a jam next to the line, which robots
+        put first can push their way out of), a
+        chain whose head has been free to drive for ``limit_s / 2`` without moving (a stuck base:
+        the re-plan suspends it and plans the others around it), or a deadlock still open after a
+        first resolution."""
+        if d.attempts > 1:
+            return True
+        if d.cycle:  # through station lines it is a jam a boost can clear; of release waits alone, not
+            return all((w := waits.get(n)) is not None and w.kind == "robot" for n in d.chain)
+        w = waits.get(d.chain[-1])
+        return w is not None and w.kind == "none" and t - w.since >= self.limit_s / 2
+
     @property
     def detected(self) -> int:
         """Deadlocks detected so far (all of them; :attr:`history` keeps the latest only)."""
@@ -138,6 +174,19 @@ class DeadlockWatch:
     @property
     def unresolved(self) -> int:
         return len(self.open)
+
+
+def resolutions(watch: DeadlockWatch, act: list[Deadlock], waits: dict[str, WaitStatus], t: float,
+                boost_after_s: float, ahead: dict[str, str] | None = None) -> tuple[list[str], list[Deadlock]]:
+    """How to resolve what :meth:`DeadlockWatch.observe` returned at ``t``: the robots to put
+    first in priority (the chains of deadlocks a boost can clear, then robots starving for more
+    than ``boost_after_s``, 0 = none; ``ahead`` as for :meth:`DeadlockWatch.observe`) and the
+    deadlocks that need a re-plan of the fleet (:meth:`DeadlockWatch.needs_replan`)."""
+    heavy = [d for d in act if watch.needs_replan(d, waits, t)]
+    light = [n for d in act if d not in heavy for n in d.chain]
+    if boost_after_s > 0:
+        light += watch.starving(t, boost_after_s, ahead)
+    return list(dict.fromkeys(light)), heavy
 
 
 def wait_chain(robot: str, waits: dict[str, WaitStatus], ahead: dict[str, str] | None = None

@@ -67,6 +67,7 @@ REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to rea
 MAX_LEAD_STEPS = 3  # default: a robot's plan runs at most window + this many steps ahead of it
 _HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
 _FIRST = 1 << 30  # goal age given to robots a watchdog re-plan puts first in priority
+_BOOST = 1 << 29  # goal age given to robots :meth:`FleetPlanner.prioritize` puts first (below re-plans)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,8 @@ class FleetPlanner:
         self.obstacles: dict[str, set[int]] = {}  # obstacle name -> flat cells it blocks (run time)
         self.watchdog_replans = 0  # re-roots asked for by a deadlock watchdog (:meth:`replan`)
         self._priority_first: list[str] = []
+        self.boosts = 0  # robots put first in priority by :meth:`prioritize`
+        self._boosts = 0  # sequence of boosts (earlier boosts rank higher)
 
     # -- requests ------------------------------------------------------------------------
     def request(self, robot: str, task_id: str, steps: list[StepGoal]) -> None:
@@ -347,10 +350,13 @@ class FleetPlanner:
                 self.pibt.dwell[i] = 0
             elif slot == 0 and self.pibt.goal_v[i] != -1 and self.pibt.goal[i].cell == pick:
                 continue  # joined at the head: it is heading for the pick cell already
+            # the same errand: moving up the line keeps the priority age (a reset put robots
+            # moving up behind everybody passing by)
             if slot == 0:
-                self.pibt.set_goal(i, Goal(pick, self._dwell_steps(r.current), r.current_loaded))
+                self.pibt.set_goal(i, Goal(pick, self._dwell_steps(r.current), r.current_loaded), keep_age=True)
             else:
-                self.pibt.set_goal(i, Goal(queues.slot_cell(pick, slot), 0, r.current_loaded, "queue"))
+                self.pibt.set_goal(i, Goal(queues.slot_cell(pick, slot), 0, r.current_loaded, "queue"),
+                                   keep_age=True)
 
     def _moves_ahead(self) -> dict[str, int]:
         """Cell changes in every live robot's committed path beyond the waypoint it reached."""
@@ -474,6 +480,22 @@ class FleetPlanner:
         self.events.append(event)
         self._log.warning("fleet planner: %s", event)
         return True
+
+    def prioritize(self, robots: Sequence[str]) -> list[str]:
+        """Put ``robots`` ahead of everybody in priority from the next planned step on, without a
+        re-plan: the light resolution of a robot that waits too long (a starving robot pushes the
+        others aside instead of yielding to each). Robots prioritized earlier stay ahead of later
+        ones; the boost lasts until the robot's next goal. Returns the robots boosted (live ones)."""
+        done = []
+        for n in robots:
+            r = self.robots.get(n)
+            if r is None or r.index < 0 or n in self.failed or n in self.suspended or n in done:
+                continue
+            self._boosts += 1
+            self.pibt.assigned_at[r.index] = -_BOOST + self._boosts
+            done.append(n)
+        self.boosts += len(done)
+        return done
 
     # -- repair around late robots: suspend, re-root, resume ------------------------------
     def _in_operation(self, robot: str, index: int) -> bool:

@@ -84,7 +84,7 @@ class AllocatorConfig:
     pick_base_time: float = 3.0
     pick_time_per_line: float = 4.0
     max_lines_per_visit: int = 10
-    station_queue_limit: int = 4
+    station_queue_limit: int = 3
     policy: str = "default"
     pack_time: float = 60.0
     slack_weight: float = 0.2

@@ -20,9 +20,11 @@ lag_repairs=L freeze_timeouts=T deadlocks=D unresolved_deadlocks=U``.
 Watchdog (:mod:`warehouse_core.deadlock_watch`): a robot with a task and no progress for
 ``deadlock_after`` simulated seconds, whose wait-for chain does not end at a robot at work, is
 a deadlock: recorded on ``/planner/deadlocks`` (std_msgs/String, JSON, latched: the chain,
-cycle or not, the reason; later ``{"event": "resolved"}``) and resolved by re-planning the
-fleet from where it stands with the chain's robots first in priority (at most one such re-plan
-per ``deadlock_after``, all open chains first). Scenario faults
+cycle or not, the reason; later ``{"event": "resolved"}``) and resolved by putting the chain's
+robots first in priority, or where that cannot help (a cycle, a stuck base, a second attempt:
+:meth:`DeadlockWatch.needs_replan`) by re-planning the fleet from where it stands with them
+first (at most one such re-plan per ``deadlock_after``, all open chains first). A robot without
+progress for ``boost_after`` seconds goes first in priority before it gets that far. Scenario faults
 (``scenario_faults``): ``link_fault`` delays and drops robot states and releases
 (:mod:`warehouse_core.link_faults`); obstacles announced on ``/sim/faults`` are planned around.
 """
@@ -39,7 +41,7 @@ from rclpy.node import Node
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
-from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress
+from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
 from warehouse_core.execution import WaitTracker
 from warehouse_core.fleet_planner import FleetPlanner, StepGoal
 from warehouse_core.layout import load_layout
@@ -78,6 +80,7 @@ class PlannerConfig:
     max_lead_steps: int = 3  # a robot's plan runs at most window + this many moves ahead of it (-1: unbounded)
     station_lines: bool = True  # first-come-first-served lines on the stations' queue cells
     deadlock_after: float = 60.0  # [s, sim] watchdog: a robot with a task this long without progress (0: off)
+    boost_after: float = 30.0  # [s, sim] a robot with a task this long without progress goes first in priority (0: off)
     scenario_faults: str = ""  # JSON list of scenario faults (./warehouse run --scenario): link_fault
 
 
@@ -201,10 +204,14 @@ class PlannerNode(Node):
             if d.attempts == 1:
                 self.deadlock_pub.publish(String(data=json.dumps(d.describe())))
                 self.get_logger().warning(f"deadlock {d.id}: {d.reason}")
-        # one fleet re-plan per deadlock_after at most (it freezes everybody): all chains first
-        if act and now - self.last_replan >= self.cfg.deadlock_after:
-            first = list(dict.fromkeys(n for d in act for n in d.chain))
-            if self.fleet.replan(first, f"{len(act)} deadlock(s), first: {act[0].reason}"):
+        # light first: starving robots and deadlocks a priority boost can clear go first in
+        # priority; a re-plan (it freezes everybody) at most once per deadlock_after, all chains first
+        light, heavy = resolutions(self.deadlocks, act, self.waits.current, now, self.cfg.boost_after, ahead)
+        if light:
+            self.fleet.prioritize(light)
+        if heavy and now - self.last_replan >= self.cfg.deadlock_after:
+            first = list(dict.fromkeys(n for d in heavy for n in d.chain))
+            if self.fleet.replan(first, f"{len(heavy)} deadlock(s), first: {heavy[0].reason}"):
                 self.last_replan = now
         for d in resolved:
             self.deadlock_pub.publish(String(data=json.dumps(
@@ -296,7 +303,8 @@ class PlannerNode(Node):
                 fleet.remove(name)
         status = (f"plan_repairs={fleet.repairs} robot_failures={len(fleet.failed)} "
                   f"lag_repairs={fleet.lag_repairs} freeze_timeouts={fleet.freeze_timeouts} "
-                  f"deadlocks={self.deadlocks.detected} unresolved_deadlocks={self.deadlocks.unresolved}")
+                  f"deadlocks={self.deadlocks.detected} unresolved_deadlocks={self.deadlocks.unresolved} "
+                  f"priority_boosts={fleet.boosts} watchdog_replans={fleet.watchdog_replans}")
         if status != self.status:
             self.status = status
             self.status_pub.publish(String(data=status))

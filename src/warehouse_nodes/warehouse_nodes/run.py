@@ -560,6 +560,8 @@ def execute(opts: RunOptions) -> dict:
         "plan_repairs": _status_value(planner_status, "plan_repairs"),
         "lag_repairs": _status_value(planner_status, "lag_repairs"),
         "freeze_timeouts": _status_value(planner_status, "freeze_timeouts"),
+        "priority_boosts": _status_value(planner_status, "priority_boosts"),
+        "watchdog_replans": _status_value(planner_status, "watchdog_replans"),
         **fault_log.kpis(record.order_created, set(record.order_completed)),
         "stuck_robots": len(watch.stuck_episodes),
         "max_no_progress_s": round(watch.longest(), 1),

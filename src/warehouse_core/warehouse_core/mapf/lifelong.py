@@ -187,8 +187,9 @@ class LifelongPibt:
         """Current flat cell of every agent."""
         return self.graph.cell_of[np.asarray(self.pos, dtype=np.int64)]
 
-    def set_goal(self, agent: int, goal: Goal | None) -> None:
-        """Give ``agent`` a goal (None: idle). Its priority age restarts."""
+    def set_goal(self, agent: int, goal: Goal | None, keep_age: bool = False) -> None:
+        """Give ``agent`` a goal (None: idle). Its priority age restarts unless ``keep_age`` (the
+        same errand, e.g. the next place in a line: it keeps the priority it has earned)."""
         old = int(self.slot[agent])
         if old != self._idle_slot:
             self.oracle.release(old)
@@ -201,7 +202,8 @@ class LifelongPibt:
         self.goal[agent], self.goal_v[agent] = goal, v
         self.loaded[agent] = goal.loaded
         self.slot[agent] = self.oracle.acquire(v, goal.loaded)
-        self.assigned_at[agent] = self.t
+        if not keep_age:
+            self.assigned_at[agent] = self.t
         self.best[agent] = np.inf
         self.improved_at[agent] = self.t
 
