@@ -236,3 +236,22 @@ def test_lifelong_plan_executed_with_random_delays_never_collides():
     assert min_d >= 0.99
     executed = {n: sum(1 for k in arrivals[n] if k <= tc.paths[n].progress) for n in names}
     assert all(v >= 3 for v in executed.values()), executed
+
+
+def test_through_traffic_keeps_off_avoided_cells_unless_they_are_its_goal():
+    """Two parallel lanes: the west one is a column of station cells. Heading north past them, an
+    agent takes the east lane; heading for a station cell, it still goes there."""
+    free = np.ones((8, 2), dtype=bool)
+    avoid = np.zeros_like(free)
+    avoid[1:7, 0] = True  # west lane: station cells, except the two ends
+    grid = Grid(free)
+    past = LifelongPibt(grid, [grid.index((0, 7))], seed=0, avoid_mask=avoid, guidance=NO_GUIDANCE)
+    past.set_goal(0, Goal(grid.index((0, 0)), 0))
+    cells = [grid.coord(int(past.step().cells[0])) for _ in range(9)]
+    assert (0, 0) in cells and not any(c[0] == 0 and 1 <= c[1] <= 6 for c in cells), cells
+    plain = LifelongPibt(grid, [grid.index((0, 7))], seed=0, guidance=NO_GUIDANCE)
+    plain.set_goal(0, Goal(grid.index((0, 0)), 0))
+    assert [grid.coord(int(plain.step().cells[0])) for _ in range(7)][-1] == (0, 0)  # straight up the west lane
+    into = LifelongPibt(grid, [grid.index((1, 7))], seed=0, avoid_mask=avoid, guidance=NO_GUIDANCE)
+    into.set_goal(0, Goal(grid.index((0, 3)), 0))
+    assert (0, 3) in [grid.coord(int(into.step().cells[0])) for _ in range(8)]

@@ -179,14 +179,16 @@ class DeadlockWatch:
 def resolutions(watch: DeadlockWatch, act: list[Deadlock], waits: dict[str, WaitStatus], t: float,
                 boost_after_s: float, ahead: dict[str, str] | None = None) -> tuple[list[str], list[Deadlock]]:
     """How to resolve what :meth:`DeadlockWatch.observe` returned at ``t``: the robots to put
-    first in priority (the chains of deadlocks a boost can clear, then robots starving for more
-    than ``boost_after_s``, 0 = none; ``ahead`` as for :meth:`DeadlockWatch.observe`) and the
-    deadlocks that need a re-plan of the fleet (:meth:`DeadlockWatch.needs_replan`)."""
+    first in priority, each chain from its end (the wait-for chains of deadlocks a boost can clear,
+    then those of robots starving for more than ``boost_after_s``, 0 = none; ``ahead`` as for
+    :meth:`DeadlockWatch.observe`) and the deadlocks that need a re-plan of the fleet
+    (:meth:`DeadlockWatch.needs_replan`)."""
     heavy = [d for d in act if watch.needs_replan(d, waits, t)]
-    light = [n for d in act if d not in heavy for n in d.chain]
+    chains = [d.chain for d in act if d not in heavy]
     if boost_after_s > 0:
-        light += watch.starving(t, boost_after_s, ahead)
-    return list(dict.fromkeys(light)), heavy
+        chains += [wait_chain(n, waits, ahead)[0] for n in watch.starving(t, boost_after_s, ahead)]
+    # the robot a chain waits for last goes first: it has to move before the others can
+    return list(dict.fromkeys(n for chain in chains for n in reversed(chain))), heavy
 
 
 def wait_chain(robot: str, waits: dict[str, WaitStatus], ahead: dict[str, str] | None = None

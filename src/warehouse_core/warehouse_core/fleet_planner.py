@@ -123,11 +123,13 @@ class FleetPlanner:
                  seed: int = 0, guidance: GuidanceConfig = GuidanceConfig(),
                  carrying: dict[str, bool] | None = None, repair_lag_steps: int = REPAIR_LAG_STEPS,
                  repair_timeout_steps: int = REPAIR_TIMEOUT_STEPS, max_lead_steps: int = MAX_LEAD_STEPS,
-                 stations: Sequence[tuple[Coord, Sequence[Coord]]] = ()) -> None:
+                 stations: Sequence[tuple[Coord, Sequence[Coord]]] = (), avoid_stations: bool = True) -> None:
         """``repair_lag_steps`` / ``repair_timeout_steps`` / ``max_lead_steps``: see the module
         docstring (0: off for the first two; negative: no lead bound). ``stations``: (pick cell,
         queue cells nearest first) of every station, for first-come-first-served lines
-        (:mod:`warehouse_core.station_queues`)."""
+        (:mod:`warehouse_core.station_queues`); with ``avoid_stations`` their pick and queue cells are
+        costly for through traffic (robots heading elsewhere drove along the column of pick and
+        queue cells and held up the lines)."""
         self.grid = grid  # the full map (cells blocked by failed robots are tracked apart)
         self.storage_mask = storage_mask
         self.guidance = guidance
@@ -139,8 +141,15 @@ class FleetPlanner:
         self.live = list(self.names)  # robots in the planner, by agent index
         self.robots = {n: _Robot(i, bool((carrying or {}).get(n, False)))
                        for i, n in enumerate(self.names)}
+        self.avoid_mask: np.ndarray | None = None
+        if stations and avoid_stations:
+            self.avoid_mask = np.zeros(grid.free.shape, dtype=bool)
+            for pick, queue in stations:
+                for x, y in (pick, *queue):
+                    self.avoid_mask[y, x] = True
         self.pibt = LifelongPibt(grid, [grid.index(starts[n]) for n in self.names],
-                                 storage_mask=storage_mask, guidance=guidance, seed=seed)
+                                 storage_mask=storage_mask, guidance=guidance, seed=seed,
+                                 avoid_mask=self.avoid_mask)
         self.traffic = TrafficController(lookahead=lookahead)
         self.plan_id = PLAN_ID
         self.start_step = start_step
@@ -582,7 +591,7 @@ class FleetPlanner:
         self.reroots += 1
         self.plan_id += 1
         self.pibt = LifelongPibt(grid, starts, storage_mask=self.storage_mask,
-                                 guidance=self.guidance, seed=self.seed + self.reroots)
+                                 guidance=self.guidance, seed=self.seed + self.reroots, avoid_mask=self.avoid_mask)
         self.pibt.dwell = dwell
         for n in self.live:
             self._next_goal(n)

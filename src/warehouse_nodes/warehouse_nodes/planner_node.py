@@ -79,6 +79,7 @@ class PlannerConfig:
     repair_timeout_steps: int = 60  # a repair freeze waits at most this many steps for a robot
     max_lead_steps: int = 3  # a robot's plan runs at most window + this many moves ahead of it (-1: unbounded)
     station_lines: bool = True  # first-come-first-served lines on the stations' queue cells
+    avoid_station_cells: bool = True  # through traffic keeps off the stations' pick and queue cells
     deadlock_after: float = 60.0  # [s, sim] watchdog: a robot with a task this long without progress (0: off)
     boost_after: float = 30.0  # [s, sim] a robot with a task this long without progress goes first in priority (0: off)
     scenario_faults: str = ""  # JSON list of scenario faults (./warehouse run --scenario): link_fault
@@ -322,7 +323,8 @@ class PlannerNode(Node):
                                   repair_timeout_steps=self.cfg.repair_timeout_steps,
                                   max_lead_steps=self.cfg.max_lead_steps,
                                   stations=[(st.pick_cell, st.queue) for st in self.layout.stations]
-                                  if self.cfg.station_lines else ())
+                                  if self.cfg.station_lines else (),
+                                  avoid_stations=self.cfg.avoid_station_cells)
         return True
 
     def _publish_markers(self, now: float) -> None:

@@ -82,7 +82,10 @@ class GuidedGraph:
     """Dense vertex ids over the free cells, a 5-wide move table and the guided edge costs."""
 
     def __init__(self, grid: Grid, storage_mask: np.ndarray | None = None,
-                 config: GuidanceConfig = GuidanceConfig()) -> None:
+                 config: GuidanceConfig = GuidanceConfig(), avoid_mask: np.ndarray | None = None) -> None:
+        """``avoid_mask``: bool ``[h, w]``, cells through traffic should keep off (a station's pick
+        and queue cells): entering one costs ``2 * unit`` more, so a path crosses them only where
+        its goal is or no other way is much shorter."""
         self.grid = grid
         self.config = config
         h, w = grid.free.shape
@@ -120,6 +123,9 @@ class GuidedGraph:
         src = np.concatenate(src_l)
         dst = np.concatenate(dst_l)
         cost = np.concatenate(cost_l).astype(np.float64)
+        if avoid_mask is not None:
+            avoid = np.asarray(avoid_mask, dtype=bool).ravel()[self.cell_of]
+            cost += np.where(avoid[dst], 2 * config.unit, 0)
         # reversed graphs (row = destination of the original edge) for searches from the goal
         self._rev = {False: csr_matrix((cost, (dst, src)), shape=(V, V))}
         keep = ~self.is_storage[src]

@@ -139,15 +139,16 @@ class LifelongPibt:
     ``starts``: distinct free cells. ``tasks``: where goals come from (see :class:`TaskSource`;
     goals can also be set with :meth:`set_goal`). ``storage_mask``: bool ``[h, w]``, cells a
     loaded agent may not enter except as its goal. ``idle_field``: float ``[h, w]`` that agents
-    without a goal descend (None: they stay unless pushed). ``seed``: the only randomness.
+    without a goal descend (None: they stay unless pushed). ``avoid_mask``: cells through traffic
+    keeps off (:class:`GuidedGraph`). ``seed``: the only randomness.
     """
 
     def __init__(self, grid: Grid, starts: Sequence[int], tasks: TaskSource | None = None, *,
                  storage_mask: np.ndarray | None = None,
                  guidance: GuidanceConfig = GuidanceConfig(),
                  idle_field: np.ndarray | None = None, seed: int = 0, swap: bool = True,
-                 swap_after: int = 2) -> None:
-        self.graph = g = GuidedGraph(grid, storage_mask, guidance)
+                 swap_after: int = 2, avoid_mask: np.ndarray | None = None) -> None:
+        self.graph = g = GuidedGraph(grid, storage_mask, guidance, avoid_mask)
         self.guidance = guidance
         self.tasks = tasks
         self.swap = swap
