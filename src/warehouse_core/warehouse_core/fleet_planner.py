@@ -230,7 +230,7 @@ class FleetPlanner:
         r = self.robots[robot]
         return r.current is not None or bool(r.queue)
 
-    def _next_goal(self, robot: str) -> None:
+    def _next_goal(self, robot: str, keep_age: bool = False) -> None:
         r = self.robots[robot]
         if not r.queue:
             r.current = None
@@ -246,7 +246,7 @@ class FleetPlanner:
             self.pibt.dwell[r.index] = _HOLD
             return
         r.held = False
-        self.pibt.set_goal(r.index, Goal(cell, self._dwell_steps(step), loaded))
+        self.pibt.set_goal(r.index, Goal(cell, self._dwell_steps(step), loaded), keep_age=keep_age)
 
     def _dwell_steps(self, step: StepGoal) -> int:
         return math.ceil(step.duration / self.step_duration - 1e-9)
@@ -312,7 +312,9 @@ class FleetPlanner:
                     r.carrying = True
                 elif step.op == OP_DROP:
                     r.carrying = False
-                self._next_goal(n)
+                # a picker keeps its priority age on the way out: with a fresh (lowest) priority
+                # it yielded to everybody passing and held its station's line up for a minute
+                self._next_goal(n, keep_age=step.op == OP_PICK)
         out = []
         for n in self.live:
             path = self.traffic.paths[n]
