@@ -61,6 +61,10 @@ SCATTER_SHARE = 0.2  # share of the time limit the guide paths may take
 # agents unplanned; with more (warehouse-10-20 at 1000 agents: ~5 %) it did not finish in its
 # time, which LNS from LaCAM's solution uses better
 REPAIR_GIVE_UP = 0.025
+# ... and the repair itself stops right after prioritized planning left more than this share
+# unplanned (warehouse-10-20, random-1..3: 7.5-10 % at 800 agents, where the repair then
+# converges; 13-16 % at 1000, where it does not)
+REPAIR_GIVE_UP_INITIAL = 0.115
 PIBT_RUNS = 3  # PIBT successors tried per LaCAM expansion, the best kept
 PP_ABOVE = 1.4  # ... when that solution's sum of costs is above this multiple of the lower bound
 
@@ -239,9 +243,10 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         if pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * sum(refiner.lb):
             t_pp = now()
             pp = RepairRefiner(nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
-            pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp))
+            pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp), give_up=REPAIR_GIVE_UP_INITIAL)
             stats["repair_s"] = round(now() - t_pp, 3)
             stats["repair_unplanned"] = sum(1 for p in pp.paths if not p)
+            stats["pp_unplanned"] = pp.initial_unplanned
             if not pp_ok and stats["repair_unplanned"] <= REPAIR_GIVE_UP * n:
                 pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
             pp.drop_dense()

@@ -62,6 +62,19 @@ class GuidePaths:
                 ec[e] = ec.get(e, 0) + d
         self._park[p[-1]] = len(p) - 1 if d > 0 else _NEVER
 
+    def collisions_of(self, a: int) -> int:
+        """Collisions of ``a``'s indexed path with the other indexed paths (same measure as
+        :meth:`plan`)."""
+        p = self.paths[a]
+        self._apply(p, -1)
+        V, vc, ec, park = self.V, self._vc, self._ec, self._park
+        c = 0
+        for t in range(1, len(p)):
+            v, u = p[t - 1], p[t]
+            c += vc.get(t * V + u, 0) + ec.get(((t - 1) * V + u) * V + v, 0) + (park[u] <= t)
+        self._apply(p, 1)
+        return c
+
     def plan(self, a: int) -> tuple[list[int], int]:
         """Fewest-collision path of ``a`` (no waits, at most ``margin`` over shortest), and its
         collision count against the other indexed paths."""
@@ -115,6 +128,8 @@ class GuidePaths:
                 self.collisions[a] = c
                 self._apply(p, 1)
             self.rounds += 1
+            # each path against all the others (during the round, early paths saw only some)
+            self.collisions = [self.collisions_of(a) for a in range(self.n)]
             total = sum(self.collisions)
             if total >= last:
                 self.paths = best_paths  # type: ignore[assignment]
