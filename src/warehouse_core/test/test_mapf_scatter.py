@@ -95,3 +95,36 @@ def test_lacam_with_and_without_guidance_gives_valid_solutions():
         assert sol.solved
         assert validate_solution(grid, starts, goals, sol.paths) == []
     assert "scatter_s" in solve_lacam(grid, starts, goals, time_limit=10).stats
+
+
+def test_lacam_retries_keep_the_cheapest_valid_first_solution():
+    """_retry_first runs LaCAM again with other seeds on a crowded map and returns the cheapest
+    first solution: never costlier than the one it was given, always valid."""
+    from warehouse_core.mapf.lacam import _configs, _retry_first, _Search
+    from warehouse_core.mapf.lns import configs_to_vid_paths
+
+    grid = grid_of(["..........",
+                    ".##.##.##.",
+                    "..........",
+                    ".##.##.##.",
+                    ".........."])
+    free = [(x, y) for y in range(5) for x in range(10) if grid.free[y, x]]
+    pick = np.random.default_rng(5).permutation(len(free))
+    starts, goals = [free[k] for k in pick[:16]], [free[k] for k in pick[16:32]]
+    graph = Graph(grid)
+    s = np.asarray([graph.vid(c) for c in starts], dtype=np.int32)
+    g = [graph.vid(c) for c in goals]
+    D = graph.distance_table(g)
+    search = _Search(len(g), graph.nbrs, PibtGenerator(graph, g, D, seed=0), D, np.asarray(g, dtype=np.int32),
+                     2, False)
+    node, _, _ = search.run(s, np.random.default_rng(1), time.perf_counter() + 10)
+    assert node is not None
+    first = configs_to_vid_paths(_configs(node), g)
+    stats: dict = {}
+    best = _retry_first(search, s, g, 0, time.perf_counter() + 1.0, first, stats)
+    assert stats["lacam_retries"] >= 2
+    cost = sum(len(p) - 1 for p in best)
+    assert cost <= sum(len(p) - 1 for p in first)
+    assert cost == min(sum(len(p) - 1 for p in first), stats["retry_sum_of_costs"])
+    coords = [[graph.coord(v) for v in p] for p in best]
+    assert validate_solution(grid, starts, goals, coords) == []
