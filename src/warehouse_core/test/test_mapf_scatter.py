@@ -128,3 +128,16 @@ def test_lacam_retries_keep_the_cheapest_valid_first_solution():
     assert cost == min(sum(len(p) - 1 for p in first), stats["retry_sum_of_costs"])
     coords = [[graph.coord(v) for v in p] for p in best]
     assert validate_solution(grid, starts, goals, coords) == []
+
+
+def test_guide_path_search_falls_back_to_a_shortest_path():
+    """When no path fits the margin (here forced with a negative margin) the agent still gets
+    a guide path: a shortest one, with its collisions counted."""
+    graph, gp = guide_paths(RING, [(0, 1), (5, 1)], [(5, 1), (0, 1)], margin=0, seed=0)
+    gp.build(time.perf_counter() + 5)
+    gp.margin = -1
+    gp._apply(gp.paths[0], -1)
+    p, c = gp.plan(0)
+    assert len(p) == 8 and p[0] == graph.vid((0, 1)) and p[-1] == graph.vid((5, 1))
+    assert all(u in graph.nbrs[v] for v, u in zip(p, p[1:]))
+    assert c == gp._count(p)

@@ -134,8 +134,8 @@ class PibtGenerator:
     def __init__(self, graph: Graph, goals: Sequence[int], dist: np.ndarray, seed: int = 0,
                  swap: bool = True, guide: np.ndarray | None = None) -> None:
         self.graph = graph
-        # guide[i, v]: the cell after v on agent i's guide path (-1: none), ranked as if one
-        # step closer to the goal (see warehouse_core.mapf.scatter)
+        # guide[i, v]: the cell after v on agent i's guide path (-1: none), ranked first among
+        # agent i's candidates at v (see warehouse_core.mapf.scatter)
         self.guide = guide
         self.guide_bonus = _GUIDE_BONUS
         self.goals = list(goals)

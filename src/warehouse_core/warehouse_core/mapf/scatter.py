@@ -46,7 +46,7 @@ class GuidePaths:
         self.margin = margin
         self.rng = random.Random(seed)
         self.paths: list[list[int]] = [[] for _ in range(self.n)]
-        self.collisions = [0] * self.n   # collisions of each path when it was planned
+        self.collisions = [0] * self.n   # each path's collisions with the others (after a round)
         self._vc: dict[int, int] = {}    # t * V + v -> paths at v at t
         self._ec: dict[int, int] = {}    # (t * V + v) * V + u -> paths moving v -> u at t
         self._park = [_NEVER] * self.V   # arrival time of the agent whose guide path ends at v
@@ -67,12 +67,17 @@ class GuidePaths:
         :meth:`plan`)."""
         p = self.paths[a]
         self._apply(p, -1)
+        c = self._count(p)
+        self._apply(p, 1)
+        return c
+
+    def _count(self, p: list[int]) -> int:
+        """Collisions of path ``p`` (not in the index) with the indexed paths."""
         V, vc, ec, park = self.V, self._vc, self._ec, self._park
         c = 0
         for t in range(1, len(p)):
             v, u = p[t - 1], p[t]
             c += vc.get(t * V + u, 0) + ec.get(((t - 1) * V + u) * V + v, 0) + (park[u] <= t)
-        self._apply(p, 1)
         return c
 
     def plan(self, a: int) -> tuple[list[int], int]:
@@ -107,11 +112,19 @@ class GuidePaths:
                     continue
                 cu = c + vc.get(g1 * V + u, 0) + ec.get((g * V + u) * V + v, 0) + (park[u] <= g1)
                 push(heap, (cu, g1 + hu + tie() * 0.5, g1, u, v))
-        raise RuntimeError("guide path search found no path")  # pragma: no cover (ub >= shortest)
+        # vertices are closed at their first (fewest-collision) visit, which can, rarely, cut
+        # every way to the goal within the margin: fall back to a shortest path
+        path = [start]
+        v = start
+        while v != goal:
+            v = min(nbrs[v], key=h.__getitem__)
+            path.append(v)
+        return path, self._count(path)
 
     def build(self, deadline: float, max_rounds: int = 4) -> int:
         """Plan rounds until the collision total stops going down (then the previous round's
-        paths are kept), ``max_rounds`` or ``deadline``; returns the collision total kept."""
+        paths are kept; the usage counts are not restored), ``max_rounds`` or ``deadline``;
+        returns the collision total kept (the last one counted when stopped by the deadline)."""
         now = time.perf_counter
         last = _NEVER
         best_paths: list[list[int]] | None = None
