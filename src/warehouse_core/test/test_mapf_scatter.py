@@ -141,3 +141,17 @@ def test_guide_path_search_falls_back_to_a_shortest_path():
     assert len(p) == 8 and p[0] == graph.vid((0, 1)) and p[-1] == graph.vid((5, 1))
     assert all(u in graph.nbrs[v] for v, u in zip(p, p[1:]))
     assert c == gp._count(p)
+
+
+def test_guidance_is_on_by_default_only_for_dense_instances():
+    """Two agents on a 20x20 open grid (0.5 % of the cells): no guide paths by default; the
+    same grid with 40 agents (10 %): guide paths. Both valid."""
+    grid = grid_of(["." * 20] * 20)
+    cells = [(x, y) for y in range(20) for x in range(20)]
+    pick = np.random.default_rng(0).permutation(len(cells))
+    for n, guided in ((2, False), (40, True)):
+        starts = [cells[k] for k in pick[:n]]
+        goals = [cells[k] for k in pick[n:2 * n]]
+        sol = solve_lacam(grid, starts, goals, time_limit=10, seed=0)
+        assert sol.solved and validate_solution(grid, starts, goals, sol.paths) == []
+        assert ("scatter_s" in sol.stats) == guided

@@ -72,6 +72,9 @@ REPAIR_GIVE_UP_INITIAL = 0.115
 RETRY_ABOVE = 2.0
 RETRY_SHARE = 0.5
 PIBT_RUNS = 3  # PIBT successors tried per LaCAM expansion, the best kept
+# guide paths and PIBT_RUNS only from this many agents per free cell (sortation-large, 1000
+# agents = 1.8 %: first solution no cheaper, 7 s later, final 1.164 against 1.142 without)
+GUIDE_DENSITY = 0.05
 PP_ABOVE = 1.4  # ... when that solution's sum of costs is above this multiple of the lower bound
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
@@ -204,7 +207,7 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
                 seed: int = 0, refine: bool = False, swap: bool = True,
                 deadline: float | None = None, lns: bool = False,
                 lns_stall: int | None = LNS_STALL, pp_share: float = PP_SHARE,
-                scatter: bool = True, pibt_runs: int = PIBT_RUNS) -> Solution:
+                scatter: bool | None = None, pibt_runs: int | None = None) -> Solution:
     """Solve one-shot MAPF with LaCAM (first solution) or LaCAM* (``refine``: improve SoC
     until ``time_limit``). Paths are coordinate lists, agent ``i`` for ``starts[i]``.
 
@@ -227,7 +230,9 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
 
     ``scatter``: guide PIBT by congestion-spread guide paths (computed in at most
     ``SCATTER_SHARE`` of the time; ``stats["scatter_s"]``); ``pibt_runs``: PIBT successors
-    tried per expansion, the one with the lowest edge cost + heuristic kept.
+    tried per expansion, the one with the lowest edge cost + heuristic kept. Defaults (None):
+    guide paths and ``PIBT_RUNS`` runs when there are at least ``GUIDE_DENSITY`` agents per
+    free cell, else neither (on sparse maps they cost time and do not pay).
     """
     t0 = time.perf_counter()
     end = deadline if deadline is not None else t0 + time_limit
@@ -245,6 +250,11 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     g_arr = np.asarray(g, dtype=np.int32)
     if n and int(D[rows, s_arr].max()) >= graph.unreachable:
         return Solution(False, [], algo, time.perf_counter() - t0, stats={"reason": "unreachable goal"})
+    dense = n >= GUIDE_DENSITY * graph.n_vertices
+    if scatter is None:
+        scatter = dense
+    if pibt_runs is None:
+        pibt_runs = PIBT_RUNS if dense else 1
     gen = PibtGenerator(graph, g, D, seed=seed, swap=swap)
     scatter_stats: dict[str, float | int | str] = {}
     if scatter and n:
