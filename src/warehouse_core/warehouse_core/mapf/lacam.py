@@ -14,6 +14,12 @@ again, the cheaper parent is adopted and the improvement propagated (Dijkstra-st
 solution cost decreases monotonically while time remains (and becomes optimal for sum of costs
 if the search space is exhausted).
 
+Generator (as in LaCAM3, Okumura, AAMAS 2024): PIBT is guided by congestion-spread guide paths
+(``scatter``, :mod:`warehouse_core.mapf.scatter`: each agent prefers the next cell of its guide
+path), and each expansion tries ``pibt_runs`` PIBT successors and keeps the one with the lowest
+edge cost + heuristic. On warehouse-10-20-10-2-1 with 1,000 agents this brought the first
+solution from 3.1 to 2.4-2.5 x the lower bound.
+
 LNS (``lns=True``, the CLI default): instead of LaCAM*, the first solution is improved by
 large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall;
 LNS starts from a prioritized-planning solution instead when that one is found in time and is
@@ -42,13 +48,34 @@ from warehouse_core.mapf.pibt import (
 )
 from warehouse_core.mapf.prioritized import plan_all
 from warehouse_core.mapf.repair import RepairRefiner, repair_plan
+from warehouse_core.mapf.scatter import GuidePaths
 from warehouse_core.mapf.types import Solution
 
 RESTART_RATE = 0.001
 LNS_STALL = 1000
 PP_SHARE = 0.7  # share of the time left after LaCAM's first solution that PP may use
 REPAIR_SHARE = 0.5  # share of that time for collision repair before bumping takes the rest
-PP_ABOVE = 1.5  # ... when that solution's sum of costs is above this multiple of the lower bound
+SCATTER_MARGIN = 10  # guide paths may be this many steps longer than shortest
+SCATTER_SHARE = 0.2  # share of the time limit the guide paths may take
+SCATTER_ROUNDS = 4  # at most this many rounds of guide-path replanning
+# bumping finishes the prioritized solution only when the repair left at most this share of the
+# agents unplanned; with more (warehouse-10-20 at 1000 agents: ~5 %) it did not finish in its
+# time, which LNS from LaCAM's solution uses better
+REPAIR_GIVE_UP = 0.025
+# ... and the repair itself stops right after prioritized planning left more than this share
+# unplanned (warehouse-10-20, random-1..3: 7.5-10 % at 800 agents, where the repair then
+# converges; 13-16 % at 1000, where it does not)
+REPAIR_GIVE_UP_INITIAL = 0.115
+# ... and when LaCAM's first solution is above this multiple of the lower bound, LaCAM is run
+# again with other seeds until RETRY_SHARE of the time (warehouse-10-20, 1000 agents, seed 0:
+# first solutions 1.9-2.4 x LB, other seeds of random-1 2.0-2.2 against 2.4)
+RETRY_ABOVE = 2.0
+RETRY_SHARE = 0.5
+PIBT_RUNS = 3  # PIBT successors tried per LaCAM expansion, the best kept
+# guide paths and PIBT_RUNS only from this many agents per free cell (sortation-large, 1000
+# agents = 1.8 %: first solution no cheaper, 7 s later, final 1.164 against 1.142 without)
+GUIDE_DENSITY = 0.05
+PP_ABOVE = 1.4  # ... when that solution's sum of costs is above this multiple of the lower bound
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
 _Constraint = tuple
@@ -78,10 +105,109 @@ def _constraints(c: _Constraint | None) -> list[tuple[int, int]]:
     return out
 
 
+class _Search:
+    """LaCAM's high-level search (LaCAM* with ``refine``) over configurations; see the module
+    docstring. :meth:`run` may be called again (another seed) for another first solution."""
+
+    def __init__(self, n: int, nbrs: list[list[int]], gen: PibtGenerator, D: np.ndarray, g_arr: np.ndarray,
+                 pibt_runs: int, refine: bool) -> None:
+        self.n = n
+        self.nbrs = nbrs
+        self.gen = gen
+        self.D = D
+        self.rows = np.arange(n)
+        self.g_arr = g_arr
+        self.pibt_runs = pibt_runs
+        self.refine = refine
+        self.expansions = 0
+        self.generated = 0
+        self.restarts = 0
+
+    def heuristic(self, q_arr: np.ndarray) -> int:
+        return int(self.D[self.rows, q_arr].sum(dtype=np.int64))
+
+    def edge_cost(self, a: np.ndarray, b: np.ndarray) -> int:
+        # SoC: every agent not resting at its goal pays one
+        g_arr = self.g_arr
+        return self.n - int(np.count_nonzero((a == g_arr) & (b == g_arr)))
+
+    def f_value(self, a: np.ndarray, b: np.ndarray) -> int:
+        return self.edge_cost(a, b) + self.heuristic(b)
+
+    def run(self, s_arr: np.ndarray, rng: np.random.Generator, end: float) -> tuple[_Node | None, float | None, bool]:
+        """Search from ``s_arr`` until the first solution (LaCAM) or ``end`` / exhaustion
+        (LaCAM*). Returns (goal node or None, perf_counter time of the first solution, timed out)."""
+        n, nbrs, gen, g_arr, refine = self.n, self.nbrs, self.gen, self.g_arr, self.refine
+        pibt_runs, heuristic, edge_cost, f_value = self.pibt_runs, self.heuristic, self.edge_cost, self.f_value
+        goal_key = g_arr.tobytes()
+        root = _Node(s_arr.tobytes(), None, initial_priorities(self.D, s_arr.tolist()), 0, heuristic(s_arr), 0)
+        if refine:
+            root.neighbors = set()
+        open_: list[_Node] = [root]
+        explored: dict[bytes, _Node] = {root.key: root}
+        best: _Node | None = None
+        first_time: float | None = None
+        timed_out = False
+        now = time.perf_counter
+        while open_:
+            if now() >= end:
+                timed_out = True
+                break
+            node = open_[-1]
+            if best is None and node.key == goal_key:
+                best = node
+                first_time = now()
+                if not refine:
+                    break
+            if best is not None and node.g + node.h >= best.g:
+                open_.pop()
+                continue
+            if not node.tree:
+                open_.pop()
+                continue
+            c = node.tree.popleft()
+            self.expansions += 1
+            q_from_arr = np.frombuffer(node.key, dtype=np.int32)
+            q_from = q_from_arr.tolist()
+            order = priority_order(node.prio)
+            depth = 0 if c is None else c[0]
+            if depth < n:
+                i = order[depth]
+                v = q_from[i]
+                moves = nbrs[v] + [v]
+                for k in rng.permutation(len(moves)).tolist():
+                    node.tree.append((depth + 1, i, moves[k], c))
+            q_to_arr = _best_successor(gen, q_from, q_from_arr, order, _constraints(c), pibt_runs, f_value)
+            if q_to_arr is None:
+                continue
+            key = q_to_arr.tobytes()
+            known = explored.get(key)
+            if known is not None:
+                if refine:
+                    node.neighbors.add(known)  # type: ignore[union-attr]
+                    _rewrite(node, known, q_from_arr, edge_cost, best)
+                if rng.random() < RESTART_RATE:
+                    self.restarts += 1
+                    known = root
+                if best is None or known.g + known.h < best.g:
+                    open_.append(known)
+                continue
+            self.generated += 1
+            child = _Node(key, node, update_priorities(node.prio, q_to_arr, g_arr),
+                          node.g + edge_cost(q_from_arr, q_to_arr), heuristic(q_to_arr), node.depth + 1)
+            if refine:
+                child.neighbors = set()
+                node.neighbors.add(child)  # type: ignore[union-attr]
+            explored[key] = child
+            open_.append(child)
+        return best, first_time, timed_out
+
+
 def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], time_limit: float = 30.0,
                 seed: int = 0, refine: bool = False, swap: bool = True,
                 deadline: float | None = None, lns: bool = False,
-                lns_stall: int | None = LNS_STALL, pp_share: float = PP_SHARE) -> Solution:
+                lns_stall: int | None = LNS_STALL, pp_share: float = PP_SHARE,
+                scatter: bool | None = None, pibt_runs: int | None = None) -> Solution:
     """Solve one-shot MAPF with LaCAM (first solution) or LaCAM* (``refine``: improve SoC
     until ``time_limit``). Paths are coordinate lists, agent ``i`` for ``starts[i]``.
 
@@ -94,7 +220,19 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     solution: collision repair (:mod:`warehouse_core.mapf.repair`, ``REPAIR_SHARE`` of it;
     ``stats["repair_s"]``, ``stats["repair_unplanned"]``), then bumping with LaCAM's paths as
     fallbacks (:mod:`warehouse_core.mapf.prioritized`) for the agents still unplanned; LNS
-    starts from the cheaper of the two (``stats["initial"]``).
+    starts from the cheaper of the two (``stats["initial"]``). Bumping is skipped when the
+    repair left more than ``REPAIR_GIVE_UP`` of the agents unplanned (the repair itself gives
+    up once prioritized planning left more than ``REPAIR_GIVE_UP_INITIAL``); then, if the first
+    solution costs more than ``RETRY_ABOVE`` x LB, LaCAM runs again with other seeds until
+    ``RETRY_SHARE`` of the time and LNS starts from the cheapest first solution
+    (``stats["lacam_retries"]``, ``stats["retry_sum_of_costs"]``, ``stats["initial"]``
+    ``"lacam-retry"``).
+
+    ``scatter``: guide PIBT by congestion-spread guide paths (computed in at most
+    ``SCATTER_SHARE`` of the time; ``stats["scatter_s"]``); ``pibt_runs``: PIBT successors
+    tried per expansion, the one with the lowest edge cost + heuristic kept. Defaults (None):
+    guide paths and ``PIBT_RUNS`` runs when there are at least ``GUIDE_DENSITY`` agents per
+    free cell, else neither (on sparse maps they cost time and do not pay).
     """
     t0 = time.perf_counter()
     end = deadline if deadline is not None else t0 + time_limit
@@ -112,95 +250,35 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     g_arr = np.asarray(g, dtype=np.int32)
     if n and int(D[rows, s_arr].max()) >= graph.unreachable:
         return Solution(False, [], algo, time.perf_counter() - t0, stats={"reason": "unreachable goal"})
+    dense = n >= GUIDE_DENSITY * graph.n_vertices
+    if scatter is None:
+        scatter = dense
+    if pibt_runs is None:
+        pibt_runs = PIBT_RUNS if dense else 1
     gen = PibtGenerator(graph, g, D, seed=seed, swap=swap)
+    scatter_stats: dict[str, float | int | str] = {}
+    if scatter and n:
+        gp = GuidePaths(graph.nbrs, gen.drows, s, g, margin=SCATTER_MARGIN, seed=seed)
+        t_sc = time.perf_counter()
+        scatter_stats = {"scatter_collisions": gp.build(t0 + SCATTER_SHARE * (end - t0), SCATTER_ROUNDS),
+                         "scatter_rounds": gp.rounds, "scatter_s": round(time.perf_counter() - t_sc, 3)}
+        gen.guide = gp.next_table()
     rng = np.random.default_rng(seed + 1)
     nbrs = graph.nbrs
-
-    def heuristic(q_arr: np.ndarray) -> int:
-        return int(D[rows, q_arr].sum(dtype=np.int64))
-
-    def edge_cost(a: np.ndarray, b: np.ndarray) -> int:
-        # SoC: every agent not resting at its goal pays one
-        return n - int(np.count_nonzero((a == g_arr) & (b == g_arr)))
-
-    goal_key = g_arr.tobytes()
-    root = _Node(s_arr.tobytes(), None, initial_priorities(D, s), 0, heuristic(s_arr), 0)
-    if refine:
-        root.neighbors = set()
-    open_: list[_Node] = [root]
-    explored: dict[bytes, _Node] = {root.key: root}
-    best: _Node | None = None
-    first_time: float | None = None
-    expansions = 0
-    generated = 0
-    restarts = 0
-    timed_out = False
+    search = _Search(n, nbrs, gen, D, g_arr, pibt_runs, refine)
+    best, first_time, timed_out = search.run(s_arr, rng, end)
+    if first_time is not None:
+        first_time -= t0
+    expansions, generated, restarts = search.expansions, search.generated, search.restarts
     now = time.perf_counter
-    while open_:
-        if now() >= end:
-            timed_out = True
-            break
-        node = open_[-1]
-        if best is None and node.key == goal_key:
-            best = node
-            first_time = now() - t0
-            if not refine:
-                break
-        if best is not None and node.g + node.h >= best.g:
-            open_.pop()
-            continue
-        if not node.tree:
-            open_.pop()
-            continue
-        c = node.tree.popleft()
-        expansions += 1
-        q_from_arr = np.frombuffer(node.key, dtype=np.int32)
-        q_from = q_from_arr.tolist()
-        order = priority_order(node.prio)
-        depth = 0 if c is None else c[0]
-        if depth < n:
-            i = order[depth]
-            v = q_from[i]
-            moves = nbrs[v] + [v]
-            for k in rng.permutation(len(moves)).tolist():
-                node.tree.append((depth + 1, i, moves[k], c))
-        q_to = gen.generate(q_from, order, _constraints(c))
-        if q_to is None:
-            continue
-        q_to_arr = np.asarray(q_to, dtype=np.int32)
-        key = q_to_arr.tobytes()
-        known = explored.get(key)
-        if known is not None:
-            if refine:
-                node.neighbors.add(known)  # type: ignore[union-attr]
-                _rewrite(node, known, q_from_arr, edge_cost, best)
-            if rng.random() < RESTART_RATE:
-                restarts += 1
-                known = root
-            if best is None or known.g + known.h < best.g:
-                open_.append(known)
-            continue
-        generated += 1
-        child = _Node(key, node, update_priorities(node.prio, q_to_arr, g_arr),
-                      node.g + edge_cost(q_from_arr, q_to_arr), heuristic(q_to_arr), node.depth + 1)
-        if refine:
-            child.neighbors = set()
-            node.neighbors.add(child)  # type: ignore[union-attr]
-        explored[key] = child
-        open_.append(child)
     runtime = time.perf_counter() - t0
     stats: dict[str, float | int | str] = {"expansions": expansions, "nodes": generated + 1,
-                                           "restarts": restarts}
+                                           "restarts": restarts, **scatter_stats}
     if best is None:
         stats["reason"] = "time limit" if timed_out else "no solution exists"
         return Solution(False, [], algo, runtime, stats=stats)
     stats["optimal"] = int(refine and not timed_out)
-    configs = []
-    nd: _Node | None = best
-    while nd is not None:
-        configs.append(np.frombuffer(nd.key, dtype=np.int32))
-        nd = nd.parent
-    configs.reverse()
+    configs = _configs(best)
     if lns and not refine and n >= 2 and now() < end:
         first_paths = configs_to_vid_paths(configs, g)
         refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
@@ -209,10 +287,11 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         if pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * sum(refiner.lb):
             t_pp = now()
             pp = RepairRefiner(nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
-            pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp))
+            pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp), give_up=REPAIR_GIVE_UP_INITIAL)
             stats["repair_s"] = round(now() - t_pp, 3)
             stats["repair_unplanned"] = sum(1 for p in pp.paths if not p)
-            if not pp_ok:
+            stats["pp_unplanned"] = pp.initial_unplanned
+            if not pp_ok and stats["repair_unplanned"] <= REPAIR_GIVE_UP * n:
                 pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
             pp.drop_dense()
             stats["pp_s"] = round(now() - t_pp, 3)
@@ -223,6 +302,15 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
                 if pp.sum_of_costs < refiner.sum_of_costs:
                     refiner = pp
                     stats["initial"] = "pp"
+            elif (stats["repair_unplanned"] > REPAIR_GIVE_UP * n
+                  and refiner.sum_of_costs > RETRY_ABOVE * sum(refiner.lb)):
+                # too dense for prioritized planning: LNS starts from LaCAM's solution, whose
+                # cost varies a lot with the random tie-breaks; try other seeds for a cheaper one
+                first_paths = _retry_first(search, s_arr, g, seed, t0 + RETRY_SHARE * (end - t0),
+                                           first_paths, stats)
+                if stats.get("retry_sum_of_costs", refiner.sum_of_costs) < refiner.sum_of_costs:
+                    refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
+                    stats["initial"] = "lacam-retry"
         refiner.run(end, lns_stall)
         stats["lns_iterations"] = refiner.iterations
         stats["lns_accepted"] = refiner.accepted
@@ -231,6 +319,60 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     else:
         paths = configs_to_paths(graph, configs, g)
     return Solution(True, paths, algo, time.perf_counter() - t0, first_time, stats=stats)
+
+
+def _configs(node: _Node) -> list[np.ndarray]:
+    """The configurations from the root to ``node``."""
+    configs = []
+    nd: _Node | None = node
+    while nd is not None:
+        configs.append(np.frombuffer(nd.key, dtype=np.int32))
+        nd = nd.parent
+    configs.reverse()
+    return configs
+
+
+def _retry_first(search: _Search, s_arr: np.ndarray, goals: Sequence[int], seed: int, until: float,
+                 paths: list[list[int]], stats: dict) -> list[list[int]]:
+    """Run LaCAM again with other seeds until ``until`` (perf_counter); return the cheapest
+    first solution's vertex-id paths (``paths`` if none is cheaper). Stats: ``lacam_retries``,
+    ``retry_sum_of_costs`` (the best retry)."""
+    best = paths
+    best_cost = sum(len(p) - 1 for p in paths)
+    k = 0
+    while time.perf_counter() < until:
+        k += 1
+        search.gen.rng = np.random.default_rng(seed + 7919 * k)
+        node, _, _ = search.run(s_arr, np.random.default_rng(seed + 1 + 7919 * k), until)
+        if node is None:
+            break
+        cand = configs_to_vid_paths(_configs(node), goals)
+        cost = sum(len(p) - 1 for p in cand)
+        stats["retry_sum_of_costs"] = min(cost, int(stats.get("retry_sum_of_costs", cost)))
+        if cost < best_cost:
+            best, best_cost = cand, cost
+    stats["lacam_retries"] = k
+    return best
+
+
+def _best_successor(gen: PibtGenerator, q_from: list[int], q_from_arr: np.ndarray, order: list[int],
+                    constraints: list[tuple[int, int]], runs: int, score) -> np.ndarray | None:
+    """The best of ``runs`` PIBT successors of ``q_from`` (their random tie-breaks differ) by
+    ``score(q_from, successor)``, lower first (edge cost + heuristic, as LaCAM3 picks among its
+    PIBT runs), or None if all fail."""
+    best: np.ndarray | None = None
+    best_score = 0
+    for _ in range(runs):
+        q_to = gen.generate(q_from, order, constraints)
+        if q_to is None:
+            continue
+        arr = np.asarray(q_to, dtype=np.int32)
+        if runs == 1:
+            return arr
+        sc = score(q_from_arr, arr)
+        if best is None or sc < best_score:
+            best, best_score = arr, sc
+    return best
 
 
 def _horizon(D: np.ndarray, starts: np.ndarray) -> int:

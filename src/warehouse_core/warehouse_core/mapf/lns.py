@@ -59,6 +59,7 @@ class LnsRefiner:
         self.k = neighbourhood  # size of the next neighbourhood (run() adapts it)
         self._crossings: list[int] | None = None
         self.max_expansions = max_expansions
+        self.delay_samples = 8  # agent-based neighbourhoods: the most delayed of this many draws
         V = len(nbrs)
         self.occ: list[dict[int, int]] = [dict() for _ in range(V)]
         self.park = [_NO_PARK] * V
@@ -270,7 +271,7 @@ class LnsRefiner:
         n, rng = self.n, self.rng
         delays = [c - l for c, l in zip(self.cost, self.lb)]
         # a few random draws, keep the most delayed (cheap weighted choice)
-        cands = [rng.randrange(n) for _ in range(8)]
+        cands = [rng.randrange(n) for _ in range(self.delay_samples)]
         a = max(cands, key=lambda x: delays[x])
         if delays[a] == 0:
             return self._random()

@@ -35,6 +35,8 @@ from warehouse_core.mapf.types import Solution
 _LIST_ROWS_MAX = 12_000_000
 # candidate order: distance to goal, then free cells before occupied ones, then random
 _OCC_W = 0.5
+# a guide path's next cell ranks first among the candidates (see PibtGenerator.guide)
+_GUIDE_BONUS = 1000.0
 
 
 class Graph:
@@ -130,8 +132,12 @@ class PibtGenerator:
     """One-step PIBT with optional constraints (LaCAM's low-level search) and swap."""
 
     def __init__(self, graph: Graph, goals: Sequence[int], dist: np.ndarray, seed: int = 0,
-                 swap: bool = True) -> None:
+                 swap: bool = True, guide: np.ndarray | None = None) -> None:
         self.graph = graph
+        # guide[i, v]: the cell after v on agent i's guide path (-1: none), ranked first among
+        # agent i's candidates at v (see warehouse_core.mapf.scatter)
+        self.guide = guide
+        self.guide_bonus = _GUIDE_BONUS
         self.goals = list(goals)
         self.n = n = len(goals)
         self.D = dist
@@ -157,6 +163,8 @@ class PibtGenerator:
         occ = np.zeros(self.V + 1, dtype=np.float64)
         occ[q_from] = _OCC_W
         keys = self.D[self.rows, C] + occ[C] + self.rng.random(C.shape) * (1.0 - _OCC_W)
+        if self.guide is not None:
+            keys -= (C == self.guide[self.rows[:, 0], q_from][:, None]) * self.guide_bonus
         idx = np.argsort(keys, axis=1)
         return np.take_along_axis(C, idx, axis=1).tolist()
 

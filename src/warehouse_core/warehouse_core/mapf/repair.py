@@ -128,7 +128,8 @@ def _rows(dist: np.ndarray) -> list:
 
 
 def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_000, factor: int = 3,
-                slack: int = 60, max_blockers: int = 16, wait_slack: int = 30) -> bool:
+                slack: int = 60, max_blockers: int = 16, wait_slack: int = 30,
+                order: Sequence[int] | None = None, give_up: float = 1.0) -> bool:
     """Give every agent of ``ref`` a path (all collision-free) or stop at ``deadline``.
 
     ``ref`` must start with no paths (``LnsRefiner(..., paths=None)``). A path may be at most
@@ -136,6 +137,8 @@ def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_00
     ``max_expansions`` nodes; a relaxed path that collides with more than ``max_blockers``
     agents is not tried. Returns True when every agent has a path (``ref.cost`` is then up to
     date); False at the deadline (``ref`` then holds a partial, collision-free plan).
+    ``order``: the prioritized planning order (default random). ``give_up``: return False as soon as
+    prioritized planning has left more than this share of the agents unplanned.
     Statistics go to ``ref.repair_steps`` / ``ref.repair_accepted`` / ``ref.initial_unplanned``.
     """
     n = ref.n
@@ -144,8 +147,9 @@ def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_00
     lb = ref.lb
     now = time.perf_counter
     bound = [factor * lb[a] + slack for a in range(n)]
-    order = list(range(n))
-    rng.shuffle(order)
+    if order is None:
+        order = list(range(n))
+        rng.shuffle(order)
     unplanned: list[int] = []
     for a in order:
         if now() >= deadline:
@@ -153,6 +157,9 @@ def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_00
         p = ref.plan(a, bound[a], max_expansions)
         if p is None:
             unplanned.append(a)
+            if len(unplanned) > give_up * n:
+                ref.initial_unplanned = len(unplanned)
+                return False
         else:
             paths[a] = p
             ref._insert(a, p)
