@@ -77,15 +77,20 @@ def test_guided_pibt_ranks_the_guide_cell_first_even_as_a_detour():
         assert guided.candidates(np.array([start]))[0][0] == up
 
 
-def test_lacam_with_and_without_guidance_gives_valid_solutions():
-    """A crowded corridor map: LaCAM with guide paths and three PIBT runs per expansion (the
-    defaults) and without both; both solutions valid."""
+def _corridors():
+    """Three corridors joined at both ends and in the middle, and its free cells."""
     grid = grid_of(["..........",
                     ".##.##.##.",
                     "..........",
                     ".##.##.##.",
                     ".........."])
-    free = [(x, y) for y in range(5) for x in range(10) if grid.free[y, x]]
+    return grid, [(x, y) for y in range(5) for x in range(10) if grid.free[y, x]]
+
+
+def test_lacam_with_and_without_guidance_gives_valid_solutions():
+    """A crowded corridor map: LaCAM with guide paths and three PIBT runs per expansion (the
+    defaults) and without both; both solutions valid."""
+    grid, free = _corridors()
     rng = np.random.default_rng(3)
     pick = rng.permutation(len(free))
     starts = [free[k] for k in pick[:14]]
@@ -103,12 +108,7 @@ def test_lacam_retries_keep_the_cheapest_valid_first_solution():
     from warehouse_core.mapf.lacam import _configs, _retry_first, _Search
     from warehouse_core.mapf.lns import configs_to_vid_paths
 
-    grid = grid_of(["..........",
-                    ".##.##.##.",
-                    "..........",
-                    ".##.##.##.",
-                    ".........."])
-    free = [(x, y) for y in range(5) for x in range(10) if grid.free[y, x]]
+    grid, free = _corridors()
     pick = np.random.default_rng(5).permutation(len(free))
     starts, goals = [free[k] for k in pick[:16]], [free[k] for k in pick[16:32]]
     graph = Graph(grid)
