@@ -49,14 +49,15 @@ def collisions_by_interval(bag: Path, edges: list[float]) -> list[int]:
 
 
 def table(samples: list[dict], collisions: list[int]) -> list[str]:
-    rows = ["| sim time [h] | memory PSS [MB] | largest processes [MB] | orders accepted | orders completed | "
-            "lines picked | open orders | collisions |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| sim time [h] | memory PSS [MB] | private USS [MB] | largest processes PSS [MB] | orders accepted | "
+            "orders completed | lines picked | open orders | collisions |",
+            "|---|---|---|---|---|---|---|---|---|"]
     prev = {"orders_accepted": 0, "orders_completed": 0, "lines_picked": 0}
     for i, s in enumerate(samples):
         top = sorted(s["pss_by_process_mb"].items(), key=lambda kv: -kv[1])[:3]
         rows.append(
-            f"| {s['sim_s'] / 3600:.2f} | {s['pss_mb']:,.0f} | {', '.join(f'{k} {v:,.0f}' for k, v in top)} | "
+            f"| {s['sim_s'] / 3600:.2f} | {s['pss_mb']:,.0f} | {s.get('uss_mb', float('nan')):,.0f} | "
+            f"{', '.join(f'{k} {v:,.0f}' for k, v in top)} | "
             f"{s['orders_accepted'] - prev['orders_accepted']} | {s['orders_completed'] - prev['orders_completed']} | "
             f"{s['lines_picked'] - prev['lines_picked']} | {s['orders_accepted'] - s['orders_completed']} | "
             f"{collisions[i - 1] if i else '-'} |")
@@ -73,9 +74,13 @@ def verdict(samples: list[dict], collisions: list[int], report: dict) -> list[tu
                     "than two samples past the first hour"))
     else:
         growth = (samples[-1]["pss_mb"] - base["pss_mb"]) / base["pss_mb"]
+        private = ""
+        if "uss_mb" in base:  # pages of the run's processes alone: not moved by other processes on the machine
+            private = (f"; private (USS) {base['uss_mb']:,.0f} -> {samples[-1]['uss_mb']:,.0f} MB "
+                       f"({(samples[-1]['uss_mb'] - base['uss_mb']) / base['uss_mb'] * 100:+.1f} %)")
         out.append(("memory growth < 5 % after the first hour", growth < GROWTH_LIMIT,
                     f"{base['pss_mb']:,.0f} MB at {base['sim_s'] / 3600:.2f} h -> {samples[-1]['pss_mb']:,.0f} MB at "
-                    f"{samples[-1]['sim_s'] / 3600:.2f} h ({growth * 100:+.1f} %)"))
+                    f"{samples[-1]['sim_s'] / 3600:.2f} h ({growth * 100:+.1f} %){private}"))
     out.append(("zero collisions", report["collisions"] == 0 and sum(collisions) == 0,
                 f"{report['collisions']} in the run"))
     hourly = []

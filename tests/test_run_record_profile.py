@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_each_process_memory_is_counted_once():
-    from warehouse_nodes.run import _memory_mb, _process_pss_mb
+    from warehouse_nodes.run import _memory_mb, _process_memory_mb, _process_pss_mb
 
     # a node process holding 300 MB of its own (touched pages)
     child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(300 * 2**20); "
@@ -34,6 +34,8 @@ def test_each_process_memory_is_counted_once():
         assert by_process["big_node"] > 280
         assert by_process["run_monitor"] < 280, by_process  # this process, not its children too
         assert _memory_mb({"big_node": child}) == pytest.approx(sum(by_process.values()), abs=1.0)
+        pss_uss = _process_memory_mb({"big_node": child})
+        assert pss_uss["big_node"][1] > 280 and pss_uss["run_monitor"][1] < 280  # USS likewise
     finally:
         child.kill()
         child.wait()

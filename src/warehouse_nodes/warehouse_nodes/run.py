@@ -377,17 +377,23 @@ def _spawn(opts: RunOptions, name: str, cmd: list[str]) -> subprocess.Popen:
 
 def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
     """Memory of this process and every node process (PSS: shared pages split, not doubled)."""
-    return sum(_process_pss_mb(procs, digits=None).values())
+    return sum(pss for pss, _ in _process_memory_mb(procs).values())
 
 
-def _process_pss_mb(procs: dict[str, subprocess.Popen], digits: int | None = 1) -> dict[str, float]:
-    """PSS of each node process (with its children) and of this one [MB], each process counted once.
+def _process_pss_mb(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """PSS of each node process (with its children) and of this one [MB], each process counted once."""
+    return {name: round(pss, 1) for name, (pss, _) in _process_memory_mb(procs).items()}
+
+
+def _process_memory_mb(procs: dict[str, subprocess.Popen]) -> dict[str, tuple[float, float]]:
+    """(PSS, USS) of each node process (with its children) and of this one [MB], each process once.
 
     The node processes are children of this one: ``run_monitor`` is this process and any child
     of it that is not a node process or theirs (until 25 Nov it counted every node process a
-    second time).
+    second time). USS (pages no other process maps) is what a process's own growth shows on a
+    shared machine: PSS also moves when other processes start or stop using the same libraries.
     """
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     seen: set[int] = set()
     me = psutil.Process(os.getpid())
     families: list[tuple[str, list[psutil.Process]]] = []
@@ -407,17 +413,20 @@ def _process_pss_mb(procs: dict[str, subprocess.Popen], digits: int | None = 1) 
                 info = q.memory_full_info()
             except psutil.Error:
                 continue
-            out[name] = out.get(name, 0.0) + getattr(info, "pss", info.rss) / 2**20
-    out = {"run_monitor": out.pop("run_monitor", 0.0), **out}
-    return out if digits is None else {k: round(v, digits) for k, v in out.items()}
+            pss, uss = out.get(name, (0.0, 0.0))
+            out[name] = (pss + getattr(info, "pss", info.rss) / 2**20, uss + getattr(info, "uss", info.rss) / 2**20)
+    return {"run_monitor": out.pop("run_monitor", (0.0, 0.0)), **out}
 
 
 def _timeline_sample(path: Path, monitor: RunMonitor, procs: dict[str, subprocess.Popen], t_start: float) -> None:
     """One line of DIR/timeline.jsonl: memory by process, orders and lines so far, at this sim time."""
     rec = monitor.record
-    pss = _process_pss_mb(procs)
+    mem = _process_memory_mb(procs)
+    pss = {name: round(v[0], 1) for name, v in mem.items()}
+    uss = {name: round(v[1], 1) for name, v in mem.items()}
     line = {"sim_s": round(monitor.sim_time, 1), "wall_s": round(time.monotonic() - t_start, 1),
-            "pss_mb": round(sum(pss.values()), 1), "pss_by_process_mb": pss,
+            "pss_mb": round(sum(v[0] for v in mem.values()), 1), "pss_by_process_mb": pss,
+            "uss_mb": round(sum(v[1] for v in mem.values()), 1), "uss_by_process_mb": uss,
             "orders_accepted": len(rec.order_created), "orders_completed": len(rec.order_completed),
             "lines_picked": sum(rec.visits.values()), "bag_messages": monitor.bag_messages}
     with open(path, "a") as f:
