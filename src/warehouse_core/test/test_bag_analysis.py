@@ -57,7 +57,9 @@ def positions(t: float) -> dict[str, tuple[float, float]]:
 
 
 def write_fleet_bag(path: Path, storage: str, events: bool = True, odometry: bool = True,
-                    zero_stamps: bool = False, duration: float = DURATION) -> None:
+                    zero_stamps: bool = False, duration: float = DURATION, fleet_state: bool = False) -> None:
+    """``fleet_state``: the positions as the floor simulator's ground truth (one FleetState per
+    tick on /sim/fleet_state) instead of odometry, as ``./warehouse run --bag-odom off`` records."""
     with OdometryBagWriter(path, storage, [MSG_DIR]) as w:
         if odometry:
             for topic in positions(0.0):
@@ -72,6 +74,8 @@ def write_fleet_bag(path: Path, storage: str, events: bool = True, odometry: boo
             if odometry:
                 for topic, (x, y) in positions(t).items():
                     w.odometry(topic, _ns(t), x, y, header_ns=0 if zero_stamps else None)
+            if fleet_state:
+                w.message("/sim/fleet_state", "warehouse_interfaces/msg/FleetState", _ns(t), fleet_state_msg(store, t))
             if not events:
                 continue
             for te, tid, robot, state in task_events:
@@ -93,6 +97,18 @@ def write_fleet_bag(path: Path, storage: str, events: bool = True, odometry: boo
                               T["warehouse_interfaces/msg/FleetWaits"](header=_header(store, t), waits=[ws]))
         if not odometry:
             w.message("/chatter", "std_msgs/msg/String", _ns(0.0), T["std_msgs/msg/String"](data="hello"))
+
+
+def fleet_state_msg(store, t: float):
+    """Every robot of :func:`positions` at ``t`` in one FleetState (parallel arrays)."""
+    pos = positions(t)
+    n = len(pos)
+    return store.types["warehouse_interfaces/msg/FleetState"](
+        header=_header(store, t), robot_ids=[topic.split("/")[-2] for topic in pos], modes=np.zeros(n, np.uint8),
+        x=np.array([p[0] for p in pos.values()]), y=np.array([p[1] for p in pos.values()]), theta=np.zeros(n),
+        linear_velocity=np.zeros(n), cell_x=np.zeros(n, np.int32), cell_y=np.zeros(n, np.int32),
+        carrying_rack=[""] * n, battery=np.ones(n, np.float32), task_ids=[""] * n, plan_ids=np.zeros(n, np.uint64),
+        progress_index=np.zeros(n, np.int32))
 
 
 def run_analysis(bag: Path, out: Path, **kw) -> tuple[dict, list[str]]:
@@ -138,6 +154,26 @@ def test_ground_truth_in_both_storages(tmp_path, storage):
     assert on_disk["robots"] == a["robots"] and on_disk["close_encounters"] == a["close_encounters"]
     for f in ("trajectories.png", "congestion.png", "utilisation.png", "report.html"):
         assert (tmp_path / "out" / f).stat().st_size > 1000, f
+
+
+def test_a_bag_without_odometry_is_read_from_the_ground_truth(tmp_path):
+    """``./warehouse run --bag-odom off``: no odometry topic, the robots' positions come from the
+    floor simulator's /sim/fleet_state; same robots, distances, encounter and task KPIs."""
+    bag = tmp_path / "bag"
+    write_fleet_bag(bag, "mcap", odometry=False, fleet_state=True)
+    a, warnings = run_analysis(bag, tmp_path / "out")
+    assert any("no odometry topic" in w and "/sim/fleet_state" in w for w in warnings), warnings
+    robots = {r["name"]: r for r in a["robots"]}
+    assert sorted(robots) == ["amr_1", "amr_2", "amr_3", "amr_4"]
+    assert robots["amr_1"]["distance_m"] == pytest.approx(20.0, abs=1e-6)
+    assert robots["amr_4"]["distance_m"] == pytest.approx(5.0, abs=1e-6)
+    assert all(r["samples"] == DURATION * HZ + 1 for r in robots.values())
+    (enc,) = a["close_encounters"]
+    assert enc["robots"] == ["amr_1", "amr_3"] and enc["min_distance_m"] == pytest.approx(0.3, abs=1e-6)
+    assert a["tasks_completed"] == 2 and a["odom_gaps"] == []
+    write_fleet_bag(tmp_path / "bag2", "mcap")
+    with_odometry, _ = run_analysis(tmp_path / "bag2", tmp_path / "out2")
+    assert a["robots"] == with_odometry["robots"]
 
 
 def test_min_distance_option_and_no_events(tmp_path):

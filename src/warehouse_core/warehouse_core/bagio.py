@@ -82,9 +82,10 @@ def read_odometry_tracks(bag: Path, typestore=None) -> list[Track]:
 
 
 FLEET_STATE = "warehouse_interfaces/msg/FleetState"
+FLEET_STATE_TOPIC = "/sim/fleet_state"  # the floor simulator's ground truth, every tick
 
 
-def read_fleet_state_tracks(bag: Path, typestore, topic: str = "/sim/fleet_state") -> list[Track]:
+def read_fleet_state_tracks(bag: Path, typestore, topic: str = FLEET_STATE_TOPIC) -> list[Track]:
     """One :class:`Track` per robot from batched FleetState messages (parallel arrays) on
     ``topic``: the floor simulator's ground truth, every tick. A robot's track ends with the
     last message that lists it (a robot towed off the floor)."""

@@ -86,6 +86,7 @@ class RunOptions:
     max_rtf: float | None = None  # None: default_max_rtf(); 0: as fast as the machine allows
     scenario: Scenario | None = None  # faults to inject and parameter overrides (--scenario)
     sample_every: float = 0.0  # [s, sim] memory and throughput samples into DIR/timeline.jsonl (0: none)
+    bag_odom: bool = True  # record every robot's /<robot>/odom (off: the ground truth alone, see README)
 
 
 def write_params(opts: RunOptions) -> tuple[Path, dict]:
@@ -227,7 +228,8 @@ class RunMonitor(Node):
             topics.append((conv.TASK_FEEDBACK_TOPIC, "warehouse_interfaces/msg/TaskFeedback", TaskFeedback, None))
         for i in range(opts.robots):
             name = conv.robot_name(i)
-            topics.append((f"/{name}/odom", "nav_msgs/msg/Odometry", Odometry, None))
+            if opts.bag_odom:
+                topics.append((f"/{name}/odom", "nav_msgs/msg/Odometry", Odometry, None))
             if not batched:
                 topics.append((f"/{name}/state", "warehouse_interfaces/msg/RobotState", RobotState, self._state))
         events = conv.latched_qos(conv.EVENT_HISTORY)  # no event is missed at start-up
@@ -375,38 +377,56 @@ def _spawn(opts: RunOptions, name: str, cmd: list[str]) -> subprocess.Popen:
 
 def _memory_mb(procs: dict[str, subprocess.Popen]) -> float:
     """Memory of this process and every node process (PSS: shared pages split, not doubled)."""
-    total = 0
-    for pid in [os.getpid()] + [p.pid for p in procs.values()]:
-        try:
-            proc = psutil.Process(pid)
-            for q in [proc] + proc.children(recursive=True):
-                info = q.memory_full_info()
-                total += getattr(info, "pss", info.rss)
-        except psutil.Error:
-            pass
-    return total / 2**20
+    return sum(pss for pss, _ in _process_memory_mb(procs).values())
 
 
 def _process_pss_mb(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
-    """PSS of each node process (and its children) and of this one [MB]."""
-    out: dict[str, float] = {}
-    for name, pid in [("run_monitor", os.getpid()), *((n, p.pid) for n, p in procs.items())]:
+    """PSS of each node process (with its children) and of this one [MB], each process counted once."""
+    return {name: round(pss, 1) for name, (pss, _) in _process_memory_mb(procs).items()}
+
+
+def _process_memory_mb(procs: dict[str, subprocess.Popen]) -> dict[str, tuple[float, float]]:
+    """(PSS, USS) of each node process (with its children) and of this one [MB], each process once.
+
+    The node processes are children of this one: ``run_monitor`` is this process and any child
+    of it that is not a node process or theirs (until 25 Nov it counted every node process a
+    second time). USS (pages no other process maps) is what a process's own growth shows on a
+    shared machine: PSS also moves when other processes start or stop using the same libraries.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    seen: set[int] = set()
+    me = psutil.Process(os.getpid())
+    families: list[tuple[str, list[psutil.Process]]] = []
+    for name, p in procs.items():
         try:
-            proc = psutil.Process(pid)
-            for q in [proc] + proc.children(recursive=True):
-                info = q.memory_full_info()
-                out[name] = out.get(name, 0.0) + getattr(info, "pss", info.rss) / 2**20
+            proc = psutil.Process(p.pid)
+            families.append((name, [proc] + proc.children(recursive=True)))
         except psutil.Error:
             pass
-    return {k: round(v, 1) for k, v in out.items()}
+    families.append(("run_monitor", [me] + me.children(recursive=True)))
+    for name, family in families:
+        for q in family:
+            if q.pid in seen:
+                continue
+            seen.add(q.pid)
+            try:
+                info = q.memory_full_info()
+            except psutil.Error:
+                continue
+            pss, uss = out.get(name, (0.0, 0.0))
+            out[name] = (pss + getattr(info, "pss", info.rss) / 2**20, uss + getattr(info, "uss", info.rss) / 2**20)
+    return {"run_monitor": out.pop("run_monitor", (0.0, 0.0)), **out}
 
 
 def _timeline_sample(path: Path, monitor: RunMonitor, procs: dict[str, subprocess.Popen], t_start: float) -> None:
     """One line of DIR/timeline.jsonl: memory by process, orders and lines so far, at this sim time."""
     rec = monitor.record
-    pss = _process_pss_mb(procs)
+    mem = _process_memory_mb(procs)
+    pss = {name: round(v[0], 1) for name, v in mem.items()}
+    uss = {name: round(v[1], 1) for name, v in mem.items()}
     line = {"sim_s": round(monitor.sim_time, 1), "wall_s": round(time.monotonic() - t_start, 1),
-            "pss_mb": round(sum(pss.values()), 1), "pss_by_process_mb": pss,
+            "pss_mb": round(sum(v[0] for v in mem.values()), 1), "pss_by_process_mb": pss,
+            "uss_mb": round(sum(v[1] for v in mem.values()), 1), "uss_by_process_mb": uss,
             "orders_accepted": len(rec.order_created), "orders_completed": len(rec.order_completed),
             "lines_picked": sum(rec.visits.values()), "bag_messages": monitor.bag_messages}
     with open(path, "a") as f:
@@ -520,10 +540,11 @@ def execute(opts: RunOptions) -> dict:
         tail = _log_tail(opts.out / "logs")
         raise RuntimeError(f"{failure}\n{tail}")
     # collisions are judged on the simulator's ground truth (every tick, batched), gaps in what
-    # the robots reported on their odometry topics are counted separately
+    # the robots reported on their odometry topics are counted separately (without odometry in
+    # the bag, travel and gaps are those of the ground truth)
     store = bagio.typestore_with([interfaces_msg_dir(opts.root)])
     truth = bagio.read_fleet_state_tracks(bag_dir, store)
-    tracks = bagio.read_odometry_tracks(bag_dir)
+    tracks = bagio.read_odometry_tracks(bag_dir) if opts.bag_odom else truth
     encounters = trajectory.close_encounters(truth or tracks, opts.min_distance, MAX_ODOM_GAP_S)
     gaps = trajectory.sample_gaps(tracks, MAX_ODOM_GAP_S)
     sim_wall = sim_end_wall - (sim_started_wall or sim_end_wall)

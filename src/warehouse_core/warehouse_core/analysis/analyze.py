@@ -1,11 +1,13 @@
 """``./warehouse analyze``: a bag in, ``analysis.json``, plots and ``report.html`` out.
 
-One streaming pass over the bag (:mod:`.bag_source`) fills a :class:`.fleet_record.FleetRecord`;
-the KPIs (:mod:`.fleet_kpis`), plots (:mod:`.plots`) and the report (:mod:`.html_report`)
-are computed from it. Every ``nav_msgs/msg/Odometry`` topic is one robot, named from its
-namespace; our task, order and wait topics are used when present. The map comes from an
-``nav_msgs/msg/OccupancyGrid`` topic in the bag, else ``map_path`` (a layout or Nav2 map
-YAML), else the layout named in a ``params.yaml`` next to the bag (our runs write one).
+One streaming pass over the bag (:mod:`.bag_source`) fills a
+:class:`.fleet_record.FleetRecord`; the KPIs (:mod:`.fleet_kpis`), plots (:mod:`.plots`) and
+the report (:mod:`.html_report`) are computed from it. Every ``nav_msgs/msg/Odometry`` topic is
+one robot, named from its namespace (a bag without odometry, ``./warehouse run --bag-odom
+off``: the robots of the simulator's ground truth on ``/sim/fleet_state``); our task, order and
+wait topics are used when present. The map comes from an ``nav_msgs/msg/OccupancyGrid`` topic
+in the bag, else ``map_path`` (a layout or Nav2 map YAML), else the layout named in a
+``params.yaml`` next to the bag (our runs write one).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from warehouse_core.analysis import fleet_kpis as kpis
 from warehouse_core.analysis import html_report, plots
 from warehouse_core.analysis.bag_source import ODOMETRY, BagSource, StampChooser, odometry_pose, stamp_ns
 from warehouse_core.analysis.fleet_record import OCCUPANCY_GRID, OWN_TOPICS, FleetRecord, MapImage
+from warehouse_core.bagio import FLEET_STATE, FLEET_STATE_TOPIC
 from warehouse_core.errors import InputError
 
 
@@ -124,10 +127,14 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
     """Stream the odometry, map and our event topics of ``bag`` into a :class:`FleetRecord`."""
     with BagSource(bag, msg_dirs, note) as src:
         odom = set(src.topics_of_type(ODOMETRY))
-        if not odom:
+        truth = set() if odom else ground_truth_topics(src)
+        if not odom and not truth:
             raise InputError(str(bag), "no nav_msgs/msg/Odometry topic: nothing tells where robots were "
                              f"(topics: {', '.join(sorted(src.topics)[:8]) or 'none'})",
                              fix="record the robots' odometry, e.g. `ros2 bag record /robot_0/odom ...`")
+        if truth:
+            note(f"{bag}: no odometry topic; robot positions are the floor simulator's ground truth on "
+                 f"{', '.join(sorted(truth))} (a run with --bag-odom off)")
         own = {t for t, ty in OWN_TOPICS.items() if t in src.topics and src.topics[t].msgtype == ty
                and src.topics[t].decodable}
         maps = set(src.topics_of_type(OCCUPANCY_GRID))
@@ -136,9 +143,13 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
         duration_hint = (src.end_ns - src.start_ns) * 1e-9
         bar = ProgressBar(duration_hint, progress)
         count = 0
-        for m in src.messages(odom | own | maps, raw=odom):
+        for m in src.messages(odom | truth | own | maps, raw=odom):
             count += 1
-            if m.topic in odom:
+            if m.topic in truth:
+                t_ns = stamp(m)
+                for name, x, y in zip(m.msg.robot_ids, m.msg.x.tolist(), m.msg.y.tolist()):
+                    rec.on_pose(f"{m.topic}/{name}", t_ns, x, y, name)
+            elif m.topic in odom:
                 pose = odometry_pose(m.msg)
                 if pose is not None:
                     rec.on_pose(m.topic, stamp(m, pose[0]), pose[1], pose[2])
@@ -155,7 +166,7 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
                 bar.show(rec.rel(m.log_time_ns), count)
         bar.show(duration_hint, count)
         bar.end()
-        stamp.report(odom)
+        stamp.report(odom | truth)
         topics = {t.name: {"type": t.msgtype, "messages": t.count, "decoded": t.decoded,
                            "undecodable": t.failed, "known_type": t.decodable} for t in src.topics.values()}
         storage, truncated = src.storage, src.truncated
@@ -167,6 +178,13 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
     duration = max(float(max(tr.t[-1] for tr in tracks)), rec.last_t, 0.0)
     rec.finish(duration)
     return BagRead(rec, tracks, storage, truncated, topics, count, duration)
+
+
+def ground_truth_topics(src: BagSource) -> set[str]:
+    """The floor simulator's ground-truth topic (batched FleetState, every robot every tick) when
+    the bag has it and it decodes: the robots' positions in a bag recorded without odometry."""
+    info = src.topics.get(FLEET_STATE_TOPIC)
+    return {FLEET_STATE_TOPIC} if info is not None and info.msgtype == FLEET_STATE and info.decodable else set()
 
 
 def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None) -> dict:

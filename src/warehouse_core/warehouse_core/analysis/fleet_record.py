@@ -118,10 +118,11 @@ class FleetRecord:
         return (t_ns - self.start_ns) * 1e-9
 
     # -- odometry ---------------------------------------------------------------------
-    def robot_for(self, topic: str) -> str:
+    def robot_for(self, topic: str, robot: str | None = None) -> str:
+        """The robot whose poses come on ``topic`` (named from its namespace unless ``robot`` names it)."""
         name = self._name_of.get(topic)
         if name is None:
-            name = robot_name_from_topic(topic)
+            name = robot or robot_name_from_topic(topic)
             if name in self.robots:
                 alt = topic.strip("/").replace("/", "_")
                 self.warn(f"{topic}: robot name {name!r} is taken by {self.robots[name].topic}; "
@@ -135,9 +136,9 @@ class FleetRecord:
         p = msg.pose.pose.position
         self.on_pose(topic, t_ns, float(p.x), float(p.y))
 
-    def on_pose(self, topic: str, t_ns: int, x: float, y: float) -> None:
+    def on_pose(self, topic: str, t_ns: int, x: float, y: float, robot: str | None = None) -> None:
         t = self.rel(t_ns)
-        name = self.robot_for(topic)
+        name = self.robot_for(topic, robot)
         if not (math.isfinite(x) and math.isfinite(y)):
             self.not_finite[topic] = self.not_finite.get(topic, 0) + 1
             return
