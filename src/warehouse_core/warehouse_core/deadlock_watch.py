@@ -155,10 +155,9 @@ class DeadlockWatch:
         everybody until each robot has reached its released waypoint, which waits for operations
         of up to a minute), rather than putting its chain first in priority: a wait-for cycle of
         release waits alone (one through a station line is a jam next to the line, which robots
-        put first can push their way out of), a
-        chain whose head has been free to drive for ``limit_s / 2`` without moving (a stuck base:
-        the re-plan suspends it and plans the others around it), or a deadlock still open after a
-        first resolution."""
+        put first can push their way out of), a chain whose head has been free to drive for
+        ``limit_s / 2`` without moving (a stuck base: the re-plan suspends it and plans the others
+        around it), or a deadlock still open after a first resolution."""
         if d.attempts > 1:
             return True
         if d.cycle:  # through station lines it is a jam a boost can clear; of release waits alone, not

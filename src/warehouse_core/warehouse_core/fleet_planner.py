@@ -66,8 +66,7 @@ REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
 REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to reach their release
 MAX_LEAD_STEPS = 3  # default: a robot's plan runs at most window + this many steps ahead of it
 _HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
-_FIRST = 1 << 30  # goal age given to robots a watchdog re-plan puts first in priority
-_BOOST = 1 << 29  # goal age given to robots :meth:`FleetPlanner.prioritize` puts first (below re-plans)
+_FIRST = 1 << 30  # goal age of robots put first in priority (a boost or a watchdog re-plan)
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ class FleetPlanner:
         self.watchdog_replans = 0  # re-roots asked for by a deadlock watchdog (:meth:`replan`)
         self._priority_first: list[str] = []
         self.boosts = 0  # robots put first in priority by :meth:`prioritize`
-        self._boosts = 0  # sequence of boosts (earlier boosts rank higher)
+        self._boosts = 0  # robots put first so far (earlier ones rank higher)
 
     # -- requests ------------------------------------------------------------------------
     def request(self, robot: str, task_id: str, steps: list[StepGoal]) -> None:
@@ -497,15 +496,20 @@ class FleetPlanner:
         re-plan: the light resolution of a robot that waits too long (a starving robot pushes the
         others aside instead of yielding to each). Robots prioritized earlier stay ahead of later
         ones; the boost lasts until the robot's next goal. Returns the robots boosted (live ones)."""
+        done = self._put_first(robots)
+        self.boosts += len(done)
+        return done
+
+    def _put_first(self, robots: Sequence[str]) -> list[str]:
+        """Live ``robots`` first in PIBT priority, in list order, behind robots put first before."""
         done = []
         for n in robots:
             r = self.robots.get(n)
             if r is None or r.index < 0 or n in self.failed or n in self.suspended or n in done:
                 continue
             self._boosts += 1
-            self.pibt.assigned_at[r.index] = -_BOOST + self._boosts
+            self.pibt.assigned_at[r.index] = -_FIRST + self._boosts
             done.append(n)
-        self.boosts += len(done)
         return done
 
     # -- repair around late robots: suspend, re-root, resume ------------------------------
@@ -597,9 +601,7 @@ class FleetPlanner:
         self.pibt.dwell = dwell
         for n in self.live:
             self._next_goal(n)
-        for rank, n in enumerate(self._priority_first):
-            if n in self.live:
-                self.pibt.assigned_at[self.robots[n].index] = -_FIRST - len(self._priority_first) + rank
+        self._put_first(self._priority_first)
         self._priority_first = []
         self.traffic = TrafficController(lookahead=self.lookahead)
         for n, cell in zip(self.live, starts):
