@@ -4,8 +4,13 @@ memory (the durable store keeps them), so what it holds follows the backlog, not
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from warehouse_core.layout import load_layout
 from warehouse_core.operations import ORDER_COMPLETED
 from warehouse_core.ops_soak import drive
+from warehouse_core.spacetime import DistanceCache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
 from test_operations import order  # noqa: E402
@@ -26,6 +31,27 @@ def test_orders_tasks_and_heap_stay_flat_over_simulated_hours(tmp_path):
     # under 60 kB from 2 h to 6 h (measured ~5 kB/h); keeping every order and task was ~300 kB/h here
     rest = {h: s.heap_bytes - s.distance_bytes for h, s in by_hour.items()}
     assert rest[6] - rest[2] < 60_000, [round(v / 1e3) for v in rest.values()]
+
+
+def test_distance_cache_keeps_at_most_max_tables_and_recomputes_the_same():
+    layout = load_layout(str(LAYOUT))
+    free = np.flatnonzero(layout.grid.free.ravel())[:40].tolist()
+    bounded = DistanceCache(layout.grid, layout.storage_mask, max_tables=8)
+    full = DistanceCache(layout.grid, layout.storage_mask)
+    for round_ in range(2):  # the second round recomputes the tables dropped in the first
+        for target in free:
+            for loaded in (False, True):
+                assert np.array_equal(bounded.table(target, loaded), full.table(target, loaded))
+                assert len(bounded) <= 8
+    assert len(full) == 80
+    hot = free[0]
+    for target in free[1:20]:  # a table in use is kept: least recently used ones go first
+        bounded.table(hot, False)
+        bounded.table(target, False)
+    assert (hot, False) in bounded._tables and bounded.nbytes < full.nbytes / 5
+    with pytest.raises(ValueError, match="max_tables 0"):
+        DistanceCache(layout.grid, max_tables=0)
+
 
 def test_a_retired_order_repeated_is_acknowledged_not_added(tmp_path):
     """After the order is shipped and retired, its repeat is recognised from the store row."""

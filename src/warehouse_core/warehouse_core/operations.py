@@ -57,6 +57,9 @@ TYPE_CHARGE = 1
 TYPE_PARK = 2
 _NEVER = 1e12  # assignment cost of a pair that must not happen
 _RECENT_CYCLES = 50  # order cycle times the consolidation estimate averages
+# Distance tables the allocator keeps (17 kB each on the large layout; a missing one is a BFS of a
+# few ms): every storage location and station of the large layout, 2 classes, would be ~3,200.
+_DISTANCE_TABLES = 1024
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ class WarehouseOps:
 
     def __post_init__(self) -> None:
         if self.dist is None:
-            self.dist = DistanceCache(self.layout.grid, self.layout.storage_mask)
+            self.dist = DistanceCache(self.layout.grid, self.layout.storage_mask, _DISTANCE_TABLES)
         self.rack_at: dict[str, str] = dict(self.placement) if self.placement is not None else \
             {s.id: s.rack for s in self.layout.storage if s.rack}
         self.location_of: dict[str, str] = {rack: loc for loc, rack in self.rack_at.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,17 +41,25 @@ class PlanResult:
 
 
 class DistanceCache:
-    """BFS distance tables per (target cell, traversal class), computed on first use."""
+    """BFS distance tables per (target cell, traversal class), computed on first use.
 
-    def __init__(self, grid: Grid, blocked_when_loaded: np.ndarray | None = None) -> None:
+    ``max_tables`` bounds the cache (least recently used tables are dropped and recomputed when
+    asked again, a BFS of a few ms); None keeps every table (at most two per cell of the grid).
+    """
+
+    def __init__(self, grid: Grid, blocked_when_loaded: np.ndarray | None = None,
+                 max_tables: int | None = None) -> None:
+        if max_tables is not None and max_tables < 1:
+            raise ValueError(f"max_tables {max_tables} must be at least 1 (or None: no bound)")
         self.grid = grid
+        self.max_tables = max_tables
         self.free_flat = grid.free.ravel()
         if blocked_when_loaded is None:
             blocked_when_loaded = np.zeros_like(grid.free)
         self.loaded_passable = grid.free & ~blocked_when_loaded
         self.loaded_flat = self.loaded_passable.ravel()
         self.neighbors = grid.neighbor_table()
-        self._tables: dict[tuple[int, bool], np.ndarray] = {}
+        self._tables: OrderedDict[tuple[int, bool], np.ndarray] = OrderedDict()
 
     def table(self, target: int, loaded: bool) -> np.ndarray:
         key = (target, loaded)
@@ -59,12 +68,19 @@ class DistanceCache:
             mask = self.loaded_passable if loaded else None
             t = self.grid.distance_table(self.grid.coord(target), mask).ravel()
             self._tables[key] = t
+            if self.max_tables is not None and len(self._tables) > self.max_tables:
+                self._tables.popitem(last=False)
+        elif self.max_tables is not None:
+            self._tables.move_to_end(key)
         return t
+
+    def __len__(self) -> int:
+        return len(self._tables)
 
     @property
     def nbytes(self) -> int:
-        """Bytes the distance tables computed so far hold, keys and array objects included
-        (at most two tables per cell of the grid)."""
+        """Bytes the distance tables held now take, keys and array objects included
+        (at most ``max_tables``, or two tables per cell of the grid)."""
         total = sys.getsizeof(self._tables)
         for key, t in self._tables.items():
             total += sys.getsizeof(key) + sys.getsizeof(t)

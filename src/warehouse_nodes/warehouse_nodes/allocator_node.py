@@ -145,12 +145,12 @@ class AllocatorNode(Node):
                                      event_callbacks=conv.no_sub_events())
         self.order_pub = self.create_publisher(OrderStatus, "/order_status", conv.latched_qos(conv.EVENT_HISTORY))
         self.task_pub = self.create_publisher(TaskStatus, "/task_status", conv.latched_qos(conv.EVENT_HISTORY))
-        self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", conv.latched_qos(conv.EVENT_HISTORY))
-        self.parcel_pub = self.create_publisher(Parcel, "/parcels", conv.latched_qos(conv.EVENT_HISTORY))
+        self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", conv.latched_qos(conv.SLOW_EVENT_HISTORY))
+        self.parcel_pub = self.create_publisher(Parcel, "/parcels", conv.latched_qos(conv.SLOW_EVENT_HISTORY))
         self.manifest_pub = self.create_publisher(ParcelManifest, "/parcels/manifests",
-                                                  conv.latched_qos(conv.EVENT_HISTORY))
+                                                  conv.latched_qos(conv.SLOW_EVENT_HISTORY))
         self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
-                                                  conv.latched_qos(conv.EVENT_HISTORY))
+                                                  conv.latched_qos(conv.SLOW_EVENT_HISTORY))
         self.open_orders_pub = self.create_publisher(String, "/allocator/open_orders", conv.latched_qos(1))
         self.progress_pub = self.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC,  # sim waits for it
                                                   conv.allocator_progress_qos())

@@ -58,7 +58,11 @@ _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
 # (the run monitor, a dashboard) still receives every event of a normal run.
 EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels", "/orders",
                           "/parcels/manifests", "/parcels/tracking", "/forecast/summary", "/forecast/demand"})
-EVENT_HISTORY = 5000
+EVENT_HISTORY = 5000  # latched events kept per writer: a 10,000-order burst must reach a slow reader
+# Latched history of the slower event topics (/tasks and the parcel topics: ~1,000 an hour at 100
+# robots). The writer's kept samples are memory (~0.5-1 kB each): this fills in about an hour and then
+# stays flat, where EVENT_HISTORY would keep the allocator growing for 5-8 simulated hours.
+SLOW_EVENT_HISTORY = 1000
 FORECAST_DEMAND_TOPIC = "/forecast/demand"  # DemandForecast, latched (forecaster node)
 ALLOCATOR_PROGRESS_TOPIC = "/allocator/progress"  # std_msgs/Header: sim time of the last allocation round
 FORECAST_SUMMARY_TOPIC = "/forecast/summary"  # JSON String, latched (forecaster node)
