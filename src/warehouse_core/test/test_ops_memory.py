@@ -38,7 +38,7 @@ def test_distance_cache_keeps_at_most_max_tables_and_recomputes_the_same():
     free = np.flatnonzero(layout.grid.free.ravel())[:40].tolist()
     bounded = DistanceCache(layout.grid, layout.storage_mask, max_tables=8)
     full = DistanceCache(layout.grid, layout.storage_mask)
-    for round_ in range(2):  # the second round recomputes the tables dropped in the first
+    for _ in range(2):  # the second round recomputes the tables dropped in the first
         for target in free:
             for loaded in (False, True):
                 assert np.array_equal(bounded.table(target, loaded), full.table(target, loaded))
