@@ -1,5 +1,6 @@
 """The durable store and the journaled allocator state: what was accepted survives a restart."""
 
+import dataclasses
 import sqlite3
 import sys
 from pathlib import Path
@@ -152,3 +153,35 @@ def test_wal_mode_and_order_source_answers(tmp_path):
     store.record_answer("O2", False, "no stock")
     other = StateStore(tmp_path / "state.db")  # a second process' view
     assert other.answered() == {"O1": True, "O2": False}
+
+
+def test_replenishment_shifts_refill_the_racks_and_a_restart_replays_them(tmp_path):
+    """Stock sold at the stations comes back at each shift (a long run would otherwise sell out
+    and refuse orders); the shift is journaled, so a restarted allocator has the same stock."""
+    base = ops_with({r: dict(s) for r, s in STOCK.items()})
+    cfg = dataclasses.replace(base.config, replenish_every=100.0)
+    ops = JournaledOps(base.layout, base.inventory, cfg, store=StateStore(tmp_path / "state.db"))
+    assert ops.submit(order("O1", ("A", 4)), 0)[0]
+    ops.update_robot("robot_0", (0, 0))
+    (task,) = ops.assign(1.0)
+    ops.task_finished(task.task_id, True, 20.0)
+    sold = ops.inventory.stock[task.lines[0].rack]["A"]
+    assert sold == 5
+    ops.tick(99.0)
+    assert ops.replenishments == 0 and ops.inventory.stock[task.lines[0].rack]["A"] == 5
+    assert ops.submit(order("O2", ("B", 2)), 99.5)[0]
+    (task2,) = ops.assign(99.5)  # B reserved on R1 across the shift: the reservation stays
+    ops.tick(100.0)
+    assert ops.replenishments == 1 and ops.units_replenished == 4
+    assert ops.inventory.stock == STOCK and ops.inventory.reserved["R1"]["B"] == 2
+    ops.tick(150.0)
+    assert ops.replenishments == 1  # the next shift is at 200 s
+    ops.task_finished(task2.task_id, True, 160.0)
+    assert ops.inventory.stock["R1"]["B"] == 7
+    again = JournaledOps(base.layout, ops_with({r: dict(s) for r, s in STOCK.items()}).inventory, cfg,
+                         store=StateStore(tmp_path / "state.db"))
+    again.recover()
+    assert snapshot(again)["stock"] == snapshot(ops)["stock"]
+    assert again.replenished_at == 100.0 and again.replenishments == 1
+    with pytest.raises(ValueError, match="replenish_every -1"):
+        dataclasses.replace(base.config, replenish_every=-1.0)

@@ -182,6 +182,8 @@ class JournaledOps(WarehouseOps):
                                lambda: super(JournaledOps, self).rack_recovered(rack, location, now))
 
     def tick(self, now: float) -> None:
+        if self.replenish_due(now):  # journaled: a restart replays the stock it refilled
+            self._journaled("replenished", now, {}, lambda: self.replenish(now))
         return self._journaled("", now, {}, lambda: super(JournaledOps, self).tick(now))
 
     # -- recovery ------------------------------------------------------------------------
@@ -218,6 +220,8 @@ class JournaledOps(WarehouseOps):
                     self.lift_failed(d["task_id"], now, d["message"])
                 elif entry.kind == "robot_failed":
                     self.robot_failed(d["robot"], now, d["reason"])
+                elif entry.kind == "replenished":
+                    self.replenish(now)
                 elif entry.kind == "rack_recovered":
                     self.rack_recovered(d["rack"], d["location"], now)
                 elif entry.kind == "shipped":

@@ -61,6 +61,19 @@ class Inventory:
         self.unreserve(rack, sku, quantity)
         self.stock[rack][sku] -= quantity
 
+    def restock(self, levels: dict[str, dict[str, int]]) -> int:
+        """Fill racks up to ``levels`` (rack -> sku -> units; never lowers a stock); returns
+        the units added. Reservations are untouched: reserved units stay on their rack."""
+        added = 0
+        for rack, items in levels.items():
+            on_rack = self.stock[rack]
+            for sku, units in items.items():
+                have = on_rack.get(sku, 0)
+                if have < units:
+                    on_rack[sku] = units
+                    added += units - have
+        return added
+
 
 def seeded_inventory(rack_ids: list[str], n_skus: int, seed: int,
                      racks_per_sku: int = 3, units: tuple[int, int] = (20, 60),

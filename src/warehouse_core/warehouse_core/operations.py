@@ -84,6 +84,7 @@ class OpsConfig:
     dispatch_time: float = 0.0  # s from packed to handed to the carrier
     park_after: float = 0.0  # s idle before a robot parks under a class-A rack (0 = never; class returns only)
     rack_retry_after: float = 600.0  # s a rack that could not be lifted is left alone before it is tried again
+    replenish_every: float = 0.0  # s between replenishment shifts that refill every rack (0 = never)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -95,6 +96,9 @@ class OpsConfig:
         if not self.rack_retry_after > 0:
             raise ValueError(f"rack_retry_after {self.rack_retry_after} must be > 0 (seconds before a rack "
                              "that could not be lifted is tried again)")
+        if not self.replenish_every >= 0:
+            raise ValueError(f"replenish_every {self.replenish_every} must be >= 0 (seconds between "
+                             "replenishment shifts; 0 = never)")
 
 
 POLICIES = {
@@ -253,6 +257,10 @@ class WarehouseOps:
         self._rack_class = self._classify_racks()
         self._idle_since: dict[str, float] = {}  # robot -> sim time it was last seen starting to idle
         self.park_tasks = 0
+        self._full_stock = {rack: dict(items) for rack, items in self.inventory.stock.items()}
+        self.replenished_at = 0.0  # sim time of the last replenishment shift (the start counts as one)
+        self.replenishments = 0
+        self.units_replenished = 0
 
     def set_demand(self, demand: dict[str, float]) -> None:
         """Class racks by this forecast demand (units per SKU and period) from now on."""
@@ -831,9 +839,26 @@ class WarehouseOps:
                 heapq.heappush(self._tracking_due, (t, next(self._ids_due), TrackingEvent(
                     manifest.tracking_id, manifest.parcel_id, "dispatched", t)))
 
+    def replenish_due(self, now: float) -> bool:
+        every = self.config.replenish_every
+        return every > 0 and now >= self.replenished_at + every
+
+    def replenish(self, now: float) -> int:
+        """A replenishment shift: every rack is filled back up to its starting stock (its
+        capacity per SKU). Without it a long run sells out its popular SKUs and refuses their
+        orders. Returns the units added."""
+        added = self.inventory.restock(self._full_stock)
+        self.replenished_at = now
+        self.replenishments += 1
+        self.units_replenished += added
+        return added
+
     def tick(self, now: float) -> None:
-        """Time-driven decisions: ship held parcels whose deadlines no longer allow waiting, and
-        announce packed and dispatched parcels when their time has come."""
+        """Time-driven decisions: refill the racks when a replenishment shift is due, ship held
+        parcels whose deadlines no longer allow waiting, and announce packed and dispatched
+        parcels when their time has come."""
+        if self.replenish_due(now):
+            self.replenish(now)
         self.retire_finished()
         self._back_in_service(now)
         while self._tracking_due and self._tracking_due[0][0] <= now:

@@ -2,9 +2,9 @@
 simulated hours by seeded orders, with the Python heap it holds sampled as it goes (issue 8).
 
 No ROS, planner or floor: every rack visit takes a fixed time and then reports its steps done
-and its success, and the robot stands where the visit ended; the racks are refilled to their
-starting stock at every sample (without it, stock runs out and orders are refused after a few
-hours). The heap is ``tracemalloc``'s, after a garbage collection. Used by
+and its success, and the robot stands where the visit ended; a replenishment shift refills the racks to their
+starting stock every sample period (``OpsConfig.replenish_every``; without it, stock runs out and
+orders are refused after a few hours). The heap is ``tracemalloc``'s, after a garbage collection. Used by
 ``benchmarks/soak_core.py`` and by the test that the allocator's memory stays bounded.
 """
 
@@ -46,12 +46,12 @@ def drive(hours: float, robots: int, orders_per_hour: float, layout_path: str, s
     layout = load_layout(layout_path)
     inventory, placement = load_catalogue(layout, "", 500, seed)
     store = StateStore(Path(store_dir) / "state.db") if store_dir else None
-    ops = JournaledOps(layout, inventory, OpsConfig(seed=seed), placement=placement, store=store)
+    ops = JournaledOps(layout, inventory, OpsConfig(seed=seed, replenish_every=sample_every), placement=placement,
+                       store=store)
     stream = DemandModel(orders_per_hour, inventory.popularity).stream(seed + 7)
     ys, xs = layout.loaded_passable.nonzero()
     for i, (x, y) in enumerate(zip(xs[:robots].tolist(), ys[:robots].tolist())):
         ops.update_robot(f"robot_{i}", (x, y))
-    full_stock = {rack: dict(items) for rack, items in inventory.stock.items()}
     due: list[tuple[float, str, str]] = []  # (finish time, task id, robot)
     accepted = completed = 0
     samples: list[HourSample] = []
@@ -63,8 +63,6 @@ def drive(hours: float, robots: int, orders_per_hour: float, layout_path: str, s
             samples.append(HourSample(now / 3600.0, tracemalloc.get_traced_memory()[0], ops.dist.nbytes,
                                       len(ops.orders), len(ops.tasks), accepted, completed))
             next_sample += sample_every
-            for rack, items in full_stock.items():  # a replenishment shift: racks full again
-                inventory.stock[rack].update(items)
         for order in stream.until(now):
             accepted += ops.submit(order, now)[0]
         while due and due[0][0] <= now:

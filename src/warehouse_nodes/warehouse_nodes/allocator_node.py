@@ -98,6 +98,7 @@ class AllocatorConfig:
     returns: str = "class"
     park_after: float = 30.0  # [s] idle before a robot parks under a class-A rack (0 = never)
     rack_retry_after: float = 600.0  # [s] a rack that could not be lifted is left alone this long
+    replenish_every: float = 0.0  # [s, sim] replenishment shifts refill every rack (0 = never)
     boxes: str = "config/boxes.yaml"
     packing_time_limit: float = 1.0
     dispatch_time: float = 0.0
@@ -119,9 +120,11 @@ class AllocatorNode(Node):
                                            cfg.station_queue_limit, cfg.policy, cfg.pack_time,
                                            cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
                                            cfg.charge_rate, cfg.energy_per_step, cfg.returns,
-                                           cfg.dispatch_time, cfg.park_after, cfg.rack_retry_after)
+                                           cfg.dispatch_time, cfg.park_after, cfg.rack_retry_after,
+                                           cfg.replenish_every)
         except ValueError as exc:
-            raise InputError("parameters task_allocator.policy / returns / park_after / rack_retry_after",
+            raise InputError("parameters task_allocator.policy / returns / park_after / rack_retry_after / "
+                             "replenish_every",
                              str(exc)) from None
         desk = ShippingDesk(seeded_item_specs(sorted(inventory.skus), cfg.seed), load_boxes(cfg.boxes),
                             cfg.packing_time_limit, cfg.seed)
@@ -235,7 +238,11 @@ class AllocatorNode(Node):
         for name, quiet in self.silence.silent(wall, now):
             if name not in self.ops.failed_robots:
                 self.ops.robot_failed(name, now, f"{name}: no state for {quiet:.0f} s (wall clock and sim time)")
+        shifts = self.ops.replenishments
         self.ops.tick(self.now())
+        if self.ops.replenishments != shifts:
+            self.get_logger().info(f"replenishment shift at sim time {now:.0f} s: racks refilled "
+                                   f"({self.ops.units_replenished} units so far)")
         for task_id, (msg, sent) in list(self.unanswered.items()):
             if wall - sent >= self.cfg.task_resend:
                 self.new_task_pub.publish(msg)
