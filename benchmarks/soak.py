@@ -23,6 +23,9 @@ The default layout is the large one (12 pick stations, 1,360 racks): on the defa
 The default order rate (720 orders/h, about 1,150 lines/h) is below what 100 robots pick there
 (about 1,700 lines/h, ``benchmarks/RESULTS.md``, "Fleet scale"), so the backlog stays bounded
 and memory should too: a backlog that grows without bound would grow memory for a good reason.
+The racks are refilled by the allocator's hourly replenishment shift
+(``task_allocator.replenish_every`` in ``config/warehouse.yaml``): without it the run sells out
+its popular SKUs within hours and refuses their orders, and throughput falls for that reason.
 """
 
 from __future__ import annotations
