@@ -2,10 +2,11 @@
 simulated hours by seeded orders, with the Python heap it holds sampled as it goes (issue 8).
 
 No ROS, planner or floor: every rack visit takes a fixed time and then reports its steps done
-and its success, and the robot stands where the visit ended; a replenishment shift refills the racks to their
-starting stock every sample period (``OpsConfig.replenish_every``; without it, stock runs out and
-orders are refused after a few hours). The heap is ``tracemalloc``'s, after a garbage collection. Used by
-``benchmarks/soak_core.py`` and by the test that the allocator's memory stays bounded.
+and its success, and the robot stands where the visit ended; a replenishment shift refills the
+racks to their starting stock every sample period (``OpsConfig.replenish_every``; without it,
+stock runs out and orders are refused after a few hours). The heap is ``tracemalloc``'s, after a
+garbage collection. Used by ``benchmarks/soak_core.py`` and by the test that the allocator's
+memory stays bounded.
 """
 
 from __future__ import annotations
