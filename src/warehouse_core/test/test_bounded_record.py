@@ -42,3 +42,26 @@ def test_packaging_tally_matches_the_manifest_list():
     assert tally.kpis()["boxes_shipped"] == 50
     assert tally.kpis()["mean_box_utilisation"] == round(float(np.mean([m["utilisation"] for m in manifests])), 4)
     assert PackagingTally().kpis() == {"boxes_shipped": 0, "packaging_surface_m2": 0.0, "mean_box_utilisation": 0.0}
+
+
+def test_run_record_drops_what_finished_orders_and_tasks_no_longer_need():
+    from warehouse_core.metrics import operations_kpis
+    from warehouse_core.operations import ORDER_ACCEPTED, ORDER_COMPLETED, TASK_ASSIGNED, TASK_DONE, TASK_FAILED
+    rec = RunRecord()
+    for i in range(200):
+        o, task = f"O{i}", f"T{i}"
+        rec.on_order(o, 100.0 + i)
+        rec.on_order_status(o, ORDER_ACCEPTED, 2, float(i))
+        rec.on_task(task, 2, 1, charge=i % 50 == 0)
+        rec.on_task_status(task, TASK_ASSIGNED, 0, float(i))
+        if i < 150:  # 150 finish (every 10th fails after its pick), 50 stay open
+            rec.on_task_status(task, TASK_FAILED if i % 10 == 9 else TASK_DONE, 3, i + 30.0)
+            rec.on_task_status(task, TASK_DONE, 3, i + 31.0)  # a repeated end counts nothing twice
+            rec.on_order_status(o, ORDER_COMPLETED, 2, i + 40.0)
+            rec.on_order(o, 100.0 + i)  # a late copy of the order does not bring its deadline back
+    assert len(rec.order_deadline) == 50 and len(rec.task_lines) == 50
+    assert len(rec.visits) == 150 and sum(rec.visits.values()) == 300
+    assert rec.charging_events == 3 and rec.tasks_failed == 15  # charges of tasks 0, 50, 100
+    # open orders with a deadline before the end still count as misses: 150..199 due at 250..299 s
+    assert operations_kpis(rec, 280.0, 4)["deadline_misses"] == 30
+    assert order_kpis(rec, 3600.0)["orders_completed"] == 150

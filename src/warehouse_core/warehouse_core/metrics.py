@@ -11,6 +11,7 @@ and every box.
 from __future__ import annotations
 
 import random
+import sys
 from array import array
 from dataclasses import dataclass, field
 
@@ -78,17 +79,21 @@ class PackagingTally:
 
 @dataclass
 class RunRecord:
-    """What happened in a run: order and task events, planner timings."""
+    """What happened in a run: order and task events, planner timings.
+
+    Held for a whole run (24 simulated hours in the soak), so what a finished order or task no
+    longer needs is dropped when it finishes (its deadline, its lines and pick step) and ids are
+    interned (one string shared by the dicts that key on it).
+    """
 
     order_created: dict[str, float] = field(default_factory=dict)  # accepted orders
     order_completed: dict[str, float] = field(default_factory=dict)
-    order_lines: dict[str, int] = field(default_factory=dict)
     orders_rejected: int = 0
     visits: dict[str, int] = field(default_factory=dict)  # task -> lines picked at the station
     task_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lines, pick step)
     planner_times_s: BoundedSample = field(default_factory=BoundedSample)
     planner_cpu_s: BoundedSample = field(default_factory=BoundedSample)
-    order_deadline: dict[str, float] = field(default_factory=dict)
+    order_deadline: dict[str, float] = field(default_factory=dict)  # orders not completed
     parcels: int = 0
     parcel_orders: int = 0
     late_orders: int = 0
@@ -102,7 +107,8 @@ class RunRecord:
         self.min_battery = min(self.min_battery, level)
 
     def on_order(self, order_id: str, deadline: float) -> None:
-        self.order_deadline[order_id] = deadline
+        if order_id not in self.order_completed:
+            self.order_deadline[sys.intern(order_id)] = deadline
 
     def on_parcel(self, order_ids: list[str], late: bool) -> None:
         self.parcels += 1
@@ -110,30 +116,37 @@ class RunRecord:
         self.late_orders += len(order_ids) if late else 0
 
     def on_order_status(self, order_id: str, state: int, lines_total: int, t: float) -> None:
+        order_id = sys.intern(order_id)
         if state == ORDER_ACCEPTED:
             self.order_created.setdefault(order_id, t)
-            self.order_lines[order_id] = lines_total
         elif state == ORDER_REJECTED:
             self.orders_rejected += 1
         elif state == ORDER_COMPLETED:
             self.order_completed[order_id] = t
+            self.order_deadline.pop(order_id, None)  # only open orders can still be overdue
 
     def on_task(self, task_id: str, lines: int, pick_step: int, charge: bool = False) -> None:
         """A new task: for a rack visit, its lines are picked when step ``pick_step`` is complete."""
+        task_id = sys.intern(task_id)
         self.task_lines[task_id] = (lines, pick_step)
         if charge:
             self.charge_tasks.add(task_id)
 
     def on_task_status(self, task_id: str, state: int, steps_done: int, t: float = 0.0) -> None:
+        task_id = sys.intern(task_id)
+        ended = state in (TASK_DONE, TASK_FAILED, TASK_CANCELLED)
         if state == TASK_ASSIGNED:
             self.task_busy[task_id] = [t, float("inf")]
-        elif state in (TASK_DONE, TASK_FAILED, TASK_CANCELLED) and task_id in self.task_busy:
+        elif ended and task_id in self.task_busy:
             self.task_busy[task_id][1] = t
             self.charging_events += state == TASK_DONE and task_id in self.charge_tasks
             self.tasks_failed += state == TASK_FAILED
         lines, pick_step = self.task_lines.get(task_id, (0, -1))
         if pick_step >= 0 and (steps_done > pick_step or state == TASK_DONE):
             self.visits[task_id] = lines
+        if ended:  # a repeated end changes nothing more (and a charge is counted once)
+            self.task_lines.pop(task_id, None)
+            self.charge_tasks.discard(task_id)
 
 
 def percentile(values: list[float] | BoundedSample, q: float) -> float:

@@ -43,8 +43,13 @@ class PlanResult:
 class DistanceCache:
     """BFS distance tables per (target cell, traversal class), computed on first use.
 
-    ``max_tables`` bounds the cache (least recently used tables are dropped and recomputed when
-    asked again, a BFS of a few ms); None keeps every table (at most two per cell of the grid).
+    Distances are stored as int16 when the grid has fewer than 32,768 cells (no path is longer),
+    int32 otherwise. ``max_tables`` bounds the cache: its tables then live in one array of
+    ``max_tables`` rows allocated (and written) at construction, so the cache's memory is fixed
+    from the start instead of growing for hours while it warms up; the least recently used table
+    is dropped and recomputed when asked again (a BFS of a few ms). A table returned by a bounded
+    cache is a row of that array: use it before the next :meth:`table` call, which may reuse the
+    row. None keeps every table (at most two per cell of the grid), each its own array.
     """
 
     def __init__(self, grid: Grid, blocked_when_loaded: np.ndarray | None = None,
@@ -59,19 +64,30 @@ class DistanceCache:
         self.loaded_passable = grid.free & ~blocked_when_loaded
         self.loaded_flat = self.loaded_passable.ravel()
         self.neighbors = grid.neighbor_table()
+        self.dtype = np.int16 if grid.free.size <= np.iinfo(np.int16).max else np.int32
         self._tables: OrderedDict[tuple[int, bool], np.ndarray] = OrderedDict()
+        self._rows: np.ndarray | None = None
+        if max_tables is not None:
+            self._rows = np.full((max_tables, grid.free.size), -1, dtype=self.dtype)
 
     def table(self, target: int, loaded: bool) -> np.ndarray:
         key = (target, loaded)
         t = self._tables.get(key)
-        if t is None:
-            mask = self.loaded_passable if loaded else None
-            t = self.grid.distance_table(self.grid.coord(target), mask).ravel()
-            self._tables[key] = t
-            if self.max_tables is not None and len(self._tables) > self.max_tables:
-                self._tables.popitem(last=False)
-        elif self.max_tables is not None:
-            self._tables.move_to_end(key)
+        if t is not None:
+            if self._rows is not None:
+                self._tables.move_to_end(key)
+            return t
+        mask = self.loaded_passable if loaded else None
+        fresh = self.grid.distance_table(self.grid.coord(target), mask).ravel()
+        if self._rows is None:
+            t = fresh.astype(self.dtype)
+        else:
+            if len(self._tables) < len(self._rows):
+                t = self._rows[len(self._tables)]
+            else:
+                _, t = self._tables.popitem(last=False)  # its row is reused
+            t[:] = fresh
+        self._tables[key] = t
         return t
 
     def __len__(self) -> int:
@@ -79,13 +95,12 @@ class DistanceCache:
 
     @property
     def nbytes(self) -> int:
-        """Bytes the distance tables held now take, keys and array objects included
-        (at most ``max_tables``, or two tables per cell of the grid)."""
+        """Bytes the distance tables take, keys and array objects included (a bounded cache:
+        its whole array of rows, allocated at construction)."""
         total = sys.getsizeof(self._tables)
         for key, t in self._tables.items():
             total += sys.getsizeof(key) + sys.getsizeof(t)
-            total += sys.getsizeof(t.base) if isinstance(t.base, np.ndarray) else 0
-        return total
+        return total + (self._rows.nbytes if self._rows is not None else 0)
 
     def distance(self, a: int, b: int, loaded: bool = False) -> int:
         """Steps from cell ``a`` to cell ``b`` (-1 if unreachable).

@@ -66,7 +66,12 @@ SLOW_EVENT_HISTORY = 1000
 FORECAST_DEMAND_TOPIC = "/forecast/demand"  # DemandForecast, latched (forecaster node)
 ALLOCATOR_PROGRESS_TOPIC = "/allocator/progress"  # std_msgs/Header: sim time of the last allocation round
 FORECAST_SUMMARY_TOPIC = "/forecast/summary"  # JSON String, latched (forecaster node)
-PATH_HISTORY = 1000  # path segments the planner keeps per robot for late joiners
+# Path segments the planner keeps per robot for a robot node that matches late (start-up: about
+# 3 simulated minutes of segments at 100 robots). A robot that goes silent is failed and towed, not
+# resumed, so no later joiner needs more. Each kept sample is writer memory (~0.5 kB with Fast DDS's
+# bookkeeping, its buffer growing to the longest segment it ever held): 1,000 per robot took ~50 MB
+# in the planner at 100 robots and kept it growing for hours as longer segments came by.
+PATH_HISTORY = 100
 
 
 def no_pub_events() -> PublisherEventCallbacks:
