@@ -58,7 +58,11 @@ from warehouse_nodes.drive_backends import make_backend
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_nodes
 
-FEEDBACK_HISTORY = 100  # task events kept per robot, re-sent when the allocator repeats a task
+# Task events kept per robot, re-sent when the allocator repeats a task. It repeats only the tasks
+# whose outcome it had not journaled when it stopped (a robot runs one task at a time: at most
+# its current one and the one before); 100 per robot filled over 15 simulated hours and grew the
+# robot container by ~12 MB at 100 robots.
+FEEDBACK_HISTORY = 8
 
 
 @dataclass(frozen=True)
