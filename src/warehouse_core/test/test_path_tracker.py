@@ -155,3 +155,30 @@ def test_no_path_no_pose_is_a_stopped_base():
     tracker.update_pose(0.0, 0.0, 0.0, 0.0)
     cmd = tracker.control(0.1)
     assert (cmd.v, cmd.w, cmd.stale) == (0.0, 0.0, False)
+
+
+def test_a_plan_that_keeps_growing_is_followed_in_bounded_memory():
+    """Segments appended while the base drives (a lifelong plan): the waypoints behind the base
+    are forgotten, and indices stay absolute."""
+    cells = [(x, 0) for x in range(12)] + [(11, y) for y in range(1, 8)]
+    path = cells_to_path(cells)
+    plant = DiffDrivePlant(0.0, 0.0, 0.0, PlantConfig(seed=3))
+    tracker = PathTracker()
+    tracker.set_path(path[:3])
+    t, held = 0.0, []
+    while t < 40.0:
+        given = len(tracker.waypoints)
+        if given < len(path) and tracker.progress >= given - 3:
+            tracker.extend(path[given:given + 3])  # the next segment
+        tracker.release(len(tracker.waypoints) - 1)
+        tracker.update_pose(*plant.odometry(), t)
+        cmd = tracker.control(t)
+        plant.command(cmd.v, cmd.w)
+        held.append(len(tracker.waypoints.items))
+        for _ in range(5):
+            plant.step(DT)
+        t += CONTROL
+    assert tracker.progress == len(path) - 1 and len(tracker.waypoints) == len(path)
+    assert max(held) <= 7 and tracker.waypoints.offset == len(path) - 1
+    x, y, _ = plant.pose
+    assert in_cell(x, y, path[-1], margin=0.3)

@@ -30,6 +30,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from warehouse_core.waypoint_window import WaypointWindow
+
 
 def wrap(a: float) -> float:
     """Angle wrapped to [-pi, pi)."""
@@ -64,6 +66,9 @@ class TrackWaypoint:
     dwell: float = 0.0  # s: an operation (lift, drop, pick, charge) held on arrival; forces a stop
 
 
+_PASSED = TrackWaypoint(math.nan, math.nan, 0.0)  # what a forgotten waypoint reads as
+
+
 @dataclass(frozen=True)
 class Command:
     """Velocity command for the base and the tracker's status."""
@@ -81,7 +86,9 @@ class PathTracker:
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.cfg = config or TrackerConfig()
-        self.waypoints: list[TrackWaypoint] = []
+        # waypoints by absolute path index; those before ``progress`` are forgotten (a plan can
+        # grow for hours while the base follows it)
+        self.waypoints: WaypointWindow[TrackWaypoint] = WaypointWindow([], _PASSED)
         self.released = -1
         self.progress = -1
         self.pose: tuple[float, float, float] | None = None
@@ -95,7 +102,7 @@ class PathTracker:
     # -- inputs --------------------------------------------------------------------------
     def set_path(self, waypoints: Sequence[TrackWaypoint]) -> None:
         """A new path; its first waypoint is where the base stands (reached, released)."""
-        self.waypoints = list(waypoints)
+        self.waypoints = WaypointWindow(waypoints, _PASSED)
         self.progress = 0 if self.waypoints else -1
         self.released = self.progress
         self.turning = False
@@ -159,6 +166,7 @@ class PathTracker:
 
     def _arrive(self, i: int, t: float) -> None:
         self.progress = i
+        self.waypoints.forget_before(i)  # steering only looks at progress and after
         if self.waypoints[i].dwell > 0.0:
             self.dwell_until = t + self.waypoints[i].dwell
 

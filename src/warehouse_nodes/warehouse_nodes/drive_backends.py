@@ -117,12 +117,14 @@ class TrackerBackend:
         self.tracker.update_pose(x, y, yaw, self.now())
 
     def on_path(self, path: TimedPath, new: bool) -> None:
-        wps = [TrackWaypoint(w.x, w.y, float(w.op_duration) if w.op else 0.0) for w in path.waypoints]
+        # only the waypoints the tracker does not have yet: the plan keeps growing
+        first = 0 if new else len(self.tracker.waypoints)
+        wps = [TrackWaypoint(w.x, w.y, float(w.op_duration) if w.op else 0.0) for w in path.waypoints[first:]]
         if new:
             self.path = path
             self.tracker.set_path(wps)
         else:
-            self.tracker.extend(wps[len(self.tracker.waypoints):])
+            self.tracker.extend(wps)
 
     def on_release(self, path: TimedPath, first: int, last: int, stamp: float) -> None:  # noqa: ARG002
         self.tracker.release(last)
