@@ -483,8 +483,10 @@ def execute(opts: RunOptions) -> dict:
         supervisor.launch(list(commands))
         last_sample = 0.0
         next_timeline = 0.0
+        heap = runtime.HeapTrim()  # the recorder runs as long as the nodes: see HeapTrim
         while monitor.sim_time < opts.duration:
             executor.spin_once(timeout_sec=0.05)
+            heap.maybe()
             if opts.sample_every > 0 and monitor.sim_time >= next_timeline:
                 next_timeline += opts.sample_every
                 _timeline_sample(opts.out / "timeline.jsonl", monitor, procs, t_start)

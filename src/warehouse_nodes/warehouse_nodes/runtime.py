@@ -13,6 +13,7 @@ import ctypes
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 import rclpy
@@ -23,6 +24,37 @@ from warehouse_core.errors import InputError
 
 PARENT_PID_ENV = "WAREHOUSE_RUN_PID"  # set by ./warehouse run for the node processes it starts
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+TRIM_PERIOD_S = 60.0  # [s, wall] between returns of freed heap memory to the system
+
+
+class HeapTrim:
+    """Gives the C heap's free memory back to the system now and then (glibc ``malloc_trim``).
+
+    A node that runs for days frees most of what it allocates (messages, orders, plans), but
+    glibc keeps freed heap pages mapped, and fragmentation lets them pile up: the allocator
+    of the 24-hour soak held 6 MB of free heap after 10 simulated hours, its whole growth since
+    the first hour but 3 MB. Called from the spin loop, at most once per ``period_s`` of wall
+    time (``malloc_trim`` walks the heap: a few ms). A no-op where the C library has no
+    ``malloc_trim`` (not glibc). ``trim`` and ``clock`` are injectable for tests.
+    """
+
+    def __init__(self, period_s: float = TRIM_PERIOD_S, trim: Callable[[int], int] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if trim is None:
+            trim = getattr(ctypes.CDLL(None), "malloc_trim", None) if sys.platform.startswith("linux") else None
+        self.trim = trim
+        self.period_s = period_s
+        self.clock = clock
+        self.last = clock()
+        self.calls = 0
+
+    def maybe(self) -> None:
+        now = self.clock()
+        if self.trim is None or now - self.last < self.period_s:
+            return
+        self.last = now
+        self.trim(0)
+        self.calls += 1
 
 
 def stop_with_parent() -> None:
@@ -58,9 +90,11 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
             nodes.append(node)
             executor.add_node(node)
         keep = after_create(nodes) if after_create is not None else None  # noqa: F841
+        heap = HeapTrim()
         # spin_once returns at least every 0.1 s, so a signal ends the loop between callbacks
         while not stopping and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
+            heap.maybe()
         if on_shutdown is not None:
             on_shutdown(nodes)
             executor.spin_once(timeout_sec=0.05)  # let the hook's messages go out
