@@ -205,3 +205,23 @@ def test_reroot_never_creates_a_wait_for_cycle():
         total_done += done_after_last
     print("task steps planned after the last failure", total_done)
     assert total_done > 50
+
+
+def test_a_reroot_frees_the_old_distance_store_before_allocating_the_new_one():
+    import tracemalloc
+
+    layout = load_layout(LAYOUT)
+    racks = [s for s in layout.storage if s.rack]
+    starts = {f"r{i}": s.cell for i, s in enumerate(racks[:6])}
+    tracemalloc.start()  # before the planner: its first store is traced, and so is its release
+    try:
+        fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=1)
+        store = fleet.pibt.oracle.store.nbytes
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fleet._reroot(2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert fleet.pibt.oracle.store.nbytes == store and fleet.reroots == 1
+    assert peak - before < 0.5 * store, (peak - before, store)  # never two stores at once
