@@ -302,6 +302,26 @@ def test_lns_never_worsens_and_stays_valid():
     assert validate_solution(grid, starts, goals, coords) == []
 
 
+def test_lns_goal_passers_neighbourhood_takes_the_agents_that_keep_one_from_parking():
+    """Agent 0 could park at x=2 at t=1, but agent 1 passes there at t=3 on its way east, so
+    agent 0 arrives only after it: the neighbourhood is agent 0 plus agent 1."""
+    from warehouse_core.mapf.lns import LnsRefiner
+    from warehouse_core.mapf.pibt import Graph
+
+    grid = grid_of([".....",
+                    ".#.#."])
+    graph = Graph(grid)
+    v = {(x, y): graph.vid((x, y)) for x in range(5) for y in range(2) if grid.free[y, x]}
+    starts, goals = [v[(2, 1)], v[(0, 1)]], [v[(2, 0)], v[(4, 0)]]
+    D = graph.distance_table(goals)
+    paths = [[v[(2, 1)]] * 4 + [v[(2, 0)]],
+             [v[(0, 1)], v[(0, 0)], v[(1, 0)], v[(2, 0)], v[(3, 0)], v[(4, 0)]]]
+    ref = LnsRefiner(graph.nbrs, [row.tolist() for row in D], starts, goals, paths, neighbourhood=2)
+    assert ref.cost == [4, 5] and ref.lb == [1, 5]
+    for _ in range(5):
+        assert sorted(ref._goal_passers()) == [0, 1]
+
+
 def test_lns_plan_respects_parked_agent_and_goal_visits():
     from warehouse_core.mapf.lns import LnsRefiner
     from warehouse_core.mapf.pibt import Graph

@@ -9,7 +9,14 @@ import numpy as np
 from warehouse_core.grid import Grid
 from warehouse_core.mapf import lower_bound, sum_of_costs, validate_solution
 from warehouse_core.mapf.pibt import Graph
-from warehouse_core.mapf.repair import RepairRefiner, repair_plan
+from warehouse_core.mapf.repair import (
+    HOLD_START,
+    PASSERS_SLACK,
+    RepairRefiner,
+    _passers_step,
+    repair_plan,
+    restore_paths,
+)
 
 
 def grid_of(rows: list[str]) -> Grid:
@@ -73,10 +80,83 @@ def test_least_collisions_path_waits_out_a_crossing_agent():
 def test_dense_index_follows_inserts_and_removals():
     grid = grid_of(["...."])
     graph, ref = refiner(grid, [(0, 0)], [(2, 0)], seed=0)
-    p = [graph.vid((0, 0)), graph.vid((1, 0)), graph.vid((2, 0))]
-    ref._insert(0, p)
+    start = graph.vid((0, 0))
     assert ref.dense is not None
+    held = [1] * (HOLD_START + 1)
+    # without a path, the agent holds its start for the first steps
+    assert ref.dense[:HOLD_START + 1, start].tolist() == held and ref.dense.sum() == len(held)
+    p = [start, graph.vid((1, 0)), graph.vid((2, 0))]
+    ref._insert(0, p)
     assert ref.dense[1, graph.vid((1, 0))] == 1
     assert ref.dense[2:, graph.vid((2, 0))].min() == 1          # parked from its arrival on
+    assert ref.dense[:, start].tolist()[:3] == [1, 0, 0]        # the hold went with the path
     ref._remove(0, p)
-    assert not ref.dense.any()
+    assert ref.dense[:HOLD_START + 1, start].tolist() == held and ref.dense.sum() == len(held)
+
+
+def test_an_agent_without_a_path_holds_its_start_for_the_first_steps():
+    """Agent 0 (unplanned) stands in the middle of a corridor agent 1 must drive through: the
+    hold keeps agent 1 out of that cell until step HOLD_START + 1, and goes once agent 0 has a
+    path (prioritized planning otherwise walls unplanned agents in at their starts)."""
+    grid = grid_of([".....",
+                    ".###."])
+    graph, ref = refiner(grid, [(2, 0), (0, 0)], [(4, 1), (4, 0)], seed=0)
+    mid = graph.vid((2, 0))
+    p1 = ref.plan(1, 100)
+    assert p1 is not None and mid not in p1[:HOLD_START + 1]
+    assert len(p1) - 1 > 4                                       # it had to wait
+    ref.paths[1] = p1
+    ref._insert(1, p1)
+    p0 = ref.plan(0, 100)
+    assert p0 is not None
+    ref.paths[0] = p0
+    ref._insert(0, p0)
+    assert validate_solution(grid, [(2, 0), (0, 0)], [(4, 1), (4, 0)], coords(graph, ref)) == []
+    assert all(ref.occ[mid].get(t) != 0 or p0[t] == mid for t in range(HOLD_START + 1))
+
+
+def test_passers_step_plans_the_agent_on_time_and_sends_the_passer_round():
+    """Agent 1 (planned first) waits, then drives along the top row past agent 0's goal long
+    after agent 0 could have parked there. Planning agent 0 after it would cost it the wait;
+    the passers step plans agent 0 on time and agent 1 round the block instead."""
+    grid = grid_of([".....",
+                    ".###.",
+                    "....."])
+    starts, goals = [(2, 2), (0, 0)], [(2, 0), (4, 0)]
+    graph, ref = refiner(grid, starts, goals, seed=0)
+    wait = PASSERS_SLACK + 8
+    late = [graph.vid((0, 0))] * wait + [graph.vid((x, 0)) for x in range(1, 5)]
+    ref.paths[1] = late
+    ref._insert(1, late)
+    assert ref.goal_free_from(0) > ref.lb[0] + PASSERS_SLACK
+
+    def bound(a: int) -> int:
+        return 1000
+
+    assert _passers_step(ref, 0, 3 * ref.lb[0] + 60, bound, 10_000)
+    paths = coords(graph, ref)
+    assert validate_solution(grid, starts, goals, paths) == []
+    assert len(paths[0]) - 1 == ref.lb[0] == 6                  # on time
+    assert (2, 0) not in paths[1][6:]                           # agent 1 went round
+    assert len(paths[1]) - 1 < wait                             # ... and is no later for it
+
+
+def test_restore_paths_puts_plan_and_index_back():
+    grid = grid_of([".....",
+                    ".#.#.",
+                    "....."])
+    starts, goals = [(0, 0), (4, 2), (2, 1)], [(4, 0), (0, 2), (2, 2)]
+    graph, ref = refiner(grid, starts, goals, seed=3)
+    assert repair_plan(ref, time.perf_counter() + 5)
+    saved = list(ref.paths)
+    occ = [dict(o) for o in ref.occ]
+    park = list(ref.park)
+    for a in (0, 2):
+        ref._remove(a, ref.paths[a])
+        ref.paths[a] = []
+    detour = ref.plan(0, 100)
+    assert detour is not None
+    ref.paths[0] = detour
+    ref._insert(0, detour)
+    restore_paths(ref, saved)
+    assert ref.paths == saved and [dict(o) for o in ref.occ] == occ and ref.park == park

@@ -21,10 +21,15 @@ edge cost + heuristic. On warehouse-10-20-10-2-1 with 1,000 agents this brought 
 solution from 3.1 to 2.4-2.5 x the lower bound.
 
 LNS (``lns=True``, the CLI default): instead of LaCAM*, the first solution is improved by
-large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall;
-LNS starts from a prioritized-planning solution instead when that one is found in time and is
-cheaper: collision repair (:mod:`warehouse_core.mapf.repair`) for half of the PP time, then
-bumping (:mod:`warehouse_core.mapf.prioritized`) for the agents still unplanned.
+large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or a stall.
+On dense instances (at least ``GUIDE_DENSITY`` agents per free cell) LaCAM runs unguided, for
+a first solution in little time, and LNS starts from a prioritized-planning solution instead:
+prioritized planning with the passers step and collision repair
+(:mod:`warehouse_core.mapf.repair`), bumping (:mod:`warehouse_core.mapf.prioritized`) for the
+last few agents. On warehouse-10-20 at 1000 agents that solution costs 1.35-1.40 x the lower
+bound against 2.9-3.3 for LaCAM's first. Guide paths then serve only if prioritized planning
+gives up. On sparse instances prioritized planning runs after LaCAM, and only when LaCAM's
+solution is expensive.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from warehouse_core.mapf.pibt import (
     update_priorities,
 )
 from warehouse_core.mapf.prioritized import plan_all
-from warehouse_core.mapf.repair import RepairRefiner, repair_plan
+from warehouse_core.mapf.repair import RepairRefiner, repair_plan, restore_paths
 from warehouse_core.mapf.scatter import GuidePaths
 from warehouse_core.mapf.types import Solution
 
@@ -55,6 +60,15 @@ RESTART_RATE = 0.001
 LNS_STALL = 1000
 PP_SHARE = 0.7  # share of the time left after LaCAM's first solution that PP may use
 REPAIR_SHARE = 0.5  # share of that time for collision repair before bumping takes the rest
+# on dense instances (with LNS) LaCAM runs unguided, for a first solution in little time, and
+# prioritized planning + repair then get up to this share of the time for the solution LNS
+# starts from (warehouse-10-20 at 1000 agents: complete after 19-27 CPU s of 30, 1.35-1.40 x
+# LB, against 2.9-3.3 for LaCAM's first)
+PP_FIRST_SHARE = 0.95
+# SIPP expansions per call in the repair: a failing call costs all of them, and the repair makes
+# ~1,400 calls in 30 s at 1000 agents (warehouse-10-20 random-1, 20 CPU s of repair: 4 agents
+# left unplanned with 10,000, 8 with 5,000, 46 after 12 s with 20,000)
+REPAIR_EXPANSIONS = 10_000
 SCATTER_MARGIN = 10  # guide paths may be this many steps longer than shortest
 SCATTER_SHARE = 0.2  # share of the time limit the guide paths may take
 SCATTER_ROUNDS = 4  # at most this many rounds of guide-path replanning
@@ -65,7 +79,7 @@ REPAIR_GIVE_UP = 0.025
 # ... and the repair itself stops right after prioritized planning left more than this share
 # unplanned (warehouse-10-20, random-1..3: 7.5-10 % at 800 agents, where the repair then
 # converges; 13-16 % at 1000, where it does not)
-REPAIR_GIVE_UP_INITIAL = 0.115
+REPAIR_GIVE_UP_INITIAL = 0.15
 # ... and when LaCAM's first solution is above this multiple of the lower bound, LaCAM is run
 # again with other seeds until RETRY_SHARE of the time (warehouse-10-20, 1000 agents, seed 0:
 # first solutions 1.9-2.4 x LB, other seeds of random-1 2.0-2.2 against 2.4)
@@ -76,6 +90,17 @@ PIBT_RUNS = 3  # PIBT successors tried per LaCAM expansion, the best kept
 # agents = 1.8 %: first solution no cheaper, 7 s later, final 1.164 against 1.142 without)
 GUIDE_DENSITY = 0.05
 PP_ABOVE = 1.4  # ... when that solution's sum of costs is above this multiple of the lower bound
+# the repair stops after this many steps without fewer agents unplanned than before, if at most
+# REPAIR_GIVE_UP of the agents are, or as soon as at most BUMP_FROM are; then the last few
+# (they often take turns to be unplanned: warehouse-10-20 at 600 and 1000 agents stalled at 1-4
+# for 10-25 s) get joint steps until REPAIR_JOINT_STEPS of those bring no progress, then
+# BUMP_TRIES bumping tries of BUMP_BUDGET bumps each from that plan (from 3-5 agents bumping
+# took 3-54 bumps in six runs, livelocked in others), and so on
+REPAIR_STALL = 15
+REPAIR_JOINT_STEPS = 10
+BUMP_FROM = 4
+BUMP_BUDGET = 80
+BUMP_TRIES = 2
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
 _Constraint = tuple
@@ -215,18 +240,23 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     large-neighbourhood search (:mod:`warehouse_core.mapf.lns`) until the time limit or until
     ``lns_stall`` consecutive neighbourhoods brought no gain (None: no stall stop). The
     solution found first is kept if nothing better turns up, so this never loses a solution.
-    Before LNS, when the first solution costs more than ``PP_ABOVE`` times the lower bound,
+
+    Dense instances (``GUIDE_DENSITY``, ``pp_share`` > 0): LaCAM runs unguided, then prioritized
+    planning + repair + bumping (:func:`_prioritized_first`) get up to ``PP_FIRST_SHARE`` of the
+    time for a complete solution, which LNS starts from when it is cheaper (``stats["initial"]``
+    ``"pp"``). If prioritized planning gives up (more than ``REPAIR_GIVE_UP_INITIAL`` of the
+    agents unplanned after its first pass), guided LaCAM runs with other seeds for a cheaper
+    start (``"lacam-retry"``).
+
+    Other instances: when the first solution costs more than ``PP_ABOVE`` times the lower bound,
     prioritized planning gets up to ``pp_share`` of the remaining time to find a second first
-    solution: collision repair (:mod:`warehouse_core.mapf.repair`, ``REPAIR_SHARE`` of it;
-    ``stats["repair_s"]``, ``stats["repair_unplanned"]``), then bumping with LaCAM's paths as
-    fallbacks (:mod:`warehouse_core.mapf.prioritized`) for the agents still unplanned; LNS
-    starts from the cheaper of the two (``stats["initial"]``). Bumping is skipped when the
-    repair left more than ``REPAIR_GIVE_UP`` of the agents unplanned (the repair itself gives
-    up once prioritized planning left more than ``REPAIR_GIVE_UP_INITIAL``); then, if the first
-    solution costs more than ``RETRY_ABOVE`` x LB, LaCAM runs again with other seeds until
-    ``RETRY_SHARE`` of the time and LNS starts from the cheapest first solution
-    (``stats["lacam_retries"]``, ``stats["retry_sum_of_costs"]``, ``stats["initial"]``
-    ``"lacam-retry"``).
+    solution: collision repair (``REPAIR_SHARE`` of it; ``stats["repair_s"]``,
+    ``stats["repair_unplanned"]``), then bumping with LaCAM's paths as fallbacks for the agents
+    still unplanned; LNS starts from the cheaper of the two. Bumping is skipped when the repair
+    left more than ``REPAIR_GIVE_UP`` of the agents unplanned; then, if the first solution costs
+    more than ``RETRY_ABOVE`` x LB, LaCAM runs again with other seeds until ``RETRY_SHARE`` of
+    the time and LNS starts from the cheapest first solution (``stats["lacam_retries"]``,
+    ``stats["retry_sum_of_costs"]``).
 
     ``scatter``: guide PIBT by congestion-spread guide paths (computed in at most
     ``SCATTER_SHARE`` of the time; ``stats["scatter_s"]``); ``pibt_runs``: PIBT successors
@@ -256,69 +286,121 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     if pibt_runs is None:
         pibt_runs = PIBT_RUNS if dense else 1
     gen = PibtGenerator(graph, g, D, seed=seed, swap=swap)
-    scatter_stats: dict[str, float | int | str] = {}
+    now = time.perf_counter
+    stats: dict[str, float | int | str] = {}
+    # dense, with LNS: prioritized planning makes the solution LNS starts from; LaCAM's (quick,
+    # unguided) only guarantees one
+    pp_first = lns and not refine and dense and pp_share > 0 and n >= 2
+    if pp_first:
+        scatter, pibt_runs = False, 1
     if scatter and n:
-        gp = GuidePaths(graph.nbrs, gen.drows, s, g, margin=SCATTER_MARGIN, seed=seed)
-        t_sc = time.perf_counter()
-        scatter_stats = {"scatter_collisions": gp.build(t0 + SCATTER_SHARE * (end - t0), SCATTER_ROUNDS),
-                         "scatter_rounds": gp.rounds, "scatter_s": round(time.perf_counter() - t_sc, 3)}
-        gen.guide = gp.next_table()
+        stats.update(_guide(gen, graph, s, g, seed, now() + SCATTER_SHARE * (end - now())))
     rng = np.random.default_rng(seed + 1)
     nbrs = graph.nbrs
     search = _Search(n, nbrs, gen, D, g_arr, pibt_runs, refine)
     best, first_time, timed_out = search.run(s_arr, rng, end)
     if first_time is not None:
         first_time -= t0
-    expansions, generated, restarts = search.expansions, search.generated, search.restarts
-    now = time.perf_counter
-    runtime = time.perf_counter() - t0
-    stats: dict[str, float | int | str] = {"expansions": expansions, "nodes": generated + 1,
-                                           "restarts": restarts, **scatter_stats}
+    stats.update(expansions=search.expansions, nodes=search.generated + 1, restarts=search.restarts)
     if best is None:
         stats["reason"] = "time limit" if timed_out else "no solution exists"
-        return Solution(False, [], algo, runtime, stats=stats)
+        return Solution(False, [], algo, now() - t0, stats=stats)
     stats["optimal"] = int(refine and not timed_out)
     configs = _configs(best)
-    if lns and not refine and n >= 2 and now() < end:
-        first_paths = configs_to_vid_paths(configs, g)
-        refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
-        stats["first_sum_of_costs"] = refiner.sum_of_costs
-        stats["initial"] = "lacam"
-        if pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * sum(refiner.lb):
-            t_pp = now()
-            pp = RepairRefiner(nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
-            pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp), give_up=REPAIR_GIVE_UP_INITIAL)
-            stats["repair_s"] = round(now() - t_pp, 3)
-            stats["repair_unplanned"] = sum(1 for p in pp.paths if not p)
-            stats["pp_unplanned"] = pp.initial_unplanned
-            if not pp_ok and stats["repair_unplanned"] <= REPAIR_GIVE_UP * n:
-                pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
-            pp.drop_dense()
-            stats["pp_s"] = round(now() - t_pp, 3)
-            stats["pp_bumps"] = pp.bumps
-            stats["pp_fallbacks"] = pp.fallbacks
-            if pp_ok:
-                stats["pp_sum_of_costs"] = pp.sum_of_costs
-                if pp.sum_of_costs < refiner.sum_of_costs:
-                    refiner = pp
-                    stats["initial"] = "pp"
-            elif (stats["repair_unplanned"] > REPAIR_GIVE_UP * n
-                  and refiner.sum_of_costs > RETRY_ABOVE * sum(refiner.lb)):
-                # too dense for prioritized planning: LNS starts from LaCAM's solution, whose
-                # cost varies a lot with the random tie-breaks; try other seeds for a cheaper one
-                first_paths = _retry_first(search, s_arr, g, seed, t0 + RETRY_SHARE * (end - t0),
-                                           first_paths, stats)
-                if stats.get("retry_sum_of_costs", refiner.sum_of_costs) < refiner.sum_of_costs:
-                    refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
-                    stats["initial"] = "lacam-retry"
-        refiner.run(end, lns_stall)
-        stats["lns_iterations"] = refiner.iterations
-        stats["lns_accepted"] = refiner.accepted
-        stats["refinement"] = "lns"
-        paths = vid_paths_to_coords(graph, refiner.paths)
-    else:
-        paths = configs_to_paths(graph, configs, g)
-    return Solution(True, paths, algo, time.perf_counter() - t0, first_time, stats=stats)
+    if not (lns and not refine and n >= 2 and now() < end):
+        return Solution(True, configs_to_paths(graph, configs, g), algo, now() - t0, first_time, stats=stats)
+    first_paths = configs_to_vid_paths(configs, g)
+    refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
+    stats["first_sum_of_costs"] = refiner.sum_of_costs
+    stats["initial"] = "lacam"
+    lb = sum(refiner.lb)
+    retry = False
+    if pp_first:
+        pp = _prioritized_first(graph, D, s, g, s_arr, seed, t0 + PP_FIRST_SHARE * (end - t0), stats)
+        if pp is not None and pp.sum_of_costs < refiner.sum_of_costs:
+            refiner = pp
+        elif pp is None and n and now() < end:
+            # prioritized planning gave up early (too dense): guided LaCAM runs for a cheaper start
+            stats.update(_guide(gen, graph, s, g, seed, now() + SCATTER_SHARE * (end - now())))
+            search.pibt_runs = PIBT_RUNS
+            retry = True
+    elif pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * lb:
+        t_pp = now()
+        pp = RepairRefiner(nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
+        pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp), give_up=REPAIR_GIVE_UP_INITIAL)
+        stats["repair_s"] = round(now() - t_pp, 3)
+        stats["repair_unplanned"] = sum(1 for p in pp.paths if not p)
+        stats["pp_unplanned"] = pp.initial_unplanned
+        if not pp_ok and stats["repair_unplanned"] <= REPAIR_GIVE_UP * n:
+            pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
+        pp.drop_dense()
+        stats["pp_s"] = round(now() - t_pp, 3)
+        stats["pp_bumps"] = pp.bumps
+        stats["pp_fallbacks"] = pp.fallbacks
+        if pp_ok:
+            stats["pp_sum_of_costs"] = pp.sum_of_costs
+            if pp.sum_of_costs < refiner.sum_of_costs:
+                refiner = pp
+                stats["initial"] = "pp"
+        retry = not pp_ok and stats["repair_unplanned"] > REPAIR_GIVE_UP * n
+    if retry and refiner.sum_of_costs > RETRY_ABOVE * lb:
+        # too dense for prioritized planning: LNS starts from LaCAM's solution, whose cost
+        # varies a lot with the random tie-breaks; try other seeds for a cheaper one
+        first_paths = _retry_first(search, s_arr, g, seed, now() + RETRY_SHARE * (end - now()),
+                                   first_paths, stats)
+        if stats.get("retry_sum_of_costs", refiner.sum_of_costs) < refiner.sum_of_costs:
+            refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
+            stats["initial"] = "lacam-retry"
+    refiner.run(end, lns_stall)
+    stats.update(lns_iterations=refiner.iterations, lns_accepted=refiner.accepted, refinement="lns")
+    return Solution(True, vid_paths_to_coords(graph, refiner.paths), algo, now() - t0, first_time, stats=stats)
+
+
+def _prioritized_first(graph: Graph, D: np.ndarray, s: list[int], g: list[int], s_arr: np.ndarray,
+                       seed: int, until: float, stats: dict) -> RepairRefiner | None:
+    """Prioritized planning with collision repair until ``until`` (perf_counter): the refiner
+    holding a complete solution, or None. When the repair stalls with few agents unplanned,
+    joint steps and bumping (:func:`~warehouse_core.mapf.prioritized.plan_all`, from a copy of
+    the plan, ``BUMP_BUDGET`` bumps a try) take turns. Stats: ``pp_unplanned``, ``repair_s``,
+    ``repair_unplanned``, ``repair_joint``, ``pp_bump_tries``, ``pp_bumps``, ``pp_sum_of_costs``,
+    ``initial``."""
+    t_pp = time.perf_counter()
+    pp = RepairRefiner(graph.nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
+    ok = repair_plan(pp, until, REPAIR_EXPANSIONS, give_up=REPAIR_GIVE_UP_INITIAL,
+                     stall=(REPAIR_STALL, REPAIR_GIVE_UP), stop_at=BUMP_FROM)
+    stats["pp_unplanned"] = pp.initial_unplanned
+    tries = 0
+    while not ok and pp.initial_unplanned <= REPAIR_GIVE_UP_INITIAL * pp.n and time.perf_counter() < until:
+        # the last few: joint steps until they stall, then a few bumping tries from that plan
+        ok = repair_plan(pp, until, REPAIR_EXPANSIONS, escalate=0, stall=(REPAIR_JOINT_STEPS, REPAIR_GIVE_UP))
+        if ok or sum(1 for p in pp.paths if not p) > REPAIR_GIVE_UP * pp.n:
+            continue
+        saved = list(pp.paths)
+        for _ in range(BUMP_TRIES):
+            tries += 1
+            ok = plan_all(pp, until, max_expansions=REPAIR_EXPANSIONS, max_bumps=pp.bumps + BUMP_BUDGET)
+            if ok:
+                break
+            restore_paths(pp, saved)
+    stats.update(repair_s=round(time.perf_counter() - t_pp, 3), repair_unplanned=sum(1 for p in pp.paths if not p),
+                 repair_joint=pp.repair_joint, pp_bump_tries=tries, pp_bumps=pp.bumps)
+    if not ok:
+        return None
+    pp.drop_dense()
+    stats.update(pp_sum_of_costs=pp.sum_of_costs, initial="pp")
+    return pp
+
+
+def _guide(gen: PibtGenerator, graph: Graph, s: Sequence[int], g: Sequence[int], seed: int,
+           until: float) -> dict[str, float | int | str]:
+    """Guide ``gen``'s PIBT by congestion-spread guide paths built until ``until``; their stats."""
+    gp = GuidePaths(graph.nbrs, gen.drows, s, g, margin=SCATTER_MARGIN, seed=seed)
+    t_sc = time.perf_counter()
+    out: dict[str, float | int | str] = {"scatter_collisions": gp.build(until, SCATTER_ROUNDS),
+                                         "scatter_rounds": gp.rounds}
+    out["scatter_s"] = round(time.perf_counter() - t_sc, 3)
+    gen.guide = gp.next_table()
+    return out
 
 
 def _configs(node: _Node) -> list[np.ndarray]:
