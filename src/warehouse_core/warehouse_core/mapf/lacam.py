@@ -64,7 +64,7 @@ REPAIR_SHARE = 0.5  # share of that time for collision repair before bumping tak
 # prioritized planning + repair then get up to this share of the time for the solution LNS
 # starts from (warehouse-10-20 at 1000 agents: complete after 19-27 CPU s of 30, 1.35-1.40 x
 # LB, against 2.9-3.3 for LaCAM's first)
-PP_FIRST_SHARE = 0.95
+PP_FIRST_SHARE = 0.98
 # SIPP expansions per call in the repair: a failing call costs all of them, and the repair makes
 # ~1,400 calls in 30 s at 1000 agents (warehouse-10-20 random-1, 20 CPU s of repair: 4 agents
 # left unplanned with 10,000, 8 with 5,000, 46 after 12 s with 20,000)
@@ -91,14 +91,16 @@ PIBT_RUNS = 3  # PIBT successors tried per LaCAM expansion, the best kept
 GUIDE_DENSITY = 0.05
 PP_ABOVE = 1.4  # ... when that solution's sum of costs is above this multiple of the lower bound
 # the repair stops after this many steps without fewer agents unplanned than before, if at most
-# REPAIR_GIVE_UP of the agents are, or as soon as at most BUMP_FROM are; then the last few
+# REPAIR_GIVE_UP of the agents are, or as soon as at most JOINT_FROM are; then the last few
 # (they often take turns to be unplanned: warehouse-10-20 at 600 and 1000 agents stalled at 1-4
-# for 10-25 s) get joint steps until REPAIR_JOINT_STEPS of those bring no progress, then
-# BUMP_TRIES bumping tries of BUMP_BUDGET bumps each from that plan (from 3-5 agents bumping
-# took 3-54 bumps in six runs, livelocked in others), and so on
+# for 10-25 s) get joint steps, and BUMP_TRIES bumping tries of BUMP_BUDGET bumps each from
+# that plan when REPAIR_JOINT_STEPS joint steps brought no progress or at most BUMP_AT agents
+# are left (from 3-5 agents bumping took 3-54 bumps in six runs, livelocked in others), and
+# so on (warehouse-10-20 1000 random-2 completed with joint steps from 8 agents on, not from 4)
 REPAIR_STALL = 15
 REPAIR_JOINT_STEPS = 10
-BUMP_FROM = 4
+JOINT_FROM = 8
+BUMP_AT = 4
 BUMP_BUDGET = 80
 BUMP_TRIES = 2
 
@@ -367,14 +369,19 @@ def _prioritized_first(graph: Graph, D: np.ndarray, s: list[int], g: list[int], 
     t_pp = time.perf_counter()
     pp = RepairRefiner(graph.nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
     ok = repair_plan(pp, until, REPAIR_EXPANSIONS, give_up=REPAIR_GIVE_UP_INITIAL,
-                     stall=(REPAIR_STALL, REPAIR_GIVE_UP), stop_at=BUMP_FROM)
+                     stall=(REPAIR_STALL, REPAIR_GIVE_UP), stop_at=JOINT_FROM)
     stats["pp_unplanned"] = pp.initial_unplanned
     tries = 0
+    bump_at = BUMP_AT
     while not ok and pp.initial_unplanned <= REPAIR_GIVE_UP_INITIAL * pp.n and time.perf_counter() < until:
-        # the last few: joint steps until they stall, then a few bumping tries from that plan
-        ok = repair_plan(pp, until, REPAIR_EXPANSIONS, escalate=0, stall=(REPAIR_JOINT_STEPS, REPAIR_GIVE_UP))
-        if ok or sum(1 for p in pp.paths if not p) > REPAIR_GIVE_UP * pp.n:
+        # the last few: joint steps until they stall or few are left, then a few bumping tries
+        # from that plan
+        ok = repair_plan(pp, until, REPAIR_EXPANSIONS, escalate=0, stall=(REPAIR_JOINT_STEPS, REPAIR_GIVE_UP),
+                         stop_at=bump_at)
+        left = sum(1 for p in pp.paths if not p)
+        if ok or left > REPAIR_GIVE_UP * pp.n:
             continue
+        bump_at = min(bump_at, left) - 1
         saved = list(pp.paths)
         for _ in range(BUMP_TRIES):
             tries += 1

@@ -48,7 +48,7 @@ PASSERS_MAX = 4  # ... at most this many of them
 PASSERS_EXPANSIONS = 2_000  # SIPP expansions per replanned passer (most that fail, fail late)
 JOINT_RADIUS = 4  # a joint step takes in the agents passing up to (random) this close to a's goal
 JOINT_MAX = 32  # agents in a joint step at most
-JOINT_START_STEPS = 8  # ... with the agents at a's start or next to it before this step
+JOINT_START_STEPS = 8  # ... with the agents in the aisle of a's start before this step
 JOINT_ORDERS = 6  # planning orders a joint step tries
 
 
@@ -447,16 +447,16 @@ def restore_paths(ref: RepairRefiner, saved: list[list[int]]) -> None:
 
 
 def _joint_step(ref: RepairRefiner, a: int, blockers: list[int], bound, max_expansions: int) -> bool:
-    """Replan ``a`` (unplanned), its ``blockers``, the agents around its start early on and the
-    agents passing near its goal, with SIPP in up to ``JOINT_ORDERS`` orders: ``a`` first, then
-    the deepest goals first; after that the agents that failed move to the front. Keeps the
-    first result with fewer agents unplanned among them than before (the last order: no more),
-    else restores. True when kept."""
+    """Replan ``a`` (unplanned), its ``blockers``, the agents in the aisle of its start early on,
+    the agents parking in or near the aisle of its goal and those passing there, with SIPP in up
+    to ``JOINT_ORDERS`` orders: ``a`` first, then the deepest goals first; after that the agents
+    that failed move to the front. Keeps the first result with fewer agents unplanned among them
+    than before (the last order: no more), else restores. True when kept."""
     rng, paths, D, goals, occ = ref.rng, ref.paths, ref.dist, ref.goals, ref.occ
     seen = {a, *blockers}
     core = list(blockers)
     start = ref.starts[a]
-    for v in [start, *ref.nbrs[start]]:
+    for v in ref.aisle(start):
         for t in range(JOINT_START_STEPS):
             b = occ[v].get(t)
             if b is not None and b not in seen and paths[b]:
