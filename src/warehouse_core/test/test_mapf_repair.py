@@ -160,3 +160,28 @@ def test_restore_paths_puts_plan_and_index_back():
     ref._insert(0, detour)
     restore_paths(ref, saved)
     assert ref.paths == saved and [dict(o) for o in ref.occ] == occ and ref.park == park
+
+
+def test_aisle_runs_to_the_junctions_at_both_ends():
+    grid = grid_of([".......",
+                    ".#.#.#.",
+                    "......."])
+    graph, ref = refiner(grid, [(0, 0)], [(6, 2)], seed=0)
+    aisle = {graph.coord(v) for v in ref.aisle(graph.vid((1, 0)))}
+    assert aisle == {(2, 0), (1, 0), (0, 0), (0, 1), (0, 2), (1, 2), (2, 2)}
+    # at a junction: the cell and its neighbours
+    assert {graph.coord(v) for v in ref.aisle(graph.vid((2, 0)))} == {(1, 0), (2, 0), (3, 0), (2, 1)}
+
+
+def test_joint_steps_alone_repair_the_head_on_corridor():
+    """The head-on instance above with every repair step a joint step: still solved, valid."""
+    grid = grid_of(["#.###",
+                    "....."])
+    starts, goals = [(0, 1), (4, 1)], [(4, 1), (0, 1)]
+    joint = 0
+    for seed in range(8):
+        graph, ref = refiner(grid, starts, goals, seed)
+        assert repair_plan(ref, time.perf_counter() + 5, escalate=0)
+        assert validate_solution(grid, starts, goals, coords(graph, ref)) == []
+        joint += ref.repair_joint
+    assert joint > 0

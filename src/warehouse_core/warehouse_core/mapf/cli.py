@@ -40,8 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="lacam: complete (default); pibt: plain PIBT, fast but incomplete")
     s.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                    help="lacam only (default on): after the first solution, improve sum of costs by "
-                        "large-neighbourhood search until the time limit or until it stalls; "
-                        "never loses the first solution")
+                        "large-neighbourhood search until the time limit or until it stalls, on dense "
+                        "instances from a prioritized-planning solution; never loses the first solution")
     s.add_argument("--lacam-star", action="store_true",
                    help="lacam only: LaCAM* search refinement instead of LNS (proves optimality "
                         "on tiny instances)")
