@@ -318,7 +318,8 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     lb = sum(refiner.lb)
     retry = False
     if pp_first:
-        pp = _prioritized_first(graph, D, s, g, s_arr, seed, t0 + PP_FIRST_SHARE * (end - t0), stats)
+        pp = _prioritized_first(graph, D, s, g, s_arr, seed, t0 + PP_FIRST_SHARE * (end - t0), stats,
+                                first_paths, end)
         if pp is not None and pp.sum_of_costs < refiner.sum_of_costs:
             refiner = pp
         elif pp is None and n and now() < end:
@@ -359,13 +360,15 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
 
 
 def _prioritized_first(graph: Graph, D: np.ndarray, s: list[int], g: list[int], s_arr: np.ndarray,
-                       seed: int, until: float, stats: dict) -> RepairRefiner | None:
+                       seed: int, until: float, stats: dict, fallback: list[list[int]],
+                       end: float) -> RepairRefiner | None:
     """Prioritized planning with collision repair until ``until`` (perf_counter): the refiner
     holding a complete solution, or None. When the repair stalls with few agents unplanned,
     joint steps and bumping (:func:`~warehouse_core.mapf.prioritized.plan_all`, from a copy of
     the plan, ``BUMP_BUDGET`` bumps a try) take turns. Stats: ``pp_unplanned``, ``repair_s``,
     ``repair_unplanned``, ``repair_joint``, ``pp_bump_tries``, ``pp_bumps``, ``pp_sum_of_costs``,
-    ``initial``."""
+    ``initial``, ``pp_fallbacks``. Out of time with at most ``REPAIR_GIVE_UP`` of the agents
+    unplanned, bumping with ``fallback`` (LaCAM's paths) gets until ``end`` to finish."""
     t_pp = time.perf_counter()
     pp = RepairRefiner(graph.nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
     ok = repair_plan(pp, until, REPAIR_EXPANSIONS, give_up=REPAIR_GIVE_UP_INITIAL,
@@ -389,8 +392,14 @@ def _prioritized_first(graph: Graph, D: np.ndarray, s: list[int], g: list[int], 
             if ok:
                 break
             restore_paths(pp, saved)
-    stats.update(repair_s=round(time.perf_counter() - t_pp, 3), repair_unplanned=sum(1 for p in pp.paths if not p),
+    left = sum(1 for p in pp.paths if not p)
+    stats.update(repair_s=round(time.perf_counter() - t_pp, 3), repair_unplanned=left,
                  repair_joint=pp.repair_joint, pp_bump_tries=tries, pp_bumps=pp.bumps)
+    if not ok and pp.initial_unplanned <= REPAIR_GIVE_UP_INITIAL * pp.n and left <= REPAIR_GIVE_UP * pp.n:
+        # out of time a few agents short: bumping that falls back on LaCAM's paths ends (see
+        # plan_all) and costs far less than LNS from LaCAM's unguided solution
+        ok = plan_all(pp, end, fallback, max_expansions=REPAIR_EXPANSIONS)
+        stats.update(pp_fallbacks=pp.fallbacks, pp_bumps=pp.bumps)
     if not ok:
         return None
     pp.drop_dense()
