@@ -35,15 +35,18 @@ def coords(graph: Graph, ref: RepairRefiner):
     return [[graph.coord(x) for x in p] for p in ref.paths]
 
 
+# a corridor with one pocket next to A's start; A (west end) and B (east end) swap ends
+HEAD_ON = (grid_of(["#.###",
+                    "....."]), [(0, 1), (4, 1)], [(4, 1), (0, 1)])
+
+
 def test_head_on_in_corridor_is_repaired_to_the_optimum():
     """A at the west end and B at the east end swap ends of a corridor with one pocket, next to
     A's start. Optimum (by hand): B drives straight through (4 steps) while A ducks into the
     pocket at t=2 and follows (7 steps): SoC 11, LB 8. When A is planned first it takes the
     straight path and walls B in (B cannot reach the pocket in time), so prioritized planning
     leaves B unplanned and the repair step must unplan A and replan it behind B."""
-    grid = grid_of(["#.###",
-                    "....."])
-    starts, goals = [(0, 1), (4, 1)], [(4, 1), (0, 1)]
+    grid, starts, goals = HEAD_ON
     repaired = 0
     for seed in range(8):
         graph, ref = refiner(grid, starts, goals, seed)
@@ -175,9 +178,7 @@ def test_aisle_runs_to_the_junctions_at_both_ends():
 
 def test_joint_steps_alone_repair_the_head_on_corridor():
     """The head-on instance above with every repair step a joint step: still solved, valid."""
-    grid = grid_of(["#.###",
-                    "....."])
-    starts, goals = [(0, 1), (4, 1)], [(4, 1), (0, 1)]
+    grid, starts, goals = HEAD_ON
     joint = 0
     for seed in range(8):
         graph, ref = refiner(grid, starts, goals, seed)
