@@ -322,7 +322,7 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
                                 first_paths, end)
         if pp is not None and pp.sum_of_costs < refiner.sum_of_costs:
             refiner = pp
-        elif pp is None and n and now() < end:
+        elif pp is None and now() < end:
             # prioritized planning gave up early (too dense): guided LaCAM runs for a cheaper start
             stats.update(_guide(gen, graph, s, g, seed, now() + SCATTER_SHARE * (end - now())))
             search.pibt_runs = PIBT_RUNS
@@ -374,9 +374,10 @@ def _prioritized_first(graph: Graph, D: np.ndarray, s: list[int], g: list[int], 
     ok = repair_plan(pp, until, REPAIR_EXPANSIONS, give_up=REPAIR_GIVE_UP_INITIAL,
                      stall=(REPAIR_STALL, REPAIR_GIVE_UP), stop_at=JOINT_FROM)
     stats["pp_unplanned"] = pp.initial_unplanned
+    gave_up = pp.initial_unplanned > REPAIR_GIVE_UP_INITIAL * pp.n
     tries = 0
     bump_at = BUMP_AT
-    while not ok and pp.initial_unplanned <= REPAIR_GIVE_UP_INITIAL * pp.n and time.perf_counter() < until:
+    while not ok and not gave_up and time.perf_counter() < until:
         # the last few: joint steps until they stall or few are left, then a few bumping tries
         # from that plan
         ok = repair_plan(pp, until, REPAIR_EXPANSIONS, escalate=0, stall=(REPAIR_JOINT_STEPS, REPAIR_GIVE_UP),
@@ -395,7 +396,7 @@ def _prioritized_first(graph: Graph, D: np.ndarray, s: list[int], g: list[int], 
     left = sum(1 for p in pp.paths if not p)
     stats.update(repair_s=round(time.perf_counter() - t_pp, 3), repair_unplanned=left,
                  repair_joint=pp.repair_joint, pp_bump_tries=tries, pp_bumps=pp.bumps)
-    if not ok and pp.initial_unplanned <= REPAIR_GIVE_UP_INITIAL * pp.n and left <= REPAIR_GIVE_UP * pp.n:
+    if not ok and not gave_up and left <= REPAIR_GIVE_UP * pp.n:
         # out of time a few agents short: bumping that falls back on LaCAM's paths ends (see
         # plan_all) and costs far less than LNS from LaCAM's unguided solution
         ok = plan_all(pp, end, fallback, max_expansions=REPAIR_EXPANSIONS)

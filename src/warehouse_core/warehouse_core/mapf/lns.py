@@ -269,13 +269,16 @@ class LnsRefiner:
         return path
 
     # ------------------------------------------------------------------ neighbourhoods
+    def _most_delayed(self) -> int:
+        """The most delayed of a few random draws (a cheap delay-weighted choice)."""
+        cost, lb, rng, n = self.cost, self.lb, self.rng, self.n
+        cands = [rng.randrange(n) for _ in range(self.delay_samples)]
+        return max(cands, key=lambda x: cost[x] - lb[x])
+
     def _agent_based(self) -> list[int]:
         n, rng = self.n, self.rng
-        delays = [c - l for c, l in zip(self.cost, self.lb)]
-        # a few random draws, keep the most delayed (cheap weighted choice)
-        cands = [rng.randrange(n) for _ in range(self.delay_samples)]
-        a = max(cands, key=lambda x: delays[x])
-        if delays[a] == 0:
+        a = self._most_delayed()
+        if self.cost[a] == self.lb[a]:
             return self._random()
         group = {a}
         # agents standing on a's individual shortest path around the time it would pass there
@@ -312,10 +315,8 @@ class LnsRefiner:
         """A delayed agent plus the agents that visit its goal after it could have arrived:
         while they pass, it cannot arrive for good."""
         n, rng = self.n, self.rng
-        cost, lb = self.cost, self.lb
-        cands = [rng.randrange(n) for _ in range(self.delay_samples)]
-        a = max(cands, key=lambda x: cost[x] - lb[x])
-        lo, hi = lb[a], cost[a]
+        a = self._most_delayed()
+        lo, hi = self.lb[a], self.cost[a]
         passers = list({b for t, b in self.occ[self.goals[a]].items() if lo <= t < hi and b != a})
         if not passers:
             return self._agent_based()
