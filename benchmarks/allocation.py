@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src" / "warehouse_core"))
 
-from warehouse_core.inventory import seeded_inventory  # noqa: E402
-from warehouse_core.layout import load_layout  # noqa: E402
-from warehouse_core.operations import OpsConfig, WarehouseOps  # noqa: E402
-from warehouse_core.orders import DemandModel  # noqa: E402
+from warehouse_core.maps.layout import load_layout  # noqa: E402
+from warehouse_core.ops.inventory import seeded_inventory  # noqa: E402
+from warehouse_core.ops.operations import OpsConfig, WarehouseOps  # noqa: E402
+from warehouse_core.ops.orders import DemandModel  # noqa: E402
 
 
 def one_round(layout, robots: int, orders: int, policy: str, seed: int) -> dict:

@@ -4,7 +4,7 @@ Starts ``./warehouse run`` (its order source keeps submitting its own orders too
 simulated time runs, fires the burst (:mod:`warehouse_nodes.burst`), and when the run is over
 counts the burst orders completed (from the run's durable store ``state.db``). A second table
 gives the cost of the durable store per accepted order, measured on the allocator's core
-(:class:`warehouse_core.durable_ops.JournaledOps`) without ROS.
+(:class:`warehouse_core.ops.durable_ops.JournaledOps`) without ROS.
 
     python benchmarks/burst.py [--orders 10000] [--robots 20] [--duration 1800] [--seed 42]
     python benchmarks/burst.py --standalone   # the allocator alone (no fleet): answers and CPU per order
@@ -98,11 +98,11 @@ def standalone_burst(args) -> tuple[object, float]:
 
 def store_cost(n: int, seed: int) -> list[tuple[str, float]]:
     """Wall µs per accepted order: core intake alone, and with the durable store (sync modes)."""
-    from warehouse_core.durable_ops import JournaledOps
-    from warehouse_core.inventory import load_catalogue
-    from warehouse_core.layout import load_layout
-    from warehouse_core.operations import OpsConfig
-    from warehouse_core.store import StateStore
+    from warehouse_core.maps.layout import load_layout
+    from warehouse_core.ops.durable_ops import JournaledOps
+    from warehouse_core.ops.inventory import load_catalogue
+    from warehouse_core.ops.operations import OpsConfig
+    from warehouse_core.ops.store import StateStore
     from warehouse_nodes.burst import burst_orders
 
     layout = load_layout(LAYOUT)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/forecasting.py [--skus 300] [--days 84] [--folds 4] [--seed 7]
 
-Two data sets: a synthetic SKU panel (``warehouse_core.forecast.seeded_history``: the seeded
+Two data sets: a synthetic SKU panel (``warehouse_core.ops.forecast.seeded_history``: the seeded
 catalogue's Zipf popularity, weekly seasonality with a per-SKU amplitude, Poisson units, so the
 long tail is intermittent; horizon 7 days) and AirPassengers (monthly, 1949-1960, shipped in the
 ``statsforecast`` package as ``statsforecast.utils.AirPassengers``; horizon 12 months, 3 origins).
@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from warehouse_core.forecast import DemandHistory, ForecastConfig, rolling_origin, seeded_history
-from warehouse_core.inventory import seeded_inventory
+from warehouse_core.ops.forecast import DemandHistory, ForecastConfig, rolling_origin, seeded_history
+from warehouse_core.ops.inventory import seeded_inventory
 
 MODELS = (("seasonal_naive", ForecastConfig("seasonal_naive")),
           ("ets (AutoETS ZZZ)", ForecastConfig("ets")),

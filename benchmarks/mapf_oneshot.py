@@ -46,8 +46,8 @@ def worker(map_path: str, scen_path: str, n: int, time_limit: float, seed: int, 
     if clock == "cpu":
         # this subprocess only: the solvers read time.perf_counter, make it the process clock
         time.perf_counter = time.process_time
-    from warehouse_core.grid import load_movingai_map, load_movingai_scen
     from warehouse_core.mapf import lower_bound, makespan, solve_lacam, solve_pibt, sum_of_costs, validate_solution
+    from warehouse_core.maps.grid import load_movingai_map, load_movingai_scen
 
     grid = load_movingai_map(map_path)
     scen = load_movingai_scen(scen_path, grid, n)

@@ -5,7 +5,7 @@ Bischoff & Ratcliff instances (issue 9).
         [--br-free-rotation] [--br-per-class 1] [--br-time 20] [--skip-parcels | --skip-br]
 
 Part 1, parcels: a seeded order set from the order model (catalogue popularity, 1.6 lines per
-order, 1-2 units per line) over the seeded SKU sizes (``warehouse_core.items``) and the box
+order, 1-2 units per line) over the seeded SKU sizes (``warehouse_core.ops.items``) and the box
 catalogue ``config/boxes.yaml``. Each order is one parcel. Ours: ``pack_parcel`` (CP-SAT, least
 outer surface with a verified placement, orientation limits respected). Rule: the smallest-surface
 box whose sorted inner dimensions fit the sorted extents of the items stacked in one column
@@ -38,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.boxes import load_boxes
-from warehouse_core.inventory import seeded_inventory
-from warehouse_core.items import ItemSpec, seeded_item_specs
-from warehouse_core.orders import DemandModel
-from warehouse_core.packing import load_container, pack_parcel, stacked_rule_box
+from warehouse_core.ops.boxes import load_boxes
+from warehouse_core.ops.inventory import seeded_inventory
+from warehouse_core.ops.items import ItemSpec, seeded_item_specs
+from warehouse_core.ops.orders import DemandModel
+from warehouse_core.ops.packing import load_container, pack_parcel, stacked_rule_box
 
 ROOT = Path(__file__).resolve().parents[1]
 BR_FILE = ROOT / "benchmarks" / "data" / "bischoff_ratcliff.json"
@@ -91,7 +91,7 @@ def parcels(args) -> None:
 
 def _column_upright_fits(items: list[ItemSpec], box) -> bool:
     """Whether the rule's column stands in ``box`` with every upright item upright."""
-    from warehouse_core.packing import _stacked_placement
+    from warehouse_core.ops.packing import _stacked_placement
 
     return _stacked_placement(items, box) is not None
 

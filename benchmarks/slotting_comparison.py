@@ -31,7 +31,7 @@ import numpy as np
 import policy_comparison
 from rosbags.rosbag2 import Reader
 
-from warehouse_core import bagio
+from warehouse_core.analysis import bagio
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("travel_per_rack_visit_m", "robot_travel_m", "rack_visits", "throughput_lines_per_hour",

@@ -45,7 +45,7 @@ THROUGHPUT_BAND = 0.25
 
 def collisions_by_interval(bag: Path, edges: list[float]) -> list[int]:
     """Close encounters (< 0.5 m) starting in each interval [edges[i], edges[i + 1])."""
-    from warehouse_core import bagio, trajectory
+    from warehouse_core.analysis import bagio, trajectory
 
     store = bagio.typestore_with([ROOT / "src" / "warehouse_interfaces" / "msg"])
     truth = bagio.read_fleet_state_tracks(bag, store)

@@ -5,7 +5,7 @@
 
 Drives the allocator's decision state (journaled to a SQLite file in a temporary directory, as
 ``./warehouse run`` does) with the order source's seeded demand model, without ROS, planner or
-floor (:mod:`warehouse_core.ops_soak`: every rack visit takes ``--visit-s``; racks are refilled
+floor (:mod:`warehouse_core.ops.ops_soak`: every rack visit takes ``--visit-s``; racks are refilled
 every hour). Every simulated hour it prints the Python heap the run holds (``tracemalloc``,
 after a garbage collection), the orders and tasks held in memory and what was accepted /
 completed so far, and at the end the heap growth per hour after the first hour. A
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src" / "warehouse_core"))
 
-from warehouse_core.ops_soak import drive, growth_per_hour  # noqa: E402
+from warehouse_core.ops.ops_soak import drive, growth_per_hour  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

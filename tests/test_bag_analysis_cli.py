@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from warehouse_core.analysis.synthetic_bag import OdometryBagWriter
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops.inventory import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 MSG_DIR = ROOT / "src" / "warehouse_interfaces" / "msg"

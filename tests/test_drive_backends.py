@@ -29,7 +29,7 @@ def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (se
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
-    from warehouse_core.diff_drive_plant import DiffDrivePlant, PlantConfig
+    from warehouse_core.robot.diff_drive_plant import DiffDrivePlant, PlantConfig
     from warehouse_interfaces.msg import FleetRelease, RobotState, TimedPath, TimedWaypoint
     from warehouse_nodes import conversions as conv
     from warehouse_nodes.robot_node import RobotNode

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from rosbags.rosbag2 import Reader
 
-from warehouse_core import bagio
-from warehouse_core.layout import load_layout
-from warehouse_core.scenario import load_scenario
+from warehouse_core.analysis import bagio
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "config" / "scenarios"

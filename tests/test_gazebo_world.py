@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from warehouse_core.layout import load_layout
+from warehouse_core.maps.layout import load_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUTS = {"default": ROOT / "maps" / "warehouse_layout.yaml"}

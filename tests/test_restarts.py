@@ -17,11 +17,11 @@ from pathlib import Path
 import psutil
 import yaml
 
-from warehouse_core.floor_sim import OP_PICK
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
-from warehouse_core.operations import ORDER_COMPLETED, TASK_DONE
-from warehouse_core.orders import DemandModel
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops.inventory import load_catalogue
+from warehouse_core.ops.operations import ORDER_COMPLETED, TASK_DONE
+from warehouse_core.ops.orders import DemandModel
+from warehouse_core.tasks import OP_PICK
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"task_allocator": "warehouse_nodes.allocator_node", "order_source": "warehouse_nodes.order_source_node"}

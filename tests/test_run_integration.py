@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rosbags.rosbag2 import Reader
 
-from warehouse_core import bagio, trajectory
+from warehouse_core.analysis import bagio, trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,9 +102,9 @@ def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
 def check_parcels(parcels, seed):
     """Re-check every packing from parcels.jsonl alone (plus the SKU sizes): each item lies inside
     its box in an allowed orientation, and no two items overlap."""
-    from warehouse_core.inventory import load_catalogue
-    from warehouse_core.items import seeded_item_specs
-    from warehouse_core.layout import load_layout
+    from warehouse_core.maps.layout import load_layout
+    from warehouse_core.ops.inventory import load_catalogue
+    from warehouse_core.ops.items import seeded_item_specs
 
     inventory, _ = load_catalogue(load_layout(ROOT / "maps" / "warehouse_layout.yaml"), "", 500, seed)
     specs = seeded_item_specs(sorted(inventory.skus), seed)

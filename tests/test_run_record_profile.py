@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rosbags.rosbag2 import Reader
 
-from warehouse_core import bagio, trajectory
+from warehouse_core.analysis import bagio, trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
 

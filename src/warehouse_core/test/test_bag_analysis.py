@@ -24,11 +24,11 @@ from warehouse_core.analysis.bag_source import odometry_pose
 from warehouse_core.analysis.fleet_kpis import windowed_encounters
 from warehouse_core.analysis.fleet_record import RecordedOrder
 from warehouse_core.analysis.synthetic_bag import OdometryBagWriter
+from warehouse_core.analysis.trajectory import Track, close_encounters
 from warehouse_core.analysis.whatif import WhatIfConfig, simulate
 from warehouse_core.errors import InputError
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
-from warehouse_core.trajectory import Track, close_encounters
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops.inventory import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[3]
 MSG_DIR = ROOT / "src" / "warehouse_interfaces" / "msg"

@@ -4,7 +4,14 @@ percentiles up to its capacity, a uniform sample after), manifests as running pa
 import numpy as np
 import pytest
 
-from warehouse_core.metrics import BoundedSample, PackagingTally, RunRecord, order_kpis, packaging_kpis, percentile
+from warehouse_core.analysis.metrics import (
+    BoundedSample,
+    PackagingTally,
+    RunRecord,
+    order_kpis,
+    packaging_kpis,
+    percentile,
+)
 
 
 def test_bounded_sample_is_exact_below_capacity_and_bounded_above():
@@ -45,8 +52,8 @@ def test_packaging_tally_matches_the_manifest_list():
 
 
 def test_run_record_drops_what_finished_orders_and_tasks_no_longer_need():
-    from warehouse_core.metrics import operations_kpis
-    from warehouse_core.operations import ORDER_ACCEPTED, ORDER_COMPLETED, TASK_ASSIGNED, TASK_DONE, TASK_FAILED
+    from warehouse_core.analysis.metrics import operations_kpis
+    from warehouse_core.ops.operations import ORDER_ACCEPTED, ORDER_COMPLETED, TASK_ASSIGNED, TASK_DONE, TASK_FAILED
     rec = RunRecord()
     for i in range(200):
         o, task = f"O{i}", f"T{i}"

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress, resolutions, wait_chain
-from warehouse_core.execution import WaitStatus
-from warehouse_core.fleet_planner import FleetPlanner, StepGoal
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK, FloorSim, Kinematics, Waypoint
-from warehouse_core.layout import load_layout
-from warehouse_core.task_progress import TaskProgress
+from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions, wait_chain
+from warehouse_core.fleet.execution import WaitStatus
+from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.robot.task_progress import TaskProgress
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
@@ -107,7 +108,7 @@ def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on
     done: list[tuple[float, str]] = []
     stuck, stall_at = None, 60.0
     min_d, k = math.inf, 0
-    from warehouse_core.execution import WaitTracker
+    from warehouse_core.fleet.execution import WaitTracker
     waits = WaitTracker()
     for _tick in range(2000):  # 400 s
         now = sim.time

@@ -10,11 +10,11 @@ import random
 import numpy as np
 import pytest
 
-from warehouse_core.execution import TrafficController
-from warehouse_core.floor_sim import FloorSim, Kinematics, Waypoint
-from warehouse_core.grid import Grid
-from warehouse_core.reservations import FOREVER, ReservationTable
-from warehouse_core.spacetime import SpaceTimePlanner, Target
+from warehouse_core.fleet.execution import TrafficController
+from warehouse_core.fleet.reservations import FOREVER, ReservationTable
+from warehouse_core.fleet.spacetime import SpaceTimePlanner, Target
+from warehouse_core.maps.grid import Grid
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
 
 
 def grid_from(rows: list[str]) -> Grid:
@@ -135,7 +135,7 @@ def test_waits_are_explained_with_the_wait_for_chain():
         res = tc.replan(name, 1, lambda t, n=name, k=k: planner.plan(
             t, n, (2 - k, 0), 3, [Target((6 - k, 0))]))
         assert res is not None
-    from warehouse_core.execution import WaitTracker
+    from warehouse_core.fleet.execution import WaitTracker
     tracker = WaitTracker()
     # at step 10 nobody has reported progress yet: a may go; b must wait until a has left
     # the cell ahead of it, c until b has (a chain c -> b -> a)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from warehouse_core.fault_injection import FloorFaults
-from warehouse_core.floor_sim import FloorSim, Kinematics, Waypoint
-from warehouse_core.link_faults import LinkFaults
-from warehouse_core.scenario import Fault
+from warehouse_core.sim.fault_injection import FloorFaults
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
+from warehouse_core.sim.link_faults import LinkFaults
+from warehouse_core.sim.scenario import Fault
 
 
 def _sim():

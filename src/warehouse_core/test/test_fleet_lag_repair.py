@@ -11,10 +11,10 @@ so the planner runs without its lead bound here (``max_lead_steps=-1``), as it w
 import random
 from pathlib import Path
 
-from warehouse_core.fleet_planner import FleetPlanner, StepGoal
-from warehouse_core.floor_sim import OP_PICK
-from warehouse_core.layout import load_layout
-from warehouse_core.task_progress import TaskProgress
+from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.robot.task_progress import TaskProgress
+from warehouse_core.tasks import OP_PICK
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 ROBOTS = 14

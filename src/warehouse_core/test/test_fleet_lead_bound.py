@@ -12,11 +12,12 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from warehouse_core.fleet_planner import MAX_LEAD_STEPS, PLAN_ID, FleetPlanner, StepGoal
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK, FloorSim, Kinematics, Waypoint
-from warehouse_core.layout import load_layout
-from warehouse_core.progress_watch import ProgressWatch
-from warehouse_core.task_progress import TaskProgress
+from warehouse_core.fleet.fleet_planner import MAX_LEAD_STEPS, PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.fleet.progress_watch import ProgressWatch
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.robot.task_progress import TaskProgress
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
 
 MAPS = Path(__file__).resolve().parents[3] / "maps"
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK, FloorSim, Kinematics, Waypoint
-from warehouse_core.layout import load_layout
-from warehouse_core.task_progress import TaskProgress
+from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.robot.task_progress import TaskProgress
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
@@ -126,7 +127,7 @@ def test_a_robot_that_gives_up_its_task_gets_no_more_of_its_steps_and_takes_the_
 def _first_entry(boost: str | None) -> str:
     """Two robots reach a one-wide corridor's entry cell from two sides in the same step; which
     one the plan sends in first."""
-    from warehouse_core.grid import Grid
+    from warehouse_core.maps.grid import Grid
 
     free = np.zeros((3, 8), dtype=bool)
     free[1, :] = True  # the corridor, row 1

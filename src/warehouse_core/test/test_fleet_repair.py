@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.fleet_planner import FleetPlanner, StepGoal
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK, FloorSim, Kinematics, Waypoint
-from warehouse_core.layout import load_layout
-from warehouse_core.task_progress import TaskProgress
+from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.robot.task_progress import TaskProgress
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 

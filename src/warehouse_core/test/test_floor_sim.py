@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from warehouse_core.floor_sim import FloorSim, Kinematics, Waypoint
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
 
 
 def _wps(first: int, last: int, y: int = 0) -> list[Waypoint]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from warehouse_core.errors import InputError
-from warehouse_core.forecast import (
+from warehouse_core.ops.forecast import (
     DemandHistory,
     ForecastConfig,
     forecast_demand,

@@ -19,14 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warehouse_core.boxes import load_boxes
 from warehouse_core.errors import InputError
-from warehouse_core.forecast import load_demand_csv
-from warehouse_core.grid import load_movingai_map, load_movingai_scen
-from warehouse_core.inventory import load_inventory_csv
-from warehouse_core.layout import load_layout
-from warehouse_core.occupancy import load_occupancy_map
-from warehouse_core.orders import Order, OrderLine
+from warehouse_core.maps.grid import load_movingai_map, load_movingai_scen
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.maps.occupancy import load_occupancy_map
+from warehouse_core.ops.boxes import load_boxes
+from warehouse_core.ops.forecast import load_demand_csv
+from warehouse_core.ops.inventory import load_inventory_csv
+from warehouse_core.ops.orders import Order, OrderLine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
 from test_operations import ops_with  # noqa: E402

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from warehouse_core.errors import InputError
-from warehouse_core.inventory import load_inventory_csv, seeded_inventory
-from warehouse_core.layout import load_layout
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops.inventory import load_inventory_csv, seeded_inventory
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
@@ -72,7 +72,7 @@ def test_seeded_catalogue_is_skewed(layout):
 
 
 def test_every_node_gets_the_same_catalogue(tmp_path, layout):
-    from warehouse_core.inventory import load_catalogue
+    from warehouse_core.ops.inventory import load_catalogue
 
     a, pa = load_catalogue(layout, "", 300, 5)
     b, pb = load_catalogue(layout, "", 300, 5)

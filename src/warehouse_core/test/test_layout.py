@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from warehouse_core.errors import InputError
-from warehouse_core.grid import Grid
-from warehouse_core.layout import Aisle, Charger, Layout, Station, StorageLocation, load_layout
-from warehouse_core.occupancy import write_pgm
+from warehouse_core.maps.grid import Grid
+from warehouse_core.maps.layout import Aisle, Charger, Layout, Station, StorageLocation, load_layout
+from warehouse_core.maps.occupancy import write_pgm
 
 # '#' wall, 'L' storage (with rack), 'l' storage (empty), 'P' pick cell of S1, 'q' queue of S1,
 # 'C' charger, anything else free floor. Rows are listed top (row 0) first.

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from warehouse_core.layout import load_layout
-from warehouse_core.layout_gen import PRESETS, generate, main, write_layout
-from warehouse_core.occupancy import load_occupancy_map
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.maps.layout_gen import PRESETS, generate, main, write_layout
+from warehouse_core.maps.occupancy import load_occupancy_map
 
 MAPS = Path(__file__).resolve().parents[3] / "maps"
 needs_maps = pytest.mark.skipif(not (MAPS / "warehouse_layout.yaml").is_file(),
@@ -69,7 +69,7 @@ def test_shipped_maps_are_up_to_date(tmp_path, preset):
     paths = write_layout(PRESETS[preset], tmp_path)
     for p in paths.values():
         assert p.read_bytes() == (MAPS / p.name).read_bytes(), \
-            f"maps/{p.name} differs from the generator; run python -m warehouse_core.layout_gen --preset {preset}"
+            f"maps/{p.name} differs from the generator; run python -m warehouse_core.maps.layout_gen --preset {preset}"
 
 
 def test_generator_is_seeded():

@@ -9,7 +9,6 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warehouse_core.grid import Grid
 from warehouse_core.mapf import (
     arrival_time,
     lower_bound,
@@ -20,6 +19,7 @@ from warehouse_core.mapf import (
     validate_solution,
 )
 from warehouse_core.mapf.cli import main
+from warehouse_core.maps.grid import Grid
 
 DATA = Path(__file__).parent / "data"
 
@@ -209,7 +209,7 @@ def test_cli_solves_warehouse_small_100(tmp_path, capsys):
     assert plan["solved"] is True and plan["algorithm"] == "lacam"
     assert isinstance(plan["runtime_s"], float)
     assert len(plan["paths"]) == 100
-    from warehouse_core.grid import load_movingai_map, load_movingai_scen
+    from warehouse_core.maps.grid import load_movingai_map, load_movingai_scen
     grid = load_movingai_map(DATA / "warehouse-small.map")
     scen = load_movingai_scen(DATA / "warehouse-small-random-1-100.scen", grid, 100)
     paths = [[tuple(c) for c in p] for p in plan["paths"]]
@@ -345,7 +345,7 @@ def test_lns_plan_respects_parked_agent_and_goal_visits():
 
 
 def test_solve_with_lns_improves_or_keeps_cost(tmp_path):
-    from warehouse_core.grid import load_movingai_map, load_movingai_scen
+    from warehouse_core.maps.grid import load_movingai_map, load_movingai_scen
     grid = load_movingai_map(DATA / "warehouse-small.map")
     scen = load_movingai_scen(DATA / "warehouse-small-random-1-100.scen", grid, 60)
     starts, goals = [a.start for a in scen], [a.goal for a in scen]
@@ -405,10 +405,10 @@ def test_sipp_waits_out_a_crossing_agent_and_never_swaps():
 
 
 def test_prioritized_planning_bumps_and_returns_a_valid_solution():
-    from warehouse_core.grid import load_movingai_map, load_movingai_scen
     from warehouse_core.mapf.lns import LnsRefiner
     from warehouse_core.mapf.pibt import Graph
     from warehouse_core.mapf.prioritized import plan_all
+    from warehouse_core.maps.grid import load_movingai_map, load_movingai_scen
 
     grid = load_movingai_map(DATA / "warehouse-small.map")
     scen = load_movingai_scen(DATA / "warehouse-small-random-1-100.scen", grid, 100)

@@ -8,13 +8,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warehouse_core.execution import TrafficController
-from warehouse_core.floor_sim import FloorSim, Kinematics, Waypoint
-from warehouse_core.grid import Grid
-from warehouse_core.layout import load_layout
+from warehouse_core.fleet.execution import TrafficController
 from warehouse_core.mapf.guidance import NO_GUIDANCE, GuidanceConfig
 from warehouse_core.mapf.lifelong import Goal, LifelongPibt, RandomGoals, WarehouseTasks, validate_step
 from warehouse_core.mapf.lifelong_baseline import WindowedPP
+from warehouse_core.maps.grid import Grid
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
 
 
 def grid_from(rows: list[str]) -> Grid:

@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 
-from warehouse_core.grid import Grid
 from warehouse_core.mapf import lower_bound, sum_of_costs, validate_solution
 from warehouse_core.mapf.pibt import Graph
 from warehouse_core.mapf.repair import (
@@ -17,6 +16,7 @@ from warehouse_core.mapf.repair import (
     repair_plan,
     restore_paths,
 )
+from warehouse_core.maps.grid import Grid
 
 
 def grid_of(rows: list[str]) -> Grid:

@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
-from warehouse_core.grid import Grid
 from warehouse_core.mapf import solve_lacam, validate_solution
 from warehouse_core.mapf.pibt import Graph, PibtGenerator
 from warehouse_core.mapf.scatter import GuidePaths
+from warehouse_core.maps.grid import Grid
 
 
 def grid_of(rows: list[str]) -> Grid:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from warehouse_core.errors import InputError
-from warehouse_core.occupancy import (
+from warehouse_core.maps.occupancy import (
     GridFrame,
     OccupancyMap,
     load_occupancy_map,

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
-from warehouse_core.grid import Grid
-from warehouse_core.inventory import Inventory
-from warehouse_core.layout import Layout, Station, StorageLocation
-from warehouse_core.occupancy import GridFrame
-from warehouse_core.operations import (
+from warehouse_core.maps.grid import Grid
+from warehouse_core.maps.layout import Layout, Station, StorageLocation
+from warehouse_core.maps.occupancy import GridFrame
+from warehouse_core.ops.inventory import Inventory
+from warehouse_core.ops.operations import (
     ORDER_COMPLETED,
     ORDER_REJECTED,
     TASK_DONE,
@@ -18,7 +17,8 @@ from warehouse_core.operations import (
     TaskEvent,
     WarehouseOps,
 )
-from warehouse_core.orders import Order, OrderLine, order_problem
+from warehouse_core.ops.orders import Order, OrderLine, order_problem
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
 
 
 def small_layout(chargers=()) -> Layout:
@@ -104,7 +104,7 @@ def test_failed_visit_gives_its_lines_back():
 
 
 def test_task_steps_bind_to_waypoints_arriving_in_segments():
-    from warehouse_core.task_progress import TaskProgress
+    from warehouse_core.robot.task_progress import TaskProgress
 
     prog = TaskProgress([((2, 0), OP_LIFT), ((5, 0), OP_PICK)])
     path = [((0, 0), 0), ((1, 0), 0), ((2, 0), OP_LIFT), ((2, 0), 0), ((3, 0), 0), ((4, 0), 0),
@@ -119,7 +119,7 @@ def test_task_steps_bind_to_waypoints_arriving_in_segments():
 
 
 def test_consolidation_waits_for_a_sibling_when_no_deadline_is_at_risk():
-    from warehouse_core.consolidation import Consolidator
+    from warehouse_core.ops.consolidation import Consolidator
 
     c = Consolidator(pack_time_s=60, expected_cycle_s=300)
     c.accepted("O1", "C1", created=0, deadline=4 * 3600)
@@ -131,7 +131,7 @@ def test_consolidation_waits_for_a_sibling_when_no_deadline_is_at_risk():
 
 
 def test_consolidation_does_not_wait_past_a_deadline():
-    from warehouse_core.consolidation import Consolidator
+    from warehouse_core.ops.consolidation import Consolidator
 
     c = Consolidator(pack_time_s=60, expected_cycle_s=300)
     c.accepted("O1", "C1", created=0, deadline=500)  # tight next-day cut-off
@@ -143,7 +143,7 @@ def test_consolidation_does_not_wait_past_a_deadline():
 
 
 def test_held_order_ships_when_its_deadline_comes_close():
-    from warehouse_core.consolidation import Consolidator
+    from warehouse_core.ops.consolidation import Consolidator
 
     c = Consolidator(pack_time_s=60, expected_cycle_s=300)
     c.accepted("O1", "C1", created=0, deadline=1000)
@@ -176,7 +176,7 @@ def test_default_policy_prefers_the_visit_with_less_slack():
 
 
 def test_order_stream_does_not_depend_on_when_it_is_read():
-    from warehouse_core.orders import DemandModel
+    from warehouse_core.ops.orders import DemandModel
 
     model = DemandModel(600.0, {"A": 5.0, "B": 1.0, "C": 1.0})
     a = model.stream(7)
@@ -188,8 +188,8 @@ def test_order_stream_does_not_depend_on_when_it_is_read():
 
 
 def test_low_battery_robot_charges_and_chargers_are_limited():
-    from warehouse_core.layout import Charger
-    from warehouse_core.operations import TYPE_CHARGE
+    from warehouse_core.maps.layout import Charger
+    from warehouse_core.ops.operations import TYPE_CHARGE
 
     ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}}, chargers=[Charger("C1", (7, 0))])
     ops.submit(order("O1", ("A", 1)), 0)
@@ -232,7 +232,7 @@ def test_failed_robot_with_a_rack_gets_no_tasks_and_its_rack_is_recovered():
 
 
 def test_task_progress_rebinds_to_a_replacement_path():
-    from warehouse_core.task_progress import TaskProgress
+    from warehouse_core.robot.task_progress import TaskProgress
 
     prog = TaskProgress([((2, 0), OP_LIFT), ((5, 0), OP_PICK)])
     prog.bind_path([((0, 0), 0), ((1, 0), 0), ((2, 0), OP_LIFT), ((3, 0), 0), ((4, 0), 0), ((5, 0), OP_PICK)])
@@ -245,8 +245,8 @@ def test_task_progress_rebinds_to_a_replacement_path():
 
 
 def test_a_robot_too_low_for_the_visit_is_sent_to_charge_instead():
-    from warehouse_core.layout import Charger
-    from warehouse_core.operations import TYPE_CHARGE
+    from warehouse_core.maps.layout import Charger
+    from warehouse_core.ops.operations import TYPE_CHARGE
 
     ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}}, chargers=[Charger("C1", (7, 4))])
     ops.config = OpsConfig(energy_per_step=0.02, charge_below=0.3)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from warehouse_core.layout import load_layout
-from warehouse_core.operations import ORDER_COMPLETED
-from warehouse_core.ops_soak import drive
-from warehouse_core.spacetime import DistanceCache
+from warehouse_core.maps.distances import DistanceCache
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops.operations import ORDER_COMPLETED
+from warehouse_core.ops.ops_soak import drive
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
 from test_operations import order  # noqa: E402

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_core.boxes import Box, load_boxes
 from warehouse_core.errors import InputError
-from warehouse_core.items import ItemSpec, seeded_item_specs
-from warehouse_core.packing import PackingError, pack_parcel, stacked_rule_box
+from warehouse_core.ops.boxes import Box, load_boxes
+from warehouse_core.ops.items import ItemSpec, seeded_item_specs
+from warehouse_core.ops.packing import PackingError, pack_parcel, stacked_rule_box
 
 CATALOGUE = Path(__file__).resolve().parents[3] / "config" / "boxes.yaml"
 EPS = 1e-9
@@ -47,7 +47,7 @@ def check_placement(box_dims, items, placements):
 
 
 def test_checker_catches_overlap_outside_and_wrong_orientation():
-    from warehouse_core.packing import Placement
+    from warehouse_core.ops.packing import Placement
 
     bottle = ItemSpec("B", (0.1, 0.1, 0.3), 1.0, upright=True)
     lying = [Placement("B", (0.3, 0.1, 0.1), (0, 0, 0))]
@@ -129,7 +129,7 @@ def test_catalogue_errors_name_file_and_line(tmp_path):
 
 
 def test_container_loading_is_valid_and_dense_for_one_box_type():
-    from warehouse_core.packing import load_container
+    from warehouse_core.ops.packing import load_container
 
     cube = ItemSpec("C", (0.5, 0.5, 0.5), 1.0)
     bottle = ItemSpec("W", (0.2, 0.2, 0.6), 1.0, upright=True)
@@ -141,7 +141,7 @@ def test_container_loading_is_valid_and_dense_for_one_box_type():
 
 
 def test_vertical_flags_limit_orientations_and_are_validated():
-    from warehouse_core.items import orientations
+    from warehouse_core.ops.items import orientations
 
     dims = (3, 2, 1)
     assert len(orientations(dims, False)) == 6
@@ -160,7 +160,7 @@ def test_vertical_flags_limit_orientations_and_are_validated():
 
 
 def test_container_loading_respects_per_dimension_vertical_flags():
-    from warehouse_core.packing import load_container
+    from warehouse_core.ops.packing import load_container
 
     # a 0.1 x 0.1 x 0.3 m shaft holds three 0.3 x 0.1 x 0.1 m boxes only if their length stands vertical
     free = ItemSpec("F", (0.3, 0.1, 0.1), 1.0)
@@ -176,7 +176,7 @@ def test_container_loading_respects_per_dimension_vertical_flags():
     assert util == pytest.approx(1.0) and all(p.dims_m[2] == pytest.approx(0.1) for p in placed)
     assert check_placement(tray, [flat] * 3, placed) == []
     # the checker itself rejects a box standing on a dimension that may not be vertical
-    from warehouse_core.packing import Placement
+    from warehouse_core.ops.packing import Placement
 
     standing = [Placement("L", (0.1, 0.1, 0.3), (0, 0, 0))]
     assert any("orientation" in p for p in check_placement(shaft, [flat], standing))

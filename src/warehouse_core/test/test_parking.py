@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from warehouse_core.grid import Grid
-from warehouse_core.inventory import Inventory
-from warehouse_core.layout import Layout, Station, StorageLocation
-from warehouse_core.occupancy import GridFrame
-from warehouse_core.operations import TYPE_PARK, OpsConfig, WarehouseOps
-from warehouse_core.orders import Order, OrderLine
-from warehouse_core.parking import choose_parking
+from warehouse_core.maps.grid import Grid
+from warehouse_core.maps.layout import Layout, Station, StorageLocation
+from warehouse_core.maps.occupancy import GridFrame
+from warehouse_core.ops.inventory import Inventory
+from warehouse_core.ops.operations import TYPE_PARK, OpsConfig, WarehouseOps
+from warehouse_core.ops.orders import Order, OrderLine
+from warehouse_core.ops.parking import choose_parking
 
 
 def line_travel(a: int, b: int) -> int:

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from warehouse_core.diff_drive_plant import DiffDrivePlant, PlantConfig
-from warehouse_core.path_tracker import PathTracker, TrackerConfig, TrackWaypoint
+from warehouse_core.robot.diff_drive_plant import DiffDrivePlant, PlantConfig
+from warehouse_core.robot.path_tracker import PathTracker, TrackerConfig, TrackWaypoint
 
 CELL = 1.0
 DT = 0.01  # plant step

@@ -1,6 +1,6 @@
 """ProgressWatch: robots with a task that stop making progress are counted once per episode."""
 
-from warehouse_core.progress_watch import ProgressWatch
+from warehouse_core.fleet.progress_watch import ProgressWatch
 
 
 def test_a_robot_waiting_with_a_task_beyond_the_limit_is_one_stuck_episode():

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from warehouse_core.errors import InputError
-from warehouse_core.layout import load_layout
-from warehouse_core.scenario import Fault, faults_from_json, faults_to_json, load_scenario
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.sim.scenario import Fault, faults_from_json, faults_to_json, load_scenario
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = sorted((ROOT / "config" / "scenarios").glob("*.yaml"))

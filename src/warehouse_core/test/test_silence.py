@@ -1,6 +1,6 @@
 """SilenceWatch: a robot is silent only when wall-clock and fleet time both moved on."""
 
-from warehouse_core.silence import SilenceWatch
+from warehouse_core.fleet.silence import SilenceWatch
 
 
 def test_a_node_silent_while_the_simulation_waits_for_it_is_not_failed():

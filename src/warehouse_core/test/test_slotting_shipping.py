@@ -4,17 +4,17 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.boxes import Box, load_boxes
-from warehouse_core.consolidation import Parcel
-from warehouse_core.grid import Grid
-from warehouse_core.inventory import Inventory
-from warehouse_core.items import ItemSpec
-from warehouse_core.layout import Layout, Station, StorageLocation
-from warehouse_core.occupancy import GridFrame
-from warehouse_core.operations import ManifestEvent, OpsConfig, ParcelEvent, WarehouseOps
-from warehouse_core.orders import Order, OrderLine
-from warehouse_core.shipping import ShippingDesk, TrackingEvent
-from warehouse_core.slotting import abc_classes, rack_turnover
+from warehouse_core.maps.grid import Grid
+from warehouse_core.maps.layout import Layout, Station, StorageLocation
+from warehouse_core.maps.occupancy import GridFrame
+from warehouse_core.ops.boxes import Box, load_boxes
+from warehouse_core.ops.consolidation import Parcel
+from warehouse_core.ops.inventory import Inventory
+from warehouse_core.ops.items import ItemSpec
+from warehouse_core.ops.operations import ManifestEvent, OpsConfig, ParcelEvent, WarehouseOps
+from warehouse_core.ops.orders import Order, OrderLine
+from warehouse_core.ops.shipping import ShippingDesk, TrackingEvent
+from warehouse_core.ops.slotting import abc_classes, rack_turnover
 
 CATALOGUE = Path(__file__).resolve().parents[3] / "config" / "boxes.yaml"
 

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from warehouse_core.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
-from warehouse_core.floor_sim import OP_PICK
-from warehouse_core.grid import Grid
-from warehouse_core.layout import load_layout
-from warehouse_core.station_queues import StationQueues
+from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.fleet.station_queues import StationQueues
+from warehouse_core.maps.grid import Grid
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.tasks import OP_PICK
 
 MAPS = Path(__file__).resolve().parents[3] / "maps"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_core.durable_ops import JournaledOps, task_from_json, task_to_json
 from warehouse_core.errors import InputError
-from warehouse_core.operations import (
+from warehouse_core.ops.durable_ops import JournaledOps, task_from_json, task_to_json
+from warehouse_core.ops.operations import (
     ORDER_COMPLETED,
     TASK_ACTIVE,
     TASK_ASSIGNED,
@@ -17,7 +17,7 @@ from warehouse_core.operations import (
     TASK_FAILED,
     OrderEvent,
 )
-from warehouse_core.store import SCHEMA_VERSION, StateStore
+from warehouse_core.ops.store import SCHEMA_VERSION, StateStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
 from test_operations import ops_with, order  # noqa: E402

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from warehouse_core.trajectory import Track, close_encounters, min_separation
+from warehouse_core.analysis.trajectory import Track, close_encounters, min_separation
 
 
 def test_crossing_between_samples_is_found():
@@ -37,7 +37,7 @@ def test_robot_that_stopped_reporting_is_no_obstacle():
 
 
 def test_a_long_gap_in_the_samples_is_not_judged_but_reported():
-    from warehouse_core.trajectory import sample_gaps
+    from warehouse_core.analysis.trajectory import sample_gaps
 
     # both robots stand still, then (after a 30 s hole in the data) stand somewhere else:
     # a straight line across the hole would make them cross each other

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warehouse_core.waypoint_window import WaypointWindow
+from warehouse_core.robot.waypoint_window import WaypointWindow
 
 PLACEHOLDER = "driven"
 

@@ -3,7 +3,7 @@
 * Service ``/submit_order`` (SubmitOrder): validates against catalogue and stock, accepts or
   refuses with a reason (never silently drops).
 * Every ``allocation_period`` it turns pending order lines into rack visits and assigns them
-  to idle robots (:class:`warehouse_core.operations.WarehouseOps`). With ``fleet_transport``
+  to idle robots (:class:`warehouse_core.ops.operations.WarehouseOps`). With ``fleet_transport``
   ``per_robot`` each task is an ``ExecuteTask`` action goal to ``/<robot>/execute_task`` and
   robot states come from ``/<robot>/state``; with ``batched`` the task on ``/tasks`` is the
   order to the robot (repeated every ``task_resend`` seconds until the robot answers on
@@ -25,7 +25,7 @@
   back to the pending pool, and the rack is left alone for ``rack_retry_after`` seconds.
 * With ``state_store`` (a file; ``./warehouse run`` puts ``state.db`` in the run directory)
   every accepted order and every task change is written to the durable store
-  (:mod:`warehouse_core.store`) before it is acknowledged or sent; a restarted allocator
+  (:mod:`warehouse_core.ops.store`) before it is acknowledged or sent; a restarted allocator
   reloads it, re-publishes the current order and task states and repeats the tasks in flight
   to their robots, which answer with where they are (batched transport).
 """
@@ -41,17 +41,17 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header, String
 
-from warehouse_core import operations
-from warehouse_core.boxes import load_boxes
-from warehouse_core.durable_ops import JournaledOps
 from warehouse_core.errors import InputError
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.items import seeded_item_specs
-from warehouse_core.layout import load_layout
-from warehouse_core.shipping import ShippingDesk
-from warehouse_core.shipping import TrackingEvent as TrackingEventCore
-from warehouse_core.silence import SilenceWatch
-from warehouse_core.store import StateStore
+from warehouse_core.fleet.silence import SilenceWatch
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops import operations
+from warehouse_core.ops.boxes import load_boxes
+from warehouse_core.ops.durable_ops import JournaledOps
+from warehouse_core.ops.inventory import load_catalogue
+from warehouse_core.ops.items import seeded_item_specs
+from warehouse_core.ops.shipping import ShippingDesk
+from warehouse_core.ops.shipping import TrackingEvent as TrackingEventCore
+from warehouse_core.ops.store import StateStore
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     DemandForecast,

@@ -23,7 +23,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from warehouse_core.analysis.bag_source import BagSource
-from warehouse_core.bagio import interfaces_msg_dir
+from warehouse_core.analysis.bagio import interfaces_msg_dir
 from warehouse_nodes import conversions as conv
 
 CLOCK_PERIOD_S = 0.01  # wall seconds between /clock messages while waiting for the next message

@@ -19,9 +19,9 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
-from warehouse_core.orders import DemandModel, Order
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops.inventory import load_catalogue
+from warehouse_core.ops.orders import DemandModel, Order
 from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import conversions as conv
 

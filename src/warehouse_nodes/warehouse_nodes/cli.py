@@ -58,7 +58,7 @@ def _run(argv: list[str]) -> int:
     a = p.parse_args(argv)
     scenario = None
     if a.scenario:
-        from warehouse_core.scenario import load_scenario
+        from warehouse_core.sim.scenario import load_scenario
         scenario = load_scenario((root / a.scenario).resolve())
     sc = scenario
     a.robots = _first(a.robots, sc and sc.robots, 20)
@@ -141,7 +141,7 @@ def _analyze(argv: list[str]) -> int:
     if not a.min_distance > 0:
         p.error("--min-distance must be positive")
     from warehouse_core.analysis.analyze import AnalyzeOptions, analyze_bag, summary
-    from warehouse_core.bagio import interfaces_msg_dir
+    from warehouse_core.analysis.bagio import interfaces_msg_dir
     bag = Path(a.bag).resolve()
     out = Path(a.out).resolve() if a.out else bag.parent / "analysis"
     opts = AnalyzeOptions(bag, out, a.min_distance, (root / a.map).resolve() if a.map else None,
@@ -195,7 +195,7 @@ def _reallocate(a, bag: Path, root: Path) -> int:
 
     from warehouse_core.analysis import fleet_kpis, whatif
     from warehouse_core.analysis.analyze import read_bag
-    from warehouse_core.bagio import interfaces_msg_dir
+    from warehouse_core.analysis.bagio import interfaces_msg_dir
     warn = (lambda text: None) if a.quiet else (lambda text: print(f"warning: {text}", file=sys.stderr))
     got = read_bag(bag, [interfaces_msg_dir(root)], warn, progress=not a.quiet)
     if not got.record.orders:

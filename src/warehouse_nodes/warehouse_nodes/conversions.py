@@ -12,11 +12,13 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from warehouse_core import execution, floor_sim, operations, shipping
 from warehouse_core.errors import InputError
-from warehouse_core.grid import Coord
-from warehouse_core.layout import Layout
-from warehouse_core.orders import Order, OrderLine
+from warehouse_core.fleet import execution
+from warehouse_core.maps.grid import Coord
+from warehouse_core.maps.layout import Layout
+from warehouse_core.ops import operations, shipping
+from warehouse_core.ops.orders import Order, OrderLine
+from warehouse_core.sim import floor_sim
 from warehouse_interfaces.msg import (
     DemandForecast,
     DriveCommand,
@@ -247,7 +249,7 @@ def task_event_to_msg(ev: operations.TaskEvent) -> TaskStatus:
 
 # -- paths -------------------------------------------------------------------------------
 def segment_to_msg(layout: Layout, seg, start_step: int, step_duration: float, now: float) -> TimedPath:
-    """A :class:`warehouse_core.fleet_planner.Segment` as a ``TimedPath`` (``first_index`` set)."""
+    """A :class:`warehouse_core.fleet.fleet_planner.Segment` as a ``TimedPath`` (``first_index`` set)."""
     xs, ys = layout.frame.cells_to_world([c[0] for c in seg.cells], [c[1] for c in seg.cells])
     wps = []
     for k, c in enumerate(seg.cells):

@@ -8,7 +8,7 @@ waypoint reached, ``plan_id``, mode). Chosen by the ``drive_backend`` parameter:
 * ``floor_sim``: the floor simulator moves the base; waypoints go out on ``/sim/drive``, the
   state comes back on ``/sim/fleet_state``.
 * ``gazebo``: a cmd_vel/odom base (Gazebo's diff drive, or a real differential-drive base):
-  :class:`warehouse_core.path_tracker.PathTracker` runs at ``control_rate`` on the node clock
+  :class:`warehouse_core.robot.path_tracker.PathTracker` runs at ``control_rate`` on the node clock
   (sim time under Gazebo), reads ``odom_topic`` (nav_msgs/Odometry in the base's odom frame),
   writes ``cmd_vel_topic`` (Twist, or TwistStamped with ``cmd_vel_stamped``). The odom pose
   is put into ``map`` with the fixed ``map_to_odom`` offset (the spawn pose); on a real robot a
@@ -30,7 +30,7 @@ from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 
 from warehouse_core.errors import InputError
-from warehouse_core.path_tracker import PathTracker, TrackerConfig, TrackWaypoint, wrap
+from warehouse_core.robot.path_tracker import PathTracker, TrackerConfig, TrackWaypoint, wrap
 from warehouse_interfaces.msg import DriveCommand, FleetState, RobotState, TimedPath
 from warehouse_nodes import conversions as conv
 

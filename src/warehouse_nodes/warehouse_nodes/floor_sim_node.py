@@ -1,6 +1,6 @@
 """Floor simulator node: kinematic robots and racks, and the ``/clock`` of the whole graph.
 
-It steps :class:`warehouse_core.floor_sim.FloorSim` on a wall-clock timer, ``tick`` simulated
+It steps :class:`warehouse_core.sim.floor_sim.FloorSim` on a wall-clock timer, ``tick`` simulated
 seconds per step, as fast as ``real_time_factor`` allows, and publishes ``/clock`` and the
 batched ``/sim/fleet_state``. Robot nodes drive their simulated base through
 ``/sim/drive`` (DriveCommand), as they would drive Gazebo or a real base through cmd_vel.
@@ -33,9 +33,9 @@ lift that fails (a jammed rack, or none on the cell) or a drop that fails (the c
 announced there too: ``{"event": "lift_failed" | "drop_failed", "robot", "rack", "waypoint",
 "time"}``.
 
-Scenario faults (``scenario_faults``, JSON from :func:`warehouse_core.scenario.faults_to_json`):
+Scenario faults (``scenario_faults``, JSON from :func:`warehouse_core.sim.scenario.faults_to_json`):
 robot failures, stuck robots, obstacles on cells, jammed racks and the towing of robots whose
-node went silent, applied by :class:`warehouse_core.fault_injection.FloorFaults` and announced on
+node went silent, applied by :class:`warehouse_core.sim.fault_injection.FloorFaults` and announced on
 ``/sim/faults`` (std_msgs/String, JSON, latched).
 """
 
@@ -52,11 +52,11 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Header, String
 
 from warehouse_core.errors import InputError
-from warehouse_core.fault_injection import FloorFaults
-from warehouse_core.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
-from warehouse_core.scenario import faults_from_json
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops.inventory import load_catalogue
+from warehouse_core.sim.fault_injection import FloorFaults
+from warehouse_core.sim.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
+from warehouse_core.sim.scenario import faults_from_json
 from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetRelease, FleetState, Task, TaskStep
 from warehouse_interfaces.srv import FailRobot
 from warehouse_nodes import conversions as conv

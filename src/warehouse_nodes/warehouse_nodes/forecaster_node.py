@@ -2,7 +2,7 @@
 
 Reads the order history (seeded from the catalogue popularity, the same catalogue as the
 allocator: layout, seed, SKU count; or ``demand_history_csv``), forecasts every SKU with
-:mod:`warehouse_core.forecast` and publishes, both latched (reliable, transient local) so a late
+:mod:`warehouse_core.ops.forecast` and publishes, both latched (reliable, transient local) so a late
 subscriber still gets them:
 
 * ``/forecast/demand`` (``DemandForecast``): forecast units per SKU and period; the task
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from warehouse_core import forecast
 from warehouse_core.errors import InputError
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops import forecast
+from warehouse_core.ops.inventory import load_catalogue
 from warehouse_interfaces.msg import DemandForecast
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.params import declare_config

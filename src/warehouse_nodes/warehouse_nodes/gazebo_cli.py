@@ -4,7 +4,7 @@
 
 Writes ``DIR/warehouse.sdf``, ``DIR/models/amr/{model.config,model.sdf}``,
 ``DIR/bridge/robot_<i>.yaml`` and ``DIR/spawn_poses.yaml`` (see
-:mod:`warehouse_core.gazebo_world`). The robots start where the floor simulator would put
+:mod:`warehouse_core.sim.gazebo_world`). The robots start where the floor simulator would put
 them: :func:`warehouse_nodes.floor_sim_node.start_cells` over the racks of the run's
 catalogue, with the seed of ``config/warehouse.yaml`` (or ``--seed``).
 """
@@ -35,9 +35,9 @@ def _path(value: str, root: Path) -> Path:
 
 
 def _world(argv: list[str]) -> int:
-    from warehouse_core.gazebo_world import DISTRO_CMD_VEL, amr_spec_from_config, write_gazebo_files
-    from warehouse_core.inventory import load_catalogue
-    from warehouse_core.layout import load_layout
+    from warehouse_core.maps.layout import load_layout
+    from warehouse_core.ops.inventory import load_catalogue
+    from warehouse_core.sim.gazebo_world import DISTRO_CMD_VEL, amr_spec_from_config, write_gazebo_files
 
     root = _root()
     p = argparse.ArgumentParser(

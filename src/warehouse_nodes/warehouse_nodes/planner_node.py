@@ -2,7 +2,7 @@
 
 Every robot has one continuous timed path. Every ``planning_period`` the planner extends all
 paths until they reach ``window_steps`` ahead of now (guided lifelong PIBT,
-:mod:`warehouse_core.fleet_planner`), publishes each robot's new waypoints on
+:mod:`warehouse_core.fleet.fleet_planner`), publishes each robot's new waypoints on
 ``/<robot>/path`` (``TimedPath`` segments, ``first_index`` > 0 after the first) and all of
 them batched on ``/fleet/plan``, then publishes how far every robot may drive on
 ``/fleet/release``: a robot enters a cell only after the robots planned through it before
@@ -17,7 +17,7 @@ new paths (a higher plan id, from index 0) around its cells. When the simulator 
 ``/planner/status`` (std_msgs/String, latched) says ``plan_repairs=N robot_failures=M
 lag_repairs=L freeze_timeouts=T deadlocks=D unresolved_deadlocks=U``.
 
-Watchdog (:mod:`warehouse_core.deadlock_watch`): a robot with a task and no progress for
+Watchdog (:mod:`warehouse_core.fleet.deadlock_watch`): a robot with a task and no progress for
 ``deadlock_after`` simulated seconds, whose wait-for chain does not end at a robot at work, is
 a deadlock: recorded on ``/planner/deadlocks`` (std_msgs/String, JSON, latched: the chain,
 cycle or not, the reason; later ``{"event": "resolved"}``) and resolved by putting the chain's
@@ -26,7 +26,7 @@ robots first in priority, or where that cannot help (a cycle, a stuck base, a se
 first (at most one such re-plan per ``deadlock_after``, all open chains first). A robot without
 progress for ``boost_after`` seconds goes first in priority before it gets that far. Scenario faults
 (``scenario_faults``): ``link_fault`` delays and drops robot states and releases
-(:mod:`warehouse_core.link_faults`); obstacles announced on ``/sim/faults`` are planned around.
+(:mod:`warehouse_core.sim.link_faults`); obstacles announced on ``/sim/faults`` are planned around.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from rclpy.node import Node
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
-from warehouse_core.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
-from warehouse_core.execution import WaitTracker
-from warehouse_core.fleet_planner import FleetPlanner, StepGoal
-from warehouse_core.layout import load_layout
-from warehouse_core.link_faults import LinkFaults
-from warehouse_core.scenario import faults_from_json
-from warehouse_core.silence import SilenceWatch
+from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
+from warehouse_core.fleet.execution import WaitTracker
+from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.fleet.silence import SilenceWatch
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.sim.link_faults import LinkFaults
+from warehouse_core.sim.scenario import faults_from_json
 from warehouse_interfaces.msg import (
     FleetPlan,
     FleetRelease,

@@ -39,8 +39,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
 
-from warehouse_core.task_progress import TaskProgress
-from warehouse_core.waypoint_window import WaypointWindow
+from warehouse_core.robot.task_progress import TaskProgress
+from warehouse_core.robot.waypoint_window import WaypointWindow
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     FleetRelease,

@@ -30,13 +30,13 @@ from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
-from warehouse_core import bagio, trajectory
-from warehouse_core.bagio import interfaces_msg_dir
+from warehouse_core.analysis import bagio, trajectory
+from warehouse_core.analysis.bagio import interfaces_msg_dir
+from warehouse_core.analysis.metrics import PackagingTally, RunRecord, operations_kpis, order_kpis
 from warehouse_core.errors import InputError
-from warehouse_core.layout import load_layout
-from warehouse_core.metrics import PackagingTally, RunRecord, operations_kpis, order_kpis
-from warehouse_core.progress_watch import ProgressWatch
-from warehouse_core.scenario import Scenario
+from warehouse_core.fleet.progress_watch import ProgressWatch
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.sim.scenario import Scenario
 from warehouse_interfaces.msg import (
     DemandForecast,
     FleetPlan,

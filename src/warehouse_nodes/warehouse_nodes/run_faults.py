@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from warehouse_core.scenario import Scenario, faults_to_json
+from warehouse_core.sim.scenario import Scenario, faults_to_json
 
 FAULTS_TOPIC = "/sim/faults"
 EVENTS_TOPIC = "/sim/events"

@@ -1,7 +1,7 @@
 """Process supervision for ``./warehouse run``: a central node that dies is started again.
 
 Like launch's ``respawn=True``: the allocator and the order source keep their state in the
-run's durable store (:mod:`warehouse_core.store`), so a new process resumes where the dead one
+run's durable store (:mod:`warehouse_core.ops.store`), so a new process resumes where the dead one
 stopped. The simulator, the planner and the robot containers are not restarted (their state is
 not durable): their death ends the run with an error, as before. Every restart is counted
 (``node_restarts`` in ``report.json``); each start is marked in the node's log.

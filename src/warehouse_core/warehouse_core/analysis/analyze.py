@@ -25,8 +25,8 @@ import yaml
 from warehouse_core.analysis import fleet_kpis as kpis
 from warehouse_core.analysis import html_report, plots
 from warehouse_core.analysis.bag_source import ODOMETRY, BagSource, StampChooser, odometry_pose, stamp_ns
+from warehouse_core.analysis.bagio import FLEET_STATE, FLEET_STATE_TOPIC
 from warehouse_core.analysis.fleet_record import OCCUPANCY_GRID, OWN_TOPICS, FleetRecord, MapImage
-from warehouse_core.bagio import FLEET_STATE, FLEET_STATE_TOPIC
 from warehouse_core.errors import InputError
 
 
@@ -83,12 +83,12 @@ def load_map(path: Path) -> MapImage:
         raise InputError(str(path), f"cannot read map: {exc}",
                          fix="pass a layout or Nav2 map YAML with --map") from None
     if isinstance(doc, dict) and "image" in doc:
-        from warehouse_core.occupancy import load_occupancy_map
+        from warehouse_core.maps.occupancy import load_occupancy_map
         m = load_occupancy_map(path)
         ox, oy = float(m.origin[0]), float(m.origin[1])
         extent = (ox, ox + m.width * m.resolution, oy, oy + m.height * m.resolution)
         return MapImage((~m.free).astype(float), extent, str(path))
-    from warehouse_core.layout import load_layout
+    from warehouse_core.maps.layout import load_layout
     lay = load_layout(path)
     f, free = lay.frame, lay.grid.free
     h, w = free.shape

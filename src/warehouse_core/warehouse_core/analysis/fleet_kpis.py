@@ -4,11 +4,11 @@
   path; ``idle_fraction`` is the share of observed time in which the robot moved slower than
   ``idle_speed`` (stretches longer than ``max_gap`` without a sample are not observed);
   ``mean_speed_mps`` is distance over the time from the first to the last sample.
-* Close encounters: :func:`warehouse_core.trajectory.close_encounters` (positions interpolated
+* Close encounters: :func:`warehouse_core.analysis.trajectory.close_encounters` (positions interpolated
   between samples, gaps not judged), run window by window so that memory stays bounded on
   long recordings of large fleets; spans cut by a window boundary are joined again.
 * Tasks and orders (when the bag has our event topics): completed tasks, throughput, task and
-  order cycle-time percentiles, and the run KPIs of :mod:`warehouse_core.metrics`.
+  order cycle-time percentiles, and the run KPIs of :mod:`warehouse_core.analysis.metrics`.
 * Waits (when the bag has ``/fleet/waits``): per robot, seconds waiting by cause.
 """
 
@@ -21,9 +21,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from warehouse_core.analysis.fleet_record import FleetRecord
-from warehouse_core.metrics import operations_kpis, order_kpis, percentile
-from warehouse_core.operations import TASK_DONE
-from warehouse_core.trajectory import Encounter, Track, close_encounters, sample_gaps
+from warehouse_core.analysis.metrics import operations_kpis, order_kpis, percentile
+from warehouse_core.analysis.trajectory import Encounter, Track, close_encounters, sample_gaps
+from warehouse_core.ops.operations import TASK_DONE
 
 CELLS_PER_WINDOW = 1_000_000  # resampled (time x robot) cells judged at once
 

@@ -2,7 +2,7 @@
 
 :class:`FleetRecord` takes deserialised messages (see :mod:`.bag_source`) and keeps only what
 the analysis needs: per robot the odometry samples as packed float arrays (24 bytes a sample,
-whatever the message size), the task and order events in a :class:`~warehouse_core.metrics.RunRecord`,
+whatever the message size), the task and order events in a :class:`~warehouse_core.analysis.metrics.RunRecord`,
 task start and end per robot, wait spans with their cause from ``/fleet/waits``, the recorded
 orders (for a what-if re-run) and the last occupancy grid seen (the map). Times are seconds
 since the start of the bag.
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warehouse_core.bagio import robot_name_from_topic
-from warehouse_core.floor_sim import OP_PICK
-from warehouse_core.metrics import RunRecord
-from warehouse_core.operations import TYPE_CHARGE
-from warehouse_core.trajectory import Track
+from warehouse_core.analysis.bagio import robot_name_from_topic
+from warehouse_core.analysis.metrics import RunRecord
+from warehouse_core.analysis.trajectory import Track
+from warehouse_core.ops.operations import TYPE_CHARGE
+from warehouse_core.tasks import OP_PICK
 
 WAIT_ROBOT, WAIT_SCHEDULE, WAIT_PLANNING = 1, 2, 3  # WaitStatus.KIND_*
 WAIT_CAUSES = {WAIT_ROBOT: "robot", WAIT_SCHEDULE: "schedule", WAIT_PLANNING: "planning"}

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from warehouse_core.analysis.fleet_record import MapImage  # noqa: E402
 from warehouse_core.analysis.plots import bounds  # noqa: E402
-from warehouse_core.trajectory import Track  # noqa: E402
+from warehouse_core.analysis.trajectory import Track  # noqa: E402
 
 REPLAY_POINT_BUDGET = 400_000  # robot positions embedded in the page
 ABSENT = -2**31 + 1

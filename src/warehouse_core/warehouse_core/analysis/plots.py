@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
 from warehouse_core.analysis.fleet_record import MapImage  # noqa: E402
-from warehouse_core.trajectory import Encounter, Track  # noqa: E402
+from warehouse_core.analysis.trajectory import Encounter, Track  # noqa: E402
 
 MAX_POINTS_PER_TRACK = 2000
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.bagio import BagWriter, typestore_with
+from warehouse_core.analysis.bagio import BagWriter, typestore_with
 
 ODOMETRY = "nav_msgs/msg/Odometry"
 _MARK_X, _MARK_Y, _MARK_SEC, _MARK_NSEC = 1234.56789, -9876.54321, 0x5A5A5A5A, 0x3C3C3C3C

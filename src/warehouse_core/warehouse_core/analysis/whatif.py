@@ -1,12 +1,12 @@
 """What-if: re-run our allocator and planner on a bag's recorded orders, without ROS.
 
-The same core objects the nodes run (:class:`~warehouse_core.operations.WarehouseOps` for
-allocation, :class:`~warehouse_core.fleet_planner.FleetPlanner` for lifelong MAPF and release
-gating, :class:`~warehouse_core.floor_sim.FloorSim` for the kinematic floor and
-:class:`~warehouse_core.task_progress.TaskProgress` for step completion) are stepped in one
+The same core objects the nodes run (:class:`~warehouse_core.ops.operations.WarehouseOps` for
+allocation, :class:`~warehouse_core.fleet.fleet_planner.FleetPlanner` for lifelong MAPF and release
+gating, :class:`~warehouse_core.sim.floor_sim.FloorSim` for the kinematic floor and
+:class:`~warehouse_core.robot.task_progress.TaskProgress` for step completion) are stepped in one
 loop: the recorded orders arrive at their recorded creation times, the robots start where the
 bag's odometry first saw them, and the run lasts as long as the bag. The KPIs come from the
-same :mod:`warehouse_core.metrics` functions as a live run's report, so they compare with the
+same :mod:`warehouse_core.analysis.metrics` functions as a live run's report, so they compare with the
 KPIs the analysis computes from the bag's events. The loop is deterministic: message delays,
 stale robots and faults of the live graph are not modelled.
 """
@@ -19,17 +19,17 @@ from pathlib import Path
 
 import yaml
 
-from warehouse_core import operations
 from warehouse_core.analysis.fleet_record import RecordedOrder
+from warehouse_core.analysis.metrics import RunRecord, operations_kpis, order_kpis
 from warehouse_core.errors import InputError
-from warehouse_core.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
-from warehouse_core.floor_sim import Battery, FloorSim, Kinematics, Waypoint
-from warehouse_core.grid import Coord
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
-from warehouse_core.metrics import RunRecord, operations_kpis, order_kpis
-from warehouse_core.orders import Order, OrderLine
-from warehouse_core.task_progress import TaskProgress
+from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.maps.grid import Coord
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops import operations
+from warehouse_core.ops.inventory import load_catalogue
+from warehouse_core.ops.orders import Order, OrderLine
+from warehouse_core.robot.task_progress import TaskProgress
+from warehouse_core.sim.floor_sim import Battery, FloorSim, Kinematics, Waypoint
 
 COMPARED = ("orders_completed", "order_lines_picked", "throughput_lines_per_hour", "mean_order_cycle_s",
             "p95_order_cycle_s", "rack_visits", "picks_per_rack_visit", "robot_utilization",

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path as FilePath
 
 from warehouse_core.errors import InputError
-from warehouse_core.grid import load_movingai_map, load_movingai_scen
 from warehouse_core.mapf.lacam import solve_lacam
 from warehouse_core.mapf.metrics import lower_bound, makespan, sum_of_costs
 from warehouse_core.mapf.pibt import solve_pibt
 from warehouse_core.mapf.types import Solution
 from warehouse_core.mapf.validate import validate_solution
+from warehouse_core.maps.grid import load_movingai_map, load_movingai_scen
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from warehouse_core.grid import Grid
+from warehouse_core.maps.grid import Grid
 
 __all__ = ["DistanceOracle", "GuidanceConfig", "GuidedGraph", "crisscross_costs"]
 

@@ -41,7 +41,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from warehouse_core.grid import Coord, Grid
 from warehouse_core.mapf.lns import LnsRefiner, configs_to_vid_paths
 from warehouse_core.mapf.pibt import (
     Graph,
@@ -55,6 +54,7 @@ from warehouse_core.mapf.prioritized import plan_all
 from warehouse_core.mapf.repair import RepairRefiner, repair_plan, restore_paths
 from warehouse_core.mapf.scatter import GuidePaths
 from warehouse_core.mapf.types import Solution
+from warehouse_core.maps.grid import Coord, Grid
 
 RESTART_RATE = 0.001
 LNS_STALL = 1000

@@ -17,7 +17,7 @@ class), a dwell counter and a priority. Rules of one step:
   but never a *rotation* (a cycle of followers a->b->c->a): when agent ``x`` considers the
   cell of agent ``y``, ``y``'s chain of decided moves is walked; if it returns to ``x`` the
   move is refused. Without rotations the cell-visit dependency graph of the plan is acyclic,
-  which is what :class:`warehouse_core.execution.TrafficController` needs to execute it under
+  which is what :class:`warehouse_core.fleet.execution.TrafficController` needs to execute it under
   any delays;
 * a loaded agent (carrying a rack) never enters a storage cell other than its goal;
 * a dwelling agent (doing an operation at its cell for ``k`` more steps) stays and cannot be
@@ -44,9 +44,9 @@ from typing import Protocol
 
 import numpy as np
 
-from warehouse_core.grid import Grid
 from warehouse_core.mapf.guidance import NO_GUIDANCE, DistanceOracle, GuidanceConfig, GuidedGraph
 from warehouse_core.mapf.swap import make_swap_partner
+from warehouse_core.maps.grid import Grid
 
 __all__ = ["Arrival", "Goal", "LifelongPibt", "LifelongStats", "RandomGoals", "StepResult",
            "TaskSource", "WarehouseTasks", "NO_GUIDANCE", "GuidanceConfig", "summarize",
@@ -488,7 +488,7 @@ class _Job:
 
 
 class WarehouseTasks:
-    """Goods-to-person tasks on a :class:`~warehouse_core.layout.Layout`.
+    """Goods-to-person tasks on a :class:`~warehouse_core.maps.layout.Layout`.
 
     A task: go to a rack's storage cell (unloaded; lift, ``lift`` steps), carry it to a
     station's pick cell (loaded; pick, ``pick`` steps), return it to a free storage cell

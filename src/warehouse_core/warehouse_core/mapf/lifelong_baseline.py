@@ -30,7 +30,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from warehouse_core.grid import Grid
 from warehouse_core.mapf.guidance import NO_GUIDANCE, DistanceOracle, GuidanceConfig, GuidedGraph
 from warehouse_core.mapf.lifelong import (
     Goal,
@@ -40,6 +39,7 @@ from warehouse_core.mapf.lifelong import (
     advance_goals,
     run_planner,
 )
+from warehouse_core.maps.grid import Grid
 
 __all__ = ["WindowedPP"]
 

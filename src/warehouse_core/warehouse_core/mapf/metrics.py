@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from warehouse_core.grid import Coord, Grid
+from warehouse_core.maps.grid import Coord, Grid
 
 
 def arrival_time(path: Sequence[Sequence[int]], goal: Coord) -> int:

@@ -27,9 +27,9 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
-from warehouse_core.grid import Coord, Grid, Path
 from warehouse_core.mapf.swap import make_swap_partner
 from warehouse_core.mapf.types import Solution
+from warehouse_core.maps.grid import Coord, Grid, Path
 
 # Python list rows of the distance table when the table is at most this many entries.
 _LIST_ROWS_MAX = 12_000_000

@@ -4,8 +4,8 @@
 * Inside the solvers a cell is a *vertex id*: the index of the cell among the free cells of the
   grid in row-major order (see :class:`warehouse_core.mapf.pibt.Graph`). A ``Config`` is the tuple
   of every agent's vertex id at one time step.
-* At the API boundary cells are :data:`~warehouse_core.grid.Coord` ``(x, y)`` = ``(column, row)``
-  and a solution is one :data:`~warehouse_core.grid.Path` per agent (one cell per time step,
+* At the API boundary cells are :data:`~warehouse_core.maps.grid.Coord` ``(x, y)`` = ``(column, row)``
+  and a solution is one :data:`~warehouse_core.maps.grid.Path` per agent (one cell per time step,
   from its start to its goal; an agent stays at its goal after its path ends).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from warehouse_core.grid import Coord, Path
+from warehouse_core.maps.grid import Coord, Path
 
 Config = tuple[int, ...]
 """One vertex id per agent at one time step."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from warehouse_core.grid import Coord, Grid
+from warehouse_core.maps.grid import Coord, Grid
 
 MAX_REPORTED = 20
 

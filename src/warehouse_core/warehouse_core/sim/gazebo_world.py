@@ -47,8 +47,8 @@ import numpy as np
 import yaml
 
 from warehouse_core.errors import InputError
-from warehouse_core.grid import Coord
-from warehouse_core.layout import Layout
+from warehouse_core.maps.grid import Coord
+from warehouse_core.maps.layout import Layout
 
 __all__ = [
     "AmrSpec",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warehouse_core.operations import (
+from warehouse_core.ops.operations import (
     ORDER_ACCEPTED,
     ORDER_COMPLETED,
     ORDER_REJECTED,

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from warehouse_core.scenario import Fault
+from warehouse_core.sim.scenario import Fault
 
 
 @dataclass

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from warehouse_core.grid import Coord
+from warehouse_core.maps.grid import Coord
 
 
 @dataclass

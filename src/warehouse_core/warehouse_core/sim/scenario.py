@@ -51,8 +51,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from warehouse_core.errors import InputError, read_yaml_file
-from warehouse_core.grid import Coord, Grid
-from warehouse_core.layout import _Checker
+from warehouse_core.maps.grid import Coord, Grid
+from warehouse_core.maps.layout import _Checker
 
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind -> (required keys, optional keys)
     "robot_fail": (("robot",), ()),

@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from warehouse_core.boxes import Box
-from warehouse_core.items import ItemSpec, orientations
+from warehouse_core.ops.boxes import Box
+from warehouse_core.ops.items import ItemSpec, orientations
 
 MM = 1000.0
 

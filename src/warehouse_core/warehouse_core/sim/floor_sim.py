@@ -15,9 +15,9 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from warehouse_core.grid import Coord
+from warehouse_core.maps.grid import Coord
+from warehouse_core.tasks import OP_CHARGE, OP_DROP, OP_LIFT, OP_NONE, OP_PICK
 
-OP_NONE, OP_LIFT, OP_DROP, OP_PICK, OP_CHARGE = 0, 1, 2, 3, 4
 MODE_IDLE, MODE_MOVING, MODE_WAITING, MODE_LIFTING, MODE_DROPPING, MODE_PICKING, \
     MODE_CHARGING, MODE_FAILED = range(8)
 _OP_MODE = {OP_LIFT: MODE_LIFTING, OP_DROP: MODE_DROPPING, OP_PICK: MODE_PICKING,

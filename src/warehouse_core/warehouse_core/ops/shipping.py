@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from warehouse_core.boxes import Box
-from warehouse_core.consolidation import Parcel
-from warehouse_core.items import ItemSpec
-from warehouse_core.orders import Order
-from warehouse_core.packing import Placement, pack_parcel
+from warehouse_core.ops.boxes import Box
+from warehouse_core.ops.consolidation import Parcel
+from warehouse_core.ops.items import ItemSpec
+from warehouse_core.ops.orders import Order
+from warehouse_core.ops.packing import Placement, pack_parcel
 
 TRACKING_STAGES = ("picked", "packed", "dispatched")
 
@@ -67,7 +67,7 @@ class TrackingEvent:
 
 @dataclass
 class ShippingDesk:
-    """Packs parcels with :func:`warehouse_core.packing.pack_parcel` (CP-SAT)."""
+    """Packs parcels with :func:`warehouse_core.ops.packing.pack_parcel` (CP-SAT)."""
 
     specs: dict[str, ItemSpec]
     boxes: list[Box]

@@ -4,7 +4,7 @@ Vocabulary (used across the core):
 
 * ``Coord`` is ``(x, y)`` = ``(column, row)`` with row 0 the *top* row, as in MovingAI files
   and in map images. World coordinates (metres) are a separate concern of
-  :mod:`warehouse_core.occupancy`.
+  :mod:`warehouse_core.maps.occupancy`.
 * A cell is also addressed by its flat index ``y * width + x`` (numpy-friendly).
 * ``Path`` is one cell per time step.
 """

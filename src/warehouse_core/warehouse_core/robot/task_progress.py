@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from warehouse_core.grid import Coord
+from warehouse_core.maps.grid import Coord
 
 
 @dataclass

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from warehouse_core.errors import InputError, read_yaml_file
-from warehouse_core.grid import Coord, Grid
+from warehouse_core.maps.grid import Coord, Grid
 
 __all__ = [
     "GridFrame",
@@ -365,7 +365,7 @@ def load_occupancy_map(yaml_path: str | Path) -> OccupancyMap:
     if not image_path.is_file():
         raise InputError(src, f"image file {image_path} does not exist", where="image",
                          fix="the image path is relative to the map YAML; check the name or regenerate "
-                             "the map (python -m warehouse_core.layout_gen)")
+                             "the map (python -m warehouse_core.maps.layout_gen)")
     if image_path.suffix.lower() not in (".pgm", ".pnm"):
         raise InputError(src, f"image {image_path.name} is not a PGM (only .pgm images are supported)",
                          where="image", fix="convert the image to PGM")

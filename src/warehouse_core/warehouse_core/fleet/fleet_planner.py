@@ -54,12 +54,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warehouse_core.execution import CommittedPath, TrafficController, WaitReason
-from warehouse_core.floor_sim import OP_DROP, OP_LIFT, OP_PICK
-from warehouse_core.grid import Coord, Grid
+from warehouse_core.fleet.execution import CommittedPath, TrafficController, WaitReason
+from warehouse_core.fleet.station_queues import StationQueues
 from warehouse_core.mapf.guidance import GuidanceConfig
 from warehouse_core.mapf.lifelong import Goal, LifelongPibt
-from warehouse_core.station_queues import StationQueues
+from warehouse_core.maps.grid import Coord, Grid
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
 
 PLAN_ID = 1  # the first plan id; every re-root (repair) uses the next one
 REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
@@ -126,7 +126,7 @@ class FleetPlanner:
         """``repair_lag_steps`` / ``repair_timeout_steps`` / ``max_lead_steps``: see the module
         docstring (0: off for the first two; negative: no lead bound). ``stations``: (pick cell,
         queue cells nearest first) of every station, for first-come-first-served lines
-        (:mod:`warehouse_core.station_queues`); with ``avoid_stations`` their pick and queue cells are
+        (:mod:`warehouse_core.fleet.station_queues`); with ``avoid_stations`` their pick and queue cells are
         costly for through traffic (robots heading elsewhere drove along the column of pick and
         queue cells and held up the lines)."""
         self.grid = grid  # the full map (cells blocked by failed robots are tracked apart)

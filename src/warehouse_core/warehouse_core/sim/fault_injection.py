@@ -2,7 +2,7 @@
 
 :class:`FloorFaults` takes the scenario faults the simulator executes (``robot_fail``,
 ``robot_stuck``, ``blocked_cell``, ``rack_jammed``, and the towing of a ``robot_silent``
-robot) and, each step, applies those that are due to a :class:`~warehouse_core.floor_sim.FloorSim`. It returns
+robot) and, each step, applies those that are due to a :class:`~warehouse_core.sim.floor_sim.FloorSim`. It returns
 announcements (JSON-able dicts, ``{"event": "fault_injected" | "fault_cleared", "kind", ...}``)
 for the node to publish, and robot failures for the node to handle like any other (towing,
 events). An obstacle (``blocked_cell``) is placed only once no robot stands on the cell or
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from warehouse_core.floor_sim import FloorSim
-from warehouse_core.scenario import Fault
+from warehouse_core.sim.floor_sim import FloorSim
+from warehouse_core.sim.scenario import Fault
 
 SIM_KINDS = ("robot_fail", "robot_stuck", "blocked_cell", "robot_silent", "rack_jammed")
 

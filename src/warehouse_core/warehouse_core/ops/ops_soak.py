@@ -1,4 +1,4 @@
-"""Allocator soak in-process: :class:`~warehouse_core.durable_ops.JournaledOps` driven for many
+"""Allocator soak in-process: :class:`~warehouse_core.ops.durable_ops.JournaledOps` driven for many
 simulated hours by seeded orders, with the Python heap it holds sampled as it goes (issue 8).
 
 No ROS, planner or floor: every rack visit takes a fixed time and then reports its steps done
@@ -17,13 +17,13 @@ import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse_core import operations
-from warehouse_core.durable_ops import JournaledOps
-from warehouse_core.inventory import load_catalogue
-from warehouse_core.layout import load_layout
-from warehouse_core.operations import OpsConfig
-from warehouse_core.orders import DemandModel
-from warehouse_core.store import StateStore
+from warehouse_core.maps.layout import load_layout
+from warehouse_core.ops import operations
+from warehouse_core.ops.durable_ops import JournaledOps
+from warehouse_core.ops.inventory import load_catalogue
+from warehouse_core.ops.operations import OpsConfig
+from warehouse_core.ops.orders import DemandModel
+from warehouse_core.ops.store import StateStore
 
 
 @dataclass

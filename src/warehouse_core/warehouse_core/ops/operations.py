@@ -8,7 +8,7 @@
   station, picks a return location, and assigns the visits to idle robots with a minimum-cost
   assignment over travel distances (``scipy.optimize.linear_sum_assignment``);
 * robots idle for ``park_after`` seconds go to wait under a fast-moving rack (forecast class A),
-  where the next visit to it will need them (:mod:`warehouse_core.parking`);
+  where the next visit to it will need them (:mod:`warehouse_core.ops.parking`);
 * ``step_done`` / ``task_finished`` follow execution (rack lifted, lines picked, rack dropped);
 * a rack a robot could not lift (``lift_failed``) is out of service for ``rack_retry_after``
   seconds: its visit's lines go back to the pending pool and are served from other racks
@@ -39,16 +39,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from warehouse_core.consolidation import Consolidator, Parcel
-from warehouse_core.floor_sim import OP_CHARGE, OP_DROP, OP_LIFT, OP_NONE, OP_PICK
-from warehouse_core.grid import Coord
-from warehouse_core.inventory import Inventory
-from warehouse_core.layout import Layout
-from warehouse_core.orders import Order, order_problem
-from warehouse_core.parking import choose_parking
-from warehouse_core.shipping import Manifest, ShippingDesk, TrackingEvent
-from warehouse_core.slotting import abc_classes, rack_turnover
-from warehouse_core.spacetime import DistanceCache
+from warehouse_core.maps.distances import DistanceCache
+from warehouse_core.maps.grid import Coord
+from warehouse_core.maps.layout import Layout
+from warehouse_core.ops.consolidation import Consolidator, Parcel
+from warehouse_core.ops.inventory import Inventory
+from warehouse_core.ops.orders import Order, order_problem
+from warehouse_core.ops.parking import choose_parking
+from warehouse_core.ops.shipping import Manifest, ShippingDesk, TrackingEvent
+from warehouse_core.ops.slotting import abc_classes, rack_turnover
+from warehouse_core.tasks import OP_CHARGE, OP_DROP, OP_LIFT, OP_NONE, OP_PICK
 
 ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED = range(4)
 TASK_QUEUED, TASK_ASSIGNED, TASK_ACTIVE, TASK_DONE, TASK_FAILED, TASK_CANCELLED = range(6)
@@ -444,7 +444,7 @@ class WarehouseOps:
 
     def _park_idle(self, now: float) -> list[Task]:
         """Robots idle for ``park_after`` seconds go to wait under a class-A rack at rest (a robot
-        under a rack takes its next visit; :mod:`warehouse_core.parking`). Class returns only: with
+        under a rack takes its next visit; :mod:`warehouse_core.ops.parking`). Class returns only: with
         random returns, or before the forecast is there, robots stay where they are."""
         cfg = self.config
         idle = set(self.idle_robots())

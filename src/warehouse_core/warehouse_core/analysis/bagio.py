@@ -13,7 +13,7 @@ from pathlib import Path
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from warehouse_core.trajectory import Track
+from warehouse_core.analysis.trajectory import Track
 
 ODOMETRY = "nav_msgs/msg/Odometry"
 

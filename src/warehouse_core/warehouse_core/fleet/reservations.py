@@ -7,7 +7,7 @@ on). Two rules keep every committed plan executable under arbitrary delays:
 * visits of different robots to one cell are at least one step apart ("no following"), so
   a robot never enters a cell in the step right after another left it; this forbids swaps
   and rotations, and makes the per-cell visit order a strict order in time;
-* the visit order per cell is the execution order (see :mod:`warehouse_core.execution`):
+* the visit order per cell is the execution order (see :mod:`warehouse_core.fleet.execution`):
   a robot may enter a cell only after every earlier visitor has left it.
 """
 

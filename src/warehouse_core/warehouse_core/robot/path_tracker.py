@@ -30,7 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from warehouse_core.waypoint_window import WaypointWindow
+from warehouse_core.robot.waypoint_window import WaypointWindow
 
 
 def wrap(a: float) -> float:

@@ -1,15 +1,15 @@
 """The allocator's decision state, written to the durable store before anything depends on it.
 
-:class:`JournaledOps` is :class:`~warehouse_core.operations.WarehouseOps` whose state changes
+:class:`JournaledOps` is :class:`~warehouse_core.ops.operations.WarehouseOps` whose state changes
 (accepting an order, creating a task, a step or task outcome, a robot fault, a recovered rack,
-a shipped parcel) each become one transaction in a :class:`~warehouse_core.store.StateStore`
+a shipped parcel) each become one transaction in a :class:`~warehouse_core.ops.store.StateStore`
 before the call returns, so before the node answers a submission or sends a task to a robot.
 :meth:`JournaledOps.recover` replays the journal into a fresh instance after a restart: the
 same orders, pending lines, tasks in flight, reservations and rack positions; new ids continue
 after the stored ones, so a task id is never reused (robots recognise a repeated task by its id
 and answer it again instead of doing it twice).
 
-Retired orders (completed and shipped, see :mod:`warehouse_core.operations`) are not kept in
+Retired orders (completed and shipped, see :mod:`warehouse_core.ops.operations`) are not kept in
 memory at all here: a repeated submission of one is recognised from its row in the store.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from warehouse_core import operations as ops_mod
-from warehouse_core.operations import (
+from warehouse_core.ops import operations as ops_mod
+from warehouse_core.ops.operations import (
     OrderEvent,
     OrderRecord,
     ParcelEvent,
@@ -28,8 +28,8 @@ from warehouse_core.operations import (
     TaskEvent,
     WarehouseOps,
 )
-from warehouse_core.orders import Order, OrderLine
-from warehouse_core.store import JournalEntry, OrderRow, StateStore, TaskRow
+from warehouse_core.ops.orders import Order, OrderLine
+from warehouse_core.ops.store import JournalEntry, OrderRow, StateStore, TaskRow
 
 
 def order_to_json(order: Order) -> dict:

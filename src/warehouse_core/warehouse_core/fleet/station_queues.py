@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from warehouse_core.grid import Coord, Grid
+from warehouse_core.maps.grid import Coord, Grid
 
 
 class StationQueues:

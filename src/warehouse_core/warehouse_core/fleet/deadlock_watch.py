@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from warehouse_core.execution import WaitStatus
+from warehouse_core.fleet.execution import WaitStatus
 
 RECENT_DEADLOCKS = 1000  # detections kept in memory (a long run has thousands; all are published)
 

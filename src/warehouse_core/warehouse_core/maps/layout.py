@@ -32,8 +32,8 @@ import numpy as np
 from scipy import ndimage
 
 from warehouse_core.errors import InputError, read_yaml_file
-from warehouse_core.grid import Coord, Grid, load_movingai_map
-from warehouse_core.occupancy import GridFrame, load_occupancy_map
+from warehouse_core.maps.grid import Coord, Grid, load_movingai_map
+from warehouse_core.maps.occupancy import GridFrame, load_occupancy_map
 
 __all__ = ["Aisle", "Charger", "Layout", "Station", "StorageLocation", "load_layout"]
 
@@ -208,7 +208,7 @@ def _load_grid(src: str, path: Path, header: dict) -> tuple[Grid, GridFrame, flo
     if not map_path.is_file():
         raise InputError(src, f"map file {map_path} does not exist", where="layout.map",
                          fix="the map path is relative to the layout file; check it or regenerate "
-                             "the maps (python -m warehouse_core.layout_gen)")
+                             "the maps (python -m warehouse_core.maps.layout_gen)")
     if map_path.suffix.lower() == ".map":
         grid = load_movingai_map(map_path)
         return grid, GridFrame(0.0, 0.0, cell_size, grid.height), cell_size

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from warehouse_core.errors import InputError
-from warehouse_core.inventory import csv_rows
+from warehouse_core.ops.inventory import csv_rows
 
 MODELS = ("seasonal_naive", "ets", "theta", "seasonal_es", "tsb", "auto")
 SMOOTH_MODELS = ("ets", "theta", "seasonal_es")

@@ -9,7 +9,7 @@ A robot may drive into the next cell of its path only when
    everything already released.
 
 Because visits of different robots to a cell are separated by at least one step (see
-:mod:`warehouse_core.reservations`), every dependency points to an earlier time step: the
+:mod:`warehouse_core.fleet.reservations`), every dependency points to an earlier time step: the
 dependency graph is acyclic, so delays make robots wait but never deadlock or collide.
 The traffic controller also explains every wait (who or what a robot waits for).
 """
@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from warehouse_core.reservations import ReservationTable
-from warehouse_core.spacetime import PlanResult
+from warehouse_core.fleet.reservations import ReservationTable
+from warehouse_core.fleet.spacetime import PlanResult
 
 
 @dataclass

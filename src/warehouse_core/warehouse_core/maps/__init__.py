@@ -1,0 +1,1 @@
+"""Grids, occupancy maps, layouts and their generation, distance tables."""

@@ -1,0 +1,2 @@
+"""Warehouse operations: orders, stock, allocation, charging, parking, consolidation, packing,
+shipping, forecasting, durable state."""

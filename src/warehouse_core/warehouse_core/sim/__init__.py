@@ -1,0 +1,1 @@
+"""The floor simulator, fault injection and fault scenarios, Gazebo worlds."""
