@@ -10,11 +10,11 @@ import numpy as np
 
 from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions, wait_chain
 from warehouse_core.fleet.execution import WaitStatus
-from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import FleetPlanner
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
-from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK, TaskStep
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
@@ -132,8 +132,8 @@ def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on
                 src = r.cell if r.cell in sim.racks else rng.choice(sorted(sim.racks))
                 st = layout.stations[k % len(layout.stations)]
                 k += 1
-                steps = [StepGoal(src, OP_LIFT, 2.0), StepGoal(st.pick_cell, OP_PICK, 4.0),
-                         StepGoal(rng.choice(free), OP_DROP, 2.0)]
+                steps = [TaskStep(src, OP_LIFT, 2.0), TaskStep(st.pick_cell, OP_PICK, 4.0),
+                         TaskStep(rng.choice(free), OP_DROP, 2.0)]
                 task_of[n] = f"T{k}"
                 fleet.request(n, f"T{k}", steps)
                 tasks[n] = TaskProgress([(g.cell, g.op) for g in steps])

@@ -11,10 +11,10 @@ so the planner runs without its lead bound here (``max_lead_steps=-1``), as it w
 import random
 from pathlib import Path
 
-from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import FleetPlanner
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.robot.task_progress import TaskProgress
-from warehouse_core.tasks import OP_PICK
+from warehouse_core.tasks import OP_PICK, TaskStep
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 ROBOTS = 14
@@ -64,7 +64,7 @@ def _run(seed: int, lag_steps: int, timeout_steps: int, stall_at: int, stall_for
                 del task[n]
             if n not in task and reached[n] < GOALS_EACH and not fleet.busy(n):
                 goal = goals[n][reached[n]]
-                fleet.request(n, f"{n}-{reached[n]}", [StepGoal(goal, OP_PICK, 1.0)])
+                fleet.request(n, f"{n}-{reached[n]}", [TaskStep(goal, OP_PICK, 1.0)])
                 task[n] = TaskProgress([(goal, OP_PICK)])
                 task[n].extend_path([], len(path[n]))
         for seg in fleet.plan(t):

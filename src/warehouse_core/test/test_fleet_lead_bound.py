@@ -12,12 +12,12 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from warehouse_core.fleet.fleet_planner import MAX_LEAD_STEPS, PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import MAX_LEAD_STEPS, PLAN_ID, FleetPlanner
 from warehouse_core.fleet.progress_watch import ProgressWatch
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
-from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK, TaskStep
 
 MAPS = Path(__file__).resolve().parents[3] / "maps"
 
@@ -31,7 +31,7 @@ def _frozen_robot_run(max_lead: int) -> tuple[FleetPlanner, int]:
     fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=0,
                          max_lead_steps=max_lead)
     for i, n in enumerate(starts):
-        fleet.request(n, f"T{n}", [StepGoal(aisle[-1 - i * 9], OP_PICK, 1.0)])
+        fleet.request(n, f"T{n}", [TaskStep(aisle[-1 - i * 9], OP_PICK, 1.0)])
     for t in range(1, 80):
         fleet.plan(t)
         for n, (idx, _why) in fleet.release_all(t).items():
@@ -92,8 +92,8 @@ def test_large_layout_stations_on_the_kinematic_floor_nobody_with_a_task_waits_a
                 src = rng.choice([s for s in racks if s.cell in sim.racks and s.cell not in taken])
                 dst = rng.choice([s for s in layout.storage if s.cell not in sim.racks and s.cell not in taken])
                 pick_s = 3.0 + 4.0 * rng.randint(1, 10)
-                steps = [StepGoal(src.cell, OP_LIFT, 2.0), StepGoal(st.pick_cell, OP_PICK, pick_s),
-                         StepGoal(dst.cell, OP_DROP, 2.0)]
+                steps = [TaskStep(src.cell, OP_LIFT, 2.0), TaskStep(st.pick_cell, OP_PICK, pick_s),
+                         TaskStep(dst.cell, OP_DROP, 2.0)]
                 fleet.request(n, f"T{tick}{n}", steps)
                 tasks[n] = TaskProgress([(s.cell, s.op) for s in steps])
                 tasks[n].extend_path([], len(paths[n]))

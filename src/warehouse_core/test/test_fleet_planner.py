@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
-from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK, TaskStep
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
@@ -50,8 +50,8 @@ def test_rack_visits_complete_under_delays_without_collisions():
                 src = under[0] if under else rng.choice([s for s in racks if s.cell in sim.racks])
                 dst = rng.choice([s for s in free_locs if s.cell not in sim.racks] or [here])
                 station = layout.stations[next(station_cycle) % len(layout.stations)]
-                steps = [StepGoal(src.cell, OP_LIFT, 2.0), StepGoal(station.pick_cell, OP_PICK, 4.0),
-                         StepGoal(dst.cell, OP_DROP, 2.0)]
+                steps = [TaskStep(src.cell, OP_LIFT, 2.0), TaskStep(station.pick_cell, OP_PICK, 4.0),
+                         TaskStep(dst.cell, OP_DROP, 2.0)]
                 fleet.request(n, f"T{tick}{n}", steps)
                 prog = TaskProgress([(s.cell, s.op) for s in steps])
                 prog.extend_path([], len(paths[n]))  # only waypoints planned from now on count
@@ -89,8 +89,8 @@ def test_a_robot_that_gives_up_its_task_gets_no_more_of_its_steps_and_takes_the_
     start = racks[0].cell
     fleet = FleetPlanner(layout.grid, layout.storage_mask, {"r0": start}, 1, 1.0, window=5, seed=1)
     station = layout.stations[0]
-    lift = StepGoal(racks[5].cell, OP_LIFT, 2.0)
-    fleet.request("r0", "T1", [lift, StepGoal(station.pick_cell, OP_PICK, 4.0), StepGoal(racks[0].cell, OP_DROP, 2.0)])
+    lift = TaskStep(racks[5].cell, OP_LIFT, 2.0)
+    fleet.request("r0", "T1", [lift, TaskStep(station.pick_cell, OP_PICK, 4.0), TaskStep(racks[0].cell, OP_DROP, 2.0)])
     ops, step = {}, 1
     while OP_LIFT not in [o for o, _ in ops.values()]:
         for seg in fleet.plan(step):
@@ -112,7 +112,7 @@ def test_a_robot_that_gives_up_its_task_gets_no_more_of_its_steps_and_takes_the_
         step += 1
     assert OP_PICK not in [o for o, _ in later.values()] and OP_DROP not in [o for o, _ in later.values()]
     assert not any(carried[5:])  # it carries nothing once the waypoints planned before are behind it
-    fleet.request("r0", "T2", [StepGoal(racks[1].cell, OP_LIFT, 2.0)])
+    fleet.request("r0", "T2", [TaskStep(racks[1].cell, OP_LIFT, 2.0)])
     assert fleet.busy("r0")
     for _ in range(200):
         for seg in fleet.plan(step):
@@ -134,7 +134,7 @@ def _first_entry(boost: str | None) -> str:
     free[0, 3] = True  # a side branch entering it at (3, 1)
     fleet = FleetPlanner(Grid(free), np.zeros_like(free), {"a": (2, 1), "b": (3, 0)}, 1, 1.0, window=3, seed=0)
     for n in ("a", "b"):
-        fleet.request(n, f"T-{n}", [StepGoal((7, 1), OP_PICK, 1.0)])
+        fleet.request(n, f"T-{n}", [TaskStep((7, 1), OP_PICK, 1.0)])
     if boost is not None:
         assert fleet.prioritize([boost, "nobody"]) == [boost]
     for seg in fleet.plan(1):

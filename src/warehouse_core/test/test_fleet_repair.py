@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import FleetPlanner
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
-from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK, TaskStep
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
@@ -26,8 +26,8 @@ def _task(layout, rng, here, rack_cells, free_cells, k):
     src = here if here in rack_cells else rng.choice(sorted(rack_cells))
     dst = rng.choice(sorted(free_cells)) if free_cells else src
     station = layout.stations[k % len(layout.stations)]
-    return [StepGoal(src, OP_LIFT, 2.0), StepGoal(station.pick_cell, OP_PICK, 4.0),
-            StepGoal(dst, OP_DROP, 2.0)]
+    return [TaskStep(src, OP_LIFT, 2.0), TaskStep(station.pick_cell, OP_PICK, 4.0),
+            TaskStep(dst, OP_DROP, 2.0)]
 
 
 def test_robot_fails_mid_path_others_keep_working_without_collisions():

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
 from warehouse_core.fleet.station_queues import StationQueues
 from warehouse_core.maps.grid import Grid
 from warehouse_core.maps.layout import load_layout
-from warehouse_core.tasks import OP_PICK
+from warehouse_core.tasks import OP_PICK, TaskStep
 
 MAPS = Path(__file__).resolve().parents[3] / "maps"
 
@@ -86,7 +86,7 @@ def test_fleet_planner_serves_a_station_first_come_first_served_and_lines_up_on_
     for t in range(1, 260):
         for k, n in enumerate(sorted(starts)):
             if t == 1 + 6 * k:
-                fleet.request(n, f"T{n}", [StepGoal(st.pick_cell, OP_PICK, 20.0)])
+                fleet.request(n, f"T{n}", [TaskStep(st.pick_cell, OP_PICK, 20.0)])
         for seg in fleet.plan(t):
             for op, _d in seg.ops.values():
                 if op == OP_PICK:

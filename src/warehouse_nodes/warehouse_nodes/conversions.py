@@ -12,6 +12,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from warehouse_core import tasks
 from warehouse_core.errors import InputError
 from warehouse_core.fleet import execution
 from warehouse_core.maps.grid import Coord
@@ -235,8 +236,8 @@ def task_to_msg(task: operations.Task) -> TaskMsg:
         created=to_time(task.created), deadline=to_time(task.deadline))
 
 
-def steps_from_msg(steps: list[TaskStep]) -> list[operations.Step]:
-    return [operations.Step((int(s.cell_x), int(s.cell_y)), int(s.op), float(s.duration))
+def steps_from_msg(steps: list[TaskStep]) -> list[tasks.TaskStep]:
+    return [tasks.TaskStep((int(s.cell_x), int(s.cell_y)), int(s.op), float(s.duration))
             for s in steps]
 
 

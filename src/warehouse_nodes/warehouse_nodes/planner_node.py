@@ -43,7 +43,7 @@ from visualization_msgs.msg import MarkerArray
 
 from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
 from warehouse_core.fleet.execution import WaitTracker
-from warehouse_core.fleet.fleet_planner import FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import FleetPlanner
 from warehouse_core.fleet.silence import SilenceWatch
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.sim.link_faults import LinkFaults
@@ -259,8 +259,7 @@ class PlannerNode(Node):
         for name, st in self.states.items():
             fleet.report_progress(name, st.plan_id, st.progress_index)
         for name, req in self.requests.items():
-            fleet.request(name, req.task_id, [StepGoal((s.cell_x, s.cell_y), int(s.op), float(s.duration))
-                                              for s in req.steps])
+            fleet.request(name, req.task_id, conv.steps_from_msg(req.steps))
         self.requests.clear()
         t0, c0 = time.perf_counter(), time.thread_time()
         segments = fleet.plan(step)

@@ -22,7 +22,7 @@ import yaml
 from warehouse_core.analysis.fleet_record import RecordedOrder
 from warehouse_core.analysis.metrics import RunRecord, operations_kpis, order_kpis
 from warehouse_core.errors import InputError
-from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner, StepGoal
+from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
 from warehouse_core.maps.grid import Coord
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops import operations
@@ -156,7 +156,7 @@ def simulate(cfg: WhatIfConfig, orders: list[RecordedOrder], first_positions: di
             for task in ops.assign(now):
                 pick = next((i for i, s in enumerate(task.steps) if s.op == operations.OP_PICK), -1)
                 rec.on_task(task.task_id, len(task.lines), pick, task.type == operations.TYPE_CHARGE)
-                fleet.request(task.robot, task.task_id, [StepGoal(s.cell, s.op, s.duration) for s in task.steps])
+                fleet.request(task.robot, task.task_id, list(task.steps))
                 prog = TaskProgress([(s.cell, s.op) for s in task.steps])
                 prog.extend_path([], len(paths[task.robot]))
                 running[task.robot] = (task.task_id, prog)

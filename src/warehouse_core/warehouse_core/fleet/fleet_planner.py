@@ -59,7 +59,7 @@ from warehouse_core.fleet.station_queues import StationQueues
 from warehouse_core.mapf.guidance import GuidanceConfig
 from warehouse_core.mapf.lifelong import Goal, LifelongPibt
 from warehouse_core.maps.grid import Coord, Grid
-from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
+from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK, TaskStep
 
 PLAN_ID = 1  # the first plan id; every re-root (repair) uses the next one
 REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
@@ -67,15 +67,6 @@ REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to rea
 MAX_LEAD_STEPS = 3  # default: a robot's plan runs at most window + this many steps ahead of it
 _HOLD = 1 << 40  # dwell steps of a robot that waits for its goal cell to be unblocked
 _FIRST = 1 << 30  # goal age of robots put first in priority (a boost or a watchdog re-plan)
-
-
-@dataclass(frozen=True)
-class StepGoal:
-    """One task step as the planner sees it."""
-
-    cell: Coord
-    op: int
-    duration: float  # s
 
 
 @dataclass
@@ -96,7 +87,7 @@ class _Planned:
     """A task step whose arrival is planned at path ``index``; the robot dwells ``dwell`` steps."""
 
     index: int
-    step: StepGoal
+    step: TaskStep
     loaded: bool
     dwell: int
 
@@ -106,8 +97,8 @@ class _Robot:
     index: int  # agent index in the current LifelongPibt (-1: failed)
     carrying: bool  # at the plan frontier
     task_id: str = ""
-    queue: deque = field(default_factory=deque)  # (StepGoal, loaded_while_driving)
-    current: StepGoal | None = None
+    queue: deque = field(default_factory=deque)  # (TaskStep, loaded_while_driving)
+    current: TaskStep | None = None
     current_loaded: bool = False
     planned: list[_Planned] = field(default_factory=list)  # arrivals not yet left behind
     held: bool = False  # its goal cell is blocked by a failed robot: it waits where it is
@@ -183,7 +174,7 @@ class FleetPlanner:
         self._boosts = 0  # robots put first so far (earlier ones rank higher)
 
     # -- requests ------------------------------------------------------------------------
-    def request(self, robot: str, task_id: str, steps: list[StepGoal]) -> None:
+    def request(self, robot: str, task_id: str, steps: list[TaskStep]) -> None:
         """Queue a task's steps for ``robot`` (replacing any steps not started).
 
         A request repeated for the task the robot already has (a re-sent or latched one) and a
@@ -247,7 +238,7 @@ class FleetPlanner:
         r.held = False
         self.pibt.set_goal(r.index, Goal(cell, self._dwell_steps(step), loaded), keep_age=keep_age)
 
-    def _dwell_steps(self, step: StepGoal) -> int:
+    def _dwell_steps(self, step: TaskStep) -> int:
         return math.ceil(step.duration / self.step_duration - 1e-9)
 
     # -- planning ------------------------------------------------------------------------

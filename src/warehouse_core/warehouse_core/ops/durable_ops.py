@@ -23,13 +23,13 @@ from warehouse_core.ops.operations import (
     OrderRecord,
     ParcelEvent,
     PickLine,
-    Step,
     Task,
     TaskEvent,
     WarehouseOps,
 )
 from warehouse_core.ops.orders import Order, OrderLine
 from warehouse_core.ops.store import JournalEntry, OrderRow, StateStore, TaskRow
+from warehouse_core.tasks import TaskStep
 
 
 def order_to_json(order: Order) -> dict:
@@ -55,7 +55,7 @@ def task_to_json(task: Task) -> dict:
 def task_from_json(d: dict) -> Task:
     return Task(d["task_id"], d["robot"], d["rack"], d["station"],
                 [PickLine(o, int(i), s, int(q), float(dl), float(c)) for o, i, s, q, dl, c in d["lines"]],
-                [Step((int(x), int(y)), int(op), float(dur)) for x, y, op, dur in d["steps"]],
+                [TaskStep((int(x), int(y)), int(op), float(dur)) for x, y, op, dur in d["steps"]],
                 d["origin"], d["return_location"], float(d["created"]), float(d["deadline"]),
                 type=int(d["type"]), charger=d["charger"], length_steps=int(d["length_steps"]))
 

@@ -48,7 +48,7 @@ from warehouse_core.ops.orders import Order, order_problem
 from warehouse_core.ops.parking import choose_parking
 from warehouse_core.ops.shipping import Manifest, ShippingDesk, TrackingEvent
 from warehouse_core.ops.slotting import abc_classes, rack_turnover
-from warehouse_core.tasks import OP_CHARGE, OP_DROP, OP_LIFT, OP_NONE, OP_PICK
+from warehouse_core.tasks import OP_CHARGE, OP_DROP, OP_LIFT, OP_NONE, OP_PICK, TaskStep
 
 ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED = range(4)
 TASK_QUEUED, TASK_ASSIGNED, TASK_ACTIVE, TASK_DONE, TASK_FAILED, TASK_CANCELLED = range(6)
@@ -109,15 +109,6 @@ POLICIES = {
 }
 
 
-@dataclass(frozen=True)
-class Step:
-    """Drive to ``cell`` and do ``op`` there for ``duration`` seconds."""
-
-    cell: Coord
-    op: int
-    duration: float
-
-
 @dataclass
 class PickLine:
     """One order line waiting for, or served by, a rack visit."""
@@ -140,7 +131,7 @@ class Task:
     rack: str
     station: str
     lines: list[PickLine]
-    steps: list[Step]
+    steps: list[TaskStep]
     origin: str
     return_location: str
     created: float
@@ -467,7 +458,7 @@ class WarehouseOps:
         spots = [c for c in spots if c not in taken or c in ready.values()]
         out = []
         for robot, cell in sorted(choose_parking(ready, spots, self.dist.distance).items()):
-            step = Step(self.layout.grid.coord(cell), OP_NONE, 0.0)
+            step = TaskStep(self.layout.grid.coord(cell), OP_NONE, 0.0)
             task = Task(f"T{next(self._ids):06d}", robot, "", "", [], [step], "", "", now, now + 3600.0, type=TYPE_PARK)
             self.robots[robot].task = task.task_id
             self.tasks[task.task_id] = task
@@ -495,7 +486,7 @@ class WarehouseOps:
 
             charger = min(free, key=travel)
             duration = max(1.0, (cfg.charge_to - battery) / cfg.charge_rate)
-            task = Task(f"T{next(self._ids):06d}", robot, "", "", [], [Step(charger.cell, OP_CHARGE, duration)],
+            task = Task(f"T{next(self._ids):06d}", robot, "", "", [], [TaskStep(charger.cell, OP_CHARGE, duration)],
                         "", "", now, now + 3600.0, type=TYPE_CHARGE, charger=charger.id)
             self.charger_user[charger.id] = robot
             self.robots[robot].task = task.task_id
@@ -644,9 +635,9 @@ class WarehouseOps:
             self.dist.distance(rack_idx, self.layout.grid.index(s.pick_cell), True)))
         ret = self._return_location(rack, station.pick_cell, exclude=origin)
         pick_time = cfg.pick_base_time + cfg.pick_time_per_line * len(lines)
-        steps = [Step(rack_cell, OP_LIFT, cfg.lift_time),
-                 Step(station.pick_cell, OP_PICK, pick_time),
-                 Step(self.layout.storage_by_id[ret].cell, OP_DROP, cfg.drop_time)]
+        steps = [TaskStep(rack_cell, OP_LIFT, cfg.lift_time),
+                 TaskStep(station.pick_cell, OP_PICK, pick_time),
+                 TaskStep(self.layout.storage_by_id[ret].cell, OP_DROP, cfg.drop_time)]
         ret_idx = self._cell_index[ret]
         station_idx = self.layout.grid.index(station.pick_cell)
         length = max(0, self.dist.distance(rack_idx, station_idx, True)) + \
@@ -716,7 +707,7 @@ class WarehouseOps:
             task.state = TASK_ACTIVE
         self.events.append(TaskEvent(task, TASK_ACTIVE, step_index, now))
 
-    def _complete_step(self, task: Task, step: Step, now: float) -> None:
+    def _complete_step(self, task: Task, step: TaskStep, now: float) -> None:
         if step.op == OP_LIFT:
             self.rack_at.pop(task.origin, None)
             self.location_of.pop(task.rack, None)
