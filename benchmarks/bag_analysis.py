@@ -1,4 +1,4 @@
-"""Bag analysis speed and memory on a large fleet (issue 7).
+"""Bag analysis speed and memory on a large fleet.
 
     .venv/bin/python benchmarks/bag_analysis.py [--robots 500] [--duration 600] [--hz 10]
                                                 [--storage mcap|sqlite3] [--out DIR] [--keep]

@@ -1,4 +1,4 @@
-"""Fleet-scale runtime: the whole stack at 50 to 500 robots on the large layout (issue 5).
+"""Fleet-scale runtime: the whole stack at 50 to 500 robots on the large layout.
 
     .venv/bin/python benchmarks/fleet_scale.py [--robots 50 100 200 500] [--duration 600]
                                                [--orders-per-robot-hour 40] [--out DIR]

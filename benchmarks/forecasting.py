@@ -1,4 +1,4 @@
-"""Demand forecasting: rolling-origin MASE of each model against seasonal naive (issue 9).
+"""Demand forecasting: rolling-origin MASE of each model against seasonal naive.
 
     .venv/bin/python benchmarks/forecasting.py [--skus 300] [--days 84] [--folds 4] [--seed 7]
 

@@ -1,5 +1,5 @@
 """Right-sized packing against the sorted-dimensions rule, and container loading on
-Bischoff & Ratcliff instances (issue 9).
+Bischoff & Ratcliff instances.
 
     .venv/bin/python benchmarks/packing.py [--orders 400] [--seed 11] [--br original|generated]
         [--br-free-rotation] [--br-per-class 1] [--br-time 20] [--skip-parcels | --skip-br]

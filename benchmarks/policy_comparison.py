@@ -1,4 +1,4 @@
-"""Default policy against the baseline policy in the same runs (issue 4).
+"""Default policy against the baseline policy in the same runs.
 
     .venv/bin/python benchmarks/policy_comparison.py [--robots 20 100] [--duration 3600] [--seed 42]
 

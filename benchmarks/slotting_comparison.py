@@ -1,4 +1,4 @@
-"""Forecast-driven rack returns against random returns in the same seeded run (issue 9).
+"""Forecast-driven rack returns against random returns in the same seeded run.
 
     .venv/bin/python benchmarks/slotting_comparison.py [--robots 20] [--duration 1800] [--seed 42]
         [--seeds 1 2 3] [--variants class random [class-noparking ...]]

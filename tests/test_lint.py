@@ -30,3 +30,60 @@ def test_core_never_imports_ros():
                 if mod == "rclpy" or mod.endswith("_msgs") or mod == "warehouse_interfaces":
                     bad.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not bad, "\n".join(bad)
+
+
+# The core's layers, lowest first: a module may import its own subpackage and those in lower
+# layers, never a higher one, so each layer can be read, tested and reused without the ones above.
+CORE_LAYERS = [
+    {"errors"},
+    {"maps"},
+    {"tasks", "mapf"},
+    {"fleet", "robot"},
+    {"ops"},
+    {"sim"},
+    {"analysis"},
+]
+
+
+def _core_part(module: str) -> str | None:
+    """The top-level part of ``warehouse_core`` a dotted module name belongs to (None: not the core)."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "warehouse_core" and len(parts) > 1 else None
+
+
+def test_core_imports_point_down_the_layers():
+    import ast
+
+    layer = {name: i for i, names in enumerate(CORE_LAYERS) for name in names}
+    core = ROOT / "src" / "warehouse_core" / "warehouse_core"
+    bad, unknown = [], set()
+    for path in core.rglob("*.py"):
+        rel = path.relative_to(core)
+        own = rel.parts[0].removesuffix(".py") if rel.parts[0] != "__init__.py" else None
+        if own is None:
+            continue
+        if own not in layer:
+            unknown.add(own)
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                part = _core_part(name)
+                if part is None or part == own or part not in layer:
+                    continue
+                if layer[part] > layer[own]:
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {own} imports {name} (a higher layer)")
+    assert not unknown, f"core parts missing from CORE_LAYERS: {sorted(unknown)}"
+    assert not bad, "\n".join(sorted(set(bad)))
+
+
+def test_core_top_level_stays_small():
+    """The package's top level holds the shared vocabulary only; everything else lives in a subpackage."""
+    core = ROOT / "src" / "warehouse_core" / "warehouse_core"
+    modules = sorted(p.name for p in core.glob("*.py") if p.name != "__init__.py")
+    assert len(modules) <= 8, modules

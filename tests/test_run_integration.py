@@ -178,7 +178,7 @@ def test_robots_charge_before_running_flat(tmp_path, ros_env):
 
 
 def test_robot_fault_mid_task_is_repaired_and_orders_still_complete(tmp_path, ros_env):
-    """Issue 4 item 8 / issue 3 item 4: robot_3 fails mid-task at t = 80 s (a scheduled fault);
+    """robot_3 fails mid-task at t = 80 s (a scheduled fault);
     its task is reallocated, the others' plans are repaired (freeze and re-root), the robot is
     towed away after 40 s with its rack put down; orders stop arriving at 150 s and by the end
     of the run every accepted order, those of the failed task included, is completed."""

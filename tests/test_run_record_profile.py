@@ -1,4 +1,4 @@
-"""What ``./warehouse run`` measures about itself and what it records (issue 8 item 5, the soak).
+"""What ``./warehouse run`` measures about itself and what it records (what the soak reads).
 
 * Memory by process: every process is counted once. The node processes are children of the
   run process, and ``run_monitor`` once included all of them (the recorder seemed to grow

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from warehouse_core.errors import InputError
-from warehouse_core.sim.gazebo_world import AmrSpec, amr_model_sdf, bridge_entries, wall_rectangles
+from warehouse_core.sim.gazebo_amr import AmrSpec, amr_model_sdf
+from warehouse_core.sim.gazebo_world import bridge_entries, wall_rectangles
 
 
 @pytest.mark.parametrize("seed", range(5))

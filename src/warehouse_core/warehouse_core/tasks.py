@@ -1,8 +1,8 @@
-"""The operation codes a task step carries, shared by allocator, planner, robots and simulator.
+"""Operation codes, robot modes and the task step, shared by allocator, planner, robots and simulator.
 
 A task is a sequence of steps; each step is a cell to reach and an operation to perform on
-arrival for a duration. The codes are the values of ``TaskStep.op`` and ``TimedWaypoint.op``
-in ``warehouse_interfaces``.
+arrival for a duration. The codes are the values of ``TaskStep.op``, ``TimedWaypoint.op`` and
+``RobotState.mode`` in ``warehouse_interfaces`` (a test checks they agree).
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ OP_LIFT = 1  # lift the rack standing on the cell
 OP_DROP = 2  # put the carried rack down on the cell
 OP_PICK = 3  # present the carried rack at a station for picking
 OP_CHARGE = 4  # charge on a charger cell
+
+# What a robot is doing (``RobotState.mode``); the four operation modes follow from OP_*.
+MODE_IDLE, MODE_MOVING, MODE_WAITING, MODE_LIFTING, MODE_DROPPING, MODE_PICKING, \
+    MODE_CHARGING, MODE_FAILED = range(8)
+MODE_OF_OP = {OP_LIFT: MODE_LIFTING, OP_DROP: MODE_DROPPING, OP_PICK: MODE_PICKING, OP_CHARGE: MODE_CHARGING}
 
 
 @dataclass(frozen=True)

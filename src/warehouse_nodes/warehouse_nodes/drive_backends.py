@@ -31,6 +31,7 @@ from nav_msgs.msg import Odometry
 
 from warehouse_core.errors import InputError
 from warehouse_core.robot.path_tracker import PathTracker, TrackerConfig, TrackWaypoint, wrap
+from warehouse_core.tasks import MODE_OF_OP
 from warehouse_interfaces.msg import DriveCommand, FleetState, RobotState, TimedPath
 from warehouse_nodes import conversions as conv
 
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from warehouse_nodes.robot_node import RobotNode
 
 BACKENDS = ("floor_sim", "gazebo", "nav2")
-_OP_MODES = {1: RobotState.MODE_LIFTING, 2: RobotState.MODE_DROPPING, 3: RobotState.MODE_PICKING,
-             4: RobotState.MODE_CHARGING}
 
 
 def _yaw(q) -> float:
@@ -153,7 +152,7 @@ class TrackerBackend:
                 self.rack = task.rack_id  # the plan's lift: the task's rack
             state.carrying_rack = self.rack if wp.carrying else ""
             if cmd.dwelling:
-                state.mode = _OP_MODES.get(wp.op, RobotState.MODE_WAITING)
+                state.mode = MODE_OF_OP.get(wp.op, RobotState.MODE_WAITING)
             elif cmd.moving:
                 state.mode = RobotState.MODE_MOVING
             else:

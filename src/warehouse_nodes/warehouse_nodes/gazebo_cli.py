@@ -37,7 +37,8 @@ def _path(value: str, root: Path) -> Path:
 def _world(argv: list[str]) -> int:
     from warehouse_core.maps.layout import load_layout
     from warehouse_core.ops.inventory import load_catalogue
-    from warehouse_core.sim.gazebo_world import DISTRO_CMD_VEL, amr_spec_from_config, write_gazebo_files
+    from warehouse_core.sim.gazebo_amr import amr_spec_from_config
+    from warehouse_core.sim.gazebo_world import DISTRO_CMD_VEL, write_gazebo_files
 
     root = _root()
     p = argparse.ArgumentParser(

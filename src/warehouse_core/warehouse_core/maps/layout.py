@@ -24,6 +24,7 @@ location, station and charger is reachable under those rules and raises
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -242,28 +243,55 @@ def load_layout(path: str | Path) -> Layout:
     name = str(header.get("name") or path.stem)
     grid, frame, _ = _load_grid(src, path, header)
     ck.grid = grid
+    claims = _CellClaims(ck)
+    storage = _read_storage(ck, doc, claims)
+    stations = _read_stations(ck, doc, claims)
+    chargers = _read_chargers(ck, doc, claims)
+    aisles = _read_aisles(ck, doc, grid, {s.cell: s.id for s in storage})
+    layout = Layout(name=name, source=src, grid=grid, frame=frame, storage=tuple(storage),
+                    stations=tuple(stations), chargers=tuple(chargers), aisles=tuple(aisles))
+    _check_reachability(layout, ck)
+    return layout
 
-    used: dict[Coord, str] = {}   # cell -> element description, to catch overlaps
 
-    def claim(c: Coord, label: str, where: str) -> None:
-        other = used.get(c)
+class _CellClaims:
+    """Which element stands on each cell, to refuse two elements on one cell."""
+
+    def __init__(self, ck: _Checker) -> None:
+        self.ck = ck
+        self.used: dict[Coord, str] = {}
+
+    def claim(self, c: Coord, label: str, where: str) -> None:
+        other = self.used.get(c)
         if other is not None:
-            ck.fail(f"{label} at [{c[0]}, {c[1]}] is also {other}", where,
-                    fix="every storage, station, queue and charger cell must be distinct")
-        used[c] = label
+            self.ck.fail(f"{label} at [{c[0]}, {c[1]}] is also {other}", where,
+                         fix="every storage, station, queue and charger cell must be distinct")
+        self.used[c] = label
 
-    # storage -----------------------------------------------------------------------------
+
+def _entries(ck: _Checker, doc: dict, key: str, what: str, allowed: tuple[str, ...],
+             required: tuple[str, ...], noun: str = "") -> Iterator[tuple[str, str, str, dict]]:
+    """Each entry of section ``key`` as (where, id, label, entry), ids and keys checked.
+
+    ``what`` names the element in id errors, ``noun`` (default ``what``) in its label.
+    """
+    seen: set[str] = set()
+    for i, item in enumerate(ck.seq(doc, key)):
+        where = f"{key}[{i}]"
+        ident = ck.ident(item, where, what)
+        label = f"{noun or what} {ident}"
+        ck.keys(item, allowed, required, where, label)
+        if ident in seen:
+            ck.fail(f"duplicate {what} id {ident}", where, fix=f"{what} ids must be unique")
+        seen.add(ident)
+        yield where, ident, label, item
+
+
+def _read_storage(ck: _Checker, doc: dict, claims: _CellClaims) -> list[StorageLocation]:
     storage: list[StorageLocation] = []
-    seen_ids: set[str] = set()
     seen_racks: dict[str, str] = {}
-    for i, item in enumerate(ck.seq(doc, "storage")):
-        where = f"storage[{i}]"
-        sid = ck.ident(item, where, "storage")
-        label = f"storage location {sid}"
-        ck.keys(item, ("id", "cell", "rack"), ("cell",), where, label)
-        if sid in seen_ids:
-            ck.fail(f"duplicate storage id {sid}", where, fix="storage ids must be unique")
-        seen_ids.add(sid)
+    for where, sid, label, item in _entries(ck, doc, "storage", "storage", ("id", "cell", "rack"), ("cell",),
+                                            noun="storage location"):
         rack = item.get("rack")
         if rack is not None:
             if isinstance(rack, bool) or not isinstance(rack, (str, int)) or str(rack) == "":
@@ -275,63 +303,45 @@ def load_layout(path: str | Path) -> Layout:
             seen_racks[rack] = sid
             label += f" (rack {rack})"
         c = ck.free_cell(item.get("cell"), where, label)
-        claim(c, label, where)
+        claims.claim(c, label, where)
         storage.append(StorageLocation(sid, c, rack))
     if not storage:
         ck.fail("no storage locations", "storage", fix="add at least one storage entry")
+    return storage
 
-    # stations ----------------------------------------------------------------------------
+
+def _read_stations(ck: _Checker, doc: dict, claims: _CellClaims) -> list[Station]:
     stations: list[Station] = []
-    seen_ids = set()
-    for i, item in enumerate(ck.seq(doc, "stations")):
-        where = f"stations[{i}]"
-        sid = ck.ident(item, where, "station")
-        label = f"station {sid}"
-        ck.keys(item, ("id", "pick_cell", "queue"), ("pick_cell",), where, label)
-        if sid in seen_ids:
-            ck.fail(f"duplicate station id {sid}", where, fix="station ids must be unique")
-        seen_ids.add(sid)
+    for where, sid, label, item in _entries(ck, doc, "stations", "station", ("id", "pick_cell", "queue"),
+                                            ("pick_cell",)):
         pick = ck.free_cell(item.get("pick_cell"), where, f"{label} pick cell")
-        claim(pick, f"{label} pick cell", where)
+        claims.claim(pick, f"{label} pick cell", where)
         queue_raw = item.get("queue") or []
         if not isinstance(queue_raw, list):
             ck.fail(f"{label} queue must be a list of [x, y] cells", where)
         queue = []
         for j, q in enumerate(queue_raw):
             qc = ck.free_cell(q, where, f"{label} queue cell {j}")
-            claim(qc, f"{label} queue cell {j}", where)
+            claims.claim(qc, f"{label} queue cell {j}", where)
             queue.append(qc)
         stations.append(Station(sid, pick, tuple(queue)))
     if not stations:
         ck.fail("no stations", "stations", fix="add at least one pick station")
+    return stations
 
-    # chargers ----------------------------------------------------------------------------
+
+def _read_chargers(ck: _Checker, doc: dict, claims: _CellClaims) -> list[Charger]:
     chargers: list[Charger] = []
-    seen_ids = set()
-    for i, item in enumerate(ck.seq(doc, "chargers")):
-        where = f"chargers[{i}]"
-        cid = ck.ident(item, where, "charger")
-        label = f"charger {cid}"
-        ck.keys(item, ("id", "cell"), ("cell",), where, label)
-        if cid in seen_ids:
-            ck.fail(f"duplicate charger id {cid}", where, fix="charger ids must be unique")
-        seen_ids.add(cid)
+    for where, cid, label, item in _entries(ck, doc, "chargers", "charger", ("id", "cell"), ("cell",)):
         c = ck.free_cell(item.get("cell"), where, label)
-        claim(c, label, where)
+        claims.claim(c, label, where)
         chargers.append(Charger(cid, c))
+    return chargers
 
-    # aisles ------------------------------------------------------------------------------
+
+def _read_aisles(ck: _Checker, doc: dict, grid: Grid, storage_cells: dict[Coord, str]) -> list[Aisle]:
     aisles: list[Aisle] = []
-    seen_ids = set()
-    storage_cells = {s.cell: s.id for s in storage}
-    for i, item in enumerate(ck.seq(doc, "aisles")):
-        where = f"aisles[{i}]"
-        aid = ck.ident(item, where, "aisle")
-        label = f"aisle {aid}"
-        ck.keys(item, ("id", "from", "to"), ("from", "to"), where, label)
-        if aid in seen_ids:
-            ck.fail(f"duplicate aisle id {aid}", where, fix="aisle ids must be unique")
-        seen_ids.add(aid)
+    for where, aid, label, item in _entries(ck, doc, "aisles", "aisle", ("id", "from", "to"), ("from", "to")):
         a = ck.cell(item.get("from"), where, f"{label} 'from'")
         b = ck.cell(item.get("to"), where, f"{label} 'to'")
         cells = tuple((x, y) for y in range(min(a[1], b[1]), max(a[1], b[1]) + 1)
@@ -344,11 +354,7 @@ def load_layout(path: str | Path) -> Layout:
                 ck.fail(f"{label} cell [{c[0]}, {c[1]}] is storage location {storage_cells[c]}", where,
                         fix="aisles are for driving; they must not contain storage cells")
         aisles.append(Aisle(aid, cells))
-
-    layout = Layout(name=name, source=src, grid=grid, frame=frame, storage=tuple(storage),
-                    stations=tuple(stations), chargers=tuple(chargers), aisles=tuple(aisles))
-    _check_reachability(layout, ck)
-    return layout
+    return aisles
 
 
 def _check_reachability(layout: Layout, ck: _Checker) -> None:

@@ -96,78 +96,91 @@ def _spread(n: int, lo: int, hi: int, size: int, what: str) -> list[int]:
     return [first + i * step for i in range(n)]
 
 
-def generate(params: LayoutParams) -> GeneratedLayout:
-    """Build the cell-level plan of a layout (no files written)."""
-    p = params
-    if p.block_len < 1 or not p.blocks_x or not p.blocks_y or p.highway < 1:
-        raise ValueError("block_len, blocks_x, blocks_y and highway must be positive")
-    hw = p.highway
-    group_w = [_group_span(n, p.block_len) for n in p.blocks_x]
-    group_h = [_group_span(n, 2) for n in p.blocks_y]
+@dataclass(frozen=True)
+class _Floor:
+    """Where the parts of a generated floor go: storage groups between highways, stations on the
+    west wall, chargers on the east wall."""
+
+    p: LayoutParams
+    group_w: list[int]   # width of each column of block groups
+    group_h: list[int]   # height of each row of block groups
+    gx_starts: list[int]
+    gy_starts: list[int]
+    x0: int              # first storage column
+    y0: int              # first storage row
+    storage_h: int
+    charger_col: int
+    width: int
+    height: int
+
     station_col = 1
-    x0 = station_col + 1 + hw                          # first storage column
-    storage_w = sum(group_w) + hw * (len(group_w) - 1)
-    charger_col = x0 + storage_w + hw
-    width = charger_col + 2                            # + wall
-    y0 = 1 + hw
-    storage_h = sum(group_h) + hw * (len(group_h) - 1)
-    height = y0 + storage_h + hw + 1
 
-    walls = np.zeros((height, width), dtype=bool)
-    walls[0, :] = walls[-1, :] = walls[:, 0] = walls[:, -1] = True
+    @classmethod
+    def of(cls, p: LayoutParams) -> _Floor:
+        hw = p.highway
+        group_w = [_group_span(n, p.block_len) for n in p.blocks_x]
+        group_h = [_group_span(n, 2) for n in p.blocks_y]
+        x0 = cls.station_col + 1 + hw
+        storage_w = sum(group_w) + hw * (len(group_w) - 1)
+        charger_col = x0 + storage_w + hw
+        y0 = 1 + hw
+        storage_h = sum(group_h) + hw * (len(group_h) - 1)
+        gx_starts = [x0 + sum(group_w[:i]) + hw * i for i in range(len(group_w))]
+        gy_starts = [y0 + sum(group_h[:i]) + hw * i for i in range(len(group_h))]
+        return cls(p, group_w, group_h, gx_starts, gy_starts, x0, y0, storage_h, charger_col,
+                   width=charger_col + 2, height=y0 + storage_h + hw + 1)
 
-    # storage cells, row-major over the whole floor (ids follow reading order)
-    is_storage = np.zeros_like(walls)
-    aisles: list[tuple[str, tuple[int, int], tuple[int, int]]] = []
-    gx_starts = []
-    x = x0
-    for gw in group_w:
-        gx_starts.append(x)
-        x += gw + hw
-    gy_starts = []
-    y = y0
-    for gh in group_h:
-        gy_starts.append(y)
-        y += gh + hw
-    for gy, nby in zip(gy_starts, p.blocks_y):
-        for gx, nbx in zip(gx_starts, p.blocks_x):
-            for by in range(nby):
-                for bx in range(nbx):
-                    cx = gx + bx * (p.block_len + 1)
-                    cy = gy + by * 3
-                    is_storage[cy:cy + 2, cx:cx + p.block_len] = True
-    # aisles: highways first, then the 1-cell aisles inside each group
-    last_y = height - 2
-    highway_rects = [
-        ((station_col + 1, 1), (x0 - 1, last_y)),                  # west highway (by the stations)
-        ((charger_col - hw, 1), (charger_col - 1, last_y)),        # east highway (by the chargers)
-        ((x0, 1), (charger_col - hw - 1, y0 - 1)),                 # north highway
-        ((x0, last_y - hw + 1), (charger_col - hw - 1, last_y)),   # south highway
-    ]
-    for gx in gx_starts[1:]:
-        highway_rects.append(((gx - hw, y0), (gx - 1, y0 + storage_h - 1)))
-    for gy in gy_starts[1:]:
-        for gx, gw in zip(gx_starts, group_w):
-            highway_rects.append(((gx, gy - hw), (gx + gw - 1, gy - 1)))
-    inner_rects = []
-    for gy, nby in zip(gy_starts, p.blocks_y):
-        for gx, gw, nbx in zip(gx_starts, group_w, p.blocks_x):
-            for by in range(1, nby):
-                ay = gy + by * 3 - 1
-                inner_rects.append(((gx, ay), (gx + gw - 1, ay)))
-            for bx in range(1, nbx):
-                ax = gx + bx * (p.block_len + 1) - 1
-                # vertical aisle segments between the blocks (skip the crossings already listed)
+    @property
+    def last_y(self) -> int:
+        return self.height - 2
+
+    def storage_mask(self) -> np.ndarray:
+        """Storage cells: blocks of 2 rows x ``block_len`` columns with 1-cell aisles between."""
+        p = self.p
+        is_storage = np.zeros((self.height, self.width), dtype=bool)
+        for gy, nby in zip(self.gy_starts, p.blocks_y):
+            for gx, nbx in zip(self.gx_starts, p.blocks_x):
                 for by in range(nby):
-                    cy = gy + by * 3
-                    inner_rects.append(((ax, cy), (ax, cy + 1)))
-    for i, (a, b) in enumerate(highway_rects + inner_rects, start=1):
-        aisles.append((f"A{i}", a, b))
+                    for bx in range(nbx):
+                        cx = gx + bx * (p.block_len + 1)
+                        cy = gy + by * 3
+                        is_storage[cy:cy + 2, cx:cx + p.block_len] = True
+        return is_storage
 
-    rng = np.random.default_rng(p.seed)
+    def aisle_rects(self) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Highways first, then the 1-cell aisles inside each group."""
+        p, hw, last_y = self.p, self.p.highway, self.last_y
+        rects = [
+            ((self.station_col + 1, 1), (self.x0 - 1, last_y)),                    # west highway (stations)
+            ((self.charger_col - hw, 1), (self.charger_col - 1, last_y)),          # east highway (chargers)
+            ((self.x0, 1), (self.charger_col - hw - 1, self.y0 - 1)),              # north highway
+            ((self.x0, last_y - hw + 1), (self.charger_col - hw - 1, last_y)),     # south highway
+        ]
+        for gx in self.gx_starts[1:]:
+            rects.append(((gx - hw, self.y0), (gx - 1, self.y0 + self.storage_h - 1)))
+        for gy in self.gy_starts[1:]:
+            for gx, gw in zip(self.gx_starts, self.group_w):
+                rects.append(((gx, gy - hw), (gx + gw - 1, gy - 1)))
+        for gy, nby in zip(self.gy_starts, p.blocks_y):
+            for gx, gw, nbx in zip(self.gx_starts, self.group_w, p.blocks_x):
+                for by in range(1, nby):
+                    ay = gy + by * 3 - 1
+                    rects.append(((gx, ay), (gx + gw - 1, ay)))
+                for bx in range(1, nbx):
+                    ax = gx + bx * (p.block_len + 1) - 1
+                    # vertical aisle segments between the blocks (skip the crossings already listed)
+                    for by in range(nby):
+                        cy = gy + by * 3
+                        rects.append(((ax, cy), (ax, cy + 1)))
+        return rects
+
+
+def _storage_entries(is_storage: np.ndarray, rack_fill: float,
+                     rng: np.random.Generator) -> list[tuple[str, tuple[int, int], str | None]]:
+    """Storage locations in reading order, a seeded share of them holding a rack."""
     ys, xs = np.nonzero(is_storage)
     n_storage = len(xs)
-    n_racks = int(round(p.rack_fill * n_storage))
+    n_racks = int(round(rack_fill * n_storage))
     has_rack = np.zeros(n_storage, dtype=bool)
     has_rack[rng.choice(n_storage, size=n_racks, replace=False)] = True
     digits = max(4, len(str(n_storage)))
@@ -179,16 +192,26 @@ def generate(params: LayoutParams) -> GeneratedLayout:
             rack_no += 1
             rack = f"R{rack_no:0{digits}d}"
         storage.append((f"L{i + 1:0{digits}d}", (cx, cy), rack))
+    return storage
 
+
+def generate(params: LayoutParams) -> GeneratedLayout:
+    """Build the cell-level plan of a layout (no files written)."""
+    p = params
+    if p.block_len < 1 or not p.blocks_x or not p.blocks_y or p.highway < 1:
+        raise ValueError("block_len, blocks_x, blocks_y and highway must be positive")
+    floor = _Floor.of(p)
+    walls = np.zeros((floor.height, floor.width), dtype=bool)
+    walls[0, :] = walls[-1, :] = walls[:, 0] = walls[:, -1] = True
+    aisles = [(f"A{i}", a, b) for i, (a, b) in enumerate(floor.aisle_rects(), start=1)]
+    storage = _storage_entries(floor.storage_mask(), p.rack_fill, np.random.default_rng(p.seed))
     # stations on the west wall: pick cell, queue running south along the wall (nearest first)
-    stations = []
-    for i, top in enumerate(_spread(p.stations, 1, last_y, p.queue_len + 1, "stations")):
-        pick = (station_col, top)
-        queue = [(station_col, top + k) for k in range(1, p.queue_len + 1)]
-        stations.append((f"S{i + 1}", pick, queue))
+    col = floor.station_col
+    stations = [(f"S{i + 1}", (col, top), [(col, top + k) for k in range(1, p.queue_len + 1)])
+                for i, top in enumerate(_spread(p.stations, 1, floor.last_y, p.queue_len + 1, "stations"))]
     # chargers on the east wall, with a free cell between neighbours
-    chargers = [(f"C{i + 1}", (charger_col, top))
-                for i, top in enumerate(_spread(p.chargers, 1, last_y, 1, "chargers"))]
+    chargers = [(f"C{i + 1}", (floor.charger_col, top))
+                for i, top in enumerate(_spread(p.chargers, 1, floor.last_y, 1, "chargers"))]
     return GeneratedLayout(p, walls, storage, stations, chargers, aisles)
 
 

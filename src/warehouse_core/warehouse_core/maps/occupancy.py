@@ -309,6 +309,37 @@ def _number(doc: dict, key: str, src: str) -> float:
     return float(value)
 
 
+def _thresholds(doc: dict, src: str) -> tuple[float, float]:
+    """(occupied_thresh, free_thresh), both probabilities, free below occupied."""
+    occ_t = _number(doc, "occupied_thresh", src)
+    free_t = _number(doc, "free_thresh", src)
+    for key, val in (("occupied_thresh", occ_t), ("free_thresh", free_t)):
+        if not 0.0 <= val <= 1.0:
+            raise InputError(src, f"{key} {val} is outside [0, 1]", where=key,
+                             fix="thresholds are probabilities, e.g. occupied_thresh: 0.65, free_thresh: 0.25")
+    if free_t >= occ_t:
+        raise InputError(src, f"free_thresh {free_t} must be below occupied_thresh {occ_t}",
+                         where="free_thresh", fix="e.g. occupied_thresh: 0.65, free_thresh: 0.25")
+    return occ_t, free_t
+
+
+def _image_path(image: object, yaml_path: Path, src: str) -> Path:
+    """The PGM a map YAML names, relative to the YAML file."""
+    if not isinstance(image, str) or not image:
+        raise InputError(src, f"image {image!r} must be a file name", where="image")
+    image_path = Path(image)
+    if not image_path.is_absolute():
+        image_path = yaml_path.parent / image_path
+    if not image_path.is_file():
+        raise InputError(src, f"image file {image_path} does not exist", where="image",
+                         fix="the image path is relative to the map YAML; check the name or regenerate "
+                             "the map (python -m warehouse_core.maps.layout_gen)")
+    if image_path.suffix.lower() not in (".pgm", ".pnm"):
+        raise InputError(src, f"image {image_path.name} is not a PGM (only .pgm images are supported)",
+                         where="image", fix="convert the image to PGM")
+    return image_path
+
+
 def load_occupancy_map(yaml_path: str | Path) -> OccupancyMap:
     """Load a Nav2 map YAML and the PGM image it names (relative to the YAML file)."""
     yaml_path = Path(yaml_path)
@@ -346,29 +377,9 @@ def load_occupancy_map(yaml_path: str | Path) -> OccupancyMap:
     if negate not in (0, 1, True, False):
         raise InputError(src, f"negate {negate!r} must be 0 or 1", where="negate")
 
-    occ_t = _number(doc, "occupied_thresh", src)
-    free_t = _number(doc, "free_thresh", src)
-    for key, val in (("occupied_thresh", occ_t), ("free_thresh", free_t)):
-        if not 0.0 <= val <= 1.0:
-            raise InputError(src, f"{key} {val} is outside [0, 1]", where=key,
-                             fix="thresholds are probabilities, e.g. occupied_thresh: 0.65, free_thresh: 0.25")
-    if free_t >= occ_t:
-        raise InputError(src, f"free_thresh {free_t} must be below occupied_thresh {occ_t}",
-                         where="free_thresh", fix="e.g. occupied_thresh: 0.65, free_thresh: 0.25")
+    occ_t, free_t = _thresholds(doc, src)
 
-    image = doc["image"]
-    if not isinstance(image, str) or not image:
-        raise InputError(src, f"image {image!r} must be a file name", where="image")
-    image_path = Path(image)
-    if not image_path.is_absolute():
-        image_path = yaml_path.parent / image_path
-    if not image_path.is_file():
-        raise InputError(src, f"image file {image_path} does not exist", where="image",
-                         fix="the image path is relative to the map YAML; check the name or regenerate "
-                             "the map (python -m warehouse_core.maps.layout_gen)")
-    if image_path.suffix.lower() not in (".pgm", ".pnm"):
-        raise InputError(src, f"image {image_path.name} is not a PGM (only .pgm images are supported)",
-                         where="image", fix="convert the image to PGM")
+    image_path = _image_path(doc["image"], yaml_path, src)
     pixels = read_pgm(image_path)
     occupied, free = occupancy_from_image(pixels, negate=bool(negate), occupied_thresh=occ_t,
                                           free_thresh=free_t, mode=mode)

@@ -16,12 +16,18 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from warehouse_core.maps.grid import Coord
-from warehouse_core.tasks import OP_CHARGE, OP_DROP, OP_LIFT, OP_NONE, OP_PICK
-
-MODE_IDLE, MODE_MOVING, MODE_WAITING, MODE_LIFTING, MODE_DROPPING, MODE_PICKING, \
-    MODE_CHARGING, MODE_FAILED = range(8)
-_OP_MODE = {OP_LIFT: MODE_LIFTING, OP_DROP: MODE_DROPPING, OP_PICK: MODE_PICKING,
-            OP_CHARGE: MODE_CHARGING}
+from warehouse_core.tasks import (
+    MODE_FAILED,
+    MODE_IDLE,
+    MODE_MOVING,
+    MODE_OF_OP,
+    MODE_WAITING,
+    OP_CHARGE,
+    OP_DROP,
+    OP_LIFT,
+    OP_NONE,
+    OP_PICK,
+)
 
 
 @dataclass(frozen=True)
@@ -297,7 +303,7 @@ class FloorSim:
         r.reached = wp.index
         if wp.op != OP_NONE:
             r.op, r.op_left, r.op_index = wp.op, max(wp.op_duration, 1e-6), wp.index
-            r.mode = _OP_MODE.get(wp.op, MODE_WAITING)
+            r.mode = MODE_OF_OP.get(wp.op, MODE_WAITING)
             r.v = 0.0
 
     def _finish_op(self, r: SimRobot, events: list[SimEvent]) -> None:

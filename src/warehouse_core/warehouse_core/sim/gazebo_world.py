@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,28 +48,10 @@ import yaml
 from warehouse_core.errors import InputError
 from warehouse_core.maps.grid import Coord
 from warehouse_core.maps.layout import Layout
+from warehouse_core.sim import sdf
+from warehouse_core.sim.gazebo_amr import MODEL_NAME, RACK_CLEARANCE, AmrSpec, amr_model_config, amr_model_sdf
 
-__all__ = [
-    "AmrSpec",
-    "CMD_VEL_TYPES",
-    "DISTRO_CMD_VEL",
-    "ROS_TOPICS",
-    "SDF_VERSION",
-    "WORLD_NAME",
-    "amr_model_config",
-    "amr_model_sdf",
-    "amr_spec_from_config",
-    "bridge_entries",
-    "bridge_yaml",
-    "spawn_poses",
-    "wall_rectangles",
-    "world_sdf",
-    "write_gazebo_files",
-]
-
-SDF_VERSION = "1.9"
 WORLD_NAME = "warehouse"
-MODEL_NAME = "amr"
 CMD_VEL_TYPES = {"twist": "geometry_msgs/msg/Twist", "twist_stamped": "geometry_msgs/msg/TwistStamped"}
 # geometry_msgs/Twist on Jazzy; Kilted and later use TwistStamped for cmd_vel.
 DISTRO_CMD_VEL = {"jazzy": "twist", "kilted": "twist_stamped", "rolling": "twist_stamped"}
@@ -79,181 +60,9 @@ ROS_TOPICS = {"cmd_vel": "cmd_vel", "odom": "base/odom", "scan": "scan", "joint_
 
 WALL_HEIGHT = 2.0           # [m]
 RACK_HEIGHT = 2.0           # [m] top of the rack
-RACK_CLEARANCE = 0.40       # [m] free height under the rack (the AMR is lower)
 RACK_FOOTPRINT = 0.90       # share of the cell the rack covers
 LEG = 0.05                  # [m] rack leg cross-section
 
-
-@dataclass(frozen=True)
-class AmrSpec:
-    """Geometry and limits of the simulated AMR (SI units)."""
-
-    wheel_separation: float = 0.50        # [m] between the wheel centres
-    wheel_radius: float = 0.08            # [m]
-    wheel_width: float = 0.04             # [m]
-    chassis_length: float = 0.70          # [m] along x
-    chassis_width: float = 0.56           # [m] along y
-    chassis_height: float = 0.20          # [m]
-    chassis_mass: float = 40.0            # [kg]
-    wheel_mass: float = 1.0               # [kg]
-    caster_radius: float = 0.04           # [m]
-    max_linear_velocity: float = 1.5      # [m/s]    floor_simulator.max_speed
-    max_linear_acceleration: float = 1.0  # [m/s^2]  floor_simulator.max_accel
-    max_angular_velocity: float = 1.5708  # [rad/s]  floor_simulator.turn_rate
-    max_angular_acceleration: float = 3.0  # [rad/s^2]
-    odom_publish_frequency: float = 50.0  # [Hz]
-    lidar_samples: int = 360
-    lidar_range_min: float = 0.10         # [m]
-    lidar_range_max: float = 12.0         # [m]
-    lidar_update_rate: float = 10.0       # [Hz]
-
-    def check(self, source: str = "AmrSpec") -> AmrSpec:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise InputError(source, f"{f.name} = {v!r} must be a positive number", where=f.name)
-        if self.wheel_separation - self.wheel_width > self.chassis_width:
-            raise InputError(source, f"wheel_separation {self.wheel_separation} m does not fit the chassis "
-                                     f"width {self.chassis_width} m", where="wheel_separation")
-        if self.lidar_range_min >= self.lidar_range_max:
-            raise InputError(source, "lidar_range_min must be below lidar_range_max", where="lidar_range_min")
-        if self.caster_radius > self.wheel_radius:
-            raise InputError(source, "caster_radius must not exceed wheel_radius", where="caster_radius")
-        if self.top_height >= RACK_CLEARANCE:
-            raise InputError(source, f"the AMR is {self.top_height:.2f} m high but racks leave only "
-                                     f"{RACK_CLEARANCE} m under them", where="chassis_height")
-        return self
-
-    @property
-    def chassis_bottom(self) -> float:
-        return 2 * self.caster_radius - 0.5 * self.caster_radius  # casters half inside the chassis
-
-    @property
-    def top_height(self) -> float:
-        return self.chassis_bottom + self.chassis_height + 0.06  # lidar on top
-
-
-_CONFIG_KEYS = {"max_speed": "max_linear_velocity", "max_accel": "max_linear_acceleration",
-                "turn_rate": "max_angular_velocity"}
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(str(path), f"invalid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise InputError(str(path), "must be a ROS 2 parameter file (a mapping keyed by node name)")
-    return doc
-
-
-def _params(doc: dict, node: str, path: Path) -> dict:
-    section = doc.get(node)
-    params = section.get("ros__parameters") if isinstance(section, dict) else None
-    if not isinstance(params, dict):
-        raise InputError(str(path), f"no '{node}: ros__parameters:' section", where=node)
-    return params
-
-
-def amr_spec_from_config(config: str | Path, hardware: str | Path | None = None) -> AmrSpec:
-    """AMR limits from ``config/warehouse.yaml`` (``floor_simulator``: max_speed, max_accel,
-    turn_rate) and geometry from ``config/robot_hardware.yaml`` (``/**/robot``), both ROS 2
-    parameter files. Keys of the hardware file must be :class:`AmrSpec` fields."""
-    config = Path(config)
-    sim = _params(_read_yaml(config), "floor_simulator", config)
-    values: dict = {}
-    for key, name in _CONFIG_KEYS.items():
-        if key in sim:
-            values[name] = sim[key]
-    if hardware is not None:
-        hardware = Path(hardware)
-        hw = _params(_read_yaml(hardware), "/**/robot", hardware)
-        known = {f.name for f in fields(AmrSpec)}
-        for key, value in hw.items():
-            if key not in known:
-                raise InputError(str(hardware), f"unknown key {key!r}", where=f"/**/robot.{key}",
-                                 fix="allowed: " + ", ".join(sorted(known)))
-            if key in values and values[key] != value:
-                raise InputError(str(hardware), f"{key} is already set by {config}", where=f"/**/robot.{key}")
-            values[key] = value
-    spec = replace(AmrSpec(), **values)
-    spec.check(str(hardware or config))
-    return spec
-
-
-# --------------------------------------------------------------------------------------------
-# XML helpers
-# --------------------------------------------------------------------------------------------
-
-def _f(v: float) -> str:
-    s = f"{v:.4f}".rstrip("0").rstrip(".")
-    return "0" if s in ("-0", "") else s
-
-
-def _vec(*vs: float) -> str:
-    return " ".join(_f(v) for v in vs)
-
-
-def _sub(parent: ET.Element, tag: str, text: str | float | int | None = None, **attrs: str) -> ET.Element:
-    el = ET.SubElement(parent, tag, attrs)
-    if text is not None:
-        el.text = text if isinstance(text, str) else _f(text) if isinstance(text, float) else str(text)
-    return el
-
-
-def _pose(parent: ET.Element, x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0) -> ET.Element:
-    return _sub(parent, "pose", _vec(x, y, z, roll, pitch, yaw))
-
-
-def _box(parent: ET.Element, sx: float, sy: float, sz: float) -> None:
-    _sub(_sub(_sub(parent, "geometry"), "box"), "size", _vec(sx, sy, sz))
-
-
-def _material(parent: ET.Element, rgba: tuple[float, float, float, float]) -> None:
-    m = _sub(parent, "material")
-    _sub(m, "ambient", _vec(*rgba))
-    _sub(m, "diffuse", _vec(*rgba))
-
-
-def _box_part(link: ET.Element, name: str, pose: tuple, size: tuple, rgba: tuple, collide: bool = True) -> None:
-    if collide:
-        c = _sub(link, "collision", name=f"{name}_collision")
-        _pose(c, *pose)
-        _box(c, *size)
-    v = _sub(link, "visual", name=f"{name}_visual")
-    _pose(v, *pose)
-    _box(v, *size)
-    _material(v, rgba)
-
-
-def _inertial(link: ET.Element, mass: float, ixx: float, iyy: float, izz: float, z: float = 0.0) -> None:
-    i = _sub(link, "inertial")
-    if z:
-        _pose(i, 0, 0, z)
-    _sub(i, "mass", mass)
-    t = _sub(i, "inertia")
-    for k, v in (("ixx", ixx), ("ixy", 0.0), ("ixz", 0.0), ("iyy", iyy), ("iyz", 0.0), ("izz", izz)):
-        _sub(t, k, v)
-
-
-def _plugin(parent: ET.Element, filename: str, name: str, **params) -> ET.Element:
-    p = _sub(parent, "plugin", filename=filename, name=name)
-    for k, v in params.items():
-        _sub(p, k, v if isinstance(v, str) else _f(float(v)))
-    return p
-
-
-def _to_text(root: ET.Element, comment: str) -> str:
-    ET.indent(root, space="  ")
-    body = ET.tostring(root, encoding="unicode")
-    return f'<?xml version="1.0"?>\n<!-- {comment} -->\n{body}\n'
-
-
-# --------------------------------------------------------------------------------------------
-# world
-# --------------------------------------------------------------------------------------------
 
 def wall_rectangles(free: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Blocked cells of ``free[y, x]`` merged into rectangles ``(x0, y0, x1, y1)`` (inclusive).
@@ -294,10 +103,10 @@ def _cell_pose(layout: Layout, col: float, row: float) -> tuple[float, float]:
 
 
 def _static_model(world: ET.Element, name: str, x: float, y: float, yaw: float) -> ET.Element:
-    m = _sub(world, "model", name=name)
-    _sub(m, "static", "true")
-    _pose(m, x, y, 0.0, 0.0, 0.0, yaw)
-    return _sub(m, "link", name="link")
+    m = sdf.sub(world, "model", name=name)
+    sdf.sub(m, "static", "true")
+    sdf.pose(m, x, y, 0.0, 0.0, 0.0, yaw)
+    return sdf.sub(m, "link", name="link")
 
 
 def _rack(world: ET.Element, rack: str, x: float, y: float, yaw: float, cell: float) -> None:
@@ -306,15 +115,15 @@ def _rack(world: ET.Element, rack: str, x: float, y: float, yaw: float, cell: fl
     off = side / 2 - LEG / 2
     grey, blue = (0.35, 0.35, 0.38, 1.0), (0.15, 0.3, 0.7, 1.0)
     for i, (sx, sy) in enumerate(((1, 1), (1, -1), (-1, 1), (-1, -1))):
-        _box_part(link, f"leg{i}", (sx * off, sy * off, RACK_CLEARANCE / 2), (LEG, LEG, RACK_CLEARANCE), grey)
+        sdf.box_part(link, f"leg{i}", (sx * off, sy * off, RACK_CLEARANCE / 2), (LEG, LEG, RACK_CLEARANCE), grey)
     body = RACK_HEIGHT - RACK_CLEARANCE
     # no collision for the body: AMRs and their lidar stay below RACK_CLEARANCE, and every
     # collision costs ~0.2 MB in the SDF parser (a rack model ~3 MB in all; see docs/gazebo.md)
-    _box_part(link, "body", (0, 0, RACK_CLEARANCE + body / 2), (side, side, body), blue, collide=False)
+    sdf.box_part(link, "body", (0, 0, RACK_CLEARANCE + body / 2), (side, side, body), blue, collide=False)
 
 
 def _pad(link: ET.Element, name: str, dx: float, dy: float, size: float, rgba: tuple) -> None:
-    _box_part(link, name, (dx, dy, 0.0025), (size, size, 0.005), rgba, collide=False)
+    sdf.box_part(link, name, (dx, dy, 0.0025), (size, size, 0.005), rgba, collide=False)
 
 
 def world_sdf(layout: Layout, racks: dict[Coord, str] | None = None) -> str:
@@ -322,62 +131,81 @@ def world_sdf(layout: Layout, racks: dict[Coord, str] | None = None) -> str:
     (default: the layout's own ``storage[].rack``)."""
     if racks is None:
         racks = {s.cell: s.rack for s in layout.storage if s.rack is not None}
-    frame, grid = layout.frame, layout.grid
-    cs, yaw = frame.cell_size, frame.yaw
-    sdf = ET.Element("sdf", version=SDF_VERSION)
-    world = _sub(sdf, "world", name=WORLD_NAME)
-    physics = _sub(world, "physics", name="1ms", type="ignored")
-    _sub(physics, "max_step_size", 0.001)
-    _sub(physics, "real_time_factor", 1.0)
-    _plugin(world, "gz-sim-physics-system", "gz::sim::systems::Physics")
-    _plugin(world, "gz-sim-user-commands-system", "gz::sim::systems::UserCommands")
-    _plugin(world, "gz-sim-scene-broadcaster-system", "gz::sim::systems::SceneBroadcaster")
-    _plugin(world, "gz-sim-sensors-system", "gz::sim::systems::Sensors", render_engine="ogre2")
-    scene = _sub(world, "scene")
-    _sub(scene, "ambient", _vec(0.6, 0.6, 0.6, 1.0))
-    _sub(scene, "background", _vec(0.8, 0.85, 0.9, 1.0))
-    _sub(scene, "shadows", "true")
+    root = ET.Element("sdf", version=sdf.SDF_VERSION)
+    world = sdf.sub(root, "world", name=WORLD_NAME)
+    _world_systems(world)
+    _ground(world, layout)
+    _walls(world, layout)
+    for cell, rack in sorted(racks.items(), key=lambda kv: kv[1]):
+        _rack(world, rack, *layout.cell_to_world(cell), layout.frame.yaw, layout.frame.cell_size)
+    _floor_markings(world, layout)
+    return sdf.to_text(root, f"Warehouse world generated from {layout.source} ({layout.name}); "
+                             f"do not edit, regenerate with ./warehouse gazebo world")
 
-    sun = _sub(world, "light", type="directional", name="sun")
-    _sub(sun, "cast_shadows", "true")
-    _pose(sun, 0, 0, 20, 0, 0, 0)
-    _sub(sun, "diffuse", _vec(0.85, 0.85, 0.85, 1))
-    _sub(sun, "specular", _vec(0.2, 0.2, 0.2, 1))
-    att = _sub(sun, "attenuation")
-    _sub(att, "range", 1000.0)
-    _sub(att, "constant", 0.9)
-    _sub(att, "linear", 0.01)
-    _sub(att, "quadratic", 0.001)
-    _sub(sun, "direction", _vec(-0.5, 0.1, -0.9))
 
-    # ground: the map's extent plus a 2 m margin
+def _world_systems(world: ET.Element) -> None:
+    """Physics, the systems robots need to be spawned and sensed, the scene and a sun."""
+    physics = sdf.sub(world, "physics", name="1ms", type="ignored")
+    sdf.sub(physics, "max_step_size", 0.001)
+    sdf.sub(physics, "real_time_factor", 1.0)
+    sdf.plugin(world, "gz-sim-physics-system", "gz::sim::systems::Physics")
+    sdf.plugin(world, "gz-sim-user-commands-system", "gz::sim::systems::UserCommands")
+    sdf.plugin(world, "gz-sim-scene-broadcaster-system", "gz::sim::systems::SceneBroadcaster")
+    sdf.plugin(world, "gz-sim-sensors-system", "gz::sim::systems::Sensors", render_engine="ogre2")
+    scene = sdf.sub(world, "scene")
+    sdf.sub(scene, "ambient", sdf.vec(0.6, 0.6, 0.6, 1.0))
+    sdf.sub(scene, "background", sdf.vec(0.8, 0.85, 0.9, 1.0))
+    sdf.sub(scene, "shadows", "true")
+
+    sun = sdf.sub(world, "light", type="directional", name="sun")
+    sdf.sub(sun, "cast_shadows", "true")
+    sdf.pose(sun, 0, 0, 20, 0, 0, 0)
+    sdf.sub(sun, "diffuse", sdf.vec(0.85, 0.85, 0.85, 1))
+    sdf.sub(sun, "specular", sdf.vec(0.2, 0.2, 0.2, 1))
+    att = sdf.sub(sun, "attenuation")
+    sdf.sub(att, "range", 1000.0)
+    sdf.sub(att, "constant", 0.9)
+    sdf.sub(att, "linear", 0.01)
+    sdf.sub(att, "quadratic", 0.001)
+    sdf.sub(sun, "direction", sdf.vec(-0.5, 0.1, -0.9))
+
+
+def _ground(world: ET.Element, layout: Layout) -> None:
+    """A ground plane: the map's extent plus a 2 m margin."""
+    grid, cs, yaw = layout.grid, layout.frame.cell_size, layout.frame.yaw
     width_m, height_m = grid.width * cs, grid.height * cs
     gx, gy = _cell_pose(layout, (grid.width - 1) / 2, (grid.height - 1) / 2)
-    ground = _sub(world, "model", name="ground_plane")
-    _sub(ground, "static", "true")
-    _pose(ground, gx, gy, 0, 0, 0, yaw)
-    glink = _sub(ground, "link", name="link")
+    ground = sdf.sub(world, "model", name="ground_plane")
+    sdf.sub(ground, "static", "true")
+    sdf.pose(ground, gx, gy, 0, 0, 0, yaw)
+    glink = sdf.sub(ground, "link", name="link")
     for kind in ("collision", "visual"):
-        el = _sub(glink, kind, name=kind)
-        plane = _sub(_sub(el, "geometry"), "plane")
-        _sub(plane, "normal", "0 0 1")
-        _sub(plane, "size", _vec(width_m + 4, height_m + 4))
+        el = sdf.sub(glink, kind, name=kind)
+        plane = sdf.sub(sdf.sub(el, "geometry"), "plane")
+        sdf.sub(plane, "normal", "0 0 1")
+        sdf.sub(plane, "size", sdf.vec(width_m + 4, height_m + 4))
         if kind == "visual":
-            _material(el, (0.75, 0.75, 0.72, 1.0))
+            sdf.material(el, (0.75, 0.75, 0.72, 1.0))
 
-    rects = wall_rectangles(grid.free)
-    if rects:
-        walls = _sub(world, "model", name="walls")
-        _sub(walls, "static", "true")
-        wlink = _sub(walls, "link", name="link")
-        for i, (x0, y0, x1, y1) in enumerate(rects):
-            wx, wy = _cell_pose(layout, (x0 + x1) / 2, (y0 + y1) / 2)
-            size = ((x1 - x0 + 1) * cs, (y1 - y0 + 1) * cs, WALL_HEIGHT)
-            _box_part(wlink, f"wall{i}", (wx, wy, WALL_HEIGHT / 2, 0, 0, yaw), size, (0.55, 0.5, 0.45, 1.0))
 
-    for cell, rack in sorted(racks.items(), key=lambda kv: kv[1]):
-        _rack(world, rack, *layout.cell_to_world(cell), yaw, cs)
+def _walls(world: ET.Element, layout: Layout) -> None:
+    """The map's blocked cells as boxes of one static model ``walls``."""
+    rects = wall_rectangles(layout.grid.free)
+    if not rects:
+        return
+    cs, yaw = layout.frame.cell_size, layout.frame.yaw
+    walls = sdf.sub(world, "model", name="walls")
+    sdf.sub(walls, "static", "true")
+    wlink = sdf.sub(walls, "link", name="link")
+    for i, (x0, y0, x1, y1) in enumerate(rects):
+        wx, wy = _cell_pose(layout, (x0 + x1) / 2, (y0 + y1) / 2)
+        size = ((x1 - x0 + 1) * cs, (y1 - y0 + 1) * cs, WALL_HEIGHT)
+        sdf.box_part(wlink, f"wall{i}", (wx, wy, WALL_HEIGHT / 2, 0, 0, yaw), size, (0.55, 0.5, 0.45, 1.0))
 
+
+def _floor_markings(world: ET.Element, layout: Layout) -> None:
+    """Stations (pick cell and queue) and chargers as pads on the floor, visual only."""
+    cs, yaw = layout.frame.cell_size, layout.frame.yaw
     for st in layout.stations:
         x, y = layout.cell_to_world(st.pick_cell)
         link = _static_model(world, f"station_{st.id}", x, y, yaw)
@@ -388,124 +216,10 @@ def world_sdf(layout: Layout, racks: dict[Coord, str] | None = None) -> str:
             dx, dy = qx - x, qy - y
             c, s = math.cos(-yaw), math.sin(-yaw)
             _pad(link, f"queue{k}", c * dx - s * dy, s * dx + c * dy, 0.8 * cs, (0.95, 0.8, 0.4, 1.0))
-
     for ch in layout.chargers:
         x, y = layout.cell_to_world(ch.cell)
         link = _static_model(world, f"charger_{ch.id}", x, y, yaw)
         _pad(link, "pad", 0.0, 0.0, 0.9 * cs, (0.1, 0.7, 0.2, 1.0))
-    return _to_text(sdf, f"Warehouse world generated from {layout.source} ({layout.name}); "
-                         f"do not edit, regenerate with ./warehouse gazebo world")
-
-
-# --------------------------------------------------------------------------------------------
-# AMR model
-# --------------------------------------------------------------------------------------------
-
-def amr_model_sdf(spec: AmrSpec | None = None) -> str:
-    """SDF of the differential-drive AMR (model name ``amr``; the spawner renames it)."""
-    s = (spec or AmrSpec()).check()
-    r, sep, ww = s.wheel_radius, s.wheel_separation, s.wheel_width
-    L, W, H = s.chassis_length, s.chassis_width, s.chassis_height
-    zc = s.chassis_bottom + H / 2
-    sdf = ET.Element("sdf", version=SDF_VERSION)
-    model = _sub(sdf, "model", name=MODEL_NAME, canonical_link="base_link")
-
-    base = _sub(model, "link", name="base_link")
-    m = s.chassis_mass
-    _inertial(base, m, m * (W * W + H * H) / 12, m * (L * L + H * H) / 12, m * (L * L + W * W) / 12, z=zc)
-    _box_part(base, "chassis", (0, 0, zc), (L, W, H), (0.9, 0.75, 0.1, 1.0))
-    for name, x in (("front_caster", L / 2 - s.caster_radius - 0.02), ("rear_caster", -L / 2 + s.caster_radius + 0.02)):
-        c = _sub(base, "collision", name=f"{name}_collision")
-        _pose(c, x, 0, s.caster_radius)
-        _sub(_sub(_sub(c, "geometry"), "sphere"), "radius", s.caster_radius)
-        ode = _sub(_sub(_sub(c, "surface"), "friction"), "ode")
-        _sub(ode, "mu", 0.0)
-        _sub(ode, "mu2", 0.0)
-        v = _sub(base, "visual", name=f"{name}_visual")
-        _pose(v, x, 0, s.caster_radius)
-        _sub(_sub(_sub(v, "geometry"), "sphere"), "radius", s.caster_radius)
-        _material(v, (0.2, 0.2, 0.2, 1.0))
-    # 2-D lidar on top of the chassis, below the racks' clearance
-    lz = s.chassis_bottom + H + 0.03
-    lv = _sub(base, "visual", name="lidar_visual")
-    _pose(lv, L / 2 - 0.08, 0, lz)
-    cyl = _sub(_sub(lv, "geometry"), "cylinder")
-    _sub(cyl, "radius", 0.04)
-    _sub(cyl, "length", 0.06)
-    _material(lv, (0.1, 0.1, 0.1, 1.0))
-    sensor = _sub(base, "sensor", name="lidar", type="gpu_lidar")
-    _pose(sensor, L / 2 - 0.08, 0, lz)
-    _sub(sensor, "always_on", "true")
-    _sub(sensor, "update_rate", float(s.lidar_update_rate))
-    _sub(sensor, "visualize", "false")
-    lidar = _sub(sensor, "lidar")
-    hor = _sub(_sub(lidar, "scan"), "horizontal")
-    _sub(hor, "samples", int(s.lidar_samples))
-    _sub(hor, "resolution", 1.0)
-    _sub(hor, "min_angle", -math.pi)
-    _sub(hor, "max_angle", math.pi * (1 - 2 / int(s.lidar_samples)))
-    rng = _sub(lidar, "range")
-    _sub(rng, "min", float(s.lidar_range_min))
-    _sub(rng, "max", float(s.lidar_range_max))
-    _sub(rng, "resolution", 0.01)
-    noise = _sub(lidar, "noise")
-    _sub(noise, "type", "gaussian")
-    _sub(noise, "mean", 0.0)
-    _sub(noise, "stddev", 0.01)
-
-    for side, sign in (("left", 1), ("right", -1)):
-        wheel = _sub(model, "link", name=f"{side}_wheel")
-        # cylinder axis (z) along the model's y axis
-        _pose(wheel, 0, sign * sep / 2, r, -math.pi / 2, 0, 0)
-        mw = s.wheel_mass
-        _inertial(wheel, mw, mw * (3 * r * r + ww * ww) / 12, mw * (3 * r * r + ww * ww) / 12, mw * r * r / 2)
-        for kind in ("collision", "visual"):
-            el = _sub(wheel, kind, name=kind)
-            cyl = _sub(_sub(el, "geometry"), "cylinder")
-            _sub(cyl, "radius", r)
-            _sub(cyl, "length", ww)
-            if kind == "visual":
-                _material(el, (0.1, 0.1, 0.1, 1.0))
-            else:
-                ode = _sub(_sub(_sub(el, "surface"), "friction"), "ode")
-                _sub(ode, "mu", 1.0)
-                _sub(ode, "mu2", 1.0)
-        joint = _sub(model, "joint", name=f"{side}_wheel_joint", type="revolute")
-        _sub(joint, "parent", "base_link")
-        _sub(joint, "child", f"{side}_wheel")
-        axis = _sub(joint, "axis")
-        _sub(axis, "xyz", "0 0 1")  # wheel frame z = model +y: positive spin drives forward
-        limit = _sub(axis, "limit")
-        _sub(limit, "lower", "-1e16")
-        _sub(limit, "upper", "1e16")
-
-    _plugin(model, "gz-sim-diff-drive-system", "gz::sim::systems::DiffDrive",
-            left_joint="left_wheel_joint", right_joint="right_wheel_joint",
-            wheel_separation=sep, wheel_radius=r,
-            odom_publish_frequency=s.odom_publish_frequency,
-            max_linear_velocity=s.max_linear_velocity, min_linear_velocity=-s.max_linear_velocity,
-            max_linear_acceleration=s.max_linear_acceleration,
-            min_linear_acceleration=-s.max_linear_acceleration,
-            max_angular_velocity=s.max_angular_velocity, min_angular_velocity=-s.max_angular_velocity,
-            max_angular_acceleration=s.max_angular_acceleration,
-            min_angular_acceleration=-s.max_angular_acceleration)
-    jsp = _plugin(model, "gz-sim-joint-state-publisher-system", "gz::sim::systems::JointStatePublisher")
-    _sub(jsp, "joint_name", "left_wheel_joint")
-    _sub(jsp, "joint_name", "right_wheel_joint")
-    limits = ", ".join(f"{k}={v}" for k, v in asdict(s).items())
-    return _to_text(sdf, f"Warehouse AMR (differential drive, 2-D lidar); generated: {limits}")
-
-
-def amr_model_config() -> str:
-    root = ET.Element("model")
-    _sub(root, "name", "warehouse_amr")
-    _sub(root, "version", "1.0")
-    _sub(root, "sdf", "model.sdf", version=SDF_VERSION)
-    author = _sub(root, "author")
-    _sub(author, "name", "Warehouse Brain maintainers")
-    _sub(author, "email", "maintainers@warehouse-brain.dev")
-    _sub(root, "description", "Goods-to-person AMR: differential drive, drives under racks, 2-D lidar.")
-    return _to_text(root, "Gazebo model metadata of the warehouse AMR")
 
 
 # --------------------------------------------------------------------------------------------
