@@ -19,8 +19,7 @@ def repo_root() -> Path:
     return Path(os.environ.get("WAREHOUSE_ROOT", Path.cwd())).resolve()
 
 
-def _run(argv: list[str]) -> int:
-    root = repo_root()
+def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="warehouse run",
         description="Run the warehouse: floor simulator, robots, planner, allocator and order "
@@ -55,6 +54,12 @@ def _run(argv: list[str]) -> int:
                         "ground truth /sim/fleet_state alone gives positions, travel and collisions (about "
                         "90 %% fewer bag messages, less recorder CPU; benchmarks/soak.py uses it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _run(argv: list[str]) -> int:
+    root = repo_root()
+    p = _run_parser()
     a = p.parse_args(argv)
     scenario = None
     if a.scenario:

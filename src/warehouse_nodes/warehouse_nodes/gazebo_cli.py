@@ -34,13 +34,7 @@ def _path(value: str, root: Path) -> Path:
     return (root / p).resolve()
 
 
-def _world(argv: list[str]) -> int:
-    from warehouse_core.maps.layout import load_layout
-    from warehouse_core.ops.inventory import load_catalogue
-    from warehouse_core.sim.gazebo_amr import amr_spec_from_config
-    from warehouse_core.sim.gazebo_world import DISTRO_CMD_VEL, write_gazebo_files
-
-    root = _root()
+def _world_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="warehouse gazebo world",
         description="Write a Gazebo (gz-sim) world of a layout, the AMR model, one ros_gz_bridge "
@@ -59,7 +53,17 @@ def _world(argv: list[str]) -> int:
                    help="node parameters: kinematic limits (floor_simulator), robots, seed, inventory")
     p.add_argument("--hardware", default="config/robot_hardware.yaml", metavar="FILE",
                    help="AMR geometry (wheel separation and radius, ...); '' for built-in defaults")
-    a = p.parse_args(argv)
+    return p
+
+
+def _world(argv: list[str]) -> int:
+    from warehouse_core.maps.layout import load_layout
+    from warehouse_core.ops.inventory import load_catalogue
+    from warehouse_core.sim.gazebo_amr import amr_spec_from_config
+    from warehouse_core.sim.gazebo_world import DISTRO_CMD_VEL, write_gazebo_files
+
+    root = _root()
+    a = _world_parser().parse_args(argv)
 
     config = _path(a.config, root)
     hardware = _path(a.hardware, root) if a.hardware else None
