@@ -2,8 +2,8 @@
 
 ``./warehouse run --config FILE`` reads the file before starting anything: a mutated
 ``config/warehouse.yaml`` is either usable or refused with an InputError naming the file.
-A node given a parameter of the wrong type or a non-finite number refuses it with an
-InputError naming the parameter (the process prints it and exits with code 2).
+A node given a parameter of the wrong type, a non-finite number or a value outside the parameter's
+range refuses it with an InputError naming the parameter (the process prints it and exits with code 2).
 """
 
 import sys
@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src" / "warehouse_core" / "test"))
-from test_fuzz_inputs import mutated  # noqa: E402  (the core's mutation strategy)
+from fuzz_helpers import mutated  # noqa: E402  (the core tests' mutation strategy)
 
 from warehouse_core.errors import InputError  # noqa: E402
-from warehouse_nodes.run import RunOptions, write_params  # noqa: E402
+from warehouse_nodes.run_params import RunOptions, write_params  # noqa: E402
 
 
 @settings(max_examples=80, deadline=None, derandomize=True, database=None)
@@ -58,7 +58,7 @@ def test_fuzzed_parameters_are_used_or_refused_by_name(ros, name, value):
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
-    from warehouse_nodes.allocator_node import AllocatorConfig
+    from warehouse_nodes.configs import AllocatorConfig
     from warehouse_nodes.params import declare_config
 
     node = Node("fuzz_allocator", parameter_overrides=[Parameter(name, value=value)])

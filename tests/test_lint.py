@@ -35,7 +35,7 @@ def test_core_never_imports_ros():
 # The core's layers, lowest first: a module may import its own subpackage and those in lower
 # layers, never a higher one, so each layer can be read, tested and reused without the ones above.
 CORE_LAYERS = [
-    {"errors"},
+    {"errors", "topics"},
     {"maps"},
     {"tasks", "mapf"},
     {"fleet", "robot"},
@@ -87,3 +87,17 @@ def test_core_top_level_stays_small():
     core = ROOT / "src" / "warehouse_core" / "warehouse_core"
     modules = sorted(p.name for p in core.glob("*.py") if p.name != "__init__.py")
     assert len(modules) <= 8, modules
+
+
+def test_tests_do_not_import_other_test_modules():
+    """Shared test code lives in helper modules or conftest.py, never in another test file."""
+    import ast
+
+    bad = []
+    for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "src").glob("*/test/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            bad += [f"{path.relative_to(ROOT)}:{node.lineno}: imports {n}"
+                    for n in names if n.split(".")[-1].startswith("test_")]
+    assert not bad, "\n".join(bad)

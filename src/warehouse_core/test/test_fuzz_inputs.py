@@ -29,43 +29,13 @@ from warehouse_core.ops.inventory import load_inventory_csv
 from warehouse_core.ops.orders import Order, OrderLine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
-from test_operations import ops_with  # noqa: E402
+from fuzz_helpers import mutated  # noqa: E402
+from ops_helpers import ops_with  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = Path(__file__).resolve().parent / "data"
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
-
-HOSTILE = ["nan", ".nan", "NaN", "inf", "-inf", ".inf", "-.inf", "-1", "0", "-0.0", "1e308", "1e-320",
-           "99999999999999999999999", "-99999999999999999999", "null", "~", "[]", "{}", "[1, 2", "{a: }",
-           "''", '""', "true", "ünïcödé", "🙂", "\u202e", "a" * 300, "0x1F", "1_000", ":", "- - -", "&a *a"]
-value = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
-TOKEN = re.compile(r"[A-Za-z0-9_.\-]+")
-
-
-@st.composite
-def mutated(draw, text: str) -> str:
-    """``text`` with one hostile change."""
-    lines = text.splitlines(keepends=True)
-    kind = draw(st.sampled_from(["token", "token", "token", "line", "cut", "duplicate", "delete", "empty"]))
-    if kind == "empty" or not lines:
-        return ""
-    i = draw(st.integers(0, len(lines) - 1))
-    if kind == "cut":
-        return text[:draw(st.integers(0, len(text)))]
-    if kind == "line":
-        lines[i] = draw(value) + "\n"
-    elif kind == "duplicate":
-        lines.insert(i, lines[i])
-    elif kind == "delete":
-        del lines[i]
-    else:
-        tokens = list(TOKEN.finditer(lines[i]))
-        if tokens:
-            m = tokens[draw(st.integers(0, len(tokens) - 1))]
-            lines[i] = lines[i][:m.start()] + draw(value) + lines[i][m.end():]
-    return "".join(lines)
-
 
 def loads_or_refuses(load, path: Path, name: str | None = None) -> None:
     """``load(path)`` returns, or raises an InputError naming the file (``name``) and a problem."""

@@ -1,12 +1,10 @@
 """Orders -> rack visits -> robots, on a small hand-made layout."""
 
-import numpy as np
+import sys
+from pathlib import Path
+
 import pytest
 
-from warehouse_core.maps.grid import Grid
-from warehouse_core.maps.layout import Layout, Station, StorageLocation
-from warehouse_core.maps.occupancy import GridFrame
-from warehouse_core.ops.inventory import Inventory
 from warehouse_core.ops.operations import (
     ORDER_COMPLETED,
     ORDER_REJECTED,
@@ -15,29 +13,12 @@ from warehouse_core.ops.operations import (
     OpsConfig,
     OrderEvent,
     TaskEvent,
-    WarehouseOps,
 )
-from warehouse_core.ops.orders import Order, OrderLine, order_problem
+from warehouse_core.ops.orders import order_problem
 from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK
 
-
-def small_layout(chargers=()) -> Layout:
-    free = np.ones((5, 8), dtype=bool)
-    grid = Grid(free)
-    storage = (StorageLocation("L1", (3, 1), "R1"), StorageLocation("L2", (4, 1), "R2"),
-               StorageLocation("L3", (3, 3), "R3"), StorageLocation("L4", (4, 3), None))
-    stations = (Station("S1", (0, 2), ((0, 3),)),)
-    return Layout("t", "test", grid, GridFrame(0.0, 0.0, 1.0, 5), storage, stations, tuple(chargers), ())
-
-
-def ops_with(stock, policy="default", chargers=()) -> WarehouseOps:
-    inv = Inventory(stock, {s: 1.0 for r in stock.values() for s in r})
-    return WarehouseOps(small_layout(chargers), inv, OpsConfig(max_lines_per_visit=10, station_queue_limit=4,
-                                                       policy=policy))
-
-
-def order(oid, *lines, consumer="C1", created=0.0, deadline=3600.0):
-    return Order(oid, consumer, tuple(OrderLine(s, q) for s, q in lines), created, deadline)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
+from ops_helpers import ops_with, order  # noqa: E402
 
 
 def test_bad_orders_are_refused_with_a_reason():
@@ -87,7 +68,7 @@ def test_a_visit_completes_its_orders_and_moves_the_rack():
     assert done and done[0].time == 50.0
     assert any(isinstance(e, TaskEvent) and e.state == TASK_DONE for e in events)
     assert ops.inventory.stock["R1"]["A"] == 7
-    assert ops.rack_at["L4"] == "R1" and "L1" not in ops.rack_at
+    assert ops.racks.rack_at["L4"] == "R1" and "L1" not in ops.racks.rack_at
     assert not ops.robots["robot_0"].task
 
 
@@ -202,7 +183,7 @@ def test_low_battery_robot_charges_and_chargers_are_limited():
     assert charge[0].steps[0].cell == (7, 0) and charge[0].steps[0].duration == pytest.approx(350.0)
     assert {t.robot for t in tasks if t.type != TYPE_CHARGE} == {"ok"}  # low robots get no picks
     ops.task_finished(charge[0].task_id, True, 400.0)
-    assert ops.charging_events == 1
+    assert ops.charging.charging_events == 1
     ops.update_robot("low", (7, 0), battery=0.9)
     (second,) = ops.assign(401.0)
     assert second.robot == "also_low" and second.type == TYPE_CHARGE
@@ -219,7 +200,7 @@ def test_failed_robot_with_a_rack_gets_no_tasks_and_its_rack_is_recovered():
     assert ops.robot_failed("robot_0", 12.0, "robot_0: drive fault")
     assert not ops.robot_failed("robot_0", 13.0)  # once
     assert task.state == TASK_FAILED and len(ops.pending) == 1  # the line is back
-    assert "R1" in ops.busy_racks and "R1" not in ops.location_of  # the rack is on the robot
+    assert "R1" in ops.racks.busy_racks and "R1" not in ops.racks.location_of  # the rack is on the robot
     ops.step_done(task.task_id, 2, 14.0)  # late feedback of the failed task is ignored
     assert ops.orders["O1"].lines_picked == 0
     ops.update_robot("robot_0", (3, 1))
@@ -227,8 +208,8 @@ def test_failed_robot_with_a_rack_gets_no_tasks_and_its_rack_is_recovered():
     (again,) = ops.assign(15.0)
     assert again.robot == "robot_1" and again.rack == "R2"  # another rack with the SKU
     ops.rack_recovered("R1", "L4", 60.0)
-    assert ops.rack_at["L4"] == "R1" and ops.location_of["R1"] == "L4" and "R1" not in ops.busy_racks
-    assert task.return_location == "L4" and "L4" not in ops.reserved_locations
+    assert ops.racks.rack_at["L4"] == "R1" and ops.racks.location_of["R1"] == "L4" and "R1" not in ops.racks.busy_racks
+    assert task.return_location == "L4" and "L4" not in ops.racks.reserved_locations
 
 
 def test_task_progress_rebinds_to_a_replacement_path():
@@ -248,8 +229,8 @@ def test_a_robot_too_low_for_the_visit_is_sent_to_charge_instead():
     from warehouse_core.maps.layout import Charger
     from warehouse_core.ops.operations import TYPE_CHARGE
 
-    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}}, chargers=[Charger("C1", (7, 4))])
-    ops.config = OpsConfig(energy_per_step=0.02, charge_below=0.3)
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}}, chargers=[Charger("C1", (7, 4))],
+                   config=OpsConfig(energy_per_step=0.02, charge_below=0.3))
     ops.submit(order("O1", ("A", 1)), 0)
     ops.update_robot("robot_0", (0, 4), battery=0.4)  # above the threshold, not enough for ~14 cells
     assert ops.assign(0.0) == []
@@ -265,8 +246,8 @@ def test_a_rack_that_would_not_lift_is_left_alone_then_tried_again():
     (task,) = ops.assign(0.0)
     assert task.rack == "R1"  # one visit serves both lines
     ops.lift_failed(task.task_id, 10.0, "robot_0 could not lift rack R1")
-    assert task.state == TASK_FAILED and ops.lift_failures == 1
-    assert ops.location_of["R1"] == "L1" and "R1" not in ops.busy_racks  # it still stands there
+    assert task.state == TASK_FAILED and ops.racks.lift_failures == 1
+    assert ops.racks.location_of["R1"] == "L1" and "R1" not in ops.racks.busy_racks  # it still stands there
     assert len(ops.pending) == 2  # nothing lost
     (event,) = [e for e in ops.drain_events() if isinstance(e, TaskEvent) and e.state == TASK_FAILED]
     assert "could not lift" in event.message
@@ -291,6 +272,6 @@ def test_lift_failed_ignores_finished_and_unknown_tasks():
     ops.task_finished(task.task_id, True, 50.0)
     ops.lift_failed(task.task_id, 51.0)
     ops.lift_failed("T999", 51.0)
-    assert ops.lift_failures == 0 and not ops.out_of_service
+    assert ops.racks.lift_failures == 0 and not ops.racks.out_of_service
     with pytest.raises(ValueError, match="rack_retry_after"):
         OpsConfig(rack_retry_after=0.0)

@@ -1,7 +1,10 @@
 """The allocator's memory is bounded over long runs: shipped orders and finished tasks leave
 memory (the durable store keeps them), so what it holds follows the backlog, not the run length."""
 
+import gc
+import heapq
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -9,27 +12,61 @@ import pytest
 
 from warehouse_core.maps.distances import DistanceCache
 from warehouse_core.maps.layout import load_layout
-from warehouse_core.ops.operations import ORDER_COMPLETED
-from warehouse_core.ops.ops_soak import drive
+from warehouse_core.ops.durable_ops import JournaledOps
+from warehouse_core.ops.inventory import load_catalogue
+from warehouse_core.ops.operations import ORDER_COMPLETED, OpsConfig, OrderEvent
+from warehouse_core.ops.orders import DemandModel
+from warehouse_core.ops.store import StateStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
-from test_operations import order  # noqa: E402
-from test_store import journaled  # noqa: E402
+from ops_helpers import journaled, order  # noqa: E402
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
 
+def soak(hours: int, robots: int, orders_per_hour: float, store: StateStore) -> dict[int, tuple]:
+    """The journaled allocator fed seeded orders, every rack visit done 120 s after it is given;
+    per simulated hour: (heap bytes, of it distance tables, orders held, tasks held, orders completed)."""
+    layout = load_layout(str(LAYOUT))
+    inventory, placement = load_catalogue(layout, "", 500, 3)
+    ops = JournaledOps(layout, inventory, OpsConfig(seed=3, replenish_every=3600.0), placement=placement,
+                       store=store)  # refilled hourly: a long run would otherwise sell out and refuse orders
+    stream = DemandModel(orders_per_hour, inventory.popularity).stream(10)
+    ys, xs = layout.loaded_passable.nonzero()
+    for i in range(robots):
+        ops.update_robot(f"robot_{i}", (int(xs[i]), int(ys[i])))
+    due: list[tuple[float, str]] = []
+    samples, completed = {}, 0
+    tracemalloc.start()
+    for now in np.arange(0.0, hours * 3600.0 + 1.0, 5.0).tolist():
+        if now % 3600.0 == 0.0:
+            gc.collect()
+            samples[round(now / 3600.0)] = (tracemalloc.get_traced_memory()[0], ops.dist.nbytes, len(ops.orders),
+                                            len(ops.tasks), completed)
+        for o in stream.until(now):
+            ops.submit(o, now)
+        while due and due[0][0] <= now:
+            task = ops.tasks[heapq.heappop(due)[1]]
+            ops.task_finished(task.task_id, True, now)
+            ops.update_robot(task.robot, task.steps[-1].cell)
+        ops.tick(now)
+        for task in ops.assign(now):
+            heapq.heappush(due, (now + 120.0, task.task_id))
+        completed += sum(isinstance(e, OrderEvent) and e.state == ORDER_COMPLETED for e in ops.drain_events())
+    tracemalloc.stop()
+    store.close()
+    return samples
+
+
 def test_orders_tasks_and_heap_stay_flat_over_simulated_hours(tmp_path):
-    samples = drive(hours=6, robots=8, orders_per_hour=150, layout_path=str(LAYOUT), seed=3,
-                    store_dir=str(tmp_path))
-    by_hour = {round(s.hour): s for s in samples}
-    assert by_hour[6].completed > 600  # the run did work: about 150 orders an hour went through
+    by_hour = soak(hours=6, robots=8, orders_per_hour=150, store=StateStore(tmp_path / "state.db"))
+    assert by_hour[6][4] > 600  # the run did work: about 150 orders an hour went through
     # held: only the backlog (open orders, visits in flight), not everything ever accepted
-    assert max(s.orders_held for s in samples) < 100
-    assert max(s.tasks_held for s in samples) < 40
+    assert max(s[2] for s in by_hour.values()) < 100
+    assert max(s[3] for s in by_hour.values()) < 40
     # the heap after warm-up, without the distance cache (bounded by the layout, it fills for hours):
     # under 60 kB from 2 h to 6 h (measured ~5 kB/h); keeping every order and task was ~300 kB/h here
-    rest = {h: s.heap_bytes - s.distance_bytes for h, s in by_hour.items()}
+    rest = {h: s[0] - s[1] for h, s in by_hour.items()}
     assert rest[6] - rest[2] < 60_000, [round(v / 1e3) for v in rest.values()]
 
 

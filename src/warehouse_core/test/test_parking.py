@@ -44,7 +44,7 @@ def ops(**config) -> WarehouseOps:
 
 def test_an_idle_robot_parks_under_the_fast_mover_after_park_after_seconds_and_then_takes_its_visit():
     o = ops(park_after=10.0)
-    assert o._rack_class["R3"] == 0 and sum(c == 0 for c in o._rack_class.values()) == 2
+    assert o.racks.rack_class("R3") == 0 and sum(o.racks.rack_class(r) == 0 for r in o.racks.location_of) == 2
     assert o.assign(0.0) == [] and o.assign(9.0) == []  # not idle long enough yet
     (park,) = o.assign(10.0)
     assert park.type == TYPE_PARK and park.robot == "robot_0" and len(park.steps) == 1
@@ -71,11 +71,11 @@ def test_no_parking_when_off_with_random_returns_or_while_the_forecast_is_pendin
         o.assign(0.0)
         assert o.assign(100.0) == []
     pending = ops(park_after=5.0)
-    pending.forecast_pending = True
+    pending.racks.forecast_pending = True
     pending.assign(0.0)
     assert pending.assign(100.0) == []
-    pending.set_demand(pending.demand)
-    assert not pending.forecast_pending
+    pending.set_demand(pending.racks.demand)
+    assert not pending.racks.forecast_pending
     assert [t.type for t in pending.assign(101.0)] == [TYPE_PARK]
 
 
@@ -83,8 +83,8 @@ def test_class_returns_are_random_until_the_forecast_arrives():
     waiting, classed = set(), set()
     for seed in range(12):
         o = ops(seed=seed)
-        classed.add(o._return_location("R3", (0, 2), exclude="L3"))
-        o.forecast_pending = True
-        waiting.add(o._return_location("R3", (0, 2), exclude="L3"))
+        classed.add(o.racks.return_location("R3", (0, 2), exclude="L3"))
+        o.racks.forecast_pending = True
+        waiting.add(o.racks.return_location("R3", (0, 2), exclude="L3"))
     assert classed == {"L7"}  # the free location nearest the station
     assert waiting == {"L7", "L8"}

@@ -44,8 +44,8 @@ def test_forecast_decides_which_rack_is_a_fast_mover():
     inv = Inventory(stock, {"A": 1.0, "B": 1.0, "C": 1.0})
     by_b = WarehouseOps(small_layout(), inv, OpsConfig(), demand={"A": 0.1, "B": 50.0, "C": 1.0})
     by_a = WarehouseOps(small_layout(), inv, OpsConfig(), demand={"A": 50.0, "B": 0.1, "C": 1.0})
-    assert by_b._rack_class["R2"] == 0 and by_a._rack_class["R1"] == 0
-    assert by_b._rack_class["R1"] == 2 and by_a._rack_class["R2"] == 2
+    assert by_b.racks.rack_class("R2") == 0 and by_a.racks.rack_class("R1") == 0
+    assert by_b.racks.rack_class("R1") == 2 and by_a.racks.rack_class("R2") == 2
 
 
 def test_random_returns_are_seeded_and_class_returns_go_near_the_station():
@@ -53,7 +53,7 @@ def test_random_returns_are_seeded_and_class_returns_go_near_the_station():
     picks = set()
     for seed in range(6):
         ops = WarehouseOps(small_layout(), Inventory(stock, {"A": 1.0}), OpsConfig(returns="random", seed=seed))
-        picks.add(ops._return_location("R1", (0, 2), exclude="L1"))
+        picks.add(ops.racks.return_location("R1", (0, 2), exclude="L1"))
     assert picks <= {"L4"}  # the only free location in the small layout
     try:
         OpsConfig(returns="nearest")
@@ -82,6 +82,9 @@ def test_completed_orders_ship_packed_with_manifest_and_tracking_events():
     record = manifest.to_json()
     assert record["box"]["id"] == manifest.box.box_id and len(record["box"]["inner_dims_m"]) == 3
     assert all(len(i["dims_m"]) == 3 and len(i["position_m"]) == 3 for i in record["items"])
+    # the parcels.jsonl contract: lengths to 1 um, weights to 0.1 g, shipping time to 1 ms
+    assert record["dims_m"] == record["box"]["outer_dims_m"] == [round(d, 6) for d in manifest.box.outer_dims_m]
+    assert record["weight_kg"] == round(manifest.weight_kg, 4) and record["shipped_at_s"] == 110.0
     stages = [(e.stage, e.time) for e in events if isinstance(e, TrackingEvent)]
     assert stages == [("picked", 50.0)]
     ops.tick(100.0)

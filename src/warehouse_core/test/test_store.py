@@ -20,14 +20,7 @@ from warehouse_core.ops.operations import (
 from warehouse_core.ops.store import SCHEMA_VERSION, StateStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
-from test_operations import ops_with, order  # noqa: E402
-
-STOCK = {"R1": {"A": 9, "B": 9}, "R2": {"A": 9}, "R3": {"C": 9}}
-
-
-def journaled(path, stock=STOCK) -> JournaledOps:
-    base = ops_with({r: dict(s) for r, s in stock.items()})
-    return JournaledOps(base.layout, base.inventory, base.config, store=StateStore(path))
+from ops_helpers import STOCK, journaled, ops_with, order  # noqa: E402
 
 
 def snapshot(ops: JournaledOps) -> dict:
@@ -38,14 +31,14 @@ def snapshot(ops: JournaledOps) -> dict:
                   for tid, t in ops.tasks.items()},
         "reserved": {r: {s: q for s, q in per.items() if q} for r, per in ops.inventory.reserved.items()},
         "stock": ops.inventory.stock,
-        "busy": sorted(ops.busy_racks),
-        "station_load": dict(ops.station_load),
-        "reserved_locations": sorted(ops.reserved_locations),
-        "rack_at": dict(ops.rack_at),
+        "busy": sorted(ops.racks.busy_racks),
+        "station_load": dict(ops.racks.station_load),
+        "reserved_locations": sorted(ops.racks.reserved_locations),
+        "rack_at": dict(ops.racks.rack_at),
         "robot_tasks": {n: s.task for n, s in ops.robots.items() if s.task},
         "failed": sorted(ops.failed_robots),
-        "out_of_service": dict(ops.out_of_service),
-        "lift_failures": ops.lift_failures,
+        "out_of_service": dict(ops.racks.out_of_service),
+        "lift_failures": ops.racks.lift_failures,
     }
 
 
@@ -182,6 +175,6 @@ def test_replenishment_shifts_refill_the_racks_and_a_restart_replays_them(tmp_pa
                          store=StateStore(tmp_path / "state.db"))
     again.recover()
     assert snapshot(again)["stock"] == snapshot(ops)["stock"]
-    assert again.replenished_at == 100.0 and again.replenishments == 1
+    assert again.restocking.replenished_at == 100.0 and again.replenishments == 1
     with pytest.raises(ValueError, match="replenish_every -1"):
         dataclasses.replace(base.config, replenish_every=-1.0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from warehouse_core.ops.operations import (
+from warehouse_core.ops.model import (
     ORDER_ACCEPTED,
     ORDER_COMPLETED,
     ORDER_REJECTED,
@@ -173,7 +173,7 @@ def operations_kpis(rec: RunRecord, sim_duration_s: float, robots: int) -> dict[
 
 
 def order_kpis(rec: RunRecord, sim_duration_s: float) -> dict[str, float | int]:
-    """Order, pick and rack-visit KPIs (see README for the definitions)."""
+    """Order, pick and rack-visit KPIs (definitions: docs/running.md, report.json)."""
     cycles = [rec.order_completed[o] - rec.order_created[o]
               for o in rec.order_completed if o in rec.order_created]
     lines_in_visits = sum(rec.visits.values())

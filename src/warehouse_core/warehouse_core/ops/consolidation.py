@@ -62,6 +62,10 @@ class Consolidator:
         consumers = {r.consumer for r in self.orders.values() if r.completed_at is not None}
         return [p for c in sorted(consumers) for p in self._decide(c, now)]
 
+    def continue_ids_after(self, last: int) -> None:
+        """New parcel ids continue after ``P{last}`` (a restart: ids are never reused)."""
+        self._ids = itertools.count(last + 1)
+
     def held(self) -> int:
         return sum(1 for r in self.orders.values() if r.completed_at is not None)
 

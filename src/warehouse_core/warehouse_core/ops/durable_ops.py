@@ -9,25 +9,38 @@ same orders, pending lines, tasks in flight, reservations and rack positions; ne
 after the stored ones, so a task id is never reused (robots recognise a repeated task by its id
 and answer it again instead of doing it twice).
 
-Retired orders (completed and shipped, see :mod:`warehouse_core.ops.operations`) are not kept in
-memory at all here: a repeated submission of one is recognised from its row in the store.
+Retired orders (completed and shipped, see :mod:`warehouse_core.ops.order_book`) are not kept in
+memory at all here: a repeated submission of one is recognised from its row in the store
+(:class:`StoredRetiredOrders`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from warehouse_core.ops import operations as ops_mod
-from warehouse_core.ops.operations import (
+from warehouse_core.maps.distances import DistanceCache
+from warehouse_core.maps.layout import Layout
+from warehouse_core.ops.config import OpsConfig
+from warehouse_core.ops.inventory import Inventory
+from warehouse_core.ops.model import (
+    ORDER_ACCEPTED,
+    ORDER_COMPLETED,
+    TASK_ACTIVE,
+    TASK_ASSIGNED,
+    OpsEvent,
     OrderEvent,
     OrderRecord,
     ParcelEvent,
     PickLine,
     Task,
     TaskEvent,
-    WarehouseOps,
 )
+from warehouse_core.ops.operations import WarehouseOps
+from warehouse_core.ops.order_book import RetiredOrders
 from warehouse_core.ops.orders import Order, OrderLine
+from warehouse_core.ops.shipping import ShippingDesk
 from warehouse_core.ops.store import JournalEntry, OrderRow, StateStore, TaskRow
 from warehouse_core.tasks import TaskStep
 
@@ -39,8 +52,9 @@ def order_to_json(order: Order) -> dict:
 
 
 def order_from_json(d: dict) -> Order:
-    return Order(d["order_id"], d["consumer_id"], tuple(OrderLine(s, int(q)) for s, q in d["lines"]),
-                 float(d["created"]), float(d["deadline"]), int(d["service"]))
+    return Order(order_id=d["order_id"], consumer_id=d["consumer_id"],
+                 lines=tuple(OrderLine(s, int(q)) for s, q in d["lines"]), created=float(d["created"]),
+                 deadline=float(d["deadline"]), service=int(d["service"]))
 
 
 def task_to_json(task: Task) -> dict:
@@ -53,11 +67,13 @@ def task_to_json(task: Task) -> dict:
 
 
 def task_from_json(d: dict) -> Task:
-    return Task(d["task_id"], d["robot"], d["rack"], d["station"],
-                [PickLine(o, int(i), s, int(q), float(dl), float(c)) for o, i, s, q, dl, c in d["lines"]],
-                [TaskStep((int(x), int(y)), int(op), float(dur)) for x, y, op, dur in d["steps"]],
-                d["origin"], d["return_location"], float(d["created"]), float(d["deadline"]),
-                type=int(d["type"]), charger=d["charger"], length_steps=int(d["length_steps"]))
+    return Task(
+        task_id=d["task_id"], robot=d["robot"], rack=d["rack"], station=d["station"],
+        lines=[PickLine(o, int(i), s, int(q), float(dl), float(c)) for o, i, s, q, dl, c in d["lines"]],
+        steps=[TaskStep((int(x), int(y)), int(op), float(dur)) for x, y, op, dur in d["steps"]],
+        origin=d["origin"], return_location=d["return_location"], created=float(d["created"]),
+        deadline=float(d["deadline"]), type=int(d["type"]), charger=d["charger"],
+        length_steps=int(d["length_steps"]))
 
 
 def _number(ident: str) -> int:
@@ -77,19 +93,47 @@ class RecoveryReport:
 
 
 @dataclass
+class _LastIds:
+    """The highest task, order and parcel counters a replay saw."""
+
+    task: int = 0
+    order: int = 0
+    parcel: int = 0
+
+
+class StoredRetiredOrders(RetiredOrders):
+    """A retired order is recognised from its row in the store: nothing is kept in memory."""
+
+    def __init__(self, store: StateStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def same(self, order: Order) -> bool | None:
+        row = self.store.order(order.order_id)
+        return None if row is None else order_from_json(row.data) == order
+
+    def remember(self, record: OrderRecord) -> None:
+        pass  # the store's row is the record
+
+
 class JournaledOps(WarehouseOps):
     """WarehouseOps with every state change journaled in ``store`` (see module docstring).
     Without a store it behaves exactly like WarehouseOps."""
 
-    store: StateStore | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __init__(self, layout: Layout, inventory: Inventory, config: OpsConfig | None = None, *,
+                 store: StateStore | None = None, dist: DistanceCache | None = None,
+                 placement: dict[str, str] | None = None, demand: dict[str, float] | None = None,
+                 shipping: ShippingDesk | None = None, forecast_pending: bool = False) -> None:
+        super().__init__(layout, inventory, config, dist=dist, placement=placement, demand=demand, shipping=shipping,
+                         forecast_pending=forecast_pending)
+        self.store = store
+        if store is not None:
+            self.book.retired = StoredRetiredOrders(store)
         self._depth = 0  # nested calls (task_finished -> step_done) are journaled once, by the outer one
         self._replaying = False
 
     # -- journaled changes ---------------------------------------------------------------
-    def _journaled(self, kind: str, now: float, data: dict, call):
+    def _journaled(self, kind: str, now: float, data: dict, call: Callable[[], Any]) -> Any:
         if self.store is None or self._replaying or self._depth:
             return call()
         mark = len(self.events)
@@ -101,7 +145,7 @@ class JournaledOps(WarehouseOps):
         self._write([JournalEntry(kind, now, data)] if kind else [], now, self.events[mark:])
         return result
 
-    def _write(self, entries: list[JournalEntry], now: float, new_events: list) -> None:
+    def _write(self, entries: list[JournalEntry], now: float, new_events: list[OpsEvent]) -> None:
         """One transaction: ``entries``, a ``shipped`` entry per new parcel, and the rows of
         the orders and tasks that ``new_events`` changed."""
         orders: dict[str, OrderRow] = {}
@@ -119,16 +163,6 @@ class JournaledOps(WarehouseOps):
                                                              "order_ids": list(ev.parcel.order_ids)}))
         if entries:
             self.store.write(entries, orders.values(), tasks.values())
-
-    def _retired_same(self, order: Order) -> bool | None:
-        if self.store is None:
-            return super()._retired_same(order)
-        row = self.store.order(order.order_id)
-        return None if row is None else order_from_json(row.data) == order
-
-    def _remember_retired(self, record: OrderRecord) -> None:
-        if self.store is None:  # else the store's row is the record
-            super()._remember_retired(record)
 
     def submit(self, order: Order, now: float) -> tuple[bool, str, str]:
         known = order.order_id in self.orders or (self.store is not None and self.store.order(order.order_id)
@@ -151,24 +185,25 @@ class JournaledOps(WarehouseOps):
             self._write([JournalEntry("task", now, task_to_json(t)) for t in tasks], now, self.events[mark:])
         return tasks
 
+    def _open(self, task_id: str) -> bool:
+        task = self.tasks.get(task_id)
+        return task is not None and not task.finished
+
     def step_done(self, task_id: str, step_index: int, now: float) -> None:
         task = self.tasks.get(task_id)
-        if task is None or step_index <= task.step_index + 1 or task.state in (ops_mod.TASK_DONE,
-                                                                               ops_mod.TASK_FAILED):
+        if not self._open(task_id) or step_index <= task.step_index + 1:
             return super().step_done(task_id, step_index, now)  # nothing changes: nothing to write
         return self._journaled("step", now, {"task_id": task_id, "step_index": step_index},
                                lambda: super(JournaledOps, self).step_done(task_id, step_index, now))
 
     def task_finished(self, task_id: str, success: bool, now: float, message: str = "") -> None:
-        task = self.tasks.get(task_id)
-        if task is None or task.state in (ops_mod.TASK_DONE, ops_mod.TASK_FAILED):
+        if not self._open(task_id):
             return super().task_finished(task_id, success, now, message)
         return self._journaled("finished", now, {"task_id": task_id, "success": success, "message": message},
                                lambda: super(JournaledOps, self).task_finished(task_id, success, now, message))
 
     def lift_failed(self, task_id: str, now: float, message: str = "") -> None:
-        task = self.tasks.get(task_id)
-        if task is None or task.state in (ops_mod.TASK_DONE, ops_mod.TASK_FAILED):
+        if not self._open(task_id):
             return super().lift_failed(task_id, now, message)
         return self._journaled("lift_failed", now, {"task_id": task_id, "message": message},
                                lambda: super(JournaledOps, self).lift_failed(task_id, now, message))
@@ -194,68 +229,67 @@ class JournaledOps(WarehouseOps):
         report = RecoveryReport(tasks_in_flight=[])
         if self.store is None:
             return report
-        shipping, self.shipping = self.shipping, None
+        last = _LastIds()
         self._replaying = True
-        max_task = max_order = max_parcel = 0
         try:
-            for entry in self.store.journal():
-                report.entries += 1
-                d, now = entry.data, entry.time
-                if entry.kind == "order":
-                    order = order_from_json(d)
-                    self.adopt_order(order)
-                    self.events.append(OrderEvent(order.order_id, order.consumer_id, ops_mod.ORDER_ACCEPTED,
-                                                  len(order.lines), 0, now))
-                    max_order = max(max_order, _number(order.order_id) if order.order_id.startswith("A") else 0)
-                elif entry.kind == "task":
-                    task = task_from_json(d)
-                    self.adopt_task(task)
-                    self.events.append(TaskEvent(task, ops_mod.TASK_ASSIGNED, -1, now))
-                    max_task = max(max_task, _number(task.task_id))
-                elif entry.kind == "step":
-                    self.step_done(d["task_id"], int(d["step_index"]), now)
-                elif entry.kind == "finished":
-                    self.task_finished(d["task_id"], bool(d["success"]), now, d["message"])
-                elif entry.kind == "lift_failed":
-                    self.lift_failed(d["task_id"], now, d["message"])
-                elif entry.kind == "robot_failed":
-                    self.robot_failed(d["robot"], now, d["reason"])
-                elif entry.kind == "replenished":
-                    self.replenish(now)
-                elif entry.kind == "rack_recovered":
-                    self.rack_recovered(d["rack"], d["location"], now)
-                elif entry.kind == "shipped":
-                    for oid in d["order_ids"]:
-                        self.consolidator.orders.pop(oid, None)
-                    max_parcel = max(max_parcel, _number(d["parcel_id"]))
+            with self.dispatch.packing_paused():
+                for entry in self.store.journal():
+                    report.entries += 1
+                    self._replay(entry, last)
         finally:
             self._replaying = False
-            self.shipping = shipping
-        self._ids = iter(range(max_task + 1, 1 << 62))
-        self._order_ids = iter(range(max_order + 1, 1 << 62))
-        self.consolidator._ids = iter(range(max_parcel + 1, 1 << 62))
+        self.continue_ids_after(last.task, last.order, last.parcel)
         self.events = _latest_state(self.events)
         report.orders = len(self.orders)
-        report.open_orders = sum(1 for r in self.orders.values() if r.state != ops_mod.ORDER_COMPLETED)
-        report.tasks_in_flight = [t for t in self.tasks.values()
-                                  if t.state in (ops_mod.TASK_ASSIGNED, ops_mod.TASK_ACTIVE)]
+        report.open_orders = sum(1 for r in self.orders.values() if r.state != ORDER_COMPLETED)
+        report.tasks_in_flight = [t for t in self.tasks.values() if t.state in (TASK_ASSIGNED, TASK_ACTIVE)]
         self.retire_all_finished()
         return report
 
+    def _replay(self, entry: JournalEntry, last: _LastIds) -> None:
+        """Apply one journal entry again; ``last`` follows the highest ids seen."""
+        d, now = entry.data, entry.time
+        if entry.kind == "order":
+            order = order_from_json(d)
+            self.adopt_order(order)
+            self.events.append(OrderEvent(order.order_id, order.consumer_id, ORDER_ACCEPTED, len(order.lines), 0,
+                                          now))
+            last.order = max(last.order, _number(order.order_id) if order.order_id.startswith("A") else 0)
+        elif entry.kind == "task":
+            task = task_from_json(d)
+            self.adopt_task(task)
+            self.events.append(TaskEvent(task, TASK_ASSIGNED, -1, now))
+            last.task = max(last.task, _number(task.task_id))
+        elif entry.kind == "step":
+            self.step_done(d["task_id"], int(d["step_index"]), now)
+        elif entry.kind == "finished":
+            self.task_finished(d["task_id"], bool(d["success"]), now, d["message"])
+        elif entry.kind == "lift_failed":
+            self.lift_failed(d["task_id"], now, d["message"])
+        elif entry.kind == "robot_failed":
+            self.robot_failed(d["robot"], now, d["reason"])
+        elif entry.kind == "replenished":
+            self.replenish(now)
+        elif entry.kind == "rack_recovered":
+            self.rack_recovered(d["rack"], d["location"], now)
+        elif entry.kind == "shipped":
+            self.dispatch.shipped(d["order_ids"])
+            last.parcel = max(last.parcel, _number(d["parcel_id"]))
 
-def _latest_state(events: list) -> list:
+
+def _latest_state(events: list[OpsEvent]) -> list[OpsEvent]:
     """Of replayed events: each order's acceptance and its latest event, each task's latest event."""
     accepted: dict[str, OrderEvent] = {}
     last_order: dict[str, OrderEvent] = {}
     last_task: dict[str, TaskEvent] = {}
     for ev in events:
         if isinstance(ev, OrderEvent):
-            if ev.state == ops_mod.ORDER_ACCEPTED:
+            if ev.state == ORDER_ACCEPTED:
                 accepted.setdefault(ev.order_id, ev)
             last_order[ev.order_id] = ev
         elif isinstance(ev, TaskEvent):
             last_task[ev.task.task_id] = ev
-    out: list = list(accepted.values())
+    out: list[OpsEvent] = list(accepted.values())
     out += [ev for oid, ev in last_order.items() if ev is not accepted.get(oid)]
     out += list(last_task.values())
     return out

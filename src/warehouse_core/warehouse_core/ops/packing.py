@@ -163,30 +163,56 @@ def pack_parcel(items: list[ItemSpec], boxes: list[Box], time_limit_s: float = 1
 
 
 def _pack_one_box(items: list[ItemSpec], boxes: list[Box], time_limit_s: float, workers: int) -> PackedBox | None:
-    from ortools.sat.python import cp_model
-
-    weight = sum(it.weight_kg for it in items)
-    volume = sum(it.volume_m3 for it in items)
+    """All ``items`` in one box of least surface (CP-SAT), or None if no box holds them."""
     rule = stacked_rule_box(items, boxes)
     hint = _stacked_placement(items, rule) if rule is not None else None
     if hint is None:  # the rule's column breaks an orientation limit: it bounds nothing
         rule = None
+    weight = sum(it.weight_kg for it in items)
+    volume = sum(it.volume_m3 for it in items)
     candidates = [b for b in boxes if weight <= b.max_weight_kg and volume <= b.volume_m3 + 1e-12
                   and all(fits_alone(it, b) for it in items)
                   and (rule is None or b.surface_m2 <= rule.surface_m2)]
     if not candidates:
         return None
-    dims = [_box_mm(b) for b in candidates]
-    orients = [_item_orients_mm(it) for it in items]
-    m = cp_model.CpModel()
-    choose = [m.new_bool_var(f"box{k}") for k in range(len(candidates))]
-    m.add_exactly_one(choose)
-    size = [m.new_int_var(min(d[a] for d in dims), max(d[a] for d in dims), f"box_{a}") for a in range(3)]
-    for a in range(3):
-        m.add(size[a] == sum(d[a] * c for d, c in zip(dims, choose)))
-    top = [max(d[a] for d in dims) for a in range(3)]
-    pos, ext, end, pick = [], [], [], []
-    for i, opts in enumerate(orients):
+    bm = _BoxModel(items, candidates)
+    if rule is not None and hint is not None:  # start from the rule's column
+        bm.hint(rule, hint)
+    return bm.solve(time_limit_s, workers)
+
+
+class _BoxModel:
+    """The CP-SAT model of :func:`_pack_one_box`: one box chosen among ``candidates`` (least surface),
+    each item in one of its orientations, inside the box, no two overlapping."""
+
+    def __init__(self, items: list[ItemSpec], candidates: list[Box]) -> None:
+        from ortools.sat.python import cp_model
+
+        self.items = items
+        self.candidates = candidates
+        self.dims = [_box_mm(b) for b in candidates]
+        self.orients = [_item_orients_mm(it) for it in items]
+        m = self.m = cp_model.CpModel()
+        self.choose = [m.new_bool_var(f"box{k}") for k in range(len(candidates))]
+        m.add_exactly_one(self.choose)
+        self.size = [m.new_int_var(min(d[a] for d in self.dims), max(d[a] for d in self.dims), f"box_{a}")
+                     for a in range(3)]
+        for a in range(3):
+            m.add(self.size[a] == sum(d[a] * c for d, c in zip(self.dims, self.choose)))
+        self.pos: list[list] = []
+        self.ext: list[list] = []
+        self.end: list[list] = []
+        self.pick: list[list] = []
+        for i in range(len(items)):
+            self._add_item(i)
+        self._add_face_relaxation()
+        self._add_no_overlap()
+        m.minimize(sum(round(b.surface_m2 * 1e4) * c for b, c in zip(candidates, self.choose)))
+
+    def _add_item(self, i: int) -> None:
+        """Item ``i``: one orientation, its extents, min and max corners inside the box."""
+        m, opts = self.m, self.orients[i]
+        top = [max(d[a] for d in self.dims) for a in range(3)]
         o = [m.new_bool_var(f"o{i}_{r}") for r in range(len(opts))]
         m.add_exactly_one(o)
         e = []
@@ -198,67 +224,78 @@ def _pack_one_box(items: list[ItemSpec], boxes: list[Box], time_limit_s: float, 
         q = [m.new_int_var(0, top[a], f"q{i}_{a}") for a in range(3)]  # max corner
         for a in range(3):
             m.add(q[a] == p[a] + e[a])
-            m.add(q[a] <= size[a])
-        end.append(q)
-        pos.append(p)
-        ext.append(e)
-        pick.append(o)
-    # redundant relaxation: along each axis, the cross-sections of the items overlapping any
-    # coordinate cannot exceed the box face (a cumulative constraint per axis)
-    for a in range(3):
-        b1, b2 = [x for x in range(3) if x != a]
-        intervals = [m.new_interval_var(pos[i][a], ext[i][a], end[i][a], f"iv{i}_{a}")
-                     for i in range(len(items))]
-        demands = []
+            m.add(q[a] <= self.size[a])
+        self.end.append(q)
+        self.pos.append(p)
+        self.ext.append(e)
+        self.pick.append(o)
+
+    def _add_face_relaxation(self) -> None:
+        """Redundant relaxation: along each axis, the cross-sections of the items overlapping any
+        coordinate cannot exceed the box face (a cumulative constraint per axis)."""
+        m, n = self.m, len(self.items)
+        for a in range(3):
+            b1, b2 = [x for x in range(3) if x != a]
+            intervals = [m.new_interval_var(self.pos[i][a], self.ext[i][a], self.end[i][a], f"iv{i}_{a}")
+                         for i in range(n)]
+            demands = []
+            for i in range(n):
+                areas = [opt[b1] * opt[b2] for opt in self.orients[i]]
+                area = m.new_int_var(min(areas), max(areas), f"area{i}_{a}")
+                m.add(area == sum(c * lit for c, lit in zip(areas, self.pick[i])))
+                demands.append(area)
+            face = m.new_int_var(0, max(d[b1] * d[b2] for d in self.dims), f"face{a}")
+            m.add(face == sum(d[b1] * d[b2] * c for d, c in zip(self.dims, self.choose)))
+            m.add_cumulative(intervals, demands, face)
+
+    def _add_no_overlap(self) -> None:
+        """Every pair of items apart along at least one axis."""
+        m, pos, end, items = self.m, self.pos, self.end, self.items
         for i in range(len(items)):
-            areas = [opt[b1] * opt[b2] for opt in orients[i]]
-            area = m.new_int_var(min(areas), max(areas), f"area{i}_{a}")
-            m.add(area == sum(c * lit for c, lit in zip(areas, pick[i])))
-            demands.append(area)
-        face = m.new_int_var(0, max(d[b1] * d[b2] for d in dims), f"face{a}")
-        m.add(face == sum(d[b1] * d[b2] * c for d, c in zip(dims, choose)))
-        m.add_cumulative(intervals, demands, face)
-    for i in range(len(items)):
-        for j in range(i + 1, len(items)):
-            rel = []
-            for a in range(3):
-                before, after = m.new_bool_var(f"b{i}_{j}_{a}"), m.new_bool_var(f"a{i}_{j}_{a}")
-                m.add(end[i][a] <= pos[j][a]).only_enforce_if(before)
-                m.add(end[j][a] <= pos[i][a]).only_enforce_if(after)
-                rel += [before, after]
-            m.add_bool_or(rel)
-            if items[i] == items[j]:  # identical units: any solution can be relabelled so x_i <= x_j
-                m.add(pos[i][0] <= pos[j][0])
-    m.minimize(sum(round(b.surface_m2 * 1e4) * c for b, c in zip(candidates, choose)))
-    if rule is not None and hint is not None:  # start from the rule's column
-        for k, c in enumerate(choose):
-            m.add_hint(c, candidates[k] == rule)
-        for i, (r, p) in enumerate(hint):
-            for rr, lit in enumerate(pick[i]):
-                m.add_hint(lit, rr == r)
-            for a in range(3):
-                m.add_hint(pos[i][a], p[a])
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = 0
-    # these models are small: presolve and LP relaxations cost more than they save (measured in
-    # benchmarks/packing.py: p95 solve time 183 ms -> 8 ms on a loaded 2-core machine, same boxes)
-    solver.parameters.cp_model_presolve = False
-    solver.parameters.linearization_level = 0
-    status = solver.solve(m)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    k = next(k for k, c in enumerate(choose) if solver.value(c))
-    placements = []
-    for i, it in enumerate(items):
-        r = next(r for r, lit in enumerate(pick[i]) if solver.value(lit))
-        placements.append(Placement(it.sku, tuple(v / MM for v in orients[i][r]),  # type: ignore[arg-type]
-                                    tuple(solver.value(pos[i][a]) / MM for a in range(3)),  # type: ignore[arg-type]
-                                    it.weight_kg))
-    return PackedBox(candidates[k], tuple(placements), "optimal" if status == cp_model.OPTIMAL else "feasible")
+            for j in range(i + 1, len(items)):
+                rel = []
+                for a in range(3):
+                    before, after = m.new_bool_var(f"b{i}_{j}_{a}"), m.new_bool_var(f"a{i}_{j}_{a}")
+                    m.add(end[i][a] <= pos[j][a]).only_enforce_if(before)
+                    m.add(end[j][a] <= pos[i][a]).only_enforce_if(after)
+                    rel += [before, after]
+                m.add_bool_or(rel)
+                if items[i] == items[j]:  # identical units: any solution can be relabelled so x_i <= x_j
+                    m.add(pos[i][0] <= pos[j][0])
 
+    def hint(self, box: Box, placement: list[tuple[int, tuple[int, int, int]]]) -> None:
+        """Start the search from ``placement`` (orientation index, min corner per item) in ``box``."""
+        for k, c in enumerate(self.choose):
+            self.m.add_hint(c, self.candidates[k] == box)
+        for i, (r, p) in enumerate(placement):
+            for rr, lit in enumerate(self.pick[i]):
+                self.m.add_hint(lit, rr == r)
+            for a in range(3):
+                self.m.add_hint(self.pos[i][a], p[a])
 
+    def solve(self, time_limit_s: float, workers: int) -> PackedBox | None:
+        from ortools.sat.python import cp_model
+
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = time_limit_s
+        solver.parameters.num_workers = workers
+        solver.parameters.random_seed = 0
+        # these models are small: presolve and LP relaxations cost more than they save (measured in
+        # benchmarks/packing.py: p95 solve time 183 ms -> 8 ms on a loaded 2-core machine, same boxes)
+        solver.parameters.cp_model_presolve = False
+        solver.parameters.linearization_level = 0
+        status = solver.solve(self.m)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        k = next(k for k, c in enumerate(self.choose) if solver.value(c))
+        placements = []
+        for i, it in enumerate(self.items):
+            r = next(r for r, lit in enumerate(self.pick[i]) if solver.value(lit))
+            placements.append(Placement(it.sku, tuple(v / MM for v in self.orients[i][r]),  # type: ignore[arg-type]
+                                        tuple(solver.value(self.pos[i][a]) / MM for a in range(3)),  # type: ignore[arg-type]
+                                        it.weight_kg))
+        return PackedBox(self.candidates[k], tuple(placements),
+                         "optimal" if status == cp_model.OPTIMAL else "feasible")
 
 
 def load_container(items: list[ItemSpec], container_m: tuple[float, float, float], time_limit_s: float = 10.0,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-UNREACHABLE = 1 << 30  # travel cost of a spot a robot cannot reach
+from warehouse_core.ops.travel import UNREACHABLE, travel_steps
 
 
 def choose_parking(robots: dict[str, int], spots: Iterable[int],
@@ -38,7 +38,6 @@ def choose_parking(robots: dict[str, int], spots: Iterable[int],
     cost = np.empty((len(movers), len(free)))
     for i, name in enumerate(movers):
         for j, spot in enumerate(free):
-            d = travel(robots[name], spot)
-            cost[i, j] = d if d >= 0 else UNREACHABLE
+            cost[i, j] = travel_steps(travel(robots[name], spot))
     rows, cols = linear_sum_assignment(cost)
     return {movers[i]: free[j] for i, j in zip(rows, cols) if cost[i, j] < UNREACHABLE}

@@ -10,6 +10,7 @@ events (``picked``, ``packed``, ``dispatched``) follow each manifest's tracking 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from warehouse_core.ops.boxes import Box
@@ -37,22 +38,30 @@ class Manifest:
     shipped_at: float
 
     def to_json(self) -> dict:
-        """The ``parcels.jsonl`` record of this box."""
-        return {
-            "parcel_id": self.parcel_id,
-            "tracking_id": self.tracking_id,
-            "consumer_id": self.consumer_id,
-            "order_ids": list(self.order_ids),
-            "box": {"id": self.box.box_id, "inner_dims_m": list(self.box.inner_dims_m),
-                    "outer_dims_m": [round(d, 4) for d in self.box.outer_dims_m],
-                    "surface_m2": round(self.box.surface_m2, 5)},
-            "items": [{"sku": p.sku, "dims_m": list(p.dims_m), "position_m": list(p.position_m),
-                       "weight_kg": p.weight_kg} for p in self.items],
-            "weight_kg": round(self.weight_kg, 3),
-            "dims_m": [round(d, 4) for d in self.box.outer_dims_m],
-            "utilisation": round(self.utilisation, 4),
-            "shipped_at_s": round(self.shipped_at, 3),
-        }
+        """The ``parcels.jsonl`` record of this box (:func:`parcel_record`)."""
+        return parcel_record(parcel_id=self.parcel_id, tracking_id=self.tracking_id, consumer_id=self.consumer_id,
+                             order_ids=self.order_ids, box_id=self.box.box_id, inner_dims_m=self.box.inner_dims_m,
+                             outer_dims_m=self.box.outer_dims_m, surface_m2=self.box.surface_m2, items=self.items,
+                             weight_kg=self.weight_kg, utilisation=self.utilisation, shipped_at=self.shipped_at)
+
+
+def parcel_record(*, parcel_id: str, tracking_id: str, consumer_id: str, order_ids: Iterable[str], box_id: str,
+                  inner_dims_m: Iterable[float], outer_dims_m: Iterable[float], surface_m2: float,
+                  items: Iterable[Placement], weight_kg: float, utilisation: float, shipped_at: float) -> dict:
+    """The ``parcels.jsonl`` record of one shipped box; field names and rounding are a contract (lengths
+    to 1 um, areas to 1 mm^2, weights to 0.1 g, utilisation to 1e-4, time to 1 ms)."""
+    def r(v: Iterable[float]) -> list[float]:
+        return [round(float(x), 6) for x in v]
+    return {
+        "parcel_id": parcel_id, "tracking_id": tracking_id, "consumer_id": consumer_id,
+        "order_ids": list(order_ids),
+        "box": {"id": box_id, "inner_dims_m": r(inner_dims_m), "outer_dims_m": r(outer_dims_m),
+                "surface_m2": round(float(surface_m2), 6)},
+        "items": [{"sku": it.sku, "dims_m": r(it.dims_m), "position_m": r(it.position_m),
+                   "weight_kg": round(float(it.weight_kg), 4)} for it in items],
+        "weight_kg": round(float(weight_kg), 4), "dims_m": r(outer_dims_m), "utilisation": round(float(utilisation), 4),
+        "shipped_at_s": round(float(shipped_at), 3),
+    }
 
 
 @dataclass(frozen=True)
