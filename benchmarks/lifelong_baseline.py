@@ -31,14 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from warehouse_core.mapf.guidance import NO_GUIDANCE, DistanceOracle, GuidanceConfig, GuidedGraph
-from warehouse_core.mapf.lifelong import (
-    Goal,
-    LifelongStats,
-    StepResult,
-    TaskSource,
-    advance_goals,
-    run_planner,
-)
+from warehouse_core.mapf.lifelong import Arrival, Goal, LifelongStats, StepResult, TaskSource, run_planner
 from warehouse_core.maps.grid import Grid
 
 __all__ = ["WindowedPP"]
@@ -280,8 +273,25 @@ class WindowedPP:
                 if 0 <= k < len(p):   # fall one step behind the plan
                     self.plan[i] = p[:k + 1] + p[k:]
         self.pos = nxt
-        arrivals = advance_goals(self, nxt)
+        arrivals = self._advance_goals(nxt)
         return StepResult(self.t, prev, self.cells, moving_loaded, moving_goals, arrivals, planning_s)
+
+    def _advance_goals(self, q_to: list[int]) -> list[Arrival]:
+        """One step on: count dwells down, report and clear the goals reached in ``q_to`` (the
+        same bookkeeping as :class:`~warehouse_core.mapf.lifelong.LifelongPibt`)."""
+        self.t += 1
+        for i, d in enumerate(self.dwell):
+            if d > 0:
+                self.dwell[i] = d - 1
+        arrivals: list[Arrival] = []
+        for i, gl in enumerate(self.goal):
+            if gl is not None and q_to[i] == self.goal_v[i]:
+                arrivals.append(Arrival(i, gl, self.t, self.t - self.assigned_at[i]))
+                self.set_goal(i, None)
+                self.dwell[i] = gl.dwell
+                if self.tasks is not None:
+                    self.tasks.reached(i, gl, self.t)
+        return arrivals
 
     def _safe_moves(self, desired: list[int]) -> list[int]:
         """Turn conflicting moves into waits until the step is vertex/swap/rotation free."""

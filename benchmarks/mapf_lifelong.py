@@ -35,9 +35,11 @@ from scipy import ndimage
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src" / "warehouse_core"))
 
+from lifelong_baseline import WindowedPP  # noqa: E402
+from lifelong_tasks import RandomGoals, WarehouseTasks  # noqa: E402
+
 from warehouse_core.mapf.guidance import NO_GUIDANCE, GuidanceConfig  # noqa: E402
-from warehouse_core.mapf.lifelong import LifelongPibt, RandomGoals, WarehouseTasks  # noqa: E402
-from warehouse_core.mapf.lifelong_baseline import WindowedPP  # noqa: E402
+from warehouse_core.mapf.lifelong import LifelongPibt  # noqa: E402
 from warehouse_core.maps.grid import load_movingai_map  # noqa: E402
 from warehouse_core.maps.layout import load_layout  # noqa: E402
 

@@ -1,4 +1,9 @@
-"""Prioritized space-time A*: one robot's timed path through a sequence of targets.
+"""Prioritized space-time A*: one robot's timed path through a sequence of targets (test helper).
+
+The running fleet plans with lifelong PIBT (:mod:`warehouse_core.fleet.fleet_planner`); the
+execution tests use this planner to commit paths one robot at a time, which exercises the
+dependency-gated release of :class:`~warehouse_core.fleet.execution.TrafficController` on plans of
+another kind.
 
 The robot is planned against the :class:`~warehouse_core.fleet.reservations.ReservationTable` of
 every path committed before it (prioritized planning). A task is a sequence of
@@ -11,10 +16,12 @@ except the cell it is heading for.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from warehouse_core.fleet.execution import TrafficController
 from warehouse_core.fleet.reservations import FOREVER, ReservationTable
 from warehouse_core.maps.distances import DistanceCache
 from warehouse_core.maps.grid import Coord, Grid
@@ -133,3 +140,16 @@ class SpaceTimePlanner:
         if final:
             return table.free_from(cell, t, agent)
         return all(table.is_free(cell, s, agent) for s in range(t, t + dwell + 1))
+
+
+def replan(traffic: TrafficController, agent: str, plan_id: int,
+           plan: Callable[[ReservationTable], PlanResult | None]) -> PlanResult | None:
+    """Plan ``agent`` against everybody else's committed paths; commit on success, else keep the old."""
+    keep = traffic.table.agent_visits(agent)
+    traffic.table.remove_agent(agent)
+    result = plan(traffic.table)
+    if result is None:
+        traffic.table.restore(agent, keep)
+        return None
+    traffic.commit(agent, plan_id, result.cells, result.start_step)
+    return result

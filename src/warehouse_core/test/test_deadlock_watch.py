@@ -6,14 +6,11 @@ import math
 import random
 from pathlib import Path
 
-import numpy as np
-
 from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions, wait_chain
-from warehouse_core.fleet.execution import WaitStatus
+from warehouse_core.fleet.execution import WaitStatus, WaitTracker
 from warehouse_core.fleet.fleet_planner import FleetPlanner
 from warehouse_core.maps.layout import load_layout
-from warehouse_core.robot.task_progress import TaskProgress
-from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
+from warehouse_core.sim.floor_sim import FloorSim, Kinematics
 from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_PICK, TaskStep
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
@@ -87,7 +84,7 @@ def test_idle_robots_and_progress_are_never_deadlocks():
     assert wait_chain("x", {}) == (("x",), False)
 
 
-def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on():
+def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on(floor_drive):
     """A robot's base stalls for 150 s in the middle of traffic; the watchdog (30 s) detects the
     robots stuck behind it, the planner re-plans (freeze, the stuck robot suspended, the others
     re-rooted around it): tasks go on completing while it stands, nobody comes closer than a cell."""
@@ -99,65 +96,35 @@ def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on
     for n, c in starts.items():
         sim.add_robot(n, c, *layout.cell_to_world(c))
     fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=3)
+    drive = floor_drive(fleet, sim, layout.cell_to_world)
     watch = DeadlockWatch(limit_s=30.0)
     storage = [s.cell for s in layout.storage]
-    plan_of, sent = dict.fromkeys(starts, 0), dict.fromkeys(starts, 0)
-    paths: dict[str, list] = {n: [] for n in starts}
-    task_of: dict[str, str] = {}
-    tasks: dict[str, TaskProgress] = {}
     done: list[tuple[float, str]] = []
     stuck, stall_at = None, 60.0
     min_d, k = math.inf, 0
-    from warehouse_core.fleet.execution import WaitTracker
     waits = WaitTracker()
     for _tick in range(2000):  # 400 s
         now = sim.time
         step = math.floor(now)
         if stuck is None and now >= stall_at:
-            moving = [n for n, r in sim.robots.items() if r.v > 0.1 and r.op_left <= 0 and n in task_of]
+            moving = [n for n, r in sim.robots.items() if r.v > 0.1 and r.op_left <= 0 and n in drive.tasks]
             if moving:
                 stuck, stall_at = sorted(moving)[0], now
                 sim.stall(stuck, 150.0)
+        done.extend((now, n) for n in drive.report())
         for n, r in sim.robots.items():
-            reached = r.reached if r.plan_id == plan_of[n] else 0
-            fleet.report_progress(n, plan_of[n], reached)
-            prog = tasks.get(n)
-            if prog is not None:
-                prog.update(reached, r.op_left > 0)
-                if prog.done:
-                    done.append((now, n))
-                    del tasks[n], task_of[n]
-            if n not in task_of and not fleet.busy(n):
+            if n not in drive.tasks and not fleet.busy(n):
                 free = [c for c in storage if c not in sim.racks]
                 src = r.cell if r.cell in sim.racks else rng.choice(sorted(sim.racks))
                 st = layout.stations[k % len(layout.stations)]
                 k += 1
-                steps = [TaskStep(src, OP_LIFT, 2.0), TaskStep(st.pick_cell, OP_PICK, 4.0),
-                         TaskStep(rng.choice(free), OP_DROP, 2.0)]
-                task_of[n] = f"T{k}"
-                fleet.request(n, f"T{k}", steps)
-                tasks[n] = TaskProgress([(g.cell, g.op) for g in steps])
-                tasks[n].extend_path([], len(paths[n]))
-        for seg in fleet.plan(step):
-            n = seg.robot
-            if seg.plan_id > plan_of[n]:
-                plan_of[n], paths[n], sent[n] = seg.plan_id, [], 0
-                if n in tasks:
-                    tasks[n].rebind(0)
-            wps = [(c, seg.ops.get(seg.first_index + j, (0, 0.0))) for j, c in enumerate(seg.cells)]
-            paths[n].extend(wps)
-            if n in tasks:
-                tasks[n].extend_path([(c, op[0]) for c, op in wps], seg.first_index)
-        results = fleet.release_all(step)
-        for n, (idx, _why) in results.items():
-            if idx > sent[n]:
-                wps = [Waypoint(i, paths[n][i][0], *layout.cell_to_world(paths[n][i][0]), *paths[n][i][1])
-                       for i in range(sent[n] + 1, idx + 1)]
-                assert sim.command(n, plan_of[n], sent[n] + 1, wps)
-                sent[n] = idx
+                drive.request(n, f"T{k}", [TaskStep(src, OP_LIFT, 2.0), TaskStep(st.pick_cell, OP_PICK, 4.0),
+                                           TaskStep(rng.choice(free), OP_DROP, 2.0)])
+        drive.plan(step)
+        results = drive.release(step)
         waits.update(now, fleet.traffic, {n: why for n, (_i, why) in results.items()}, set(),
                      {n for n, r in sim.robots.items() if r.op_left > 0})
-        progress = {n: RobotProgress(task_of.get(n, ""), plan_of[n], r.reached, r.cell, r.op_left > 0)
+        progress = {n: RobotProgress(drive.task_ids.get(n, ""), drive.plan_of[n], r.reached, r.cell, r.op_left > 0)
                     for n, r in sim.robots.items()}
         act, _ = watch.observe(now, progress, waits.current)
         light, heavy = resolutions(watch, act, waits.current, now, 15.0)
@@ -165,10 +132,7 @@ def test_a_stuck_robot_on_the_floor_is_resolved_by_a_replan_and_the_others_go_on
         for d in heavy:
             fleet.replan(list(d.chain), d.reason)
         sim.step(0.2)
-        pos = np.array([(r.x, r.y) for r in sim.robots.values()])
-        d = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
-        np.fill_diagonal(d, np.inf)
-        min_d = min(min_d, float(d.min()))
+        min_d = min(min_d, drive.min_distance())
     assert min_d >= 0.99
     assert watch.detected >= 1 and any(stuck in d.chain for d in watch.history), [d.reason for d in watch.history]
     assert fleet.watchdog_replans >= 1

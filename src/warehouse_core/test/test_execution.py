@@ -1,4 +1,5 @@
-"""Prioritized space-time planning + dependency-gated execution on the kinematic floor sim.
+"""Prioritized space-time planning (the test helper ``spacetime_planner.py``, fixture ``spacetime``)
++ dependency-gated execution on the kinematic floor sim.
 
 The key property: whatever the delays, robots driving only as far as they are released keep
 their centres at least one cell apart, and every robot keeps making progress.
@@ -10,9 +11,8 @@ import random
 import numpy as np
 import pytest
 
-from warehouse_core.fleet.execution import TrafficController
+from warehouse_core.fleet.execution import TrafficController, WaitTracker
 from warehouse_core.fleet.reservations import FOREVER, ReservationTable
-from warehouse_core.fleet.spacetime import SpaceTimePlanner, Target
 from warehouse_core.maps.grid import Grid
 from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
 
@@ -36,44 +36,45 @@ def test_reservations_keep_one_step_apart():
     assert t.visits(2)[0].end == FOREVER
 
 
-def test_corridor_needs_waiting_not_swapping():
+def test_corridor_needs_waiting_not_swapping(spacetime):
     g = grid_from(["....."])
-    p = SpaceTimePlanner(g)
+    p = spacetime.SpaceTimePlanner(g)
     t = ReservationTable()
-    first = p.plan(t, "a", (0, 0), 0, [Target((4, 0))])
+    first = p.plan(t, "a", (0, 0), 0, [spacetime.Target((4, 0))])
     t.add_path("a", 1, first.cells, 0)
     # b waits in the corridor's far end until a has passed, then goes the other way
-    second = p.plan(t, "b", (1, 0), 20, [Target((0, 0))])
+    second = p.plan(t, "b", (1, 0), 20, [spacetime.Target((0, 0))])
     assert second is not None and second.cells[-1] == g.index((0, 0))
 
 
-def test_loaded_robot_does_not_pass_under_racks():
+def test_loaded_robot_does_not_pass_under_racks(spacetime):
     g = grid_from(["....",
                    ".RR.",
                    "...."])
     racks = np.zeros_like(g.free)
     racks[1, 1] = racks[1, 2] = True
-    p = SpaceTimePlanner(g, racks)
+    p = spacetime.SpaceTimePlanner(g, racks)
     t = ReservationTable()
-    res = p.plan(t, "a", (0, 1), 0, [Target((3, 1), loaded=True)])
+    res = p.plan(t, "a", (0, 1), 0, [spacetime.Target((3, 1), loaded=True)])
     cells = [g.coord(c) for c in res.cells]
     assert (1, 1) not in cells and (2, 1) not in cells
     assert len(cells) - 1 == 5  # around the rack block
-    free = p.plan(ReservationTable(), "b", (0, 1), 0, [Target((3, 1), loaded=False)])
+    free = p.plan(ReservationTable(), "b", (0, 1), 0, [spacetime.Target((3, 1), loaded=False)])
     assert len(free.cells) - 1 == 3  # straight under the racks
 
 
-def test_task_sequence_dwells_at_each_target():
+def test_task_sequence_dwells_at_each_target(spacetime):
     g = grid_from(["......"])
-    p = SpaceTimePlanner(g)
-    res = p.plan(ReservationTable(), "a", (0, 0), 5, [Target((2, 0), dwell=3), Target((5, 0), dwell=2)])
+    p = spacetime.SpaceTimePlanner(g)
+    targets = [spacetime.Target((2, 0), dwell=3), spacetime.Target((5, 0), dwell=2)]
+    res = p.plan(ReservationTable(), "a", (0, 0), 5, targets)
     assert res.arrivals == [2, 8]
     assert res.cells[2:6] == [g.index((2, 0))] * 4
     assert res.cells[-3:] == [g.index((5, 0))] * 3
 
 
 @pytest.mark.parametrize("robots,seed", [(12, 1), (25, 2)])
-def test_random_delays_cause_waits_never_collisions(robots, seed):
+def test_random_delays_cause_waits_never_collisions(robots, seed, spacetime):
     rows = ["..........",
             ".@@.@@.@@.",
             "..........",
@@ -82,11 +83,11 @@ def test_random_delays_cause_waits_never_collisions(robots, seed):
     g = grid_from(rows)
     rng = random.Random(seed)
     free = [g.coord(i) for i in range(g.size) if g.free.ravel()[i]]
-    sim, tc, planner = FloorSim(Kinematics()), TrafficController(), SpaceTimePlanner(g)
+    sim, tc, planner = FloorSim(Kinematics()), TrafficController(), spacetime.SpaceTimePlanner(g)
     names = [f"r{i}" for i in range(robots)]
     for n, c in zip(names, rng.sample(free, robots)):
         sim.add_robot(n, c, *world(g, c))
-        tc.park(n, g.index(c), 0)
+        tc.commit(n, 0, [g.index(c)], 0)
     sent = {n: 0 for n in names}
     plan_id = 0
     reached = {n: 0 for n in names}
@@ -101,8 +102,8 @@ def test_random_delays_cause_waits_never_collisions(robots, seed):
                 reached[n] += path.plan_id > 0
                 goal = rng.choice(free)
                 plan_id += 1
-                res = tc.replan(n, plan_id, lambda t, n=n, c=r.cell, s=now + tc.margin, g=goal:
-                                planner.plan(t, n, c, s, [Target(g, 1)]))
+                res = spacetime.replan(tc, n, plan_id, lambda t, n=n, c=r.cell, s=now + tc.margin, g=goal:
+                                       planner.plan(t, n, c, s, [spacetime.Target(g, 1)]))
                 if res is not None:
                     sent[n] = 0
         for n, (idx, _why) in tc.release_all(now).items():
@@ -124,18 +125,17 @@ def test_random_delays_cause_waits_never_collisions(robots, seed):
     assert all(v >= 2 for v in reached.values()), reached
 
 
-def test_waits_are_explained_with_the_wait_for_chain():
+def test_waits_are_explained_with_the_wait_for_chain(spacetime):
     g = grid_from(["......."])
     tc = TrafficController()
-    planner = SpaceTimePlanner(g)
+    planner = spacetime.SpaceTimePlanner(g)
     # a drives east through the corridor; b follows the same way; c follows b
     for k, name in enumerate(["a", "b", "c"]):
-        tc.park(name, g.index((2 - k, 0)), 0)
+        tc.commit(name, 0, [g.index((2 - k, 0))], 0)
     for k, name in enumerate(["a", "b", "c"]):
-        res = tc.replan(name, 1, lambda t, n=name, k=k: planner.plan(
-            t, n, (2 - k, 0), 3, [Target((6 - k, 0))]))
+        res = spacetime.replan(tc, name, 1, lambda t, n=name, k=k: planner.plan(
+            t, n, (2 - k, 0), 3, [spacetime.Target((6 - k, 0))]))
         assert res is not None
-    from warehouse_core.fleet.execution import WaitTracker
     tracker = WaitTracker()
     # at step 10 nobody has reported progress yet: a may go; b must wait until a has left
     # the cell ahead of it, c until b has (a chain c -> b -> a)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from warehouse_core.fleet.fleet_planner import FleetPlanner
 from warehouse_core.maps.layout import load_layout
-from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.tasks import OP_PICK, TaskStep
 
 LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
@@ -21,7 +20,7 @@ ROBOTS = 14
 GOALS_EACH = 3
 
 
-def _run(seed: int, lag_steps: int, timeout_steps: int, stall_at: int, stall_for: int,
+def _run(grid_drive, seed: int, lag_steps: int, timeout_steps: int, stall_at: int, stall_for: int,
          fail_at: int | None = None, horizon: int = 700, max_lead: int = -1) -> dict:
     """Run the scenario; the robot stalled at ``stall_at`` is one that is driving then."""
     layout = load_layout(LAYOUT)
@@ -35,69 +34,40 @@ def _run(seed: int, lag_steps: int, timeout_steps: int, stall_at: int, stall_for
     fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, 1.0, window=5, seed=seed,
                          repair_lag_steps=lag_steps, repair_timeout_steps=timeout_steps,
                          max_lead_steps=max_lead)
-    pos = {n: layout.grid.index(c) for n, c in starts.items()}
-    plan_of = {n: 0 for n in names}
-    path: dict[str, list[int]] = {n: [] for n in names}
-    progress = {n: 0 for n in names}
-    task: dict[str, TaskProgress] = {}
+    drive = grid_drive(fleet, starts)  # checks every step: no two robots on a cell, no swap
     reached = {n: 0 for n in names}
     victim = ""
     failed = ""
     stalled_until = 0
     wait_run = {n: 0 for n in names}
     longest_wait_on_victim = 0
+
+    def move(n: str, idx: int, progress: int) -> bool:
+        held = (n == victim and t < stalled_until) or rng.random() < 0.1  # a stall, or a step's delay
+        return not held and idx > progress
+
     for t in range(1, horizon):
         if t == stall_at:
-            moving = [n for n in names if fleet.traffic.paths[n].released > progress[n]
-                      and path[n][progress[n] + 1] != pos[n]]
+            moving = [n for n in names if fleet.traffic.paths[n].released > drive.progress_of[n]
+                      and drive.cell(n, drive.progress_of[n] + 1) != drive.pos[n]]
             victim = sorted(moving)[0]
             stalled_until = t + stall_for
         if fail_at is not None and t == fail_at:
             failed = sorted(n for n in names if n != victim)[0]
             assert fleet.fail(failed)
         for n in names:
-            if n == failed:
-                continue
-            prog = task.get(n)
-            if prog is not None and prog.done:
-                reached[n] += 1
-                del task[n]
-            if n not in task and reached[n] < GOALS_EACH and not fleet.busy(n):
-                goal = goals[n][reached[n]]
-                fleet.request(n, f"{n}-{reached[n]}", [TaskStep(goal, OP_PICK, 1.0)])
-                task[n] = TaskProgress([(goal, OP_PICK)])
-                task[n].extend_path([], len(path[n]))
-        for seg in fleet.plan(t):
-            n = seg.robot
-            if seg.plan_id > plan_of[n]:
-                assert seg.first_index == 0 and layout.grid.index(seg.cells[0]) == pos[n]
-                plan_of[n], path[n], progress[n] = seg.plan_id, [], 0
-                if n in task:
-                    task[n].rebind(0)
-            assert seg.first_index == len(path[n])
-            path[n].extend(layout.grid.index(c) for c in seg.cells)
-            if n in task:
-                task[n].extend_path([(c, seg.ops.get(seg.first_index + j, (0, 0.0))[0])
-                                     for j, c in enumerate(seg.cells)], seg.first_index)
-        results = fleet.release_all(t)
-        old = dict(pos)
+            if n != failed and n not in drive.tasks and reached[n] < GOALS_EACH and not fleet.busy(n):
+                drive.request(n, f"{n}-{reached[n]}", [TaskStep(goals[n][reached[n]], OP_PICK, 1.0)])
+        drive.plan(t)
+        results, finished = drive.drive(t, move, skip={failed})
+        for n in finished:
+            reached[n] += 1
         for n, (idx, why) in results.items():
-            if n == failed or not path[n]:
+            if n == failed or not drive.paths[n]:
                 continue
-            if (n == victim and t < stalled_until) or rng.random() < 0.1:
-                pass
-            elif idx > progress[n]:
-                progress[n] += 1
-                pos[n] = path[n][progress[n]]
-            fleet.report_progress(n, plan_of[n], progress[n])
-            if n in task:
-                task[n].update(progress[n], False)
-            standing = why.kind == "robot" and why.blocker == victim and idx == progress[n]
+            standing = why.kind == "robot" and why.blocker == victim and idx == drive.progress_of[n]
             wait_run[n] = wait_run[n] + 1 if standing and t < stalled_until else 0
             longest_wait_on_victim = max(longest_wait_on_victim, wait_run[n])
-        assert len(set(pos.values())) == len(pos), f"step {t}: two robots on one cell"
-        moved = {(old[n], pos[n]) for n in pos if old[n] != pos[n]}
-        assert not any((b, a) in moved for a, b in moved), f"step {t}: swap"
         if all(reached[n] == GOALS_EACH for n in names if n not in (failed, victim)) and t > stalled_until \
                 and (victim == "" or reached[victim] == GOALS_EACH or stall_for >= horizon):
             break
@@ -105,8 +75,8 @@ def _run(seed: int, lag_steps: int, timeout_steps: int, stall_at: int, stall_for
             "longest_wait_on_victim": longest_wait_on_victim}
 
 
-def test_late_robot_is_planned_around_and_everybody_reaches_all_goals():
-    out = _run(seed=3, lag_steps=6, timeout_steps=30, stall_at=25, stall_for=90)
+def test_late_robot_is_planned_around_and_everybody_reaches_all_goals(grid_drive):
+    out = _run(grid_drive, seed=3, lag_steps=6, timeout_steps=30, stall_at=25, stall_for=90)
     fleet = out["fleet"]
     print("lag repairs", fleet.lag_repairs, "resumes", fleet.resumes, "events", fleet.events,
           "longest wait on the late robot", out["longest_wait_on_victim"], "steps", out["steps"])
@@ -119,18 +89,18 @@ def test_late_robot_is_planned_around_and_everybody_reaches_all_goals():
     assert fleet.freeze_timeouts == 0 and not fleet.suspended
 
 
-def test_without_lag_repair_the_same_scenario_keeps_robots_waiting():
+def test_without_lag_repair_the_same_scenario_keeps_robots_waiting(grid_drive):
     """The scenario above needs the repair: without it robots wait for the stalled robot."""
-    out = _run(seed=3, lag_steps=0, timeout_steps=30, stall_at=25, stall_for=90)
+    out = _run(grid_drive, seed=3, lag_steps=0, timeout_steps=30, stall_at=25, stall_for=90)
     assert out["fleet"].lag_repairs == 0
     assert out["longest_wait_on_victim"] >= 40, out["longest_wait_on_victim"]
     assert all(v == GOALS_EACH for v in out["reached"].values()), out["reached"]
 
 
-def test_freeze_watchdog_suspends_a_robot_that_never_reaches_its_release():
+def test_freeze_watchdog_suspends_a_robot_that_never_reaches_its_release(grid_drive):
     """A failure freezes the planner while another robot is stuck for good (never reported
     failed): after the timeout the stuck robot is suspended and the others are re-planned."""
-    out = _run(seed=5, lag_steps=0, timeout_steps=20, stall_at=30, stall_for=10_000, fail_at=30,
+    out = _run(grid_drive, seed=5, lag_steps=0, timeout_steps=20, stall_at=30, stall_for=10_000, fail_at=30,
                horizon=500)
     fleet = out["fleet"]
     victim = out["victim"]

@@ -1,8 +1,11 @@
 """Lifelong guided PIBT: hand-checkable cases, a property test over random instances, and a
-lifelong run executed with random delays through the dependency-gated TrafficController."""
+lifelong run executed with random delays through the dependency-gated TrafficController. The
+benchmark's task sources and windowed baseline come from ``benchmarks/`` (fixture
+``lifelong_bench``)."""
 
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -10,11 +13,12 @@ from hypothesis import strategies as st
 
 from warehouse_core.fleet.execution import TrafficController
 from warehouse_core.mapf.guidance import NO_GUIDANCE, GuidanceConfig
-from warehouse_core.mapf.lifelong import Goal, LifelongPibt, RandomGoals, WarehouseTasks, validate_step
-from warehouse_core.mapf.lifelong_baseline import WindowedPP
+from warehouse_core.mapf.lifelong import Goal, LifelongPibt, StepResult, validate_step
 from warehouse_core.maps.grid import Grid
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.sim.floor_sim import FloorSim, Kinematics, Waypoint
+
+LAYOUT = Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml"
 
 
 def grid_from(rows: list[str]) -> Grid:
@@ -66,7 +70,7 @@ def test_dwelling_agent_is_never_moved():
     g = grid_from([".....",
                    "..@.."])
     p = LifelongPibt(g, [flat(g, 2, 0), flat(g, 0, 0)], seed=1)
-    p.dwell[0] = 6
+    p.set_dwell(0, 6)
     p.set_goal(1, Goal(flat(g, 4, 0)))
     for _ in range(6):
         res = p.step()
@@ -95,7 +99,6 @@ def test_rotation_on_a_two_by_two_block_is_refused():
 
 
 def test_validator_flags_rotations_swaps_and_loaded_agents_on_racks():
-    from warehouse_core.mapf.lifelong import StepResult
     g = grid_from(["..",
                    ".."])
     a = np.array
@@ -143,17 +146,17 @@ def test_random_instances_every_step_valid(seed, w, h, density, racks, guided):
     for _ in range(25):
         res = p.step()
         assert validate_step(g, res, storage_flat) == []
-        dwelling = [i for i in range(n) if p.dwell[i] > 0 and not any(a.agent == i for a in res.arrivals)]
+        dwelling = [i for i in range(n) if p.dwell_left(i) > 0 and not any(a.agent == i for a in res.arrivals)]
         for i in dwelling:   # a dwelling agent stays until its dwell is over
             assert res.cells[i] == res.prev[i] or any(a.agent == i for a in res.arrivals)
 
 
-def test_warehouse_tasks_on_the_default_layout_no_violation_and_no_starvation():
-    layout = load_layout("maps/warehouse_layout.yaml") if _here_is_repo() else _layout()
+def test_warehouse_tasks_on_the_default_layout_no_violation_and_no_starvation(lifelong_bench):
+    layout = load_layout(LAYOUT)
     g = layout.grid
     rng = np.random.default_rng(0)
     starts = rng.choice(np.flatnonzero(g.free.ravel()), 60, replace=False)
-    tasks = WarehouseTasks(layout, seed=1)
+    tasks = lifelong_bench.WarehouseTasks(layout, seed=1)
     p = LifelongPibt(g, starts, tasks, storage_mask=layout.storage_mask, seed=2)
     s = p.run(300, check=True)
     assert s.extra["violations"] == 0
@@ -161,7 +164,7 @@ def test_warehouse_tasks_on_the_default_layout_no_violation_and_no_starvation():
     assert s.max_open_age < 250
 
 
-def test_baseline_is_valid_and_makes_progress():
+def test_baseline_is_valid_and_makes_progress(lifelong_bench):
     g = grid_from(["..........",
                    ".@@.@@.@@.",
                    "..........",
@@ -169,26 +172,16 @@ def test_baseline_is_valid_and_makes_progress():
                    ".........."])
     rng = np.random.default_rng(4)
     starts = rng.choice(np.flatnonzero(g.free.ravel()), 8, replace=False)
-    p = WindowedPP(g, starts, RandomGoals(g, seed=2), window=8, replan_every=4, seed=1)
+    p = lifelong_bench.WindowedPP(g, starts, lifelong_bench.RandomGoals(g, seed=2), window=8, replan_every=4, seed=1)
     s = p.run(120, check=True)
     assert s.extra["violations"] == 0 and s.goals_reached > 10
-
-
-def _here_is_repo() -> bool:
-    from pathlib import Path
-    return Path("maps/warehouse_layout.yaml").is_file()
-
-
-def _layout():
-    from pathlib import Path
-    return load_layout(Path(__file__).resolve().parents[3] / "maps" / "warehouse_layout.yaml")
 
 
 def world(g: Grid, c):
     return (c[0] + 0.5, g.height - c[1] - 0.5)
 
 
-def test_lifelong_plan_executed_with_random_delays_never_collides():
+def test_lifelong_plan_executed_with_random_delays_never_collides(lifelong_bench):
     rows = ["..........",
             ".@@.@@.@@.",
             "..........",
@@ -199,7 +192,7 @@ def test_lifelong_plan_executed_with_random_delays_never_collides():
     robots = 14
     free = np.flatnonzero(g.free.ravel()).tolist()
     starts = rnd.sample(free, robots)
-    planner = LifelongPibt(g, starts, RandomGoals(g, seed=3, dwell=1), seed=4)
+    planner = LifelongPibt(g, starts, lifelong_bench.RandomGoals(g, seed=3, dwell=1), seed=4)
     names = [f"r{i}" for i in range(robots)]
     sim, tc = FloorSim(Kinematics()), TrafficController()
     for n, c in zip(names, starts):

@@ -70,7 +70,7 @@ def test_least_collisions_path_waits_out_a_crossing_agent():
     graph, ref = refiner(grid, [(0, 1), (2, 0)], [(4, 1), (2, 2)], seed=0)
     crossing = [graph.vid((2, 0)), graph.vid((2, 0)), graph.vid((2, 1)), graph.vid((2, 2))]
     ref.paths[1] = crossing
-    ref._insert(1, crossing)
+    ref.insert(1, crossing)
     p = ref.least_collisions_path(0, slack=3)
     assert ref.blockers(0, p) == set()
     assert len(p) - 1 == 5
@@ -89,11 +89,11 @@ def test_dense_index_follows_inserts_and_removals():
     # without a path, the agent holds its start for the first steps
     assert ref.dense[:HOLD_START + 1, start].tolist() == held and ref.dense.sum() == len(held)
     p = [start, graph.vid((1, 0)), graph.vid((2, 0))]
-    ref._insert(0, p)
+    ref.insert(0, p)
     assert ref.dense[1, graph.vid((1, 0))] == 1
     assert ref.dense[2:, graph.vid((2, 0))].min() == 1          # parked from its arrival on
     assert ref.dense[:, start].tolist()[:3] == [1, 0, 0]        # the hold went with the path
-    ref._remove(0, p)
+    ref.remove(0, p)
     assert ref.dense[:HOLD_START + 1, start].tolist() == held and ref.dense.sum() == len(held)
 
 
@@ -109,11 +109,11 @@ def test_an_agent_without_a_path_holds_its_start_for_the_first_steps():
     assert p1 is not None and mid not in p1[:HOLD_START + 1]
     assert len(p1) - 1 > 4                                       # it had to wait
     ref.paths[1] = p1
-    ref._insert(1, p1)
+    ref.insert(1, p1)
     p0 = ref.plan(0, 100)
     assert p0 is not None
     ref.paths[0] = p0
-    ref._insert(0, p0)
+    ref.insert(0, p0)
     assert validate_solution(grid, [(2, 0), (0, 0)], [(4, 1), (4, 0)], coords(graph, ref)) == []
     assert all(ref.occ[mid].get(t) != 0 or p0[t] == mid for t in range(HOLD_START + 1))
 
@@ -130,7 +130,7 @@ def test_passers_step_plans_the_agent_on_time_and_sends_the_passer_round():
     wait = PASSERS_SLACK + 8
     late = [graph.vid((0, 0))] * wait + [graph.vid((x, 0)) for x in range(1, 5)]
     ref.paths[1] = late
-    ref._insert(1, late)
+    ref.insert(1, late)
     assert ref.goal_free_from(0) > ref.lb[0] + PASSERS_SLACK
 
     def bound(a: int) -> int:
@@ -155,12 +155,12 @@ def test_restore_paths_puts_plan_and_index_back():
     occ = [dict(o) for o in ref.occ]
     park = list(ref.park)
     for a in (0, 2):
-        ref._remove(a, ref.paths[a])
+        ref.remove(a, ref.paths[a])
         ref.paths[a] = []
     detour = ref.plan(0, 100)
     assert detour is not None
     ref.paths[0] = detour
-    ref._insert(0, detour)
+    ref.insert(0, detour)
     restore_paths(ref, saved)
     assert ref.paths == saved and [dict(o) for o in ref.occ] == occ and ref.park == park
 

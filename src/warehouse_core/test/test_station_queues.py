@@ -57,7 +57,7 @@ def test_far_robots_do_not_join_and_a_robot_with_another_goal_leaves():
     assert "b" not in q.joined
 
 
-def test_fleet_planner_serves_a_station_first_come_first_served_and_lines_up_on_the_queue_cells():
+def test_fleet_planner_serves_a_station_first_come_first_served_and_lines_up_on_the_queue_cells(plan_follower):
     """Five robots for station S1 of the default layout, started at different distances and
     times; executed instantly. They reach the pick cell in the order they joined the line, and
     while one picks, the others wait on the station's queue cells, not in the aisle."""
@@ -83,16 +83,17 @@ def test_fleet_planner_serves_a_station_first_come_first_served_and_lines_up_on_
         return changes
 
     fleet.queues.update = record_joins
+    follower = plan_follower(fleet, list(starts))
     for t in range(1, 260):
         for k, n in enumerate(sorted(starts)):
             if t == 1 + 6 * k:
-                fleet.request(n, f"T{n}", [TaskStep(st.pick_cell, OP_PICK, 20.0)])
-        for seg in fleet.plan(t):
-            for op, _d in seg.ops.values():
-                if op == OP_PICK:
+                follower.request(n, f"T{n}", [TaskStep(st.pick_cell, OP_PICK, 20.0)])
+        for seg in follower.plan(t):
+            for step in seg.ops.values():
+                if step.op == OP_PICK:
                     arrivals.append(seg.robot)
         for n, (idx, _why) in fleet.release_all(t).items():
-            fleet.report_progress(n, PLAN_ID, idx)
+            follower.progress(n, idx, False)  # executed instantly
             p = fleet.traffic.paths[n]
             if p.cell(p.progress) in queue_cells and fleet.robots[n].current is not None:
                 waited_on_queue += 1
@@ -100,6 +101,7 @@ def test_fleet_planner_serves_a_station_first_come_first_served_and_lines_up_on_
     assert arrivals == joined, (arrivals, joined)
     assert waited_on_queue > 50
     assert fleet.queues.lines[pick] == []
+    assert follower.tasks == {} and set(follower.plan_of.values()) == {PLAN_ID}  # all picked, no re-plan
 
 
 def test_robots_standing_on_the_line_in_reverse_order_swap_slots():

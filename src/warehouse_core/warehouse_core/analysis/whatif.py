@@ -30,6 +30,7 @@ from warehouse_core.ops.inventory import load_catalogue
 from warehouse_core.ops.orders import Order, OrderLine
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.sim.floor_sim import Battery, FloorSim, Kinematics, Waypoint
+from warehouse_core.tasks import OP_PICK
 
 COMPARED = ("orders_completed", "order_lines_picked", "throughput_lines_per_hour", "mean_order_cycle_s",
             "p95_order_cycle_s", "rack_visits", "picks_per_rack_visit", "robot_utilization",
@@ -154,14 +155,14 @@ def simulate(cfg: WhatIfConfig, orders: list[RecordedOrder], first_positions: di
                 ops.update_robot(n, r.cell, True, float(r.battery))
             ops.tick(now)
             for task in ops.assign(now):
-                pick = next((i for i, s in enumerate(task.steps) if s.op == operations.OP_PICK), -1)
+                pick = next((i for i, s in enumerate(task.steps) if s.op == OP_PICK), -1)
                 rec.on_task(task.task_id, len(task.lines), pick, task.type == operations.TYPE_CHARGE)
                 fleet.request(task.robot, task.task_id, list(task.steps))
                 prog = TaskProgress([(s.cell, s.op) for s in task.steps])
                 prog.extend_path([], len(paths[task.robot]))
                 running[task.robot] = (task.task_id, prog)
         for seg in fleet.plan(step):
-            wps = [(c, seg.ops.get(seg.first_index + k, (0, 0.0))) for k, c in enumerate(seg.cells)]
+            wps = seg.waypoints()
             paths[seg.robot].extend(wps)
             if seg.robot in running:
                 running[seg.robot][1].extend_path([(c, op[0]) for c, op in wps], seg.first_index)

@@ -16,11 +16,9 @@ The traffic controller also explains every wait (who or what a robot waits for).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from warehouse_core.fleet.reservations import ReservationTable
-from warehouse_core.fleet.spacetime import PlanResult
 
 
 @dataclass
@@ -92,10 +90,6 @@ class TrafficController:
         """Steps after ``now`` at which a new path may start without overtaking releases."""
         return self.lookahead + 2
 
-    def park(self, agent: str, cell: int, step: int, plan_id: int = 0) -> None:
-        """Register a robot standing on ``cell`` from ``step`` on (no path to execute)."""
-        self.commit(agent, plan_id, [cell], step)
-
     def commit(self, agent: str, plan_id: int, cells: list[int], start_step: int) -> CommittedPath:
         """Replace ``agent``'s committed path; its last cell is kept reserved forever."""
         self.table.remove_agent(agent)
@@ -103,18 +97,6 @@ class TrafficController:
         path = CommittedPath(agent, plan_id, list(cells), start_step)
         self.paths[agent] = path
         return path
-
-    def replan(self, agent: str, plan_id: int,
-               plan: Callable[[ReservationTable], PlanResult | None]) -> PlanResult | None:
-        """Plan ``agent`` against everybody else's paths; commit on success, else keep the old."""
-        keep = self.table.agent_visits(agent)
-        self.table.remove_agent(agent)
-        result = plan(self.table)
-        if result is None:
-            self.table.restore(agent, keep)
-            return None
-        self.commit(agent, plan_id, result.cells, result.start_step)
-        return result
 
     def extend(self, agent: str, cells: list[int]) -> CommittedPath:
         """Append ``cells`` to ``agent``'s committed path (windowed planning, same plan id).

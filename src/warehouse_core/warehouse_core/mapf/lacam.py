@@ -50,8 +50,7 @@ from warehouse_core.mapf.pibt import (
     priority_order,
     update_priorities,
 )
-from warehouse_core.mapf.prioritized import plan_all
-from warehouse_core.mapf.repair import RepairRefiner, repair_plan, restore_paths
+from warehouse_core.mapf.pp_start import dense_pp_start, sparse_pp_start
 from warehouse_core.mapf.scatter import GuidePaths
 from warehouse_core.mapf.types import Solution
 from warehouse_core.maps.grid import Coord, Grid
@@ -59,29 +58,16 @@ from warehouse_core.maps.grid import Coord, Grid
 RESTART_RATE = 0.001
 LNS_STALL = 1000
 PP_SHARE = 0.7  # share of the time left after LaCAM's first solution that PP may use
-REPAIR_SHARE = 0.5  # share of that time for collision repair before bumping takes the rest
 # on dense instances (with LNS) LaCAM runs unguided, for a first solution in little time, and
 # prioritized planning + repair then get up to this share of the time for the solution LNS
 # starts from (warehouse-10-20 at 1000 agents: complete after 19-27 CPU s of 30, 1.35-1.40 x
 # LB, against 2.9-3.3 for LaCAM's first)
 PP_FIRST_SHARE = 0.98
-# SIPP expansions per call in the repair: a failing call costs all of them, and the repair makes
-# ~1,400 calls in 30 s at 1000 agents (warehouse-10-20 random-1, 20 CPU s of repair: 4 agents
-# left unplanned with 10,000, 8 with 5,000, 46 after 12 s with 20,000)
-REPAIR_EXPANSIONS = 10_000
 SCATTER_MARGIN = 10  # guide paths may be this many steps longer than shortest
 SCATTER_SHARE = 0.2  # share of the time limit the guide paths may take
 SCATTER_ROUNDS = 4  # at most this many rounds of guide-path replanning
-# bumping finishes the prioritized solution only when the repair left at most this share of the
-# agents unplanned; with more (warehouse-10-20 at 1000 agents: ~5 %) it did not finish in its
-# time, which LNS from LaCAM's solution uses better
-REPAIR_GIVE_UP = 0.025
-# ... and the repair itself stops right after prioritized planning left more than this share
-# unplanned (warehouse-10-20, random-1..3: 7.5-10 % at 800 agents, where the repair then
-# converges; 13-16 % at 1000, where it does not)
-REPAIR_GIVE_UP_INITIAL = 0.15
-# ... and when LaCAM's first solution is above this multiple of the lower bound, LaCAM is run
-# again with other seeds until RETRY_SHARE of the time (warehouse-10-20, 1000 agents, seed 0:
+# when prioritized planning gave up and LaCAM's first solution is above this multiple of the
+# lower bound, LaCAM is run again with other seeds until RETRY_SHARE of the time (warehouse-10-20, 1000 agents, seed 0:
 # first solutions 1.9-2.4 x LB, other seeds of random-1 2.0-2.2 against 2.4)
 RETRY_ABOVE = 2.0
 RETRY_SHARE = 0.5
@@ -90,19 +76,6 @@ PIBT_RUNS = 3  # PIBT successors tried per LaCAM expansion, the best kept
 # agents = 1.8 %: first solution no cheaper, 7 s later, final 1.164 against 1.142 without)
 GUIDE_DENSITY = 0.05
 PP_ABOVE = 1.4  # ... when that solution's sum of costs is above this multiple of the lower bound
-# the repair stops after this many steps without fewer agents unplanned than before, if at most
-# REPAIR_GIVE_UP of the agents are, or as soon as at most JOINT_FROM are; then the last few
-# (they often take turns to be unplanned: warehouse-10-20 at 600 and 1000 agents stalled at 1-4
-# for 10-25 s) get joint steps, and BUMP_TRIES bumping tries of BUMP_BUDGET bumps each from
-# that plan when REPAIR_JOINT_STEPS joint steps brought no progress or at most BUMP_AT agents
-# are left (from 3-5 agents bumping took 3-54 bumps in six runs, livelocked in others), and
-# so on (warehouse-10-20 1000 random-2 completed with joint steps from 8 agents on, not from 4)
-REPAIR_STALL = 15
-REPAIR_JOINT_STEPS = 10
-JOINT_FROM = 8
-BUMP_AT = 4
-BUMP_BUDGET = 80
-BUMP_TRIES = 2
 
 # a constraint node: (depth, agent, vertex, parent) -- a linked list towards the root (None)
 _Constraint = tuple
@@ -163,7 +136,8 @@ class _Search:
 
     def run(self, s_arr: np.ndarray, rng: np.random.Generator, end: float) -> tuple[_Node | None, float | None, bool]:
         """Search from ``s_arr`` until the first solution (LaCAM) or ``end`` / exhaustion
-        (LaCAM*). Returns (goal node or None, perf_counter time of the first solution, timed out)."""
+        (LaCAM*). Returns (goal node or None, perf_counter time of the first solution, timed out).
+        LaCAM's high-level loop, kept whole on purpose (it follows the published pseudocode)."""
         n, nbrs, gen, g_arr, refine = self.n, self.nbrs, self.gen, self.g_arr, self.refine
         pibt_runs, heuristic, edge_cost, f_value = self.pibt_runs, self.heuristic, self.edge_cost, self.f_value
         goal_key = g_arr.tobytes()
@@ -244,18 +218,18 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     solution found first is kept if nothing better turns up, so this never loses a solution.
 
     Dense instances (``GUIDE_DENSITY``, ``pp_share`` > 0): LaCAM runs unguided, then prioritized
-    planning + repair + bumping (:func:`_prioritized_first`) get up to ``PP_FIRST_SHARE`` of the
-    time for a complete solution, which LNS starts from when it is cheaper (``stats["initial"]``
-    ``"pp"``). If prioritized planning gives up (more than ``REPAIR_GIVE_UP_INITIAL`` of the
-    agents unplanned after its first pass), guided LaCAM runs with other seeds for a cheaper
-    start (``"lacam-retry"``).
+    planning + repair + bumping (:func:`~warehouse_core.mapf.pp_start.dense_pp_start`) get up to
+    ``PP_FIRST_SHARE`` of the time for a complete solution, which LNS starts from when it is
+    cheaper (``stats["initial"]`` ``"pp"``). If prioritized planning gives up (more than
+    ``pp_start.REPAIR_GIVE_UP_INITIAL`` of the agents unplanned after its first pass), guided
+    LaCAM runs with other seeds for a cheaper start (``"lacam-retry"``).
 
     Other instances: when the first solution costs more than ``PP_ABOVE`` times the lower bound,
     prioritized planning gets up to ``pp_share`` of the remaining time to find a second first
-    solution: collision repair (``REPAIR_SHARE`` of it; ``stats["repair_s"]``,
+    solution: collision repair (``pp_start.REPAIR_SHARE`` of it; ``stats["repair_s"]``,
     ``stats["repair_unplanned"]``), then bumping with LaCAM's paths as fallbacks for the agents
     still unplanned; LNS starts from the cheaper of the two. Bumping is skipped when the repair
-    left more than ``REPAIR_GIVE_UP`` of the agents unplanned; then, if the first solution costs
+    left more than ``pp_start.REPAIR_GIVE_UP`` of the agents unplanned; then, if the first solution costs
     more than ``RETRY_ABOVE`` x LB, LaCAM runs again with other seeds until ``RETRY_SHARE`` of
     the time and LNS starts from the cheapest first solution (``stats["lacam_retries"]``,
     ``stats["retry_sum_of_costs"]``).
@@ -311,6 +285,20 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     configs = _configs(best)
     if not (lns and not refine and n >= 2 and now() < end):
         return Solution(True, configs_to_paths(graph, configs, g), algo, now() - t0, first_time, stats=stats)
+    refiner = _lns_start(search, graph, D, s, g, s_arr, seed, configs, pp_first, pp_share, (t0, end), stats)
+    refiner.run(end, lns_stall)
+    stats.update(lns_iterations=refiner.iterations, lns_accepted=refiner.accepted, refinement="lns")
+    return Solution(True, vid_paths_to_coords(graph, refiner.paths), algo, now() - t0, first_time, stats=stats)
+
+
+def _lns_start(search: _Search, graph: Graph, D: np.ndarray, s: list[int], g: list[int], s_arr: np.ndarray,
+               seed: int, configs: list[np.ndarray], pp_first: bool, pp_share: float, times: tuple[float, float],
+               stats: dict) -> LnsRefiner:
+    """The solution LNS starts from (see :func:`solve_lacam`): LaCAM's first (``configs``), a
+    prioritized-planning one, or LaCAM's cheapest with other seeds. ``times``: (t0, end)."""
+    t0, end = times
+    now = time.perf_counter
+    nbrs, gen = graph.nbrs, search.gen
     first_paths = configs_to_vid_paths(configs, g)
     refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
     stats["first_sum_of_costs"] = refiner.sum_of_costs
@@ -318,7 +306,7 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
     lb = sum(refiner.lb)
     retry = False
     if pp_first:
-        pp = _prioritized_first(graph, D, s, g, s_arr, seed, t0 + PP_FIRST_SHARE * (end - t0), stats,
+        pp = dense_pp_start(graph, D, s, g, s_arr, seed, t0 + PP_FIRST_SHARE * (end - t0), stats,
                                 first_paths, end)
         if pp is not None and pp.sum_of_costs < refiner.sum_of_costs:
             refiner = pp
@@ -328,24 +316,10 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
             search.pibt_runs = PIBT_RUNS
             retry = True
     elif pp_share > 0 and refiner.sum_of_costs > PP_ABOVE * lb:
-        t_pp = now()
-        pp = RepairRefiner(nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
-        pp_ok = repair_plan(pp, t_pp + REPAIR_SHARE * (end - t_pp), give_up=REPAIR_GIVE_UP_INITIAL)
-        stats["repair_s"] = round(now() - t_pp, 3)
-        stats["repair_unplanned"] = sum(1 for p in pp.paths if not p)
-        stats["pp_unplanned"] = pp.initial_unplanned
-        if not pp_ok and stats["repair_unplanned"] <= REPAIR_GIVE_UP * n:
-            pp_ok = plan_all(pp, t_pp + pp_share * (end - t_pp), first_paths)
-        pp.drop_dense()
-        stats["pp_s"] = round(now() - t_pp, 3)
-        stats["pp_bumps"] = pp.bumps
-        stats["pp_fallbacks"] = pp.fallbacks
-        if pp_ok:
-            stats["pp_sum_of_costs"] = pp.sum_of_costs
-            if pp.sum_of_costs < refiner.sum_of_costs:
-                refiner = pp
-                stats["initial"] = "pp"
-        retry = not pp_ok and stats["repair_unplanned"] > REPAIR_GIVE_UP * n
+        pp, retry = sparse_pp_start(graph, D, s, g, s_arr, seed, end, pp_share, first_paths, stats)
+        if pp is not None and pp.sum_of_costs < refiner.sum_of_costs:
+            refiner = pp
+            stats["initial"] = "pp"
     if retry and refiner.sum_of_costs > RETRY_ABOVE * lb:
         # too dense for prioritized planning: LNS starts from LaCAM's solution, whose cost
         # varies a lot with the random tie-breaks; try other seeds for a cheaper one
@@ -354,58 +328,7 @@ def solve_lacam(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord], tim
         if stats.get("retry_sum_of_costs", refiner.sum_of_costs) < refiner.sum_of_costs:
             refiner = LnsRefiner(nbrs, gen.drows, s, g, first_paths, seed=seed)
             stats["initial"] = "lacam-retry"
-    refiner.run(end, lns_stall)
-    stats.update(lns_iterations=refiner.iterations, lns_accepted=refiner.accepted, refinement="lns")
-    return Solution(True, vid_paths_to_coords(graph, refiner.paths), algo, now() - t0, first_time, stats=stats)
-
-
-def _prioritized_first(graph: Graph, D: np.ndarray, s: list[int], g: list[int], s_arr: np.ndarray,
-                       seed: int, until: float, stats: dict, fallback: list[list[int]],
-                       end: float) -> RepairRefiner | None:
-    """Prioritized planning with collision repair until ``until`` (perf_counter): the refiner
-    holding a complete solution, or None. When the repair stalls with few agents unplanned,
-    joint steps and bumping (:func:`~warehouse_core.mapf.prioritized.plan_all`, from a copy of
-    the plan, ``BUMP_BUDGET`` bumps a try) take turns. Stats: ``pp_unplanned``, ``repair_s``,
-    ``repair_unplanned``, ``repair_joint``, ``pp_bump_tries``, ``pp_bumps``, ``pp_sum_of_costs``,
-    ``initial``, ``pp_fallbacks``. Out of time with at most ``REPAIR_GIVE_UP`` of the agents
-    unplanned, bumping with ``fallback`` (LaCAM's paths) gets until ``end`` to finish."""
-    t_pp = time.perf_counter()
-    pp = RepairRefiner(graph.nbrs, graph.nb5, D, s, g, _horizon(D, s_arr), seed=seed)
-    ok = repair_plan(pp, until, REPAIR_EXPANSIONS, give_up=REPAIR_GIVE_UP_INITIAL,
-                     stall=(REPAIR_STALL, REPAIR_GIVE_UP), stop_at=JOINT_FROM)
-    stats["pp_unplanned"] = pp.initial_unplanned
-    gave_up = pp.initial_unplanned > REPAIR_GIVE_UP_INITIAL * pp.n
-    tries = 0
-    bump_at = BUMP_AT
-    while not ok and not gave_up and time.perf_counter() < until:
-        # the last few: joint steps until they stall or few are left, then a few bumping tries
-        # from that plan
-        ok = repair_plan(pp, until, REPAIR_EXPANSIONS, escalate=0, stall=(REPAIR_JOINT_STEPS, REPAIR_GIVE_UP),
-                         stop_at=bump_at)
-        left = sum(1 for p in pp.paths if not p)
-        if ok or left > REPAIR_GIVE_UP * pp.n:
-            continue
-        bump_at = min(bump_at, left) - 1
-        saved = list(pp.paths)
-        for _ in range(BUMP_TRIES):
-            tries += 1
-            ok = plan_all(pp, until, max_expansions=REPAIR_EXPANSIONS, max_bumps=pp.bumps + BUMP_BUDGET)
-            if ok:
-                break
-            restore_paths(pp, saved)
-    left = sum(1 for p in pp.paths if not p)
-    stats.update(repair_s=round(time.perf_counter() - t_pp, 3), repair_unplanned=left,
-                 repair_joint=pp.repair_joint, pp_bump_tries=tries, pp_bumps=pp.bumps)
-    if not ok and not gave_up and left <= REPAIR_GIVE_UP * pp.n:
-        # out of time a few agents short: bumping that falls back on LaCAM's paths ends (see
-        # plan_all) and costs far less than LNS from LaCAM's unguided solution
-        ok = plan_all(pp, end, fallback, max_expansions=REPAIR_EXPANSIONS)
-        stats.update(pp_fallbacks=pp.fallbacks, pp_bumps=pp.bumps)
-    if not ok:
-        return None
-    pp.drop_dense()
-    stats.update(pp_sum_of_costs=pp.sum_of_costs, initial="pp")
-    return pp
+    return refiner
 
 
 def _guide(gen: PibtGenerator, graph: Graph, s: Sequence[int], g: Sequence[int], seed: int,
@@ -472,12 +395,6 @@ def _best_successor(gen: PibtGenerator, q_from: list[int], q_from_arr: np.ndarra
         if best is None or sc < best_score:
             best, best_score = arr, sc
     return best
-
-
-def _horizon(D: np.ndarray, starts: np.ndarray) -> int:
-    """Time steps the collision repair indexes densely: 3 x the longest shortest path + 100."""
-    n = len(starts)
-    return 3 * int(D[np.arange(n), starts].max()) + 100 if n else 1
 
 
 def vid_paths_to_coords(graph: Graph, paths: Sequence[Sequence[int]]):

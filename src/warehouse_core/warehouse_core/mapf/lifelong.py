@@ -3,7 +3,8 @@
 Robots get new goals as they finish; every :meth:`LifelongPibt.step` plans the next
 configuration of the whole fleet with PIBT (priority inheritance with backtracking, Okumura
 et al., AIJ 2022) and the swap refinement of LaCAM* (Okumura, IJCAI 2023); :meth:`window`
-rolls it out a few steps ahead. Own implementation (``mapf/pibt.py`` is the one-shot solver).
+rolls it out a few steps ahead. The PIBT step is the one of the one-shot solver
+(:func:`warehouse_core.mapf.pibt_core.make_pibt`), with rotations forbidden.
 
 The swap refinement is applied only to agents that have not come closer to their goal for
 ``swap_after`` steps: in open lifelong traffic it costs throughput, in corridors it is what
@@ -35,7 +36,6 @@ random term, both only among moves of equal guided cost.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -45,14 +45,16 @@ from typing import Protocol
 import numpy as np
 
 from warehouse_core.mapf.guidance import NO_GUIDANCE, DistanceOracle, GuidanceConfig, GuidedGraph
+from warehouse_core.mapf.pibt_core import Pibt, make_pibt
 from warehouse_core.mapf.swap import make_swap_partner
 from warehouse_core.maps.grid import Grid
 
-__all__ = ["Arrival", "Goal", "LifelongPibt", "LifelongStats", "RandomGoals", "StepResult",
-           "TaskSource", "WarehouseTasks", "NO_GUIDANCE", "GuidanceConfig", "summarize",
-           "validate_step"]
+__all__ = ["Arrival", "Goal", "LifelongPibt", "LifelongStats", "StepResult", "TaskSource",
+           "NO_GUIDANCE", "GuidanceConfig", "run_planner", "summarize", "validate_step"]
 
 _STAY_BIG = 1e9
+# goal age of an agent put first (:meth:`LifelongPibt.put_first`): more than any run reaches
+FIRST_AGE = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ class LifelongPibt:
                  storage_mask: np.ndarray | None = None,
                  guidance: GuidanceConfig = GuidanceConfig(),
                  idle_field: np.ndarray | None = None, seed: int = 0, swap: bool = True,
-                 swap_after: int = 2, avoid_mask: np.ndarray | None = None) -> None:
+                 swap_after: int = 2, avoid_mask: np.ndarray | None = None,
+                 dwell: Sequence[int] | None = None) -> None:
         self.graph = g = GuidedGraph(grid, storage_mask, guidance, avoid_mask)
         self.guidance = guidance
         self.tasks = tasks
@@ -165,13 +168,13 @@ class LifelongPibt:
             idle[:V] = np.asarray(idle_field, dtype=np.float32).ravel()[g.cell_of]
         idle[V] = np.inf
         self._idle_slot = self.oracle.fixed_row(idle)
-        self.goal: list[Goal | None] = [None] * n
-        self.goal_v: list[int] = [-1] * n
-        self.loaded: list[bool] = [False] * n
-        self.dwell: list[int] = [0] * n
-        self.assigned_at: list[int] = [0] * n
-        self.best: list[float] = [np.inf] * n        # lowest guided cost to the goal so far
-        self.improved_at: list[int] = [0] * n        # when it was reached (stall detection)
+        self._goal: list[Goal | None] = [None] * n
+        self._goal_v: list[int] = [-1] * n
+        self._loaded: list[bool] = [False] * n
+        self._dwell: list[int] = list(dwell) if dwell is not None else [0] * n
+        self._assigned_at: list[int] = [0] * n
+        self._best: list[float] = [np.inf] * n        # lowest guided cost to the goal so far
+        self._improved_at: list[int] = [0] * n        # when it was reached (stall detection)
         self.slot = np.full(n, self._idle_slot, dtype=np.int64)
         self.tiebreak = self.rng.random(n)
         self.heat = np.zeros(V + 1, dtype=np.float32)
@@ -179,8 +182,6 @@ class LifelongPibt:
         self._occ_now = [-1] * (V + 1)
         self._occ_next = [-1] * (V + 1)
         self._occ_next[V] = -2   # the sentinel is never enterable
-        if sys.getrecursionlimit() < n + 500:   # PIBT recursion is at most n deep
-            sys.setrecursionlimit(2 * n + 1000)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -195,22 +196,40 @@ class LifelongPibt:
         if old != self._idle_slot:
             self.oracle.release(old)
         if goal is None:
-            self.goal[agent], self.goal_v[agent] = None, -1
+            self._goal[agent], self._goal_v[agent] = None, -1
             self.slot[agent] = self._idle_slot
-            self.loaded[agent] = False
+            self._loaded[agent] = False
             return
         v = self.graph.vid(goal.cell)
-        self.goal[agent], self.goal_v[agent] = goal, v
-        self.loaded[agent] = goal.loaded
+        self._goal[agent], self._goal_v[agent] = goal, v
+        self._loaded[agent] = goal.loaded
         self.slot[agent] = self.oracle.acquire(v, goal.loaded)
         if not keep_age:
-            self.assigned_at[agent] = self.t
-        self.best[agent] = np.inf
-        self.improved_at[agent] = self.t
+            self._assigned_at[agent] = self.t
+        self._best[agent] = np.inf
+        self._improved_at[agent] = self.t
 
     def open_ages(self) -> list[int]:
         """Steps since assignment of every goal still open."""
-        return [self.t - self.assigned_at[i] for i in range(self.n) if self.goal[i] is not None]
+        return [self.t - self._assigned_at[i] for i in range(self.n) if self._goal[i] is not None]
+
+    def goal_of(self, agent: int) -> Goal | None:
+        """``agent``'s current goal (None: idle)."""
+        return self._goal[agent]
+
+    def dwell_left(self, agent: int) -> int:
+        """Steps ``agent`` still stays where it is (an operation, or a hold)."""
+        return self._dwell[agent]
+
+    def set_dwell(self, agent: int, steps: int) -> None:
+        """Keep ``agent`` where it is for the next ``steps`` steps (0: free to move again); a
+        dwelling agent is never pushed."""
+        self._dwell[agent] = steps
+
+    def put_first(self, agent: int, rank: int) -> None:
+        """Rank ``agent`` ahead of every agent with an ordinary goal age, until its next goal;
+        among agents put first, a lower ``rank`` goes first."""
+        self._assigned_at[agent] = -FIRST_AGE + rank
 
     # -- planning ------------------------------------------------------------------------
     def _assign(self) -> None:
@@ -219,7 +238,7 @@ class LifelongPibt:
         cells = self.graph.cell_of
         new: list[tuple[int, Goal]] = []
         for i in range(self.n):
-            if self.goal[i] is None and self.dwell[i] == 0:
+            if self._goal[i] is None and self._dwell[i] == 0:
                 goal = self.tasks.assign(i, int(cells[self.pos[i]]), self.t)
                 if goal is not None:
                     new.append((i, goal))
@@ -259,15 +278,15 @@ class LifelongPibt:
         occ_now, occ_next = self._occ_now, self._occ_next
         for i, v in enumerate(q_from):
             occ_now[v] = i
-        moving_loaded = np.array(self.loaded, dtype=bool)
-        moving_goals = np.array([gl.cell if gl is not None else -1 for gl in self.goal], dtype=np.int64)
+        moving_loaded = np.array(self._loaded, dtype=bool)
+        moving_goals = np.array([gl.cell if gl is not None else -1 for gl in self._goal], dtype=np.int64)
         for i in range(n):
-            if self.dwell[i] > 0:
+            if self._dwell[i] > 0:
                 q_to[i] = q_from[i]
                 occ_next[q_from[i]] = i
         cands = self._candidates()
         prio = np.where(self.slot == self._idle_slot, -1.0,
-                        self.t - np.asarray(self.assigned_at, dtype=np.float64)) + self.tiebreak
+                        self.t - np.asarray(self._assigned_at, dtype=np.float64)) + self.tiebreak
         pibt = self._make_pibt(q_from, q_to, cands)
         try:
             for i in np.argsort(-prio, kind="stable").tolist():
@@ -281,12 +300,12 @@ class LifelongPibt:
             occ_next[self.graph.n_vertices] = -2
         prev = self.cells
         self.pos = q_to
-        arrivals = advance_goals(self, q_to)
+        arrivals = self._advance_goals(q_to)
         here = self.oracle.store[self.slot, np.asarray(q_to, dtype=np.int64)].tolist()
         for i in range(n):
-            if here[i] < self.best[i]:
-                self.best[i] = here[i]
-                self.improved_at[i] = self.t
+            if here[i] < self._best[i]:
+                self._best[i] = here[i]
+                self._improved_at[i] = self.t
         if self.guidance.heat > 0.0:
             r = self.guidance.heat_rate
             self.heat *= (1.0 - r)
@@ -294,6 +313,23 @@ class LifelongPibt:
         cells = self.cells
         return StepResult(self.t, prev, cells, moving_loaded, moving_goals, arrivals,
                           time.perf_counter() - t0)
+
+    def _advance_goals(self, q_to: list[int]) -> list[Arrival]:
+        """One step on: count dwells down, report and clear the goals reached in ``q_to``."""
+        self.t += 1
+        dwell = self._dwell
+        for i, d in enumerate(dwell):
+            if d > 0:
+                dwell[i] = d - 1
+        arrivals: list[Arrival] = []
+        for i, gl in enumerate(self._goal):
+            if gl is not None and q_to[i] == self._goal_v[i]:
+                arrivals.append(Arrival(i, gl, self.t, self.t - self._assigned_at[i]))
+                self.set_goal(i, None)
+                dwell[i] = gl.dwell
+                if self.tasks is not None:
+                    self.tasks.reached(i, gl, self.t)
+        return arrivals
 
     def window(self, steps: int) -> list[StepResult]:
         """Roll the generator out ``steps`` steps (the planning window)."""
@@ -303,65 +339,24 @@ class LifelongPibt:
         """Plan ``steps`` steps; with ``check`` every step goes through :func:`validate_step`."""
         return run_planner(self, steps, check, lambda: {"tables": self.oracle.computed})
 
-    def _make_pibt(self, q_from: list[int], q_to: list[int], cands: list[list[int]]):
-        occ_now, occ_next = self._occ_now, self._occ_next
+    def _make_pibt(self, q_from: list[int], q_to: list[int], cands: list[list[int]]) -> Pibt:
         nbrs, degree = self.graph.nbrs, self.graph.degree
-        goals = self.goal_v
-        loaded = self.loaded
+        goals = self._goal_v
+        loaded = self._loaded
         is_storage = self.graph.is_storage.tolist()
         store, slot = self.oracle.store, self.slot
-        use_swap = self.swap
-        stalled = [self.t - a >= self.swap_after for a in self.improved_at]
-        n = self.n
-
-        def closes_cycle(x: int, y: int) -> bool:
-            """Would ``x`` entering the cell of ``y`` close a rotation through decided moves?"""
-            z = y
-            for _ in range(n + 1):
-                tz = q_to[z]
-                if tz == -1 or tz == q_from[z]:
-                    return False
-                z = occ_now[tz]
-                if z == -1:
-                    return False
-                if z == x:
-                    return True
-            return True
 
         def can_enter(a: int, v: int) -> bool:
             return not (loaded[a] and is_storage[v] and v != goals[a])
 
-        swap_partner = make_swap_partner(nbrs, degree, occ_now, q_to, goals, lambda a: store[slot[a]],
-                                         can_enter, skip_decided=True)
-
-        def pibt(i: int) -> bool:
-            v_i = q_from[i]
-            C = cands[i]
-            swapper = -1
-            if use_swap and stalled[i] and goals[i] != -1 and C[0] != v_i:
-                swapper = swap_partner(i, v_i, C[0])
-                if swapper != -1:
-                    C = C[::-1]
-            for k, u in enumerate(C):
-                if occ_next[u] != -1:
-                    continue
-                j = occ_now[u]
-                if j != -1 and j != i and q_to[j] != -1 and closes_cycle(i, j):
-                    continue                      # swap (2-cycle) or longer rotation
-                q_to[i] = u
-                occ_next[u] = i
-                if j != -1 and j != i and q_to[j] == -1 and not pibt(j):
-                    continue
-                if (k == 0 and swapper != -1 and q_to[swapper] == -1 and occ_next[v_i] == -1
-                        and can_enter(swapper, v_i) and not closes_cycle(swapper, i)):
-                    q_to[swapper] = v_i           # pull the swap partner behind us
-                    occ_next[v_i] = swapper
-                return True
-            q_to[i] = v_i
-            occ_next[v_i] = i
-            return False
-
-        return pibt
+        swap_partner = None
+        may_swap = None
+        if self.swap:
+            swap_partner = make_swap_partner(nbrs, degree, self._occ_now, q_to, goals, lambda a: store[slot[a]],
+                                             can_enter, skip_decided=True)
+            may_swap = [self.t - a >= self.swap_after and g != -1 for a, g in zip(self._improved_at, goals)]
+        return make_pibt(q_from, q_to, cands, self._occ_now, self._occ_next, degree, swap_partner, may_swap,
+                         no_rotations=True, can_enter=can_enter)
 
 
 # ------------------------------------------------------------------------------------------
@@ -384,27 +379,6 @@ def run_planner(planner, steps: int, check: bool, extra) -> LifelongStats:
             violations += len(validate_step(planner.graph.grid, res, storage_flat))
     return summarize(steps, planner.n, plan_s, latencies, planner.open_ages(),
                      {"violations": violations, **extra()})
-
-
-def advance_goals(planner, q_to: list[int]) -> list[Arrival]:
-    """One step on for a lifelong planner: count dwells down, report and clear reached goals.
-
-    Shared by :class:`LifelongPibt` and the windowed baseline; ``planner`` has ``t``, ``dwell``,
-    ``goal``, ``goal_v``, ``assigned_at``, ``tasks`` and ``set_goal``.
-    """
-    planner.t += 1
-    for i, d in enumerate(planner.dwell):
-        if d > 0:
-            planner.dwell[i] = d - 1
-    arrivals: list[Arrival] = []
-    for i, gl in enumerate(planner.goal):
-        if gl is not None and q_to[i] == planner.goal_v[i]:
-            arrivals.append(Arrival(i, gl, planner.t, planner.t - planner.assigned_at[i]))
-            planner.set_goal(i, None)
-            planner.dwell[i] = gl.dwell
-            if planner.tasks is not None:
-                planner.tasks.reached(i, gl, planner.t)
-    return arrivals
 
 
 def validate_step(grid: Grid, res: StepResult, storage_flat: np.ndarray | None = None) -> list[str]:
@@ -455,108 +429,3 @@ def validate_step(grid: Grid, res: StepResult, storage_flat: np.ndarray | None =
         for y in walk:
             state[y] = 2
     return out
-
-
-# ------------------------------------------------------------------------------------------
-# task sources
-# ------------------------------------------------------------------------------------------
-
-class RandomGoals:
-    """Lifelong MAPF benchmark tasks: each new goal is a uniformly random free cell."""
-
-    def __init__(self, grid: Grid, seed: int = 0, dwell: int = 0) -> None:
-        self.cells = np.flatnonzero(grid.free.ravel())
-        self.rng = np.random.default_rng(seed)
-        self.dwell = dwell
-
-    def assign(self, agent: int, cell: int, step: int) -> Goal | None:
-        c = int(self.cells[self.rng.integers(self.cells.size)])
-        while c == cell:
-            c = int(self.cells[self.rng.integers(self.cells.size)])
-        return Goal(c, self.dwell, False, "goal")
-
-    def reached(self, agent: int, goal: Goal, step: int) -> None:
-        pass
-
-
-@dataclass
-class _Job:
-    stage: str      # "lift", "pick", "drop"
-    rack_cell: int  # where the rack was lifted
-    station: int = -1
-    drop: int = -1
-
-
-class WarehouseTasks:
-    """Goods-to-person tasks on a :class:`~warehouse_core.maps.layout.Layout`.
-
-    A task: go to a rack's storage cell (unloaded; lift, ``lift`` steps), carry it to a
-    station's pick cell (loaded; pick, ``pick`` steps), return it to a free storage cell
-    (loaded; drop, ``drop`` steps). Each of the three is one goal. A rack is claimed by one
-    robot at a time; a drop cell is claimed when the drop goal is handed out.
-
-    Admission control, as a real goods-to-person system does it: a station takes at most
-    ``per_station`` tasks between lift and pick (default: twice its queue length + 1); a new task
-    goes to the least busy station (nearest on ties) and only while one has room, otherwise
-    the robot stays idle. Without this, racks in flight pile up in front of the stations and
-    loaded robots (which cannot step aside under racks) gridlock the aisles.
-    """
-
-    def __init__(self, layout, seed: int = 0, lift: int = 2, pick: int = 5, drop: int = 2,
-                 per_station: int | None = None) -> None:
-        w = layout.grid.width
-        self.rng = np.random.default_rng(seed)
-        self.lift, self.pick, self.drop = lift, pick, drop
-        self.available: list[int] = [s.cell[1] * w + s.cell[0] for s in layout.storage if s.rack]
-        self.free_storage: list[int] = [s.cell[1] * w + s.cell[0] for s in layout.storage if not s.rack]
-        self.stations = [s.pick_cell[1] * w + s.pick_cell[0] for s in layout.stations]
-        self.capacity = [2 * len(s.queue) + 1 if per_station is None else per_station
-                         for s in layout.stations]
-        self.station_load = [0] * len(self.stations)
-        self.jobs: dict[int, _Job] = {}
-        self.width = w
-        self.done: Counter = Counter()
-
-    @staticmethod
-    def _pop_random(lst: list[int], rng: np.random.Generator) -> int:
-        k = int(rng.integers(len(lst)))
-        lst[k], lst[-1] = lst[-1], lst[k]
-        return lst.pop()
-
-    def _manhattan(self, a: int, b: int) -> int:
-        w = self.width
-        return abs(a % w - b % w) + abs(a // w - b // w)
-
-    def assign(self, agent: int, cell: int, step: int) -> Goal | None:
-        job = self.jobs.get(agent)
-        if job is None:
-            room = [k for k, ld in enumerate(self.station_load) if ld < self.capacity[k]]
-            if not self.available or not room:
-                return None
-            rack = self._pop_random(self.available, self.rng)
-            k = min(room, key=lambda s: (self.station_load[s], self._manhattan(self.stations[s], rack)))
-            self.station_load[k] += 1
-            self.jobs[agent] = _Job("lift", rack, station=k)
-            return Goal(rack, self.lift, False, "lift")
-        if job.stage == "pick":
-            return Goal(self.stations[job.station], self.pick, True, "pick")
-        if job.stage == "drop":
-            if job.drop < 0:
-                if not self.free_storage:
-                    return None
-                job.drop = self._pop_random(self.free_storage, self.rng)
-            return Goal(job.drop, self.drop, True, "drop")
-        raise AssertionError(job.stage)
-
-    def reached(self, agent: int, goal: Goal, step: int) -> None:
-        job = self.jobs[agent]
-        self.done[goal.kind] += 1
-        if job.stage == "lift":
-            self.free_storage.append(job.rack_cell)
-            job.stage = "pick"
-        elif job.stage == "pick":
-            self.station_load[job.station] -= 1
-            job.stage = "drop"
-        else:
-            self.available.append(job.drop)
-            del self.jobs[agent]

@@ -7,19 +7,18 @@ moved yet, that agent inherits the priority and must move away first, or the can
 abandoned. It also implements the *swap* refinement described with LaCAM* (Okumura, IJCAI 2023):
 when two agents must pass each other in a corridor, the higher-priority one backs up and pulls
 the other along until a branching cell lets them swap. (The pull reverses only the real
-candidates of the agent: the candidate rows are padded with a sentinel vertex, and reversing
-the padded row used to put the sentinel first, which silently disabled the pull; that was why
-warehouse-10-20-10-2-1 livelocked at 400+ agents.) Candidate order: distance to goal, then a
-free cell before an occupied one, then random.
+candidates of the agent: the candidate rows are padded with a never-enterable sentinel vertex,
+which must stay last, or the agent would never take its first reversed candidate and never
+pull.) Candidate order: distance to goal, then a free cell before an occupied one, then random.
 
-Performance layout: vertex ids are dense (free cells only), adjacency is a list of Python lists,
-each agent's candidate cells are sorted for all agents at once with numpy, and the recursive
-inner loop touches only flat Python lists.
+The PIBT step itself is :func:`warehouse_core.mapf.pibt_core.make_pibt`, shared with the
+lifelong planner. Performance layout: vertex ids are dense (free cells only), adjacency is a
+list of Python lists, each agent's candidate cells are sorted for all agents at once with numpy,
+and the inner loop touches only flat Python lists.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 
@@ -27,6 +26,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
+from warehouse_core.mapf.pibt_core import Pibt, make_pibt
 from warehouse_core.mapf.swap import make_swap_partner
 from warehouse_core.mapf.types import Solution
 from warehouse_core.maps.grid import Coord, Grid, Path
@@ -153,9 +153,6 @@ class PibtGenerator:
             self.drows: list = [row.tolist() for row in dist]
         else:
             self.drows = [row for row in dist]
-        limit = 4 * n + 2000
-        if sys.getrecursionlimit() < limit:
-            sys.setrecursionlimit(limit)
 
     def candidates(self, q_from: np.ndarray) -> list[list[int]]:
         """Each agent's next cells (neighbours and itself), best first, ties broken randomly."""
@@ -208,45 +205,12 @@ class PibtGenerator:
                     occ_next[v] = -1
         return q_to if ok else None
 
-    def _make_pibt(self, q_from: list[int], q_to: list[int], cands: list[list[int]]):
-        occ_now = self.occ_now
-        occ_next = self.occ_next
-        degree = self.graph.degree
-        use_swap = self.swap
-        swap_partner = make_swap_partner(self.graph.nbrs, degree, occ_now, q_to, self.goals,
-                                         self.drows.__getitem__)
-
-        def pibt(i: int) -> bool:
-            v_i = q_from[i]
-            C = cands[i]
-            swapper = -1
-            if use_swap and C[0] != v_i:
-                swapper = swap_partner(i, v_i, C[0])
-                if swapper != -1:
-                    C = C[degree[v_i]::-1]
-            first = True
-            for u in C:
-                if occ_next[u] != -1:
-                    first = False
-                    continue
-                j = occ_now[u]
-                if j != -1 and q_to[j] == v_i:
-                    first = False
-                    continue                      # would swap with j
-                q_to[i] = u
-                occ_next[u] = i
-                if j != -1 and j != i and q_to[j] == -1 and not pibt(j):
-                    first = False
-                    continue
-                if first and swapper != -1 and q_to[swapper] == -1 and occ_next[v_i] == -1:
-                    q_to[swapper] = v_i           # pull the swap partner behind us
-                    occ_next[v_i] = swapper
-                return True
-            q_to[i] = v_i
-            occ_next[v_i] = i
-            return False
-
-        return pibt
+    def _make_pibt(self, q_from: list[int], q_to: list[int], cands: list[list[int]]) -> Pibt:
+        swap_partner = None
+        if self.swap:
+            swap_partner = make_swap_partner(self.graph.nbrs, self.graph.degree, self.occ_now, q_to,
+                                             self.goals, self.drows.__getitem__)
+        return make_pibt(q_from, q_to, cands, self.occ_now, self.occ_next, self.graph.degree, swap_partner)
 
 
 def initial_priorities(dist: np.ndarray, starts: Sequence[int]) -> np.ndarray:

@@ -25,7 +25,7 @@ from warehouse_core.mapf.lns import LnsRefiner
 
 def shortest_path(ref: LnsRefiner, a: int) -> list[int]:
     """One shortest path of agent ``a`` ignoring everybody (random tie-breaking)."""
-    h = ref._h(a)
+    h = ref.distances(a)
     v, goal = ref.starts[a], ref.goals[a]
     path = [v]
     rng = ref.rng
@@ -81,11 +81,11 @@ def plan_all(ref: LnsRefiner, deadline: float, fallback: list[list[int]] | None 
                 else:
                     p = shortest_path(ref, a)
             for b in sorted(ref.blockers(a, p)):
-                ref._remove(b, paths[b])
+                ref.remove(b, paths[b])
                 paths[b] = []
                 queue.appendleft(b)
                 ref.bumps += 1
         paths[a] = p
-        ref._insert(a, p)
+        ref.insert(a, p)
     ref.cost = [len(p) - 1 for p in paths]
     return True

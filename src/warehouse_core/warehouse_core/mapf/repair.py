@@ -25,7 +25,7 @@ is left unplanned.
 3. When that stalls (the last few agents take turns to be unplanned), *joint steps*: ``a``, its
    blockers, the agents in the aisle of its start early on and the agents parking in or passing
    through the aisle of its goal are replanned together in a few orders (``a`` and the deepest
-   goals first, then the agents that failed first).
+   goals first, then the agents that failed first); see :mod:`warehouse_core.mapf.joint_step`.
 
 Paths stay close to shortest (every path is a bounded SIPP path or within a slack of shortest),
 unlike PIBT's, which is what the cost refinement after it needs. Unlike
@@ -41,16 +41,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from warehouse_core.mapf.lns import _NO_PARK, LnsRefiner
+from warehouse_core.mapf.joint_step import joint_step
+from warehouse_core.mapf.lns import LnsRefiner
 
 HOLD_START = 2  # an agent without a path holds its start for this many steps after 0
 PASSERS_SLACK = 40  # passers step: the agents visiting a's goal this long after a could arrive
 PASSERS_MAX = 4  # ... at most this many of them
 PASSERS_EXPANSIONS = 2_000  # SIPP expansions per replanned passer (most that fail, fail late)
-JOINT_RADIUS = 4  # a joint step takes in the agents passing up to (random) this close to a's goal
-JOINT_MAX = 32  # agents in a joint step at most
-JOINT_START_STEPS = 8  # ... with the agents in the aisle of a's start before this step
-JOINT_ORDERS = 6  # planning orders a joint step tries
 
 
 class RepairRefiner(LnsRefiner):
@@ -88,8 +85,7 @@ class RepairRefiner(LnsRefiner):
         for t in held:
             occ_v[t] = a
         self._held[a] = held
-        self._iv.pop(v, None)
-        self._iv_moving.pop(v, None)
+        self.occupancy_changed(v)
         O = self.dense
         if O is not None and held:
             O[held, v] += 1
@@ -103,8 +99,7 @@ class RepairRefiner(LnsRefiner):
         for t in held:
             if occ_v.get(t) == a:
                 del occ_v[t]
-        self._iv.pop(v, None)
-        self._iv_moving.pop(v, None)
+        self.occupancy_changed(v)
         O = self.dense
         if O is not None and held:
             O[held, v] -= 1
@@ -169,8 +164,7 @@ class RepairRefiner(LnsRefiner):
 
     def goal_free_from(self, a: int) -> int:
         """The first time from which nobody in the index visits ``a``'s goal any more."""
-        iv = self._intervals(self.goals[a])
-        return iv[-1][0] if iv and iv[-1][1] == _NO_PARK else 0
+        return self.free_from(self.goals[a])
 
     def drop_dense(self) -> None:
         for a in list(self._held):
@@ -178,17 +172,17 @@ class RepairRefiner(LnsRefiner):
         self.hold_steps = 0
         self.dense = None
 
-    def _insert(self, a: int, p: list[int]) -> None:
+    def insert(self, a: int, p: list[int]) -> None:
         self.release(a)
-        super()._insert(a, p)
+        super().insert(a, p)
         O = self.dense
         if O is not None:
             k = min(len(p), O.shape[0])
             O[np.arange(k), p[:k]] += 1
             O[k:, p[-1]] += 1
 
-    def _remove(self, a: int, p: list[int]) -> None:
-        super()._remove(a, p)
+    def remove(self, a: int, p: list[int]) -> None:
+        super().remove(a, p)
         O = self.dense
         if O is not None:
             k = min(len(p), O.shape[0])
@@ -280,11 +274,13 @@ def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_00
     ``order``: the prioritized planning order of the agents without a path (default random).
     ``give_up``: return False as soon as prioritized planning has left more than this share of
     the agents unplanned. ``escalate``: after that many steps without fewer agents unplanned
-    than ever before, use joint steps (:func:`_joint_step`). ``stall`` ``(steps, share)``:
-    return False after that many such steps if at most ``share`` of the agents are unplanned.
+    than ever before, use joint steps (:func:`~warehouse_core.mapf.joint_step.joint_step`).
+    ``stall`` ``(steps, share)``: return False after that many such steps if at most ``share``
+    of the agents are unplanned.
     ``stop_at``: return False as soon as at most that many agents are unplanned (but some).
     Statistics go to ``ref.repair_steps`` / ``ref.repair_accepted`` / ``ref.repair_joint`` /
-    ``ref.initial_unplanned``.
+    ``ref.initial_unplanned``. The repair loop (steps 2 and 3 of the module docstring) is kept
+    whole here on purpose: its acceptance and stall rules read best in one place.
     """
     n = ref.n
     rng = ref.rng
@@ -302,25 +298,9 @@ def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_00
     if order is None:
         order = [a for a in range(n) if not paths[a]]
         rng.shuffle(order)
-    unplanned: list[int] = []
-    for a in order:
-        if now() >= deadline:
-            return False
-        # when agents planned before pass the goal after a could arrive: on time if they can
-        # go round, late (after the last of them) only if not
-        if ref.goal_free_from(a) > lb[a] + PASSERS_SLACK and _passers_step(ref, a, base[a], bound,
-                                                                           max_expansions):
-            continue
-        p = ref.plan(a, bound(a), max_expansions)
-        if p is None:
-            unplanned.append(a)
-            if len(unplanned) > give_up * n:
-                ref.initial_unplanned = len(unplanned)
-                return False
-        else:
-            paths[a] = p
-            ref._insert(a, p)
-    ref.initial_unplanned = len(unplanned)
+    unplanned = _prioritized_pass(ref, order, deadline, base, bound, max_expansions, give_up)
+    if unplanned is None:
+        return False
     fewest, fewest_at = len(unplanned), ref.repair_steps
     while unplanned:
         if now() >= deadline:
@@ -339,7 +319,7 @@ def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_00
         group = sorted(ref.blockers(a, p))
         if not group:
             paths[a] = p
-            ref._insert(a, p)
+            ref.insert(a, p)
             unplanned[i] = unplanned[-1]
             unplanned.pop()
             ref.repair_accepted += 1
@@ -349,45 +329,83 @@ def repair_plan(ref: RepairRefiner, deadline: float, max_expansions: int = 20_00
         if escalate is not None and stalled >= escalate:
             # stalled (the last few agents take turns to be unplanned): replan a, its blockers
             # and the agents around its start and goal together
-            if _joint_step(ref, a, group, bound, max_expansions):
+            if joint_step(ref, a, group, bound, max_expansions):
                 unplanned[:] = [b for b in range(n) if not paths[b]]
                 ref.repair_joint += 1
             continue
-        old = {b: paths[b] for b in group}
-        for b in group:
-            ref._remove(b, paths[b])
-            paths[b] = []
-        paths[a] = p
-        ref._insert(a, p)
-        rng.shuffle(group)
-        failed: list[int] = []
-        for b in group:
-            q = ref.plan(b, bound(b), max_expansions) if len(failed) <= 1 else None
-            if q is None:
-                failed.append(b)
-            else:
-                paths[b] = q
-                ref._insert(b, q)
-        if len(failed) <= 1:
-            # a is planned; at most one of the group took its place among the unplanned
-            if failed:
-                unplanned[i] = failed[0]
-            else:
-                unplanned[i] = unplanned[-1]
-                unplanned.pop()
-            ref.repair_accepted += 1
+        failed = _replan_blockers(ref, a, p, group, bound, max_expansions)
+        if failed is None:
             continue
-        # worse: restore
-        for b in group:
-            if paths[b]:
-                ref._remove(b, paths[b])
-        ref._remove(a, p)
-        paths[a] = []
-        for b in group:
-            paths[b] = old[b]
-            ref._insert(b, old[b])
+        # a is planned; at most one of the group took its place among the unplanned
+        if failed:
+            unplanned[i] = failed[0]
+        else:
+            unplanned[i] = unplanned[-1]
+            unplanned.pop()
+        ref.repair_accepted += 1
     ref.cost = [len(p) - 1 for p in paths]
     return True
+
+
+def _prioritized_pass(ref: RepairRefiner, order: Sequence[int], deadline: float, base: list[int], bound,
+                      max_expansions: int, give_up: float) -> list[int] | None:
+    """Prioritized planning of the agents in ``order`` (step 1 of the module docstring): the
+    agents left unplanned, or None at ``deadline`` or once more than ``give_up`` of them are."""
+    unplanned: list[int] = []
+    lb, paths = ref.lb, ref.paths
+    for a in order:
+        if time.perf_counter() >= deadline:
+            return None
+        # when agents planned before pass the goal after a could arrive: on time if they can
+        # go round, late (after the last of them) only if not
+        if ref.goal_free_from(a) > lb[a] + PASSERS_SLACK and _passers_step(ref, a, base[a], bound,
+                                                                           max_expansions):
+            continue
+        p = ref.plan(a, bound(a), max_expansions)
+        if p is None:
+            unplanned.append(a)
+            if len(unplanned) > give_up * ref.n:
+                ref.initial_unplanned = len(unplanned)
+                return None
+        else:
+            paths[a] = p
+            ref.insert(a, p)
+    ref.initial_unplanned = len(unplanned)
+    return unplanned
+
+
+def _replan_blockers(ref: RepairRefiner, a: int, p: list[int], group: list[int], bound,
+                     max_expansions: int) -> list[int] | None:
+    """The repair step (step 2 of the module docstring): ``a`` (unplanned) takes ``p``, its
+    blockers ``group`` are replanned in random order. Kept if at most one of them failed (the
+    failed ones are returned), else everything is restored (None)."""
+    paths = ref.paths
+    old = {b: paths[b] for b in group}
+    for b in group:
+        ref.remove(b, paths[b])
+        paths[b] = []
+    paths[a] = p
+    ref.insert(a, p)
+    ref.rng.shuffle(group)
+    failed: list[int] = []
+    for b in group:
+        q = ref.plan(b, bound(b), max_expansions) if len(failed) <= 1 else None
+        if q is None:
+            failed.append(b)
+        else:
+            paths[b] = q
+            ref.insert(b, q)
+    if len(failed) <= 1:
+        return failed
+    for b in group:
+        if paths[b]:
+            ref.remove(b, paths[b])
+    ref.remove(a, p)
+    paths[a] = []
+    for b in group:
+        paths[b] = old[b]
+        ref.insert(b, old[b])
+    return None
 
 
 def _passers_step(ref: RepairRefiner, a: int, a_bound: int, bound, max_expansions: int) -> bool:
@@ -406,30 +424,30 @@ def _passers_step(ref: RepairRefiner, a: int, a_bound: int, bound, max_expansion
         return False
     old = {b: paths[b] for b in passers}
     for b in passers:
-        ref._remove(b, paths[b])
+        ref.remove(b, paths[b])
         paths[b] = []
     p = ref.plan(a, a_bound, max_expansions)
     if p is not None:
         paths[a] = p
-        ref._insert(a, p)
+        ref.insert(a, p)
         done = []
         for b in passers:
             q = ref.plan(b, bound(b), PASSERS_EXPANSIONS)
             if q is None:
                 break
             paths[b] = q
-            ref._insert(b, q)
+            ref.insert(b, q)
             done.append(b)
         else:
             return True
         for b in done:
-            ref._remove(b, paths[b])
+            ref.remove(b, paths[b])
             paths[b] = []
-        ref._remove(a, p)
+        ref.remove(a, p)
         paths[a] = []
     for b, q in old.items():
         paths[b] = q
-        ref._insert(b, q)
+        ref.insert(b, q)
     return False
 
 
@@ -439,86 +457,9 @@ def restore_paths(ref: RepairRefiner, saved: list[list[int]]) -> None:
     changed = [a for a in range(ref.n) if paths[a] is not saved[a]]
     for a in changed:
         if paths[a]:
-            ref._remove(a, paths[a])
+            ref.remove(a, paths[a])
             paths[a] = []
     for a in changed:
         if saved[a]:
             paths[a] = saved[a]
-            ref._insert(a, saved[a])
-
-
-def _joint_step(ref: RepairRefiner, a: int, blockers: list[int], bound, max_expansions: int) -> bool:
-    """Replan ``a`` (unplanned), its ``blockers``, the agents in the aisle of its start early on,
-    the agents parking in or near the aisle of its goal and those passing there, with SIPP in up
-    to ``JOINT_ORDERS`` orders: ``a`` first, then the deepest goals first; after that the agents
-    that failed move to the front. Keeps the first result with fewer agents unplanned among them
-    than before (the last order: no more), else restores. True when kept."""
-    rng, paths, D, goals, occ = ref.rng, ref.paths, ref.dist, ref.goals, ref.occ
-    seen = {a, *blockers}
-    core = list(blockers)
-    start = ref.starts[a]
-    for v in ref.aisle(start):
-        for t in range(JOINT_START_STEPS):
-            b = occ[v].get(t)
-            if b is not None and b not in seen and paths[b]:
-                seen.add(b)
-                core.append(b)
-    # the agents parking in the aisle of a's goal (up to the junctions at its ends) or near the
-    # goals of a and its blockers: the order they arrive in decides who can reach their goal;
-    # then the agents passing through there (they keep a from arriving)
-    radius = rng.randint(1, JOINT_RADIUS)
-    region = ref.aisle(goals[a])
-    frontier = [goals[a]]
-    for _ in range(radius):
-        frontier = [u for v in frontier for u in ref.nbrs[v] if u not in region]
-        region.update(frontier)
-    owner = ref.goal_owner()
-    parking = [owner[v] for v in region if owner[v] >= 0 and owner[v] not in seen]
-    for b in [a, *blockers]:
-        parking.extend(c for c in np.flatnonzero(D[:, goals[b]] <= radius).tolist() if c not in seen)
-    near = list(dict.fromkeys(parking))
-    rng.shuffle(near)
-    passing = sorted({b for v in region for b in occ[v].values() if b not in seen and paths[b]} - set(near))
-    rng.shuffle(passing)
-    near += passing
-    seen.update(near)
-    others = core + near[:max(0, JOINT_MAX - 1 - len(core))]
-    old = {b: paths[b] for b in others if paths[b]}
-    allowed = len(others) - len(old)  # fewer failures than unplanned among a and the others
-    for b in old:
-        ref._remove(b, paths[b])
-        paths[b] = []
-    depth = ref.goal_depth()
-    # deepest goals first: in a one-wide aisle the agent parking farthest from the junctions has
-    # to arrive before its neighbours wall it in; a first (it has waited longest)
-    rng.shuffle(others)
-    others.sort(key=lambda b: -depth[goals[b]])
-    order = [a, *others]
-    for k in range(JOINT_ORDERS):
-        placed: list[int] = []
-        failed: list[int] = []
-        # the last order may also end sideways (one agent unplanned for another, like the plain
-        # step): the walk goes on from there instead of retrying the same agent forever
-        limit = allowed + 1 if k == JOINT_ORDERS - 1 else allowed
-        for b in order:
-            q = ref.plan(b, bound(b), max_expansions)
-            if q is None:
-                failed.append(b)
-                if len(failed) > limit:
-                    break
-            else:
-                paths[b] = q
-                ref._insert(b, q)
-                placed.append(b)
-        failures = len(failed)
-        if failures <= limit:
-            return True
-        for b in placed:
-            ref._remove(b, paths[b])
-            paths[b] = []
-        # next order: the agents that failed go first (prioritized planning with restarts)
-        order = failed + [b for b in order if b not in failed]
-    for b, q in old.items():
-        paths[b] = q
-        ref._insert(b, q)
-    return False
+            ref.insert(a, saved[a])

@@ -22,7 +22,8 @@ def make_swap_partner(nbrs: Sequence[Sequence[int]], degree: Sequence[int], occ_
     ``goals[a]``: goal vertex; ``drow(a)``: ``a``'s distance row (indexable by vertex).
     ``can_enter(a, v)``: whether ``a`` may enter ``v`` (None: everywhere). ``skip_decided``: a
     neighbour that already has its next vertex is not considered as the one pushing ``i``.
-    The lists are read live, so the closure follows the planner through the step.
+    The lists are read live, so the closure follows the planner through the step. The three
+    tests of the refinement are kept together in one factory on purpose (they share its state).
     """
     limit = len(nbrs)
 

@@ -19,7 +19,8 @@ def validate_solution(grid: Grid, starts: Sequence[Coord], goals: Sequence[Coord
     no two agents in one cell at one step (vertex conflict); no two agents swapping cells in one
     step (swap conflict); following into a cell vacated in the same step is allowed. Each path
     starts at the agent's start and ends at its goal, where the agent stays afterwards (and must
-    not be hit by anybody).
+    not be hit by anybody). One pass over the steps checks every rule, kept whole on purpose so
+    that each rule reads next to the others.
     """
     errors: list[str] = []
     n = len(starts)
