@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lifelong MAPF benchmark (issue 3, items 3 and 6): guided PIBT vs unguided vs windowed PP.
+"""Lifelong MAPF benchmark: guided PIBT vs unguided vs windowed PP.
 
 Usage (from the repo root)::
 

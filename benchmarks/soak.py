@@ -1,4 +1,4 @@
-"""Soak: the whole stack for many simulated hours, memory and throughput hour by hour (issue 8).
+"""Soak: the whole stack for many simulated hours, memory and throughput hour by hour.
 
     .venv/bin/python benchmarks/soak.py [--hours 24] [--robots 100] [--map maps/warehouse_large_layout.yaml]
                                         [--orders-per-hour 720] [--sample-every 3600] [--seed 42] [--out DIR]

@@ -254,8 +254,8 @@ def test_cli_bad_map_exit_2(tmp_path, capsys):
 
 def test_swap_lets_agent_pass_one_parked_on_its_goal_in_a_corridor():
     # agent 0 must pass agent 1, which sits on its goal in a 1-wide corridor; the only place to
-    # give way is the side pocket at x=2 (the swap pull; regression: reversing the candidate
-    # list used to put the padding sentinel first, so the pull never happened)
+    # give way is the side pocket at x=2 (the swap pull; reversing the candidate list must not
+    # put the padding sentinel first, or the pull never happens)
     grid = grid_of([".........",
                     "##.######"])
     starts, goals = [(0, 0), (4, 0)], [(7, 0), (4, 0)]

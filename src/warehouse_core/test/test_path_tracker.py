@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
-from warehouse_core.robot.diff_drive_plant import DiffDrivePlant, PlantConfig
 from warehouse_core.robot.path_tracker import PathTracker, TrackerConfig, TrackWaypoint
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared test helpers
+from diff_drive_plant import DiffDrivePlant, PlantConfig  # noqa: E402
 
 CELL = 1.0
 DT = 0.01  # plant step
