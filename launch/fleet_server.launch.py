@@ -21,21 +21,28 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "warehouse_nodes"
 DEFAULT_CONFIG = os.path.join(REPO, "config", "warehouse.yaml")
 DEFAULT_LAYOUT = os.path.join(REPO, "maps", "warehouse_layout.yaml")
+# launch argument -> (node parameter, type): an argument left empty is not passed, the config's value holds
+PARAMETER_ARGS = {"robots": ("robots", int), "seed": ("seed", int), "map": ("layout", str),
+                  "state_store": ("state_store", str)}
 
 
 def _flag(name, context):
     return LaunchConfiguration(name).perform(context).lower() == "true"
 
 
+def _given(context):
+    """The node parameters of the launch arguments given a value (PARAMETER_ARGS)."""
+    given = {}
+    for arg, (name, kind) in PARAMETER_ARGS.items():
+        text = LaunchConfiguration(arg).perform(context)
+        if text:
+            given[name] = kind(text)
+    return given
+
+
 def _nodes(context):
     config = LaunchConfiguration("config").perform(context)
-    common = {
-        "robots": int(LaunchConfiguration("robots").perform(context)),
-        "seed": int(LaunchConfiguration("seed").perform(context)),
-        "layout": LaunchConfiguration("map").perform(context),
-        "state_store": LaunchConfiguration("state_store").perform(context),
-        "use_sim_time": _flag("use_sim_time", context),
-    }
+    common = dict(_given(context), use_sim_time=_flag("use_sim_time", context))
     nodes = [
         Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
              parameters=[config, common], output="screen"),
@@ -57,15 +64,19 @@ def _nodes(context):
 
 def generate_launch_description():
     return LaunchDescription([
-        DeclareLaunchArgument("robots", default_value="20",
-                              description="Fleet size: robots robot_0 .. robot_<N-1> are expected"),
+        DeclareLaunchArgument("robots", default_value="",
+                              description="Fleet size: robots robot_0 .. robot_<N-1> are expected; "
+                                          "empty: the config's"),
         DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
                               description="Semantic layout YAML (racks, stations, chargers)"),
+        # override: a fleet server keeps its orders and tasks in a file, so a respawned node resumes
         DeclareLaunchArgument("state_store", default_value="warehouse_state.db",
                               description="Durable state file (SQLite) of the allocator and the order source: "
                                           "a respawned node resumes from it; empty: state in memory only"),
-        DeclareLaunchArgument("seed", default_value="42",
-                              description="Seed of the catalogue and of the seeded order source"),
+        DeclareLaunchArgument("seed", default_value="",
+                              description="Seed of the catalogue and of the seeded order source; empty: the "
+                                          "config's"),
+        # override: physical robots run on the wall clock (kept in sync by chrony/PTP)
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="false with physical robots; true with floor_sim or Gazebo"),
         DeclareLaunchArgument("order_source", default_value="true",

@@ -48,6 +48,7 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("robot", default_value="robot_0",
                               description="Robot name = namespace, robot_<i>; unique in the fleet"),
+        # override: one robot launched alone drives its own base (or Gazebo's), not the floor simulator's
         DeclareLaunchArgument("drive_backend", default_value="gazebo",
                               description="How the robot node drives the base: gazebo (cmd_vel/odom path "
                                           "tracker, also for real differential-drive bases), nav2, or "
@@ -57,6 +58,7 @@ def generate_launch_description():
                                           "environment's, else 0)"),
         DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
                               description="Semantic layout YAML; the same file as on the fleet server"),
+        # override: a physical robot runs on the wall clock
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="false on a physical robot (wall clock, kept in sync by chrony/PTP)"),
         DeclareLaunchArgument("odom_topic", default_value="base/odom",

@@ -40,9 +40,19 @@ HARDWARE = os.path.join(REPO, "config", "robot_hardware.yaml")
 DEFAULT_LAYOUT = os.path.join(REPO, "maps", "warehouse_layout.yaml")
 
 
-def _config_default(key, fallback):
-    with open(DEFAULT_CONFIG) as f:
+def _config_default(key, fallback, config=DEFAULT_CONFIG):
+    """``key`` of the ``/**`` section of the params file ``config``, else ``fallback``."""
+    with open(config) as f:
         return yaml.safe_load(f).get("/**", {}).get("ros__parameters", {}).get(key, fallback)
+
+
+def _robots(context, config):
+    """The robots launch argument, else the config's fleet size, else the nodes' default."""
+    from warehouse_nodes.configs import FloorSimConfig
+    from warehouse_nodes.params import default_of
+
+    given = LaunchConfiguration("robots").perform(context)
+    return int(given) if given else int(_config_default("robots", default_of(FloorSimConfig, "robots"), config))
 
 
 def _world_dir(context, robots):
@@ -69,8 +79,8 @@ def _stamped(world_dir, name):
 
 
 def _nodes(context):
-    robots = int(LaunchConfiguration("robots").perform(context))
     config = LaunchConfiguration("config").perform(context)
+    robots = _robots(context, config)
     world_dir = _world_dir(context, robots)
     with open(os.path.join(world_dir, "spawn_poses.yaml")) as f:
         poses = yaml.safe_load(f)["robots"]
@@ -126,8 +136,9 @@ def _nodes(context):
 def generate_launch_description():
     sim_time = str(_config_default("use_sim_time", True)).lower()
     return LaunchDescription([
-        DeclareLaunchArgument("robots", default_value=str(_config_default("robots", 20)),
-                              description="Number of robots to spawn (robot_0 .. robot_<N-1>)"),
+        DeclareLaunchArgument("robots", default_value="",
+                              description="Number of robots to spawn (robot_0 .. robot_<N-1>); empty: the "
+                                          "config's"),
         DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
                               description="Semantic layout YAML the world was (or is) generated from"),
         DeclareLaunchArgument("state_store", default_value="",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from warehouse_core import topics
 from warehouse_core.analysis.synthetic_bag import OdometryBagWriter
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops.inventory import load_catalogue
@@ -106,12 +107,13 @@ def test_replay_publishes_odometry_with_clock(tmp_path, ros_env):
     odom: list[tuple[float, float]] = []
     arrivals: list[float] = []
     qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
-    node.create_subscription(Clock, "/clock", lambda m: clocks.append(m.clock.sec + m.clock.nanosec * 1e-9), qos)
+    node.create_subscription(Clock, topics.CLOCK.name, lambda m: clocks.append(m.clock.sec + m.clock.nanosec * 1e-9),
+                             qos)
     def on_odom(m):
         odom.append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, m.pose.pose.position.x))
         arrivals.append(time.monotonic())
 
-    node.create_subscription(Odometry, "/amr_1/odom", on_odom, qos)
+    node.create_subscription(Odometry, topics.ROBOT_ODOM.of("amr_1"), on_odom, qos)
     proc = subprocess.Popen([sys.executable, "-m", "warehouse_nodes.cli", "replay", str(bag), "--rate", "4",
                              "--delay", "5"],
                             cwd=ROOT, env=ros_env | {"WAREHOUSE_ROOT": str(ROOT)},

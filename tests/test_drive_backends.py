@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src" / "warehouse_core" / "test"))  # the core tests' simulated base
+from diff_drive_plant import DiffDrivePlant, PlantConfig  # noqa: E402
+
 SPAWN = (2.0, 3.0, math.pi / 2)  # map -> odom: the base starts here, facing +y
 CELLS = [(2, 3), (3, 3), (4, 3), (4, 4), (4, 5)]  # cell size 1 m: cell centre = (cx, cy)
 
@@ -29,8 +32,9 @@ def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (se
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
-    from warehouse_core.robot.diff_drive_plant import DiffDrivePlant, PlantConfig
+    from warehouse_core import topics
     from warehouse_interfaces.msg import FleetRelease, RobotState, TimedPath, TimedWaypoint
+    from warehouse_nodes import channels
     from warehouse_nodes import conversions as conv
     from warehouse_nodes.robot_node import RobotNode
 
@@ -44,7 +48,7 @@ def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (se
         test = Node("fake_base", namespace="robot_0")
         plant = DiffDrivePlant(0.0, 0.0, 0.0, PlantConfig(latency=0.05, seed=3))
         odom_pub = test.create_publisher(Odometry, "base/odom", 10)
-        path_pub = test.create_publisher(TimedPath, "path", conv.latched_qos(conv.PATH_HISTORY))  # as the planner
+        path_pub = channels.publisher(test, topics.ROBOT_PATH, topics.ROBOT_PATH.relative)  # as the planner
         release_pub = test.create_publisher(FleetRelease, "/fleet/release", 10)
         states: list[RobotState] = []
         odoms: list[Odometry] = []

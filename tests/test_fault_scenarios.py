@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rosbags.rosbag2 import Reader
 
-from warehouse_core.analysis import bagio
+from warehouse_core.analysis import bagio, side_channels
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.sim.scenario import load_scenario
 
@@ -39,14 +39,16 @@ def run_scenario(tmp_path, env, name, *extra):
 
 
 def read(bag, topics):
-    """[(topic, stamp or None, message)] of ``topics`` in recording order (String messages as dicts)."""
+    """[(topic, stamp or None, message)] of ``topics`` in recording order (side channels as their
+    records: dicts with the keys of their JSON form)."""
     out = []
     with Reader(bag) as reader:
         conns = [c for c in reader.connections if c.topic in topics]
         for conn, _t, raw in reader.messages(connections=conns):
             msg = STORE.deserialize_cdr(raw, conn.msgtype)
-            if conn.msgtype == "std_msgs/msg/String":
-                out.append((conn.topic, None, json.loads(msg.data)))
+            record = side_channels.record(conn.topic, msg)
+            if record is not None:
+                out.append((conn.topic, None, record))
             else:
                 out.append((conn.topic, msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, msg))
     return out

@@ -107,20 +107,14 @@ def test_every_configured_parameter_is_declared_by_its_node():
 
     import yaml
 
-    from warehouse_nodes.allocator_node import AllocatorConfig
-    from warehouse_nodes.floor_sim_node import FloorSimConfig
-    from warehouse_nodes.forecaster_node import ForecasterConfig
-    from warehouse_nodes.order_source_node import OrderSourceConfig
-    from warehouse_nodes.planner_node import PlannerConfig
-    from warehouse_nodes.robot_node import RobotConfig
+    from warehouse_nodes.configs import NODE_CONFIGS
 
-    configs = {"floor_simulator": FloorSimConfig, "mapf_planner": PlannerConfig,
-               "task_allocator": AllocatorConfig, "forecaster": ForecasterConfig, "order_source": OrderSourceConfig,
-               "/**/robot": RobotConfig}
-    fields = {k: {f.name for f in dataclasses.fields(v)} | {"use_sim_time"} for k, v in configs.items()}
-    doc = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
-    for node, names in fields.items():
-        for key in doc[node]["ros__parameters"]:
-            assert key in names, f"config/warehouse.yaml: {node}.{key} is not a parameter of {node}"
-    for key in doc["/**"]["ros__parameters"]:
-        assert any(key in names for names in fields.values()), f"/**.{key} is used by no node"
+    fields = {k: {f.name for f in dataclasses.fields(v)} | {"use_sim_time"} for k, v in NODE_CONFIGS.items()}
+    for name in ("warehouse.yaml", "robot_hardware.yaml"):
+        doc = yaml.safe_load((ROOT / "config" / name).read_text())
+        for node, section in doc.items():
+            for key in section["ros__parameters"]:
+                if node == "/**":
+                    assert any(key in names for names in fields.values()), f"{name}: /**.{key} is used by no node"
+                else:
+                    assert key in fields[node], f"config/{name}: {node}.{key} is not a parameter of {node}"

@@ -132,9 +132,9 @@ def test_first_progress_of_a_restarted_allocator_reaches_the_simulator(ros_env):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
-    from rosgraph_msgs.msg import Clock
-    from std_msgs.msg import Header
 
+    from warehouse_core import topics
+    from warehouse_nodes import channels
     from warehouse_nodes import conversions as conv
 
     sim = subprocess.Popen([sys.executable, "-m", "warehouse_nodes.floor_sim_node", "--ros-args", "-p", "robots:=2",
@@ -155,8 +155,8 @@ def test_first_progress_of_a_restarted_allocator_reaches_the_simulator(ros_env):
     try:
         clock = [-1.0]
         first, executor = allocator()
-        first.create_subscription(Clock, "/clock", lambda m: clock.__setitem__(0, conv.from_time(m.clock)), 10)
-        progress = first.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC, conv.allocator_progress_qos())
+        channels.subscription(first, topics.CLOCK, lambda m: clock.__setitem__(0, conv.from_time(m.clock)))
+        progress = channels.publisher(first, topics.ALLOCATOR_PROGRESS)
 
         def spin_until(condition, timeout: float) -> bool:
             deadline = time.monotonic() + timeout
@@ -177,8 +177,7 @@ def test_first_progress_of_a_restarted_allocator_reaches_the_simulator(ros_env):
         # the allocator dies; its successor, a new participant, does its first round at once
         first.destroy_publisher(progress)
         second, _ = allocator()
-        second.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC,
-                                conv.allocator_progress_qos()).publish(conv.header(held, "task_allocator"))
+        channels.publisher(second, topics.ALLOCATOR_PROGRESS).publish(conv.header(held, "task_allocator"))
         assert spin_until(lambda: clock[0] >= held + 1.0, 15.0), \
             f"sim time stayed at {clock[0]} s: the restarted allocator's progress at {held} s was lost"
     finally:

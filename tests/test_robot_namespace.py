@@ -30,9 +30,10 @@ def test_commands_for_another_robot_are_ignored_and_counted(ros_env):  # noqa: A
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
+    from warehouse_core import topics
     from warehouse_interfaces.action import ExecuteTask
     from warehouse_interfaces.msg import Task, TaskFeedback, TaskStep, TimedPath, TimedWaypoint
-    from warehouse_nodes import conversions as conv
+    from warehouse_nodes import channels
     from warehouse_nodes.robot_node import RobotNode
 
     rclpy.init()
@@ -46,10 +47,10 @@ def test_commands_for_another_robot_are_ignored_and_counted(ros_env):  # noqa: A
         executor = SingleThreadedExecutor()
         for n in (robot, action_robot, test):
             executor.add_node(n)
-        path_pub = test.create_publisher(TimedPath, "/robot_900/path", conv.latched_qos(conv.PATH_HISTORY))
-        task_pub = test.create_publisher(Task, "/tasks", conv.task_qos())
+        path_pub = channels.publisher(test, topics.ROBOT_PATH, topics.ROBOT_PATH.of("robot_900"))
+        task_pub = channels.publisher(test, topics.TASKS)
         answers: list[TaskFeedback] = []
-        test.create_subscription(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, answers.append, conv.feedback_qos())
+        channels.subscription(test, topics.TASK_FEEDBACK, answers.append)
         assert spin_until(executor, lambda: path_pub.get_subscription_count() > 0
                           and task_pub.get_subscription_count() > 0)
 

@@ -182,7 +182,7 @@ def test_robot_fault_mid_task_is_repaired_and_orders_still_complete(tmp_path, ro
     its task is reallocated, the others' plans are repaired (freeze and re-root), the robot is
     towed away after 40 s with its rack put down; orders stop arriving at 150 s and by the end
     of the run every accepted order, those of the failed task included, is completed."""
-    from warehouse_nodes.run import interfaces_msg_dir
+    from warehouse_core.analysis.bagio import interfaces_msg_dir
 
     _, out, report = run_with(tmp_path, ros_env, 8, 480, 3,
                               floor_simulator=dict(fault_robots=["robot_3"], fault_times=[80.0],
@@ -233,7 +233,7 @@ def test_hundred_robots_on_the_large_layout_all_progress_without_collisions(tmp_
     """Issue 5 item 5: 100 robot nodes (two containers) on the large layout, short enough for
     CI: zero collisions on the simulator's ground truth, no robot with a task stuck for 60
     simulated seconds, and the fleet at work (most robots moved)."""
-    from warehouse_nodes.run import interfaces_msg_dir
+    from warehouse_core.analysis.bagio import interfaces_msg_dir
 
     out = tmp_path / "run"
     proc = run_cli(["run", "--robots", "100", "--duration", "150", "--seed", "8", "--map",
@@ -256,7 +256,7 @@ def test_hundred_robots_on_the_large_layout_all_progress_without_collisions(tmp_
 
 def test_forecast_keys_of_an_old_config_move_to_the_forecaster(tmp_path):
     """Configs written before the forecaster node kept the forecast settings under task_allocator."""
-    from warehouse_nodes.run import move_forecast_keys
+    from warehouse_nodes.run_params import move_forecast_keys
 
     doc = {"task_allocator": {"ros__parameters": {"returns": "class", "forecast_model": "tsb", "history_days": 70}},
            "forecaster": {"ros__parameters": {"history_days": 60}}}

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from warehouse_core.errors import InputError
-from warehouse_nodes.run import RunOptions, write_params
+from warehouse_nodes.run_params import RunOptions, write_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,3 +35,18 @@ def test_a_negative_cap_is_refused_with_the_fix(tmp_path):
     with pytest.raises(InputError, match="--max-rtf") as err:
         _params(tmp_path, 50, -1.0)
     assert "0 for as fast as possible" in str(err.value)
+
+
+def test_a_config_without_the_factor_caps_at_the_simulators_default(tmp_path):
+    """The runner's fallback is the node's typed default, not a number of its own."""
+    from warehouse_nodes.configs import FloorSimConfig
+    from warehouse_nodes.params import default_of
+
+    doc = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    del doc["floor_simulator"]["ros__parameters"]["real_time_factor"]
+    config = tmp_path / "no_rtf.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    opts = RunOptions(20, 60.0, 1, ROOT / "maps" / "warehouse_layout.yaml", config, tmp_path, ROOT)
+    _path, written = write_params(opts)
+    assert written["floor_simulator"]["ros__parameters"]["real_time_factor"] == \
+        pytest.approx(default_of(FloorSimConfig, "real_time_factor"))  # below 750 / 20 robots

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_each_process_memory_is_counted_once():
-    from warehouse_nodes.run import _memory_mb, _process_memory_mb, _process_pss_mb
+    from warehouse_nodes.run_measure import memory_mb, process_memory_mb, process_pss_mb
 
     # a node process holding 300 MB of its own (touched pages)
     child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(300 * 2**20); "
@@ -30,11 +30,11 @@ def test_each_process_memory_is_counted_once():
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
-        by_process = _process_pss_mb({"big_node": child})
+        by_process = process_pss_mb({"big_node": child})
         assert by_process["big_node"] > 280
         assert by_process["run_monitor"] < 280, by_process  # this process, not its children too
-        assert _memory_mb({"big_node": child}) == pytest.approx(sum(by_process.values()), abs=1.0)
-        pss_uss = _process_memory_mb({"big_node": child})
+        assert memory_mb({"big_node": child}) == pytest.approx(sum(by_process.values()), abs=1.0)
+        pss_uss = process_memory_mb({"big_node": child})
         assert pss_uss["big_node"][1] > 280 and pss_uss["run_monitor"][1] < 280  # USS likewise
     finally:
         child.kill()
@@ -55,7 +55,7 @@ def test_run_without_odometry_in_the_bag(tmp_path, ros_env):
     assert not [t for t in counts if t.endswith("/odom")]
     assert counts["/sim/fleet_state"] > 600 and counts["/task_status"] > 0
     # the report keeps every field; travel and gaps are the ground truth's
-    from warehouse_nodes.run import interfaces_msg_dir
+    from warehouse_core.analysis.bagio import interfaces_msg_dir
 
     truth = bagio.read_fleet_state_tracks(out / "bag", bagio.typestore_with([interfaces_msg_dir(ROOT)]))
     assert len(truth) == 6

@@ -9,8 +9,10 @@ import pytest
 import rclpy
 from rclpy.node import Node
 
+from warehouse_core import topics
 from warehouse_interfaces.msg import Order, OrderLine
 from warehouse_interfaces.srv import SubmitOrder
+from warehouse_nodes import channels
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +26,7 @@ def allocator(ros_env):
         cwd=ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rclpy.init()
     node = Node("order_test_client")
-    client = node.create_client(SubmitOrder, "/submit_order")
+    client = channels.client(node, topics.SUBMIT_ORDER)
     try:
         deadline = time.monotonic() + 30
         while not client.wait_for_service(timeout_sec=0.5):

@@ -32,15 +32,12 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 from rclpy.action import ActionClient
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from std_msgs.msg import Header, String
+from std_msgs.msg import Header
 
+from warehouse_core import topics
 from warehouse_core.errors import InputError
 from warehouse_core.fleet.silence import SilenceWatch
 from warehouse_core.maps.layout import load_layout
@@ -56,54 +53,17 @@ from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     DemandForecast,
     FleetState,
-    OrderStatus,
-    Parcel,
-    ParcelManifest,
     RobotState,
+    SimEvent,
     TaskFeedback,
-    TaskStatus,
-    TrackingEvent,
 )
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_interfaces.srv import SubmitOrder
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
-from warehouse_nodes.params import declare_config
+from warehouse_nodes.configs import AllocatorConfig
+from warehouse_nodes.params import declare_config, shared_fields
 from warehouse_nodes.runtime import run_node
-
-
-@dataclass(frozen=True)
-class AllocatorConfig:
-    layout: str = "maps/warehouse_layout.yaml"
-    robots: int = 20
-    seed: int = 42
-    skus: int = 500
-    inventory_dir: str = ""
-    allocation_period: float = 1.0
-    lift_time: float = 2.0
-    drop_time: float = 2.0
-    pick_base_time: float = 3.0
-    pick_time_per_line: float = 4.0
-    max_lines_per_visit: int = 10
-    station_queue_limit: int = 3
-    policy: str = "default"
-    pack_time: float = 60.0
-    slack_weight: float = 0.2
-    charge_below: float = 0.3
-    charge_to: float = 0.9
-    charge_rate: float = 0.002
-    energy_per_step: float = 0.0003
-    fleet_transport: str = "batched"
-    task_resend: float = 5.0  # [s, wall clock] repeat an unanswered task (batched transport)
-    stale_after: float = 30.0
-    returns: str = "class"
-    park_after: float = 30.0  # [s] idle before a robot parks under a class-A rack (0 = never)
-    rack_retry_after: float = 600.0  # [s] a rack that could not be lifted is left alone this long
-    replenish_every: float = 0.0  # [s, sim] replenishment shifts refill every rack (0 = never)
-    boxes: str = "config/boxes.yaml"
-    packing_time_limit: float = 1.0
-    dispatch_time: float = 0.0
-    state_store: str = ""  # durable state file (SQLite); empty: none (state lives in memory only)
-    state_store_sync: str = "normal"  # SQLite synchronous: normal (survives process death) or full
 
 
 class AllocatorNode(Node):
@@ -115,13 +75,8 @@ class AllocatorNode(Node):
         layout = load_layout(cfg.layout)
         inventory, placement = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
         try:
-            ops_cfg = operations.OpsConfig(cfg.lift_time, cfg.drop_time, cfg.pick_base_time,
-                                           cfg.pick_time_per_line, cfg.max_lines_per_visit,
-                                           cfg.station_queue_limit, cfg.policy, cfg.pack_time,
-                                           cfg.slack_weight, cfg.seed, cfg.charge_below, cfg.charge_to,
-                                           cfg.charge_rate, cfg.energy_per_step, cfg.returns,
-                                           cfg.dispatch_time, cfg.park_after, cfg.rack_retry_after,
-                                           cfg.replenish_every)
+            # every OpsConfig field is a parameter of this node (same name): none falls back to a core default
+            ops_cfg = operations.OpsConfig(**shared_fields(cfg, operations.OpsConfig))
         except ValueError as exc:
             raise InputError("parameters task_allocator.policy / returns / park_after / rack_retry_after / "
                              "replenish_every",
@@ -132,37 +87,31 @@ class AllocatorNode(Node):
         # random returns until the forecaster's forecast arrives (on_forecast)
         self.ops = JournaledOps(layout, inventory, ops_cfg, placement=placement, shipping=desk, store=store,
                                 forecast_pending=True)
-        self.create_subscription(DemandForecast, conv.FORECAST_DEMAND_TOPIC, self.on_forecast, conv.latched_qos(1))
+        channels.subscription(self, topics.FORECAST_DEMAND, self.on_forecast)
         self.batched = conv.check_fleet_transport(cfg.fleet_transport, self.get_fully_qualified_name())
         self.task_clients: dict[str, ActionClient] = {}
         self.servers_up: set[str] = set()
         self.unanswered: dict[str, tuple[TaskMsg, float]] = {}  # task -> (message, wall time sent)
         if self.batched:
-            self.create_subscription(FleetState, conv.FLEET_STATES_TOPIC, self.on_fleet_states, 100)
-            self.create_subscription(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, self.on_task_feedback,
-                                     conv.feedback_qos())
+            channels.subscription(self, topics.FLEET_STATES, self.on_fleet_states)
+            channels.subscription(self, topics.TASK_FEEDBACK, self.on_task_feedback)
         for i in range(cfg.robots if not self.batched else 0):
             name = conv.robot_name(i)
-            self.task_clients[name] = ActionClient(self, ExecuteTask, f"/{name}/execute_task")
-            self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10,
-                                     event_callbacks=conv.no_sub_events())
-        self.order_pub = self.create_publisher(OrderStatus, "/order_status", conv.latched_qos(conv.EVENT_HISTORY))
-        self.task_pub = self.create_publisher(TaskStatus, "/task_status", conv.latched_qos(conv.EVENT_HISTORY))
-        self.new_task_pub = self.create_publisher(TaskMsg, "/tasks", conv.latched_qos(conv.SLOW_EVENT_HISTORY))
-        self.parcel_pub = self.create_publisher(Parcel, "/parcels", conv.latched_qos(conv.SLOW_EVENT_HISTORY))
-        self.manifest_pub = self.create_publisher(ParcelManifest, "/parcels/manifests",
-                                                  conv.latched_qos(conv.SLOW_EVENT_HISTORY))
-        self.tracking_pub = self.create_publisher(TrackingEvent, "/parcels/tracking",
-                                                  conv.latched_qos(conv.SLOW_EVENT_HISTORY))
-        self.open_orders_pub = self.create_publisher(String, "/allocator/open_orders", conv.latched_qos(1))
-        self.progress_pub = self.create_publisher(Header, conv.ALLOCATOR_PROGRESS_TOPIC,  # sim waits for it
-                                                  conv.allocator_progress_qos())
-        self.create_service(SubmitOrder, "/submit_order", self.on_submit, qos_profile=conv.service_qos())
+            self.task_clients[name] = ActionClient(self, ExecuteTask, topics.ROBOT_EXECUTE_TASK.of(name))
+            channels.subscription(self, topics.ROBOT_STATE, self.on_state, topics.ROBOT_STATE.of(name),
+                                  event_callbacks=conv.no_sub_events())
+        self.order_pub = channels.publisher(self, topics.ORDER_STATUS)
+        self.task_pub = channels.publisher(self, topics.TASK_STATUS)
+        self.new_task_pub = channels.publisher(self, topics.TASKS)
+        self.parcel_pub = channels.publisher(self, topics.PARCELS)
+        self.manifest_pub = channels.publisher(self, topics.PARCEL_MANIFESTS)
+        self.tracking_pub = channels.publisher(self, topics.PARCEL_TRACKING)
+        self.open_orders_pub = channels.publisher(self, topics.ALLOCATOR_OPEN_ORDERS)
+        self.progress_pub = channels.publisher(self, topics.ALLOCATOR_PROGRESS)  # sim waits for it
+        channels.service(self, topics.SUBMIT_ORDER, self.on_submit)
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
-        events_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.create_subscription(String, "/sim/events", self.on_sim_event, events_qos)
+        channels.subscription(self, topics.SIM_EVENTS, self.on_sim_event)
         self.create_timer(cfg.allocation_period, self.on_timer)
         self._resume()
 
@@ -224,12 +173,11 @@ class AllocatorNode(Node):
         self._publish_events()
         return response
 
-    def on_sim_event(self, msg: String) -> None:
-        event = json.loads(msg.data)
-        if event.get("event") == "robot_removed" and event.get("rack") and event.get("location"):
-            self.ops.rack_recovered(event["rack"], event["location"], self.now())
-        elif event.get("event") == "robot_failed":
-            self.ops.robot_failed(event["robot"], self.now(), f"{event['robot']}: {event.get('reason', '')}")
+    def on_sim_event(self, msg: SimEvent) -> None:
+        if msg.event == SimEvent.EVENT_ROBOT_REMOVED and msg.rack_id and msg.location_id:
+            self.ops.rack_recovered(msg.rack_id, msg.location_id, self.now())
+        elif msg.event == SimEvent.EVENT_ROBOT_FAILED:
+            self.ops.robot_failed(msg.robot_id, self.now(), f"{msg.robot_id}: {msg.reason}")
         self._publish_events()
 
     def on_timer(self) -> None:
@@ -262,10 +210,10 @@ class AllocatorNode(Node):
         self.progress_pub.publish(Header(stamp=conv.to_time(now), frame_id=self.get_name()))
 
     def _publish_open_orders(self) -> None:
-        """Accepted orders not yet completed, on ``/allocator/open_orders`` (latched JSON) every round:
+        """Accepted orders not yet completed, on ``/allocator/open_orders`` (latched) every round:
         a run's ``orders_lost`` counts accepted orders neither completed nor in the last list."""
-        open_ids = sorted(o for o, rec in self.ops.orders.items() if rec.state != operations.ORDER_COMPLETED)
-        self.open_orders_pub.publish(String(data=json.dumps({"time": round(self.now(), 3), "open": open_ids})))
+        open_ids = [o for o, rec in self.ops.orders.items() if rec.state != operations.ORDER_COMPLETED]
+        self.open_orders_pub.publish(conv.open_orders_msg(open_ids, self.now()))
 
     def on_fleet_states(self, msg: FleetState) -> None:
         for state in conv.fleet_state_entries(msg):

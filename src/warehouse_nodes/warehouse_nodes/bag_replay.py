@@ -4,13 +4,14 @@ Every topic whose message type this installation knows (a Python message package
 imports: the standard ones and ours) is republished as recorded (the CDR bytes unchanged) at
 ``rate`` times the recorded pace, and ``/clock`` follows the bag's recording time, so live
 tools and our nodes (``use_sim_time``) consume a recorded run as if it were running. Our
-event topics are latched as the live graph latches them. Topics of unknown types are named
-and skipped.
+topics keep their declared QoS (:mod:`warehouse_core.topics`: event streams latched as the live
+graph latches them, with a recorder's history); others are reliable with a queue of 100.
+Topics of unknown types are named and skipped. A bag recorded before the side channels were
+typed replays them as it holds them (``std_msgs/String``).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from dataclasses import dataclass
@@ -19,12 +20,15 @@ from pathlib import Path
 import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
+from warehouse_core import topics
 from warehouse_core.analysis.bag_source import BagSource
 from warehouse_core.analysis.bagio import interfaces_msg_dir
-from warehouse_nodes import conversions as conv
+from warehouse_nodes import channels
+from warehouse_nodes.channels import message_class
+
+OTHER_TOPICS = topics.Qos(100)  # a topic not of this stack
 
 CLOCK_PERIOD_S = 0.01  # wall seconds between /clock messages while waiting for the next message
 
@@ -40,14 +44,6 @@ class ReplayOptions:
     delay: float = 1.0  # wall seconds between advertising the topics and the first message
 
 
-def message_class(msgtype: str):
-    """``pkg/msg/Name`` -> the Python class, or None when the package is not installed."""
-    pkg, kind, name = (msgtype.split("/") + ["", ""])[:3]
-    try:
-        return getattr(importlib.import_module(f"{pkg}.{kind}"), name)
-    except (ImportError, AttributeError, ValueError):
-        return None
-
 
 def replay(opts: ReplayOptions) -> dict[str, int]:
     """Publish the bag; returns messages published per topic."""
@@ -59,16 +55,16 @@ def replay(opts: ReplayOptions) -> dict[str, int]:
         rclpy.init(args=["--ros-args", "--log-level", "warn"])
         try:
             node = Node("bag_replay")
-            clock_pub = node.create_publisher(Clock, "/clock", 10)
+            clock_pub = channels.publisher(node, topics.CLOCK)
             pubs = {}
             for name, info in sorted(src.topics.items()):
                 cls = message_class(info.msgtype)
-                if cls is None or name == "/clock":
-                    if name != "/clock":
+                if cls is None or name == topics.CLOCK.name:
+                    if name != topics.CLOCK.name:
                         warn(f"{name}: message type {info.msgtype} is not installed here; not republished")
                     continue
-                qos = conv.latched_qos(conv.EVENT_HISTORY) if name in conv.EVENT_TOPICS else \
-                    QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+                declared = topics.by_name(name)
+                qos = channels.recording_profile(declared) if declared else channels.profile(OTHER_TOPICS)
                 pubs[name] = node.create_publisher(cls, name, qos)
                 published[name] = 0
             time.sleep(max(0.0, opts.delay))  # let subscribers match (DDS discovery) before the first message

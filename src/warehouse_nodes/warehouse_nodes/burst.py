@@ -19,10 +19,12 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from warehouse_core import topics
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops.inventory import load_catalogue
 from warehouse_core.ops.orders import DemandModel, Order
 from warehouse_interfaces.srv import SubmitOrder
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
 
 
@@ -60,7 +62,7 @@ class BurstClient(Node):
 
     def __init__(self, use_sim_time: bool = False) -> None:
         super().__init__("burst_client", parameter_overrides=[Parameter("use_sim_time", value=use_sim_time)])
-        self.client = self.create_client(SubmitOrder, "/submit_order", qos_profile=conv.service_qos())
+        self.client = channels.client(self, topics.SUBMIT_ORDER)
 
     def fire(self, orders: list[Order], spread_s: float = 1.0, answer_timeout_s: float = 300.0,
              service_timeout_s: float = 120.0) -> BurstResult:

@@ -25,12 +25,14 @@ def _run_parser() -> argparse.ArgumentParser:
         description="Run the warehouse: floor simulator, robots, planner, allocator and order "
                     "source as ROS 2 nodes over DDS (loopback); print a summary and write "
                     "DIR/report.json and DIR/bag/ (rosbag2, MCAP).")
-    p.add_argument("--robots", type=int, default=None, help="fleet size (default: the scenario's, else 20)")
+    p.add_argument("--robots", type=int, default=None,
+                   help="fleet size (default: the scenario's, else the config's)")
     p.add_argument("--duration", type=float, default=None, metavar="SIM_S",
                    help="simulated seconds to run (default: the scenario's, else 600)")
-    p.add_argument("--seed", type=int, default=None, help="seed of starts, catalogue, demand (default 42)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of starts, catalogue, demand (default: the scenario's, else the config's)")
     p.add_argument("--map", default=None, metavar="LAYOUT",
-                   help="semantic layout YAML (default maps/warehouse_layout.yaml)")
+                   help="semantic layout YAML (default: the scenario's, else the config's)")
     p.add_argument("--scenario", default=None, metavar="FILE",
                    help="fault scenario YAML (config/scenarios/); it may set robots, duration, seed, map, "
                         "order rate and node parameters, the command line overrides them")
@@ -66,10 +68,12 @@ def _run(argv: list[str]) -> int:
         from warehouse_core.sim.scenario import load_scenario
         scenario = load_scenario((root / a.scenario).resolve())
     sc = scenario
-    a.robots = _first(a.robots, sc and sc.robots, 20)
+    from warehouse_nodes.run_params import run_defaults
+    configured = run_defaults((root / a.config).resolve())  # the config's, else the nodes' defaults
+    a.robots = _first(a.robots, sc and sc.robots, configured["robots"])
     a.duration = _first(a.duration, sc and sc.duration, 600.0)
-    a.seed = _first(a.seed, sc and sc.seed, 42)
-    a.map = _first(a.map, sc and sc.map, "maps/warehouse_layout.yaml")
+    a.seed = _first(a.seed, sc and sc.seed, configured["seed"])
+    a.map = _first(a.map, sc and sc.map, configured["layout"])
     a.orders_per_hour = _first(a.orders_per_hour, sc and sc.orders_per_hour, None)
     if a.robots < 1:
         p.error("--robots must be at least 1")

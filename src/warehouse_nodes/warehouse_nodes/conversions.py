@@ -8,28 +8,36 @@ from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Quaternion
 from nav_msgs.msg import Odometry
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from warehouse_core import tasks
+from warehouse_core import tasks, topics
+from warehouse_core.analysis import side_channels
 from warehouse_core.errors import InputError
-from warehouse_core.fleet import execution
+from warehouse_core.fleet import deadlock_watch, execution
 from warehouse_core.maps.grid import Coord
 from warehouse_core.maps.layout import Layout
 from warehouse_core.ops import operations, shipping
 from warehouse_core.ops.orders import Order, OrderLine
+from warehouse_core.ops.packing import Placement
 from warehouse_core.sim import floor_sim
 from warehouse_interfaces.msg import (
+    DeadlockReport,
     DemandForecast,
     DriveCommand,
+    FaultEvent,
     FleetRelease,
     FleetState,
+    ForecastSummary,
+    OpenOrders,
     OrderStatus,
     PackedItem,
     Parcel,
     ParcelManifest,
+    PlannerStatus,
     RobotState,
+    SimEvent,
+    SimStatus,
     TaskStatus,
     TaskStep,
     TimedPath,
@@ -57,26 +65,6 @@ _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
                "operation": WaitStatus.KIND_OPERATION}
 
 
-# Event streams are latched with this much history, so that a subscriber that matches late
-# (the run monitor, a dashboard) still receives every event of a normal run.
-EVENT_TOPICS = frozenset({"/order_status", "/task_status", "/tasks", "/parcels", "/orders",
-                          "/parcels/manifests", "/parcels/tracking", "/forecast/summary", "/forecast/demand"})
-EVENT_HISTORY = 5000  # latched events kept per writer: a 10,000-order burst must reach a slow reader
-# Latched history of the slower event topics (/tasks and the parcel topics: ~1,000 an hour at 100
-# robots). The writer's kept samples are memory (~0.5-1 kB each): this fills in about an hour and then
-# stays flat, where EVENT_HISTORY would keep the allocator growing for 5-8 simulated hours.
-SLOW_EVENT_HISTORY = 1000
-FORECAST_DEMAND_TOPIC = "/forecast/demand"  # DemandForecast, latched (forecaster node)
-ALLOCATOR_PROGRESS_TOPIC = "/allocator/progress"  # std_msgs/Header: sim time of the last allocation round
-FORECAST_SUMMARY_TOPIC = "/forecast/summary"  # JSON String, latched (forecaster node)
-# Path segments the planner keeps per robot for a robot node that matches late (start-up: about
-# 3 simulated minutes of segments at 100 robots). A robot that goes silent is failed and towed, not
-# resumed, so no later joiner needs more. Each kept sample is writer memory (~0.5 kB with Fast DDS's
-# bookkeeping, its buffer growing to the longest segment it ever held): 1,000 per robot took ~50 MB
-# in the planner at 100 robots and kept it growing for hours as longer segments came by.
-PATH_HISTORY = 100
-
-
 def no_pub_events() -> PublisherEventCallbacks:
     """No QoS event handlers on a publisher. rclpy's default ones are waitables the executor
     scans on every spin (quadratic in their number): with hundreds of robot entities in one
@@ -95,8 +83,6 @@ def no_sub_events() -> SubscriptionEventCallbacks:
 # "batched": tasks on /tasks, answers on /fleet/task_feedback, states on /fleet/states
 #   (robot containers send one FleetState for all their robots).
 FLEET_TRANSPORTS = ("batched", "per_robot")
-TASK_FEEDBACK_TOPIC = "/fleet/task_feedback"
-FLEET_STATES_TOPIC = "/fleet/states"
 
 
 def check_fleet_transport(value: str, node: str) -> bool:
@@ -105,40 +91,6 @@ def check_fleet_transport(value: str, node: str) -> bool:
         raise InputError(f"parameter {node}.fleet_transport", f"unknown transport {value!r}",
                          fix=f"use one of {', '.join(FLEET_TRANSPORTS)}")
     return value == "batched"
-
-
-def task_qos() -> QoSProfile:
-    """Tasks for robots on /tasks as the robots read them: reliable, volatile (a restarted
-    robot must not replay old tasks; the allocator repeats a task until it is answered)."""
-    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-
-
-def feedback_qos() -> QoSProfile:
-    return QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
-
-
-SUBMIT_QUEUE = 20_000  # /submit_order requests (and answers) queued before any is dropped
-
-
-def service_qos() -> QoSProfile:
-    """/submit_order on both sides: reliable with a deep queue, so that a burst of thousands of
-    requests waits for the allocator instead of overwriting requests not yet served (the
-    default service queue keeps 10)."""
-    return QoSProfile(depth=SUBMIT_QUEUE, reliability=ReliabilityPolicy.RELIABLE)
-
-
-def latched_qos(depth: int = 1) -> QoSProfile:
-    """Reliable, transient-local: late joiners get the last ``depth`` messages of each writer."""
-    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def allocator_progress_qos() -> QoSProfile:
-    """``/allocator/progress`` on both sides: latched. The simulator holds time back until the
-    allocator's next round, and a (re)started allocator does that round as soon as it has the held
-    time, maybe before its new participant has discovered the simulator's reader: a volatile
-    message would be lost and time held for ever; the last one is kept for a late match instead."""
-    return latched_qos(1)
 
 
 def robot_name(i: int) -> str:
@@ -201,19 +153,12 @@ def manifest_to_msg(m: shipping.Manifest) -> ParcelManifest:
 
 
 def manifest_json(msg: ParcelManifest) -> dict:
-    """The ``parcels.jsonl`` record of a manifest message (field names are a contract)."""
-    def r(v) -> list[float]:
-        return [round(float(x), 6) for x in v]
-    return {
-        "parcel_id": msg.parcel_id, "tracking_id": msg.tracking_id, "consumer_id": msg.consumer_id,
-        "order_ids": list(msg.order_ids),
-        "box": {"id": msg.box_id, "inner_dims_m": r(msg.box_inner_dims), "outer_dims_m": r(msg.dims),
-                "surface_m2": round(msg.box_surface, 6)},
-        "items": [{"sku": it.sku, "dims_m": r(it.dims), "position_m": r(it.position),
-                   "weight_kg": round(it.weight, 4)} for it in msg.items],
-        "weight_kg": round(msg.weight, 4), "dims_m": r(msg.dims), "utilisation": round(msg.utilisation, 4),
-        "shipped_at_s": round(from_time(msg.header.stamp), 3),
-    }
+    """The ``parcels.jsonl`` record of a manifest message (:func:`warehouse_core.ops.shipping.parcel_record`)."""
+    return shipping.parcel_record(
+        parcel_id=msg.parcel_id, tracking_id=msg.tracking_id, consumer_id=msg.consumer_id, order_ids=msg.order_ids,
+        box_id=msg.box_id, inner_dims_m=msg.box_inner_dims, outer_dims_m=msg.dims, surface_m2=msg.box_surface,
+        items=[Placement(it.sku, tuple(it.dims), tuple(it.position), it.weight) for it in msg.items],
+        weight_kg=msg.weight, utilisation=msg.utilisation, shipped_at=from_time(msg.header.stamp))
 
 
 _STAGES = {"picked": TrackingEvent.STAGE_PICKED, "packed": TrackingEvent.STAGE_PACKED,
@@ -255,7 +200,7 @@ def segment_to_msg(layout: Layout, seg, start_step: int, step_duration: float, n
     wps = []
     for k, c in enumerate(seg.cells):
         i = seg.first_index + k
-        op, dur = seg.ops.get(i, (0, 0.0))
+        op, dur = seg.op_at(i)
         wps.append(TimedWaypoint(x=float(xs[k]), y=float(ys[k]), cell_x=c[0], cell_y=c[1],
                                  stamp=to_time((start_step + i) * step_duration), op=op,
                                  op_duration=float(dur), carrying=seg.carrying[k]))
@@ -401,11 +346,79 @@ def forecast_from_msg(msg: DemandForecast) -> dict[str, float]:
     """Units per SKU and period; a malformed forecast is an InputError naming the topic."""
     units = list(msg.units_per_period)
     if len(units) != len(msg.skus):
-        raise InputError(FORECAST_DEMAND_TOPIC, f"{len(msg.skus)} skus but {len(units)} units_per_period",
+        raise InputError(topics.FORECAST_DEMAND.name, f"{len(msg.skus)} skus but {len(units)} units_per_period",
                          fix="publish one forecast value per SKU")
     bad = [s for s, u in zip(msg.skus, units) if not (math.isfinite(u) and u >= 0)]
     if bad:
-        raise InputError(FORECAST_DEMAND_TOPIC, f"forecast of {bad[0]!r} (and {len(bad) - 1} more) is not a finite "
-                         "number >= 0", fix="publish finite non-negative units per period")
+        raise InputError(topics.FORECAST_DEMAND.name, f"forecast of {bad[0]!r} (and {len(bad) - 1} more) is "
+                         "not a finite number >= 0", fix="publish finite non-negative units per period")
     return dict(zip(msg.skus, units))
 
+
+
+# -- side channels: simulator events, faults, deadlock reports, open orders, status, forecast --
+# (their records, and the codes by name: warehouse_core.analysis.side_channels)
+def _codes(names: dict[int, str]) -> dict[str, int]:
+    return {name: code for code, name in names.items()}
+
+
+_SIM_EVENT_CODES = _codes(side_channels.SIM_EVENTS)
+_FAULT_CODES = _codes(side_channels.FAULT_EVENTS)
+_SIM_PHASE_CODES = _codes(side_channels.SIM_PHASES)
+
+
+def sim_event_msg(event: str, robot: str, now: float, reason: str = "", rack: str | None = "",
+                  location: str = "", waypoint: int = -1) -> SimEvent:
+    """A floor simulator event (``event``: robot_failed, robot_removed, lift_failed, drop_failed)."""
+    return SimEvent(header=header(now, ""), event=_SIM_EVENT_CODES[event], robot_id=robot, reason=reason,
+                    rack_id=rack or "", location_id=location or "", waypoint=int(waypoint))
+
+
+def fault_event_msg(note: dict, now: float) -> FaultEvent:
+    """A fault announcement of the core (:class:`~warehouse_core.sim.fault_injection.FloorFaults`,
+    :class:`~warehouse_core.sim.link_faults.LinkFaults`) as a FaultEvent."""
+    cell = note.get("cell")
+    return FaultEvent(
+        header=header(now, ""), event=_FAULT_CODES[note["event"]], kind=note["kind"],
+        robot_id=note.get("robot", ""), rack_id=note.get("rack", ""), has_cell=cell is not None,
+        cell_x=int(cell[0]) if cell is not None else 0, cell_y=int(cell[1]) if cell is not None else 0,
+        seconds=float(note.get("seconds", 0.0)), delayed_s=float(note.get("delayed_s", 0.0)),
+        tow_after=float(note.get("tow_after", 0.0)), delay=float(note.get("delay", 0.0)),
+        loss=float(note.get("loss", 0.0)), states_dropped=int(note.get("states_dropped", 0)),
+        states_delayed=int(note.get("states_delayed", 0)), releases_dropped=int(note.get("releases_dropped", 0)),
+        reason=note.get("why", ""))
+
+
+def deadlock_detected_msg(d: deadlock_watch.Deadlock) -> DeadlockReport:
+    return DeadlockReport(header=header(d.detected_at, ""), event=DeadlockReport.EVENT_DETECTED, deadlock_id=d.id,
+                          robot_id=d.chain[0], chain=list(d.chain), cycle=d.cycle, reason=d.reason)
+
+
+def deadlock_resolved_msg(d: deadlock_watch.Deadlock, now: float) -> DeadlockReport:
+    return DeadlockReport(header=header(now, ""), event=DeadlockReport.EVENT_RESOLVED, deadlock_id=d.id,
+                          after_s=float(now - d.detected_at))
+
+
+def open_orders_msg(order_ids: list[str], now: float) -> OpenOrders:
+    return OpenOrders(header=header(now, ""), order_ids=sorted(order_ids))
+
+
+def planner_status_msg(counters: dict[str, int], now: float) -> PlannerStatus:
+    """The planner's counters (keys: :data:`~warehouse_core.analysis.side_channels.PLANNER_COUNTERS`)."""
+    return PlannerStatus(header=header(now, ""), **{k: int(counters[k]) for k in side_channels.PLANNER_COUNTERS})
+
+
+def sim_status_msg(phase: str, counters: dict[str, int], now: float) -> SimStatus:
+    """The simulator's counters (keys: :data:`~warehouse_core.analysis.side_channels.SIM_COUNTERS`)."""
+    return SimStatus(header=header(now, ""), phase=_SIM_PHASE_CODES[phase],
+                     **{k: int(counters[k]) for k in side_channels.SIM_COUNTERS})
+
+
+def forecast_summary_msg(summary: dict, stamp: Time) -> ForecastSummary:
+    """:func:`warehouse_core.ops.forecast.evaluation_summary` (with ``computed_in_s``) as a message."""
+    return ForecastSummary(header=Header(stamp=stamp), model=str(summary["model"]),
+                           ets_model=str(summary["ets_model"]), mase=float(summary["mase"]),
+                           seasonal_naive_mase=float(summary["seasonal_naive_mase"]), series=int(summary["series"]),
+                           periods=int(summary["periods"]), folds=int(summary["folds"]),
+                           horizon=int(summary["horizon"]), source=str(summary["source"]),
+                           computed_in_s=float(summary["computed_in_s"]))

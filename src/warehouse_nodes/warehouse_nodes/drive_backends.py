@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 
+from warehouse_core import topics
 from warehouse_core.errors import InputError
 from warehouse_core.robot.path_tracker import PathTracker, TrackerConfig, TrackWaypoint, wrap
 from warehouse_core.tasks import MODE_OF_OP
-from warehouse_interfaces.msg import DriveCommand, FleetState, RobotState, TimedPath
+from warehouse_interfaces.msg import FleetState, RobotState, TimedPath
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
 
 if TYPE_CHECKING:
@@ -59,10 +61,10 @@ class FloorSimBackend:
 
     def __init__(self, node: RobotNode) -> None:
         self.node = node
-        self.drive_pub = node.create_publisher(DriveCommand, "/sim/drive", 10, event_callbacks=conv.no_pub_events())
+        self.drive_pub = channels.publisher(node, topics.SIM_DRIVE, event_callbacks=conv.no_pub_events())
         if not node.shared_inputs:  # else the container's FleetInputs calls on_base_state
-            node.create_subscription(FleetState, "/sim/fleet_state", self.on_fleet_state, 10,
-                event_callbacks=conv.no_sub_events())
+            channels.subscription(node, topics.SIM_FLEET_STATE, self.on_fleet_state,
+                                  event_callbacks=conv.no_sub_events())
 
     def on_fleet_state(self, msg: FleetState) -> None:
         try:

@@ -26,80 +26,41 @@ fails at sim time ``fault_times[k]``), and the ``/sim/fail_robot`` service (Fail
 one now. A failed robot stops where it is and reports MODE_FAILED; ``recovery_time`` seconds
 later it is towed off the floor (it disappears from ``/sim/fleet_state``) and a rack it
 carried is put down on the nearest free storage location (not one a robot is about to drop
-a rack on, known from ``/tasks``). Both are announced on ``/sim/events`` (std_msgs/String,
-JSON: ``{"event": "robot_failed", "robot", "time", "reason"}`` and
-``{"event": "robot_removed", "robot", "time", "rack", "location"}``, location id or ""). A
-lift that fails (a jammed rack, or none on the cell) or a drop that fails (the cell is taken) is
-announced there too: ``{"event": "lift_failed" | "drop_failed", "robot", "rack", "waypoint",
-"time"}``.
+a rack on, known from ``/tasks``). Both are announced on ``/sim/events`` (``SimEvent``:
+``EVENT_ROBOT_FAILED`` with the reason, ``EVENT_ROBOT_REMOVED`` with the rack and the storage
+location it was put on, or none). A lift that fails (a jammed rack, or none on the cell) or a
+drop that fails (the cell is taken) is announced there too (``EVENT_LIFT_FAILED`` /
+``EVENT_DROP_FAILED`` with the rack and the waypoint).
 
 Scenario faults (``scenario_faults``, JSON from :func:`warehouse_core.sim.scenario.faults_to_json`):
 robot failures, stuck robots, obstacles on cells, jammed racks and the towing of robots whose
 node went silent, applied by :class:`warehouse_core.sim.fault_injection.FloorFaults` and announced on
-``/sim/faults`` (std_msgs/String, JSON, latched).
+``/sim/faults`` (``FaultEvent``, latched). The counters go to ``/sim/status`` (``SimStatus``, latched).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from dataclasses import dataclass, field
 
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from std_msgs.msg import Header, String
+from std_msgs.msg import Header
 
+from warehouse_core import topics
 from warehouse_core.errors import InputError
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops.inventory import load_catalogue
 from warehouse_core.sim.fault_injection import FloorFaults
 from warehouse_core.sim.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
 from warehouse_core.sim.scenario import faults_from_json
-from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetRelease, FleetState, Task, TaskStep
+from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetRelease, Task, TaskStep
 from warehouse_interfaces.srv import FailRobot
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.configs import FloorSimConfig
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
-
-
-@dataclass(frozen=True)
-class FloorSimConfig:
-    layout: str = "maps/warehouse_layout.yaml"
-    robots: int = 20
-    seed: int = 42
-    skus: int = 500
-    inventory_dir: str = ""
-    tick: float = 0.2
-    real_time_factor: float = 10.0
-    max_speed: float = 1.5
-    max_accel: float = 1.0
-    turn_rate: float = 1.5708
-    max_planner_lag: float = 2.0
-    max_node_lag: float = 1.0
-    max_allocator_lag: float = 0.0
-    expected_nodes: int = 0
-    expected_state_readers: int = 0
-    wait_for_planner: bool = False
-    wait_for_forecast: bool = False
-    start_timeout: float = 60.0
-    battery_drain_scale: float = 1.0
-    charge_rate: float = 0.002
-    stalls_per_robot_hour: float = 0.0
-    stall_min_s: float = 2.0
-    stall_max_s: float = 20.0
-    fault_robots: list[str] = field(default_factory=list)
-    fault_times: list[float] = field(default_factory=list)
-    recovery_time: float = 60.0
-    scenario_faults: str = ""  # JSON list of scenario faults (./warehouse run --scenario)
-
-
-def latched_events() -> QoSProfile:
-    """Simulator events are rare and must not be missed by a late subscriber."""
-    return QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def start_cells(rack_cells: list, robots: int, seed: int, source: str) -> list:
@@ -120,11 +81,12 @@ class FloorSimNode(Node):
         super().__init__("floor_simulator")
         self.cfg = declare_config(self, FloorSimConfig)
         self.layout = load_layout(self.cfg.layout)
-        kin = Kinematics(self.cfg.max_speed, self.cfg.max_accel, self.cfg.turn_rate)
+        kin = Kinematics(max_speed=self.cfg.max_speed, max_accel=self.cfg.max_accel, turn_rate=self.cfg.turn_rate)
         _, placement = load_catalogue(self.layout, self.cfg.inventory_dir, self.cfg.skus, self.cfg.seed)
         racks = {self.layout.storage_by_id[loc].cell: rack for loc, rack in placement.items()}
         b, k = Battery(), self.cfg.battery_drain_scale
-        battery = Battery(b.idle_per_s * k, b.moving_per_s * k, b.lifting_per_s * k, self.cfg.charge_rate)
+        battery = Battery(idle_per_s=b.idle_per_s * k, moving_per_s=b.moving_per_s * k,
+                          lifting_per_s=b.lifting_per_s * k, charge_per_s=self.cfg.charge_rate)
         self.sim = FloorSim(kin, battery, racks=racks)
         for i, cell in enumerate(start_cells(sorted(racks), self.cfg.robots, self.cfg.seed, self.layout.source)):
             self.sim.add_robot(conv.robot_name(i), cell, *self.layout.cell_to_world(cell))
@@ -139,25 +101,19 @@ class FloorSimNode(Node):
         self.allocator_stalls = 0
         self.allocator_time = -1.0  # sim time of the allocator's last round (-1: none yet)
         self.node_progress: dict[str, float] = {}  # robot container -> last fleet state it handled
-        latched = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
-                             reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
-        self.state_pub = self.create_publisher(FleetState, "/sim/fleet_state", 10)
-        self.status_pub = self.create_publisher(String, "/sim/status", latched)
-        # hundreds of robots each send a command in the same planning round: keep them all
-        self.create_subscription(DriveCommand, "/sim/drive", self.on_drive, 2000)
-        self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
+        self.clock_pub = channels.publisher(self, topics.CLOCK)
+        self.state_pub = channels.publisher(self, topics.SIM_FLEET_STATE)
+        self.status_pub = channels.publisher(self, topics.SIM_STATUS)
+        channels.subscription(self, topics.SIM_DRIVE, self.on_drive)
+        channels.subscription(self, topics.FLEET_RELEASE, self.on_release)
         if self.cfg.wait_for_forecast:
-            self.create_subscription(DemandForecast, conv.FORECAST_DEMAND_TOPIC, self.on_forecast,
-                                     conv.latched_qos(1))
-        self.create_subscription(Task, "/tasks", self.on_task, 100)
-        self.create_subscription(Header, "/sim/progress", self.on_progress, 100)
+            channels.subscription(self, topics.FORECAST_DEMAND, self.on_forecast)
+        channels.subscription(self, topics.TASKS, self.on_task)
+        channels.subscription(self, topics.SIM_PROGRESS, self.on_progress)
         if self.cfg.max_allocator_lag > 0:
-            self.create_subscription(Header, conv.ALLOCATOR_PROGRESS_TOPIC, self.on_allocator_progress,
-                                     conv.allocator_progress_qos())
-        self.event_pub = self.create_publisher(String, "/sim/events", latched_events())
-        self.create_service(FailRobot, "/sim/fail_robot", self.on_fail_robot)
+            channels.subscription(self, topics.ALLOCATOR_PROGRESS, self.on_allocator_progress)
+        self.event_pub = channels.publisher(self, topics.SIM_EVENTS)
+        channels.service(self, topics.SIM_FAIL_ROBOT, self.on_fail_robot)
         if len(self.cfg.fault_robots) != len(self.cfg.fault_times):
             raise InputError("parameters floor_simulator.fault_robots/fault_times",
                              "need one time per robot", fix="give parallel lists")
@@ -170,7 +126,7 @@ class FloorSimNode(Node):
         self.storage = [loc.cell for loc in self.layout.storage]
         self.floor_faults = FloorFaults(faults_from_json(self.cfg.scenario_faults,
                                                          "parameter floor_simulator.scenario_faults"))
-        self.fault_pub = self.create_publisher(String, "/sim/faults", latched_events())
+        self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
         period = self.cfg.tick / self.cfg.real_time_factor if self.cfg.real_time_factor > 0 else 0.0
         self.timer = self.create_timer(max(period, 1e-4), self.on_tick)
 
@@ -197,7 +153,7 @@ class FloorSimNode(Node):
         if name not in self.sim.robots or not self.sim.fail(name):
             return False
         self.recoveries.append((self.sim.time + self.cfg.recovery_time, name))
-        self._event(event="robot_failed", robot=name, reason=reason)
+        self.event_pub.publish(conv.sim_event_msg("robot_failed", name, self.sim.time, reason=reason))
         self.get_logger().warning(f"{name} failed at t={self.sim.time:.1f}: {reason}")
         return True
 
@@ -211,10 +167,7 @@ class FloorSimNode(Node):
             self.drop_targets.pop(name, None)
             rack, cell = self.sim.remove(name, self.storage, set(self.drop_targets.values()))
             loc = self.layout.storage_by_cell[cell].id if cell is not None else ""
-            self._event(event="robot_removed", robot=name, rack=rack, location=loc)
-
-    def _event(self, **fields) -> None:
-        self.event_pub.publish(String(data=json.dumps({**fields, "time": round(self.sim.time, 3)})))
+            self.event_pub.publish(conv.sim_event_msg("robot_removed", name, self.sim.time, rack=rack, location=loc))
 
     def on_release(self, msg: FleetRelease) -> None:
         self.planner_time = conv.from_time(msg.header.stamp)
@@ -237,7 +190,7 @@ class FloorSimNode(Node):
         self._faults_and_recoveries()
         notes, fails = self.floor_faults.step(self.sim)
         for note in notes:
-            self.fault_pub.publish(String(data=json.dumps(note)))
+            self.fault_pub.publish(conv.fault_event_msg(note, self.sim.time))
         for name, why in fails:
             self.fail_robot(name, why)
         self.delays.apply(self.sim, self.cfg.tick)
@@ -245,7 +198,8 @@ class FloorSimNode(Node):
             if ev.kind == "dropped":
                 self.drop_targets.pop(ev.robot, None)
             elif ev.kind in ("lift_failed", "drop_failed"):  # the robot's own node sees it in its state
-                self._event(event=ev.kind, robot=ev.robot, rack=ev.rack, waypoint=ev.index)
+                self.event_pub.publish(conv.sim_event_msg(ev.kind, ev.robot, self.sim.time, rack=ev.rack,
+                                                          waypoint=ev.index))
         self._publish()
         if round(self.sim.time / self.cfg.tick) % 50 == 0:
             self.report_stalls("running")
@@ -264,7 +218,7 @@ class FloorSimNode(Node):
         return False
 
     def _ready(self) -> bool:
-        clocks, readers = self.count_subscribers("/clock"), self.count_subscribers("/sim/fleet_state")
+        clocks, readers = self.count_subscribers(topics.CLOCK.name), self.count_subscribers(topics.SIM_FLEET_STATE.name)
         planner = self.planner_time >= 0 or not self.cfg.wait_for_planner
         forecast = self.forecast_seen or not self.cfg.wait_for_forecast
         if clocks >= self.cfg.expected_nodes and readers >= self.cfg.expected_state_readers and planner and forecast:
@@ -286,9 +240,9 @@ class FloorSimNode(Node):
         robots = [*self.sim.robots.values(), *self.sim.removed.values()]
         injected = sum(r.stalls for r in robots)
         failures = sum(1 for r in robots if r.failed)
-        self.status_pub.publish(String(data=f"{phase} t={self.sim.time:.1f} stalls={self.stalls} "
-                                            f"node_stalls={self.node_stalls} allocator_stalls={self.allocator_stalls} "
-                                            f"injected_delays={injected} robot_failures={failures}"))
+        self.status_pub.publish(conv.sim_status_msg(phase, {
+            "stalls": self.stalls, "node_stalls": self.node_stalls, "allocator_stalls": self.allocator_stalls,
+            "injected_delays": injected, "robot_failures": failures}, self.sim.time))
 
 
 def main(args: list[str] | None = None) -> None:

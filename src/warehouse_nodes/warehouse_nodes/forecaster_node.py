@@ -7,7 +7,7 @@ subscriber still gets them:
 
 * ``/forecast/demand`` (``DemandForecast``): forecast units per SKU and period; the task
   allocator classes racks by it (A/B/C turnover) for rack returns and idle-robot parking;
-* ``/forecast/summary`` (``std_msgs/String``, JSON): the rolling-origin evaluation (MASE of the
+* ``/forecast/summary`` (``ForecastSummary``): the rolling-origin evaluation (MASE of the
   chosen model and of seasonal naive), recorded in ``report.json`` as ``forecast_mase``.
 
 The forecast is computed while the node is built, before it spins (its own process, so the
@@ -17,45 +17,29 @@ only keeps the latched messages available.
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 
 from rclpy.node import Node
-from std_msgs.msg import String
 
+from warehouse_core import topics
 from warehouse_core.errors import InputError
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops import forecast
 from warehouse_core.ops.inventory import load_catalogue
-from warehouse_interfaces.msg import DemandForecast
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.configs import ForecasterConfig
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
-
-
-@dataclass(frozen=True)
-class ForecasterConfig:
-    layout: str = "maps/warehouse_layout.yaml"
-    seed: int = 42
-    skus: int = 500
-    inventory_dir: str = ""
-    forecast_model: str = "auto"
-    forecast_ets_model: str = "ANA"
-    forecast_smooth: str = "seasonal_es"
-    forecast_horizon: int = 7
-    forecast_folds: int = 1
-    history_days: int = 56
-    history_orders_per_day: float = 3000.0
-    demand_history_csv: str = ""
 
 
 def load_history(cfg: ForecasterConfig, popularity: dict[str, float],
                  where: str) -> tuple[forecast.DemandHistory, forecast.ForecastConfig]:
     """The order history to forecast from and the forecast settings, checked (errors name ``where``)."""
     try:
-        config = forecast.ForecastConfig(cfg.forecast_model, cfg.forecast_horizon, cfg.forecast_ets_model,
-                                         tuple(m.strip() for m in cfg.forecast_smooth.split(",") if m.strip()))
+        config = forecast.ForecastConfig(
+            model=cfg.forecast_model, horizon=cfg.forecast_horizon, ets_model=cfg.forecast_ets_model,
+            smooth=tuple(m.strip() for m in cfg.forecast_smooth.split(",") if m.strip()))
     except ValueError as exc:
         raise InputError(f"parameters {where}.forecast_*", str(exc)) from None
     if cfg.demand_history_csv:
@@ -79,8 +63,8 @@ class ForecasterNode(Node):
         layout = load_layout(cfg.layout)
         inventory, _ = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
         history, config = load_history(cfg, inventory.popularity, self.get_fully_qualified_name())
-        demand_pub = self.create_publisher(DemandForecast, conv.FORECAST_DEMAND_TOPIC, conv.latched_qos(1))
-        summary_pub = self.create_publisher(String, conv.FORECAST_SUMMARY_TOPIC, conv.latched_qos(1))
+        demand_pub = channels.publisher(self, topics.FORECAST_DEMAND)
+        summary_pub = channels.publisher(self, topics.FORECAST_SUMMARY)
         started = time.monotonic()
         # the forecast first (the allocator waits for it), then its evaluation
         demand = forecast.forecast_skus(history, config, sorted(inventory.skus))
@@ -88,8 +72,8 @@ class ForecasterNode(Node):
                                                 self.get_clock().now().to_msg()))
         summary = forecast.evaluation_summary(history, config, cfg.forecast_folds, cfg.demand_history_csv or "seeded")
         summary["computed_in_s"] = round(time.monotonic() - started, 2)  # forecast and evaluation
-        summary_pub.publish(String(data=json.dumps(summary)))
-        self.get_logger().info(f"forecast of {len(demand)} SKUs published on {conv.FORECAST_DEMAND_TOPIC} "
+        summary_pub.publish(conv.forecast_summary_msg(summary, self.get_clock().now().to_msg()))
+        self.get_logger().info(f"forecast of {len(demand)} SKUs published on {topics.FORECAST_DEMAND.name} "
                                f"(MASE {summary['mase']}, seasonal naive {summary['seasonal_naive_mase']}, "
                                f"{summary['computed_in_s']} s)")
 

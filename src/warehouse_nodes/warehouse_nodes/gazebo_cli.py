@@ -72,18 +72,24 @@ def _world(argv: list[str]) -> int:
             raise InputError(str(path), f"{label} file does not exist")
     import yaml
     shared = ((yaml.safe_load(config.read_text()) or {}).get("/**") or {}).get("ros__parameters") or {}
-    robots = a.robots if a.robots is not None else int(shared.get("robots", 20))
+    from warehouse_nodes.configs import FloorSimConfig  # the simulator's defaults where the config has none
+    from warehouse_nodes.params import default_of
+
+    def configured(key: str):
+        return shared.get(key, default_of(FloorSimConfig, key))
+
+    robots = a.robots if a.robots is not None else int(configured("robots"))
     if robots < 1:
         raise InputError("--robots", f"{robots} must be at least 1")
-    seed = a.seed if a.seed is not None else int(shared.get("seed", 42))
-    layout_path = _path(a.map or str(shared.get("layout", "maps/warehouse_layout.yaml")), root)
+    seed = a.seed if a.seed is not None else int(configured("seed"))
+    layout_path = _path(a.map or str(configured("layout")), root)
     layout = load_layout(layout_path)
     spec = amr_spec_from_config(config, hardware)
 
-    inventory_dir = str(shared.get("inventory_dir", "") or "")
+    inventory_dir = str(configured("inventory_dir") or "")
     if inventory_dir:
         inventory_dir = str(_path(inventory_dir, root))
-    _, placement = load_catalogue(layout, inventory_dir, int(shared.get("skus", 500)), seed)
+    _, placement = load_catalogue(layout, inventory_dir, int(configured("skus")), seed)
     racks = {layout.storage_by_id[loc].cell: rack for loc, rack in placement.items()}
     # The floor simulator's own choice of start cells (same function, same arguments).
     from warehouse_nodes.floor_sim_node import start_cells

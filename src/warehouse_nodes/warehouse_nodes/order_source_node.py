@@ -14,35 +14,22 @@ acknowledged again by the allocator, not added twice).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
+from warehouse_core import topics
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops.inventory import load_catalogue
 from warehouse_core.ops.orders import DemandModel, Order
 from warehouse_core.ops.store import StateStore
 from warehouse_interfaces.msg import Order as OrderMsg
 from warehouse_interfaces.srv import SubmitOrder
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.configs import OrderSourceConfig
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
-
-
-@dataclass(frozen=True)
-class OrderSourceConfig:
-    layout: str = "maps/warehouse_layout.yaml"
-    seed: int = 42
-    skus: int = 500
-    inventory_dir: str = ""
-    orders_per_hour: float = 600.0
-    mean_lines: float = 1.6
-    consumers: int = 400
-    period: float = 1.0
-    stop_after: float = 0.0  # s of sim time after which no new orders come (0 = never)
-    state_store: str = ""  # durable state file shared with the allocator; empty: none
-    answer_timeout: float = 10.0  # [s, wall clock] submit again when no answer came (allocator restarted)
 
 
 class OrderSourceNode(Node):
@@ -63,8 +50,8 @@ class OrderSourceNode(Node):
             self.get_logger().warning(f"resumed from {cfg.state_store}: {len(self.answered)} orders answered")
         self.waiting: dict[str, tuple[Order, float]] = {}  # order id -> (order, wall time submitted)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
-        self.client = self.create_client(SubmitOrder, "/submit_order", qos_profile=conv.service_qos())
-        self.order_pub = self.create_publisher(OrderMsg, "/orders", conv.latched_qos(conv.EVENT_HISTORY))
+        self.client = channels.client(self, topics.SUBMIT_ORDER)
+        self.order_pub = channels.publisher(self, topics.ORDERS)
         self.create_timer(cfg.period, self.on_timer)
 
     def on_timer(self) -> None:

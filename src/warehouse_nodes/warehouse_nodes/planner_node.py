@@ -14,13 +14,13 @@ Repairs: a robot reporting MODE_FAILED, or sending no state for ``stale_after`` 
 failed in the fleet planner (freeze and re-root, :meth:`FleetPlanner.fail`): the others get
 new paths (a higher plan id, from index 0) around its cells. When the simulator announces on
 ``/sim/events`` that the robot was towed away, its cells are unblocked (another re-root).
-``/planner/status`` (std_msgs/String, latched) says ``plan_repairs=N robot_failures=M
-lag_repairs=L freeze_timeouts=T deadlocks=D unresolved_deadlocks=U``.
+``/planner/status`` (``PlannerStatus``, latched) counts plan repairs, robot failures, lag repairs,
+freeze timeouts, deadlocks (and those unresolved), priority boosts and watchdog re-plans.
 
 Watchdog (:mod:`warehouse_core.fleet.deadlock_watch`): a robot with a task and no progress for
 ``deadlock_after`` simulated seconds, whose wait-for chain does not end at a robot at work, is
-a deadlock: recorded on ``/planner/deadlocks`` (std_msgs/String, JSON, latched: the chain,
-cycle or not, the reason; later ``{"event": "resolved"}``) and resolved by putting the chain's
+a deadlock: recorded on ``/planner/deadlocks`` (``DeadlockReport``, latched: the chain, cycle or
+not, the reason; later ``EVENT_RESOLVED`` with the same id) and resolved by putting the chain's
 robots first in priority, or where that cannot help (a cycle, a stuck base, a second attempt:
 :meth:`DeadlockWatch.needs_replan`) by re-planning the fleet from where it stands with them
 first (at most one such re-plan per ``deadlock_after``, all open chains first). A robot without
@@ -31,16 +31,13 @@ progress for ``boost_after`` seconds goes first in priority before it gets that 
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import dataclass
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from std_msgs.msg import String
-from visualization_msgs.msg import MarkerArray
 
+from warehouse_core import topics
 from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
 from warehouse_core.fleet.execution import WaitTracker
 from warehouse_core.fleet.fleet_planner import FleetPlanner
@@ -49,40 +46,20 @@ from warehouse_core.maps.layout import load_layout
 from warehouse_core.sim.link_faults import LinkFaults
 from warehouse_core.sim.scenario import faults_from_json
 from warehouse_interfaces.msg import (
+    FaultEvent,
     FleetPlan,
-    FleetRelease,
     FleetState,
     FleetWaits,
     PlanRequest,
     RobotState,
-    TimedPath,
+    SimEvent,
 )
 from warehouse_interfaces.srv import ExplainWait
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.configs import PlannerConfig
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
-
-
-@dataclass(frozen=True)
-class PlannerConfig:
-    layout: str = "maps/warehouse_layout.yaml"
-    robots: int = 20
-    step_duration: float = 1.0
-    planning_period: float = 0.2
-    lookahead_steps: int = 1
-    marker_period: float = 1.0
-    window_steps: int = 5
-    seed: int = 42
-    stale_after: float = 30.0
-    fleet_transport: str = "batched"  # robot states from /fleet/states, or /<robot>/state
-    repair_lag_steps: int = 0  # re-plan the others around a robot this many steps late (0: off)
-    repair_timeout_steps: int = 60  # a repair freeze waits at most this many steps for a robot
-    max_lead_steps: int = 3  # a robot's plan runs at most window + this many moves ahead of it (-1: unbounded)
-    station_lines: bool = True  # first-come-first-served lines on the stations' queue cells
-    avoid_station_cells: bool = True  # through traffic keeps off the stations' pick and queue cells
-    deadlock_after: float = 60.0  # [s, sim] watchdog: a robot with a task this long without progress (0: off)
-    boost_after: float = 30.0  # [s, sim] a robot with a task this long without progress goes first in priority (0: off)
-    scenario_faults: str = ""  # JSON list of scenario faults (./warehouse run --scenario): link_fault
 
 
 class PlannerNode(Node):
@@ -101,7 +78,7 @@ class PlannerNode(Node):
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self.failed: dict[str, list[tuple[int, int]]] = {}  # robot -> cells it was seen on
         self.removed: set[str] = set()
-        self.status = ""
+        self.status: dict[str, int] = {}  # the counters last published on /planner/status
         self.rack_cells = {s.rack: s.cell for s in self.layout.storage if s.rack}
         self.last_markers = -1e9
         self.floor_points: dict = {}  # marker cube centres by cell
@@ -111,30 +88,29 @@ class PlannerNode(Node):
                                                             self.get_fully_qualified_name())
         for i in range(self.cfg.robots):
             name = conv.robot_name(i)
-            self.path_pubs[name] = self.create_publisher(TimedPath, f"/{name}/path",
-                                                         conv.latched_qos(conv.PATH_HISTORY),
-                                                         event_callbacks=conv.no_pub_events())
+            self.path_pubs[name] = channels.publisher(self, topics.ROBOT_PATH, topics.ROBOT_PATH.of(name),
+                                                      event_callbacks=conv.no_pub_events())
             if not batched:
-                self.create_subscription(RobotState, f"/{name}/state", self.on_state, 10,
-                                         event_callbacks=conv.no_sub_events())
+                channels.subscription(self, topics.ROBOT_STATE, self.on_state, topics.ROBOT_STATE.of(name),
+                                      event_callbacks=conv.no_sub_events())
         if batched:
-            self.create_subscription(FleetState, conv.FLEET_STATES_TOPIC, self.on_fleet_states, 100)
-        self.create_subscription(PlanRequest, "/planner/requests", self.on_request, conv.latched_qos(1000))
-        self.release_pub = self.create_publisher(FleetRelease, "/fleet/release", 10)
-        self.plan_pub = self.create_publisher(FleetPlan, "/fleet/plan", 10)
-        self.marker_pub = self.create_publisher(MarkerArray, "/planner/markers", 1)
-        self.wait_pub = self.create_publisher(FleetWaits, "/fleet/waits", 10)
-        self.create_service(ExplainWait, "/planner/explain_wait", self.on_explain)
-        self.create_subscription(String, "/sim/events", self.on_sim_event, conv.latched_qos(1000))
-        self.status_pub = self.create_publisher(String, "/planner/status", conv.latched_qos(1000))
+            channels.subscription(self, topics.FLEET_STATES, self.on_fleet_states)
+        channels.subscription(self, topics.PLANNER_REQUESTS, self.on_request)
+        self.release_pub = channels.publisher(self, topics.FLEET_RELEASE)
+        self.plan_pub = channels.publisher(self, topics.FLEET_PLAN)
+        self.marker_pub = channels.publisher(self, topics.PLANNER_MARKERS)
+        self.wait_pub = channels.publisher(self, topics.FLEET_WAITS)
+        channels.service(self, topics.PLANNER_EXPLAIN_WAIT, self.on_explain)
+        channels.subscription(self, topics.SIM_EVENTS, self.on_sim_event)
+        self.status_pub = channels.publisher(self, topics.PLANNER_STATUS)
         self.deadlocks = DeadlockWatch(self.cfg.deadlock_after)
         self.last_replan = -math.inf  # [s, sim] of the last watchdog re-plan
-        self.deadlock_pub = self.create_publisher(String, "/planner/deadlocks", conv.latched_qos(1000))
+        self.deadlock_pub = channels.publisher(self, topics.PLANNER_DEADLOCKS)
         self.link = LinkFaults(faults_from_json(self.cfg.scenario_faults, "parameter mapf_planner.scenario_faults"),
                                self.cfg.seed + 11)
-        self.fault_pub = self.create_publisher(String, "/sim/faults", conv.latched_qos(1000))
-        self.obstacle_events: list[dict] = []  # obstacles announced, applied on the next round
-        self.create_subscription(String, "/sim/faults", self.on_fault, conv.latched_qos(1000))
+        self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
+        self.obstacle_events: list[FaultEvent] = []  # obstacles announced, applied on the next round
+        channels.subscription(self, topics.SIM_FAULTS, self.on_fault)
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
 
     def on_state(self, msg: RobotState) -> None:
@@ -166,26 +142,26 @@ class PlannerNode(Node):
             self._start(math.floor(now / self.cfg.step_duration + 1e-9))
             self.release_pub.publish(conv.release_msg({}, now))
 
-    def on_sim_event(self, msg: String) -> None:
-        event = json.loads(msg.data)
-        if event.get("event") == "robot_removed":
-            self.removed.add(event["robot"])
-            self.failed.setdefault(event["robot"], [])
+    def on_sim_event(self, msg: SimEvent) -> None:
+        if msg.event == SimEvent.EVENT_ROBOT_REMOVED:
+            self.removed.add(msg.robot_id)
+            self.failed.setdefault(msg.robot_id, [])
 
-    def on_fault(self, msg: String) -> None:
-        event = json.loads(msg.data)
-        if event.get("kind") == "blocked_cell" and event.get("event") in ("fault_injected", "fault_cleared"):
-            self.obstacle_events.append(event)
+    def on_fault(self, msg: FaultEvent) -> None:
+        if msg.kind == "blocked_cell" and msg.has_cell and msg.event in (FaultEvent.EVENT_INJECTED,
+                                                                         FaultEvent.EVENT_CLEARED):
+            self.obstacle_events.append(msg)
 
     def _faults(self, now: float) -> None:
         """Scenario faults on the planner's side: link faults, obstacles to plan around."""
         for note in self.link.announcements(now):
-            self.fault_pub.publish(String(data=json.dumps(note)))
+            self.fault_pub.publish(conv.fault_event_msg(note, now))
         for held in self.link.due(now):
             self.on_fleet_states(held, delayed=True)
         for event in self.obstacle_events:
-            name, cell = f"obstacle {event['cell']}", tuple(event["cell"])
-            if event["event"] == "fault_injected":
+            cell = (int(event.cell_x), int(event.cell_y))
+            name = f"obstacle {list(cell)}"
+            if event.event == FaultEvent.EVENT_INJECTED:
                 self.fleet.block(name, [cell])
             else:
                 self.fleet.unblock(name)
@@ -203,7 +179,7 @@ class PlannerNode(Node):
         act, resolved = self.deadlocks.observe(now, robots, self.waits.current, ahead)
         for d in act:
             if d.attempts == 1:
-                self.deadlock_pub.publish(String(data=json.dumps(d.describe())))
+                self.deadlock_pub.publish(conv.deadlock_detected_msg(d))
                 self.get_logger().warning(f"deadlock {d.id}: {d.reason}")
         # light first: starving robots and deadlocks a priority boost can clear go first in
         # priority; a re-plan (it freezes everybody) at most once per deadlock_after, all chains first
@@ -215,8 +191,7 @@ class PlannerNode(Node):
             if self.fleet.replan(first, f"{len(heavy)} deadlock(s), first: {heavy[0].reason}"):
                 self.last_replan = now
         for d in resolved:
-            self.deadlock_pub.publish(String(data=json.dumps(
-                {"event": "resolved", "id": d.id, "time": round(now, 3), "after_s": round(now - d.detected_at, 3)})))
+            self.deadlock_pub.publish(conv.deadlock_resolved_msg(d, now))
 
     def _known(self, robot_id: str, what: str) -> bool:
         """A message names a robot of this fleet; others (a robot of another fleet on the same DDS
@@ -301,13 +276,13 @@ class PlannerNode(Node):
                 fleet.fail(name, cells)
             if name in self.removed and fleet.failed.get(name):
                 fleet.remove(name)
-        status = (f"plan_repairs={fleet.repairs} robot_failures={len(fleet.failed)} "
-                  f"lag_repairs={fleet.lag_repairs} freeze_timeouts={fleet.freeze_timeouts} "
-                  f"deadlocks={self.deadlocks.detected} unresolved_deadlocks={self.deadlocks.unresolved} "
-                  f"priority_boosts={fleet.boosts} watchdog_replans={fleet.watchdog_replans}")
+        status = {"plan_repairs": fleet.repairs, "robot_failures": len(fleet.failed),
+                  "lag_repairs": fleet.lag_repairs, "freeze_timeouts": fleet.freeze_timeouts,
+                  "deadlocks": self.deadlocks.detected, "unresolved_deadlocks": self.deadlocks.unresolved,
+                  "priority_boosts": fleet.boosts, "watchdog_replans": fleet.watchdog_replans}
         if status != self.status:
             self.status = status
-            self.status_pub.publish(String(data=status))
+            self.status_pub.publish(conv.planner_status_msg(status, now))
 
     def _start(self, step: int) -> bool:
         """Create the fleet planner once every robot has reported where it stands."""
@@ -316,8 +291,8 @@ class PlannerNode(Node):
         starts = {n: (s.cell_x, s.cell_y) for n, s in self.states.items()}
         carrying = {n: bool(s.carrying_rack) for n, s in self.states.items()}
         self.fleet = FleetPlanner(self.grid, self.layout.storage_mask, starts, step + 1,
-                                  self.cfg.step_duration, self.cfg.window_steps,
-                                  self.cfg.lookahead_steps, self.cfg.seed, carrying=carrying,
+                                  self.cfg.step_duration, window=self.cfg.window_steps,
+                                  lookahead=self.cfg.lookahead_steps, seed=self.cfg.seed, carrying=carrying,
                                   repair_lag_steps=self.cfg.repair_lag_steps,
                                   repair_timeout_steps=self.cfg.repair_timeout_steps,
                                   max_lead_steps=self.cfg.max_lead_steps,

@@ -24,13 +24,13 @@ from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
 from std_msgs.msg import Header
 
-from warehouse_interfaces.msg import FleetRelease, FleetState, TaskFeedback
+from warehouse_core import topics
+from warehouse_interfaces.msg import FleetRelease, FleetState
 from warehouse_interfaces.msg import Task as TaskMsg
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.robot_node import RobotNode, make_robots
 from warehouse_nodes.runtime import run_nodes
-
-PROGRESS_TOPIC = "/sim/progress"  # std_msgs/Header: stamp of the last fleet state handled, frame_id: who
 
 
 class FleetInputs:
@@ -47,16 +47,16 @@ class FleetInputs:
         self.silence = dict(silence or {})  # robot -> sim time its node dies
         host: Node = robots[0]
         self.name = name
-        host.create_subscription(FleetState, "/sim/fleet_state", self.on_fleet_state, 10)
-        host.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10)
-        self.progress_pub = host.create_publisher(Header, PROGRESS_TOPIC, 10)
+        channels.subscription(host, topics.SIM_FLEET_STATE, self.on_fleet_state)
+        channels.subscription(host, topics.FLEET_RELEASE, self.on_release)
+        self.progress_pub = channels.publisher(host, topics.SIM_PROGRESS)
         self.states_pub = None
         if host.batched:
-            self.states_pub = host.create_publisher(FleetState, conv.FLEET_STATES_TOPIC, 10)
-            feedback_pub = host.create_publisher(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, conv.feedback_qos())
+            self.states_pub = channels.publisher(host, topics.FLEET_STATES)
+            feedback_pub = channels.publisher(host, topics.TASK_FEEDBACK)
             for robot in robots:
                 robot.feedback_pub = feedback_pub
-            host.create_subscription(TaskMsg, "/tasks", self.on_task, conv.task_qos())
+            channels.subscription(host, topics.TASKS, self.on_task)
 
     def on_fleet_state(self, msg: FleetState) -> None:
         if self.silence:

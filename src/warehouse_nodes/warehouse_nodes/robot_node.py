@@ -27,24 +27,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections import OrderedDict
-from dataclasses import dataclass
 
-from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
 
+from warehouse_core import topics
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.robot.waypoint_window import WaypointWindow
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
     FleetRelease,
-    FleetState,
     PlanRequest,
     RobotState,
     TaskFeedback,
@@ -53,7 +50,9 @@ from warehouse_interfaces.msg import (
     TimedWaypoint,
 )
 from warehouse_interfaces.msg import Task as TaskMsg
+from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.configs import RobotConfig
 from warehouse_nodes.drive_backends import make_backend
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_nodes
@@ -63,36 +62,6 @@ from warehouse_nodes.runtime import run_nodes
 # its current one and the one before); 100 per robot filled over 15 simulated hours and grew the
 # robot container by ~12 MB at 100 robots.
 FEEDBACK_HISTORY = 8
-
-
-@dataclass(frozen=True)
-class RobotConfig:
-    drive_backend: str = "floor_sim"
-    fleet_transport: str = "batched"  # batched | per_robot (see conversions.FLEET_TRANSPORTS)
-    state_period: float = 1.0  # s (sim time) between state messages when nothing changes
-    odom_period: float = 0.2  # s (sim time) between odometry messages (0: every base state)
-    request_retry: float = 5.0  # s (wall clock): re-send a plan request that got no waypoint yet
-    heartbeat_period: float = 2.0  # s (wall clock): state goes out at least this often, even if
-    # sim time stands still, so the fleet never mistakes a paused simulation for dead robots
-    # -- drive_backend gazebo (cmd_vel/odom path tracker) and nav2 --
-    odom_topic: str = "base/odom"  # base odometry (nav_msgs/Odometry, base's odom frame)
-    cmd_vel_topic: str = "cmd_vel"  # velocity commands to the base
-    cmd_vel_stamped: bool = False  # TwistStamped (Kilted and later) instead of Twist (Jazzy)
-    control_rate: float = 20.0  # Hz, node clock (sim time under Gazebo)
-    map_to_odom: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0, 0.0])
-    # [m, m, rad] fixed map -> odom (the spawn pose); a localisation source should replace it
-    odom_timeout: float = 0.5  # s without odometry: stop the base
-    max_speed: float = 1.5  # m/s, as floor_simulator.max_speed
-    max_accel: float = 1.0  # m/s^2, as floor_simulator.max_accel
-    turn_rate: float = 1.5708  # rad/s, as floor_simulator.turn_rate
-    arrive_tolerance: float = 0.05  # m: a waypoint counts as reached this close to its centre
-    actuation_latency: float = 0.0  # s: the tracker predicts the pose this far ahead (cmd delay)
-    # -- base geometry (config/robot_hardware.yaml) --
-    max_angular_acceleration: float = 3.0  # rad/s^2
-    wheel_separation: float = 0.50  # m (Gazebo model; not used by the tracker)
-    wheel_radius: float = 0.08  # m (Gazebo model)
-    chassis_length: float = 0.70  # m
-    chassis_width: float = 0.56  # m
 
 
 class RobotNode(Node):
@@ -125,31 +94,31 @@ class RobotNode(Node):
         self.create_timer(self.cfg.heartbeat_period, self.on_heartbeat, clock=self.heartbeat_clock)
         self.failed = False
         self.foreign_commands = 0  # commands naming another robot, ignored
-        self.odom_pub = self.create_publisher(Odometry, "odom", 10, event_callbacks=conv.no_pub_events())
-        self.state_pub = self.create_publisher(RobotState, "state", 10, event_callbacks=conv.no_pub_events())
+        self.odom_pub = channels.publisher(self, topics.ROBOT_ODOM, topics.ROBOT_ODOM.relative,
+                                           event_callbacks=conv.no_pub_events())
+        self.state_pub = channels.publisher(self, topics.ROBOT_STATE, topics.ROBOT_STATE.relative,
+                                            event_callbacks=conv.no_pub_events())
         # latched: a planner that (re)joins late still gets this robot's current request
-        self.request_pub = self.create_publisher(PlanRequest, "/planner/requests", conv.latched_qos(),
-            event_callbacks=conv.no_pub_events())
+        self.request_pub = channels.publisher(self, topics.PLANNER_REQUESTS, event_callbacks=conv.no_pub_events())
         self.request_msg: PlanRequest | None = None
         self.request_wall = 0.0
         self.backend = make_backend(self)
         if not shared_inputs:
-            self.create_subscription(FleetRelease, "/fleet/release", self.on_release, 10,
-                event_callbacks=conv.no_sub_events())
+            channels.subscription(self, topics.FLEET_RELEASE, self.on_release, event_callbacks=conv.no_sub_events())
         # transient local like the planner's publisher: a robot node that matches late still
         # receives the first segment of its path (without it every later one is refused)
-        self.create_subscription(TimedPath, "path", self.on_path, conv.latched_qos(conv.PATH_HISTORY),
-                                 event_callbacks=conv.no_sub_events())
+        channels.subscription(self, topics.ROBOT_PATH, self.on_path, topics.ROBOT_PATH.relative,
+                              event_callbacks=conv.no_sub_events())
         # batched transport: a container shares one publisher and subscription among its robots
         self.feedback_pub = self.fleet_state_pub = None
         self.task_events: OrderedDict[str, TaskFeedback] = OrderedDict()  # last event per task
         if not self.batched:
-            self.action = ActionServer(self, ExecuteTask, "execute_task", self.execute,
+            self.action = ActionServer(self, ExecuteTask, topics.ROBOT_EXECUTE_TASK.relative, self.execute,
                                        goal_callback=self.on_goal, cancel_callback=self.on_cancel)
         elif not shared_inputs:
-            self.feedback_pub = self.create_publisher(TaskFeedback, conv.TASK_FEEDBACK_TOPIC, conv.feedback_qos())
-            self.fleet_state_pub = self.create_publisher(FleetState, conv.FLEET_STATES_TOPIC, 10)
-            self.create_subscription(TaskMsg, "/tasks", self.on_task_msg, conv.task_qos())
+            self.feedback_pub = channels.publisher(self, topics.TASK_FEEDBACK)
+            self.fleet_state_pub = channels.publisher(self, topics.FLEET_STATES)
+            channels.subscription(self, topics.TASKS, self.on_task_msg)
 
     # -- base state --------------------------------------------------------------------
     def on_base_state(self, mine: RobotState) -> None:

@@ -6,21 +6,16 @@ nodes that inject them as the JSON string parameter ``scenario_faults`` (floor s
 ``robot_fail``, ``robot_stuck``, ``blocked_cell``, ``rack_jammed``, the towing of a ``robot_silent`` robot;
 planner: ``link_fault``), and ``robot_silent`` faults to the robot container hosting the
 robot (``--silence ROBOT@T``). Every injected fault is announced on ``/sim/faults``
-(std_msgs/String, JSON ``{"event": "fault_injected" | "fault_cleared", "kind", "time", ...}``,
-latched), recorded in the bag and counted in ``faults_injected``.
+(``FaultEvent``, latched), recorded in the bag and counted in ``faults_injected``. :class:`FaultLog`
+counts the side channels' records (:func:`warehouse_core.analysis.side_channels.record`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from warehouse_core.sim.scenario import Scenario, faults_to_json
 
-FAULTS_TOPIC = "/sim/faults"
-EVENTS_TOPIC = "/sim/events"
-DEADLOCKS_TOPIC = "/planner/deadlocks"
-OPEN_ORDERS_TOPIC = "/allocator/open_orders"
 _PLANNER_KINDS = ("link_fault",)
 
 
@@ -63,14 +58,13 @@ class FaultLog:
     open_orders: set[str] | None = None  # None: the allocator never said
     open_orders_time: float = -1.0  # [s, sim] of the allocator's last list
 
-    def on_fault(self, data: str) -> None:
-        self.faults_injected += json.loads(data).get("event") == "fault_injected"
+    def on_fault(self, doc: dict) -> None:
+        self.faults_injected += doc.get("event") == "fault_injected"
 
-    def on_event(self, data: str) -> None:
-        self.lift_failures += json.loads(data).get("event") == "lift_failed"
+    def on_event(self, doc: dict) -> None:
+        self.lift_failures += doc.get("event") == "lift_failed"
 
-    def on_deadlock(self, data: str) -> None:
-        doc = json.loads(data)
+    def on_deadlock(self, doc: dict) -> None:
         if doc.get("event") == "detected":
             self.deadlocks_detected += 1
             if doc["id"] not in self.resolved_deadlocks:
@@ -79,8 +73,7 @@ class FaultLog:
             self.resolved_deadlocks.add(doc["id"])
             self.open_deadlocks.pop(doc["id"], None)
 
-    def on_open_orders(self, data: str) -> None:
-        doc = json.loads(data)
+    def on_open_orders(self, doc: dict) -> None:
         self.open_orders = set(doc.get("open", []))
         self.open_orders_time = float(doc.get("time", -1.0))
 

@@ -5,9 +5,11 @@ One streaming pass over the bag (:mod:`.bag_source`) fills a
 the report (:mod:`.html_report`) are computed from it. Every ``nav_msgs/msg/Odometry`` topic is
 one robot, named from its namespace (a bag without odometry, ``./warehouse run --bag-odom
 off``: the robots of the simulator's ground truth on ``/sim/fleet_state``); our task, order and
-wait topics are used when present. The map comes from an ``nav_msgs/msg/OccupancyGrid`` topic
-in the bag, else ``map_path`` (a layout or Nav2 map YAML), else the layout named in a
-``params.yaml`` next to the bag (our runs write one).
+wait topics are used when present, and so are the side channels (faults, simulator events,
+deadlock reports, status counters: ``side_channels`` in ``analysis.json``), typed or, in bags
+recorded before they were typed, ``std_msgs/String``. The map comes from an
+``nav_msgs/msg/OccupancyGrid`` topic in the bag, else ``map_path`` (a layout or Nav2 map YAML),
+else the layout named in a ``params.yaml`` next to the bag (our runs write one).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from warehouse_core import topics
 from warehouse_core.analysis import fleet_kpis as kpis
 from warehouse_core.analysis import html_report, plots
 from warehouse_core.analysis.bag_source import ODOMETRY, BagSource, StampChooser, odometry_pose, stamp_ns
-from warehouse_core.analysis.bagio import FLEET_STATE, FLEET_STATE_TOPIC
 from warehouse_core.analysis.fleet_record import OCCUPANCY_GRID, OWN_TOPICS, FleetRecord, MapImage
+from warehouse_core.analysis.side_channels import is_side_channel
 from warehouse_core.errors import InputError
 
 
@@ -138,12 +141,13 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
         own = {t for t, ty in OWN_TOPICS.items() if t in src.topics and src.topics[t].msgtype == ty
                and src.topics[t].decodable}
         maps = set(src.topics_of_type(OCCUPANCY_GRID))
+        side = {t.name for t in src.topics.values() if t.decodable and is_side_channel(t.name, t.msgtype)}
         rec = FleetRecord(src.start_ns, note)
         stamp = StampChooser(note)
         duration_hint = (src.end_ns - src.start_ns) * 1e-9
         bar = ProgressBar(duration_hint, progress)
         count = 0
-        for m in src.messages(odom | truth | own | maps, raw=odom):
+        for m in src.messages(odom | truth | own | maps | side, raw=odom):
             count += 1
             if m.topic in truth:
                 t_ns = stamp(m)
@@ -160,6 +164,8 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
                     rec.on_odometry(m.topic, stamp(m, stamp_ns(msg)), msg)
             elif m.topic in maps:
                 rec.on_map(m.topic, m.msg)
+            elif m.topic in side:
+                rec.on_side_channel(m.topic, m.msgtype, m.log_time_ns, m.msg)
             else:
                 rec.on_event(m.topic, stamp(m), m.msg)
             if count % 2000 == 0:
@@ -183,8 +189,9 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
 def ground_truth_topics(src: BagSource) -> set[str]:
     """The floor simulator's ground-truth topic (batched FleetState, every robot every tick) when
     the bag has it and it decodes: the robots' positions in a bag recorded without odometry."""
-    info = src.topics.get(FLEET_STATE_TOPIC)
-    return {FLEET_STATE_TOPIC} if info is not None and info.msgtype == FLEET_STATE and info.decodable else set()
+    truth = topics.SIM_FLEET_STATE
+    info = src.topics.get(truth.name)
+    return {truth.name} if info is not None and info.msgtype == truth.msgtype and info.decodable else set()
 
 
 def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None) -> dict:
@@ -226,16 +233,34 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
     result.update(kpis.task_kpis(rec, duration, len(tracks)))
     if rec.waits_seen:
         result["waiting_s_total"] = round(sum(w["waiting_s"] for w in waits.values()), 2)
+    if rec.side.forms:
+        result["side_channels"] = rec.side.summary()
     result["topics"] = got.topics
     result["messages_read"] = count
-    map_image = rec.map
-    if map_image is None and opts.map_path is not None:
-        map_image = load_map(opts.map_path)
-    if map_image is None:
-        map_image = _map_from_params(Path(opts.bag), note)
+    map_image = _map_image(rec.map, opts, note)
     result["map"] = map_image.source if map_image is not None else ""
     result["warnings"] = warnings
     opts.out.mkdir(parents=True, exist_ok=True)
+    timings.update(_write_figures(opts, result, got, map_image, encounters))
+    result["timings"] = timings
+    result["analysis_wall_s"] = round(time.monotonic() - t_wall, 2)
+    (opts.out / "analysis.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    return result
+
+
+def _map_image(recorded: MapImage | None, opts: AnalyzeOptions, note: Callable[[str], None]) -> MapImage | None:
+    """The map to draw on: the bag's own, else ``--map``, else the layout of the run's params.yaml."""
+    if recorded is not None:
+        return recorded
+    if opts.map_path is not None:
+        return load_map(opts.map_path)
+    return _map_from_params(Path(opts.bag), note)
+
+
+def _write_figures(opts: AnalyzeOptions, result: dict, got, map_image: MapImage | None,
+                   encounters: list) -> dict[str, float]:
+    """The plots (unless ``--no-plots``) and the HTML report; their wall times."""
+    rec, tracks, duration, s = got.record, got.tracks, got.duration, opts.motion
     written = {}
     t0 = time.monotonic()
     if opts.plots:
@@ -245,14 +270,11 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
         plots.congestion(written["congestion"], tracks, map_image, s.idle_speed, s.max_gap)
         busy = kpis.busy_intervals(rec, duration) if rec.tasks_seen else None
         plots.utilisation(written["utilisation"], tracks, duration, s.idle_speed, s.max_gap, busy)
-    timings["plots_s"] = round(time.monotonic() - t0, 2)
+    timings = {"plots_s": round(time.monotonic() - t0, 2)}
     t0 = time.monotonic()
     html_report.write_report(opts.out / "report.html", result, tracks, map_image, written)
     timings["report_s"] = round(time.monotonic() - t0, 2)
-    result["timings"] = timings
-    result["analysis_wall_s"] = round(time.monotonic() - t_wall, 2)
-    (opts.out / "analysis.json").write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
-    return result
+    return timings
 
 
 def _json_default(v):

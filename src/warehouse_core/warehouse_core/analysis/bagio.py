@@ -13,6 +13,7 @@ from pathlib import Path
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
+from warehouse_core import topics
 from warehouse_core.analysis.trajectory import Track
 
 ODOMETRY = "nav_msgs/msg/Odometry"
@@ -81,17 +82,13 @@ def read_odometry_tracks(bag: Path, typestore=None) -> list[Track]:
     return [Track.from_samples(name, s) for name, s in sorted(samples.items())]
 
 
-FLEET_STATE = "warehouse_interfaces/msg/FleetState"
-FLEET_STATE_TOPIC = "/sim/fleet_state"  # the floor simulator's ground truth, every tick
-
-
-def read_fleet_state_tracks(bag: Path, typestore, topic: str = FLEET_STATE_TOPIC) -> list[Track]:
+def read_fleet_state_tracks(bag: Path, typestore, topic: str = topics.SIM_FLEET_STATE.name) -> list[Track]:
     """One :class:`Track` per robot from batched FleetState messages (parallel arrays) on
     ``topic``: the floor simulator's ground truth, every tick. A robot's track ends with the
     last message that lists it (a robot towed off the floor)."""
     samples: dict[str, list[tuple[float, float, float]]] = {}
     with Reader(bag) as reader:
-        conns = [c for c in reader.connections if c.topic == topic and c.msgtype == FLEET_STATE]
+        conns = [c for c in reader.connections if c.topic == topic and c.msgtype == topics.SIM_FLEET_STATE.msgtype]
         for conn, _ts, raw in reader.messages(connections=conns):
             msg = typestore.deserialize_cdr(raw, conn.msgtype)
             t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from warehouse_core.analysis.fleet_record import FleetRecord
 from warehouse_core.analysis.metrics import operations_kpis, order_kpis, percentile
 from warehouse_core.analysis.trajectory import Encounter, Track, close_encounters, sample_gaps
-from warehouse_core.ops.operations import TASK_DONE
+from warehouse_core.ops.model import TASK_DONE
 
 CELLS_PER_WINDOW = 1_000_000  # resampled (time x robot) cells judged at once
 

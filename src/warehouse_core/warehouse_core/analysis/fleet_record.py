@@ -4,8 +4,9 @@
 the analysis needs: per robot the odometry samples as packed float arrays (24 bytes a sample,
 whatever the message size), the task and order events in a :class:`~warehouse_core.analysis.metrics.RunRecord`,
 task start and end per robot, wait spans with their cause from ``/fleet/waits``, the recorded
-orders (for a what-if re-run) and the last occupancy grid seen (the map). Times are seconds
-since the start of the bag.
+orders (for a what-if re-run), the last occupancy grid seen (the map) and the side channels
+(faults, simulator events, deadlock reports, status counters) counted, from bags of either form.
+Times are seconds since the start of the bag.
 """
 
 from __future__ import annotations
@@ -17,23 +18,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from warehouse_core import topics
+from warehouse_core.analysis import side_channels
 from warehouse_core.analysis.bagio import robot_name_from_topic
 from warehouse_core.analysis.metrics import RunRecord
 from warehouse_core.analysis.trajectory import Track
-from warehouse_core.ops.operations import TYPE_CHARGE
+from warehouse_core.ops.model import TYPE_CHARGE
 from warehouse_core.tasks import OP_PICK
 
 WAIT_ROBOT, WAIT_SCHEDULE, WAIT_PLANNING = 1, 2, 3  # WaitStatus.KIND_*
 WAIT_CAUSES = {WAIT_ROBOT: "robot", WAIT_SCHEDULE: "schedule", WAIT_PLANNING: "planning"}
 
-OWN_TOPICS = {
-    "/tasks": "warehouse_interfaces/msg/Task",
-    "/task_status": "warehouse_interfaces/msg/TaskStatus",
-    "/orders": "warehouse_interfaces/msg/Order",
-    "/order_status": "warehouse_interfaces/msg/OrderStatus",
-    "/parcels": "warehouse_interfaces/msg/Parcel",
-    "/fleet/waits": "warehouse_interfaces/msg/FleetWaits",
-}
+OWN_TOPICS = {t.name: t.msgtype for t in (topics.TASKS, topics.TASK_STATUS, topics.ORDERS, topics.ORDER_STATUS,
+                                          topics.PARCELS, topics.FLEET_WAITS)}
 OCCUPANCY_GRID = "nav_msgs/msg/OccupancyGrid"
 
 
@@ -113,6 +110,8 @@ class FleetRecord:
         self.map: MapImage | None = None
         self.last_t = 0.0
         self.not_finite: dict[str, int] = {}  # odometry topic -> samples with NaN/inf positions
+        self.side = side_channels.SideChannelTally()
+        self.side_unreadable: dict[str, int] = {}  # side channel -> String messages that do not parse
 
     def rel(self, t_ns: int) -> float:
         return (t_ns - self.start_ns) * 1e-9
@@ -153,31 +152,41 @@ class FleetRecord:
         t = self.rel(t_ns)
         self.last_t = max(self.last_t, t)
         run = self.run
-        if topic == "/task_status":
+        if topic == topics.TASK_STATUS.name:
             self.tasks_seen = True
             if msg.robot_id:
                 self.task_robot[msg.task_id] = msg.robot_id
             self.task_state[msg.task_id] = int(msg.state)
             run.on_task_status(msg.task_id, int(msg.state), int(msg.step_index), t)
-        elif topic == "/tasks":
+        elif topic == topics.TASKS.name:
             self.tasks_seen = True
             pick = next((i for i, s in enumerate(msg.steps) if s.op == OP_PICK), -1)
             run.on_task(msg.task_id, len(msg.lines), pick, msg.type == TYPE_CHARGE)
             if msg.robot_id:
                 self.task_robot.setdefault(msg.task_id, msg.robot_id)
-        elif topic == "/order_status":
+        elif topic == topics.ORDER_STATUS.name:
             run.on_order_status(msg.order_id, int(msg.state), int(msg.lines_total), t)
-        elif topic == "/orders":
+        elif topic == topics.ORDERS.name:
             created = self.rel(msg.created.sec * 10**9 + msg.created.nanosec)
             deadline = self.rel(msg.deadline.sec * 10**9 + msg.deadline.nanosec)
             run.on_order(msg.order_id, deadline)
             self.orders.append(RecordedOrder(msg.order_id, msg.consumer_id,
                                              [(line.sku, int(line.quantity)) for line in msg.lines],
                                              created, deadline, int(msg.service)))
-        elif topic == "/parcels":
+        elif topic == topics.PARCELS.name:
             run.on_parcel(list(msg.order_ids), bool(msg.late))
-        elif topic == "/fleet/waits":
+        elif topic == topics.FLEET_WAITS.name:
             self._waits(msg, t)
+
+    def on_side_channel(self, topic: str, msgtype: str, t_ns: int, msg) -> None:
+        """A side-channel message in either form (see :mod:`.side_channels`); one whose text does
+        not parse is counted in ``side_unreadable``."""
+        self.last_t = max(self.last_t, self.rel(t_ns))
+        rec = side_channels.record(topic, msg)
+        if rec is None:
+            self.side_unreadable[topic] = self.side_unreadable.get(topic, 0) + 1
+            return
+        self.side.add(topic, msgtype, rec)
 
     def _waits(self, msg, t: float) -> None:
         self.waits_seen = True
@@ -199,6 +208,8 @@ class FleetRecord:
         """Close what is still open at the end of the bag."""
         for topic, n in sorted(self.not_finite.items()):
             self.warn(f"{topic}: {n} odometry message(s) with a position that is not finite (NaN/inf) skipped")
+        for topic, n in sorted(self.side_unreadable.items()):
+            self.warn(f"{topic}: {n} std_msgs/String message(s) that are not the expected JSON skipped")
         for robot in list(self._wait_now):
             self._close_wait(robot, end_t)
 

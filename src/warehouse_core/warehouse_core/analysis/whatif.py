@@ -108,81 +108,104 @@ def start_cells(layout, first_positions: dict[str, tuple[float, float]]) -> dict
 def simulate(cfg: WhatIfConfig, orders: list[RecordedOrder], first_positions: dict[str, tuple[float, float]],
              duration: float) -> dict:
     """Run allocator, planner and floor on ``orders`` for ``duration`` s; returns the KPIs."""
-    layout = load_layout(cfg.layout)
-    inventory, placement = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
-    ops = operations.WarehouseOps(layout, inventory, cfg.ops, placement=placement)
-    racks = {layout.storage_by_id[loc].cell: rack for loc, rack in placement.items()}
-    b = Battery()
-    sim = FloorSim(cfg.kinematics, Battery(b.idle_per_s, b.moving_per_s, b.lifting_per_s, cfg.charge_rate),
-                   racks=racks)
-    starts = start_cells(layout, first_positions)
-    for n, c in starts.items():
-        sim.add_robot(n, c, *layout.cell_to_world(c))
-    fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, cfg.step_duration, cfg.window_steps,
-                         cfg.lookahead_steps, cfg.seed)
-    paths: dict[str, list[tuple[Coord, tuple[int, float]]]] = {n: [] for n in starts}
-    sent = {n: 0 for n in starts}
-    running: dict[str, tuple[str, TaskProgress]] = {}
+    run = _WhatIfRun(cfg, first_positions)
     queue = sorted(orders, key=lambda o: o.created)
-    rec = RunRecord()
+    replayed = 0
     next_alloc = 0.0
-    qi = 0
-    while sim.time < duration:
-        now = sim.time
-        step = math.floor(now / cfg.step_duration + 1e-9)
-        while qi < len(queue) and queue[qi].created <= now:
-            o = queue[qi]
-            qi += 1
-            rec.on_order(o.order_id, o.deadline)
-            ops.submit(Order(o.order_id, o.consumer_id, tuple(OrderLine(s, q) for s, q in o.lines),
-                             o.created, o.deadline, o.service), now)
-        for n, r in sim.robots.items():
-            if r.plan_id == PLAN_ID:
-                fleet.report_progress(n, PLAN_ID, r.reached)
-            cur = running.get(n)
-            if cur is not None:
-                tid, prog = cur
-                before = prog.completed
-                done = prog.update(r.reached if r.plan_id == PLAN_ID else -1, r.op_left > 0)
-                if done != before:
-                    ops.step_done(tid, done, now)
-                if prog.done:
-                    ops.task_finished(tid, True, now)
-                    del running[n]
+    while run.sim.time < duration:
+        now = run.sim.time
+        while replayed < len(queue) and queue[replayed].created <= now:
+            run.submit(queue[replayed], now)
+            replayed += 1
+        run.follow_robots(now)
         if now >= next_alloc - 1e-9:
             next_alloc += cfg.allocation_period
-            for n, r in sim.robots.items():
-                ops.update_robot(n, r.cell, True, float(r.battery))
-            ops.tick(now)
-            for task in ops.assign(now):
-                pick = next((i for i, s in enumerate(task.steps) if s.op == OP_PICK), -1)
-                rec.on_task(task.task_id, len(task.lines), pick, task.type == operations.TYPE_CHARGE)
-                fleet.request(task.robot, task.task_id, list(task.steps))
-                prog = TaskProgress([(s.cell, s.op) for s in task.steps])
-                prog.extend_path([], len(paths[task.robot]))
-                running[task.robot] = (task.task_id, prog)
-        for seg in fleet.plan(step):
-            wps = seg.waypoints()
-            paths[seg.robot].extend(wps)
-            if seg.robot in running:
-                running[seg.robot][1].extend_path([(c, op[0]) for c, op in wps], seg.first_index)
-        for n, (idx, _why) in fleet.release_all(step).items():
-            if idx > sent[n]:
-                p = paths[n]
-                sim.command(n, PLAN_ID, sent[n] + 1,
-                            [Waypoint(i, p[i][0], *layout.cell_to_world(p[i][0]), p[i][1][0], p[i][1][1])
-                             for i in range(sent[n] + 1, min(idx, len(p) - 1) + 1)])
-                sent[n] = min(idx, len(p) - 1)
-        for ev in ops.drain_events():
-            _record(rec, ev)
-        sim.step(cfg.tick)
-    for ev in ops.drain_events():
-        _record(rec, ev)
-    out = {**order_kpis(rec, duration), **operations_kpis(rec, duration, len(starts))}
+            run.allocate(now)
+        run.plan_and_release(math.floor(now / cfg.step_duration + 1e-9))
+        run.record_events()
+        run.sim.step(cfg.tick)
+    run.record_events()
+    out = {**order_kpis(run.rec, duration), **operations_kpis(run.rec, duration, len(run.paths))}
     out["policy"] = cfg.ops.policy
     out["layout"] = str(cfg.layout)
-    out["orders_replayed"] = qi
+    out["orders_replayed"] = replayed
     return out
+
+
+class _WhatIfRun:
+    """Allocator, fleet planner and floor simulator of one what-if re-run, stepped in process as
+    the nodes step them over DDS."""
+
+    def __init__(self, cfg: WhatIfConfig, first_positions: dict[str, tuple[float, float]]) -> None:
+        self.layout = layout = load_layout(cfg.layout)
+        inventory, placement = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
+        self.ops = operations.WarehouseOps(layout, inventory, cfg.ops, placement=placement)
+        racks = {layout.storage_by_id[loc].cell: rack for loc, rack in placement.items()}
+        b = Battery()
+        self.sim = FloorSim(cfg.kinematics, Battery(b.idle_per_s, b.moving_per_s, b.lifting_per_s, cfg.charge_rate),
+                            racks=racks)
+        starts = start_cells(layout, first_positions)
+        for n, c in starts.items():
+            self.sim.add_robot(n, c, *layout.cell_to_world(c))
+        self.fleet = FleetPlanner(layout.grid, layout.storage_mask, starts, 1, cfg.step_duration, cfg.window_steps,
+                                  cfg.lookahead_steps, cfg.seed)
+        self.paths: dict[str, list[tuple[Coord, tuple[int, float]]]] = {n: [] for n in starts}
+        self.sent = {n: 0 for n in starts}
+        self.running: dict[str, tuple[str, TaskProgress]] = {}
+        self.rec = RunRecord()
+
+    def submit(self, o: RecordedOrder, now: float) -> None:
+        self.rec.on_order(o.order_id, o.deadline)
+        self.ops.submit(Order(o.order_id, o.consumer_id, tuple(OrderLine(s, q) for s, q in o.lines),
+                              o.created, o.deadline, o.service), now)
+
+    def follow_robots(self, now: float) -> None:
+        """Progress of every robot to the planner and of every task to the allocator."""
+        for n, r in self.sim.robots.items():
+            if r.plan_id == PLAN_ID:
+                self.fleet.report_progress(n, PLAN_ID, r.reached)
+            cur = self.running.get(n)
+            if cur is None:
+                continue
+            tid, prog = cur
+            before = prog.completed
+            done = prog.update(r.reached if r.plan_id == PLAN_ID else -1, r.op_left > 0)
+            if done != before:
+                self.ops.step_done(tid, done, now)
+            if prog.done:
+                self.ops.task_finished(tid, True, now)
+                del self.running[n]
+
+    def allocate(self, now: float) -> None:
+        for n, r in self.sim.robots.items():
+            self.ops.update_robot(n, r.cell, True, float(r.battery))
+        self.ops.tick(now)
+        for task in self.ops.assign(now):
+            pick = next((i for i, s in enumerate(task.steps) if s.op == OP_PICK), -1)
+            self.rec.on_task(task.task_id, len(task.lines), pick, task.type == operations.TYPE_CHARGE)
+            self.fleet.request(task.robot, task.task_id, list(task.steps))
+            prog = TaskProgress([(s.cell, s.op) for s in task.steps])
+            prog.extend_path([], len(self.paths[task.robot]))
+            self.running[task.robot] = (task.task_id, prog)
+
+    def plan_and_release(self, step: int) -> None:
+        """One planning round, and the released waypoints as drive commands."""
+        for seg in self.fleet.plan(step):
+            wps = seg.waypoints()
+            self.paths[seg.robot].extend(wps)
+            if seg.robot in self.running:
+                self.running[seg.robot][1].extend_path([(c, op[0]) for c, op in wps], seg.first_index)
+        for n, (idx, _why) in self.fleet.release_all(step).items():
+            if idx > self.sent[n]:
+                p = self.paths[n]
+                self.sim.command(n, PLAN_ID, self.sent[n] + 1,
+                                 [Waypoint(i, p[i][0], *self.layout.cell_to_world(p[i][0]), p[i][1][0], p[i][1][1])
+                                  for i in range(self.sent[n] + 1, min(idx, len(p) - 1) + 1)])
+                self.sent[n] = min(idx, len(p) - 1)
+
+    def record_events(self) -> None:
+        for ev in self.ops.drain_events():
+            _record(self.rec, ev)
 
 
 def _record(rec: RunRecord, ev) -> None:

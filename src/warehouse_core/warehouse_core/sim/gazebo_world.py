@@ -31,9 +31,10 @@ robot_3``)::
     /world/warehouse/model/robot_3/link/base_link/sensor/lidar/scan   (gz.msgs.LaserScan)
 
 The diff drive names its frames ``robot_3/odom`` and ``robot_3/base_link`` (model name +
-canonical link), the REP-105 frames (docs/architecture.md, "Messages and frames"). The bridge maps them to ROS names in the
-robot's namespace (:data:`ROS_TOPICS`). The base odometry goes to ``base/odom`` and not to
-``odom``, because the robot node itself publishes ``odom`` (its pose in ``map``).
+canonical link), the REP-105 frames (docs/architecture.md, "Messages and frames"). The
+bridge maps them to ROS names in the robot's namespace (:data:`ROS_TOPICS`). The base
+odometry goes to ``base/odom`` and not to ``odom``, because the robot node itself publishes
+``odom`` (its pose in ``map``).
 """
 
 from __future__ import annotations

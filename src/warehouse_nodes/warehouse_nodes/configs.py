@@ -1,0 +1,224 @@
+"""The typed settings of every node: each field is one ROS parameter, its default and its description.
+
+This module is the one place a parameter's default is written. ``config/warehouse.yaml`` and
+``config/robot_hardware.yaml`` repeat the values a deployment sees, and mark the ones that differ
+from these defaults ``# override:``; the launch files and ``./warehouse run`` pass only what their
+own arguments set. Nodes declare their config with :func:`warehouse_nodes.params.declare_config`
+(read-only parameters, read once at start). Units are REP-103 (m, s, rad); ``[s, wall]`` marks
+wall-clock seconds, every other time is simulated (node clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from warehouse_nodes.params import param
+
+# Parameters several nodes declare, with one default and one meaning: (default, description, lowest value).
+_COMMON: dict[str, tuple[Any, str, float | None]] = {
+    "layout": ("maps/warehouse_layout.yaml", "semantic layout YAML (racks, stations, chargers, map)", None),
+    "robots": (20, "fleet size: robots robot_0 .. robot_<N-1>", 1),
+    "seed": (42, "one seed for robot starts, catalogue and demand", None),
+    "skus": (500, "SKUs in the seeded catalogue", 1),
+    "inventory_dir": ("", "directory with skus.csv, racks.csv, stock.csv; empty: the seeded catalogue", None),
+    "fleet_transport": ("batched", "batched: tasks on /tasks, states on /fleet/states (hundreds of robots); "
+                                   "per_robot: ExecuteTask action and /<robot>/state per robot", None),
+    "state_store": ("", "durable state file (SQLite) a restarted node resumes from; empty: state in memory only",
+                    None),
+    "scenario_faults": ("", "JSON list of scenario faults (set by ./warehouse run --scenario)", None),
+    "charge_rate": (0.002, "[1/s] state of charge a robot gains per second on a charger", 0.0),
+    "max_speed": (1.5, "[m/s] robot speed limit (simulator and path tracker alike)", 0.01),
+    "max_accel": (1.0, "[m/s^2] robot acceleration limit (simulator and path tracker alike)", 0.01),
+    "turn_rate": (1.5708, "[rad/s] turn in place (simulator and path tracker alike)", 0.01),
+}
+
+
+def _common(name: str) -> Any:
+    default, description, low = _COMMON[name]
+    return param(default, description, low=low)
+
+
+@dataclass(frozen=True)
+class FloorSimConfig:
+    """Parameters of the ``floor_simulator`` node (the kinematic floor and the /clock)."""
+
+    layout: str = _common("layout")
+    robots: int = _common("robots")
+    seed: int = _common("seed")
+    skus: int = _common("skus")
+    inventory_dir: str = _common("inventory_dir")
+    tick: float = param(0.2, "[s] simulated time per step and per fleet state message", low=0.001)
+    real_time_factor: float = param(12.0, "target simulated seconds per wall second; 0: as fast as possible",
+                                    low=0.0)
+    max_speed: float = _common("max_speed")
+    max_accel: float = _common("max_accel")
+    turn_rate: float = _common("turn_rate")
+    max_planner_lag: float = param(2.0, "[s] sim time waits while the planner's last release is older", low=0.0)
+    max_node_lag: float = param(1.0, "[s] sim time waits while a robot container's /sim/progress is older",
+                                low=0.0)
+    max_allocator_lag: float = param(0.0, "[s] sim time waits while the allocator's last round is older; "
+                                          "0: do not wait for the allocator", low=0.0)
+    expected_nodes: int = param(0, "wait for this many /clock subscribers before starting", low=0)
+    expected_state_readers: int = param(0, "... and this many /sim/fleet_state subscribers (robot containers)",
+                                        low=0)
+    wait_for_planner: bool = param(False, "... and the planner's first /fleet/release")
+    wait_for_forecast: bool = param(False, "... and the forecaster's demand forecast")
+    start_timeout: float = param(60.0, "[s, wall] longest wait for them; then start anyway", low=0.0)
+    battery_drain_scale: float = param(1.0, "multiplies the battery consumption model", low=0.0)
+    charge_rate: float = _common("charge_rate")
+    stalls_per_robot_hour: float = param(0.0, "injected random stalls (robot held still) per robot hour", low=0.0)
+    stall_min_s: float = param(2.0, "[s] shortest injected stall", low=0.0)
+    stall_max_s: float = param(20.0, "[s] longest injected stall", low=0.0)
+    fault_robots: list[str] = param([], "scheduled robot faults: robot names, e.g. [robot_3]")
+    fault_times: list[float] = param([], "[s] sim times the fault_robots fail at, e.g. [120.0]")
+    recovery_time: float = param(60.0, "[s] a failed robot is towed away (its rack put down) after this", low=0.0)
+    scenario_faults: str = _common("scenario_faults")
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Parameters of the ``mapf_planner`` node (rolling-window MAPF and release gating)."""
+
+    layout: str = _common("layout")
+    robots: int = _common("robots")
+    step_duration: float = param(1.0, "[s] one MAPF time step (one cell move)", low=0.001)
+    planning_period: float = param(0.2, "[s] planning and release round", low=0.001)
+    lookahead_steps: int = param(1, "release cells this many steps ahead of schedule", low=0)
+    marker_period: float = param(1.0, "[s] MarkerArray rate for RViz / Foxglove", low=0.001)
+    window_steps: int = param(5, "plan this many steps ahead of now (rolling window)", low=1)
+    seed: int = _common("seed")
+    stale_after: float = param(20.0, "[s, wall] a robot silent this long is failed; 0: never", low=0.0)
+    fleet_transport: str = _common("fleet_transport")
+    repair_lag_steps: int = param(0, "re-plan the others around a robot this many steps late; 0: off", low=0)
+    repair_timeout_steps: int = param(60, "a repair freeze waits at most this many steps for a robot", low=0)
+    max_lead_steps: int = param(3, "a robot's plan runs at most window + this many moves ahead of it; "
+                                   "-1: unbounded", low=-1)
+    station_lines: bool = param(True, "first-come-first-served lines on the stations' queue cells")
+    avoid_station_cells: bool = param(True, "through traffic keeps off the stations' pick and queue cells")
+    deadlock_after: float = param(60.0, "[s] a robot with a task this long without progress is a deadlock "
+                                        "unless its wait-for chain ends at a robot at work; 0: off", low=0.0)
+    boost_after: float = param(30.0, "[s] a robot with a task this long without progress goes first in "
+                                     "planning priority; 0: off", low=0.0)
+    scenario_faults: str = _common("scenario_faults")
+
+
+@dataclass(frozen=True)
+class AllocatorConfig:
+    """Parameters of the ``task_allocator`` node; the operations ones are passed on by name
+    to :class:`warehouse_core.ops.operations.OpsConfig`."""
+
+    layout: str = _common("layout")
+    robots: int = _common("robots")
+    seed: int = _common("seed")
+    skus: int = _common("skus")
+    inventory_dir: str = _common("inventory_dir")
+    allocation_period: float = param(1.0, "[s] assignment round", low=0.001)
+    lift_time: float = param(2.0, "[s] rack lift", low=0.0)
+    drop_time: float = param(2.0, "[s] rack drop", low=0.0)
+    pick_base_time: float = param(3.0, "[s] per rack visit at a station", low=0.0)
+    pick_time_per_line: float = param(4.0, "[s] per order line picked", low=0.0)
+    max_lines_per_visit: int = param(10, "order lines picked from one rack in one visit at most", low=1)
+    station_queue_limit: int = param(3, "rack visits heading to one station at once", low=1)
+    policy: str = param("default", "assignment policy: default | baseline (docs/operations.md)")
+    pack_time: float = param(60.0, "[s] packing one parcel", low=0.0)
+    slack_weight: float = param(0.2, "travel steps worth one second of deadline slack", low=0.0)
+    charge_below: float = param(0.3, "state of charge that sends an idle robot to charge", low=0.0, high=1.0)
+    charge_to: float = param(0.9, "state of charge a charge ends at", low=0.0, high=1.0)
+    charge_rate: float = _common("charge_rate")
+    energy_per_step: float = param(0.0003, "state of charge one cell of driving costs, with margin", low=0.0)
+    fleet_transport: str = _common("fleet_transport")
+    task_resend: float = param(5.0, "[s, wall] repeat a task a robot has not answered (batched)", low=0.0)
+    stale_after: float = param(20.0, "[s, wall] a robot silent this long gets no tasks; 0: never", low=0.0)
+    returns: str = param("class", "rack returns: class (forecast A/B/C class near the station) | random")
+    park_after: float = param(30.0, "[s] idle before a robot parks under a class-A rack; 0: never", low=0.0)
+    rack_retry_after: float = param(600.0, "[s] a rack that could not be lifted is left alone this long",
+                                    low=0.001)
+    replenish_every: float = param(3600.0, "[s] replenishment shift: every rack refilled to its starting "
+                                           "stock; 0: never (long runs then sell out)", low=0.0)
+    boxes: str = param("config/boxes.yaml", "box catalogue for right-sized packing")
+    packing_time_limit: float = param(1.0, "[s, wall] CP-SAT limit per parcel (best box found so far after it)",
+                                      low=0.0)
+    dispatch_time: float = param(0.0, "[s] from packed to handed to the carrier", low=0.0)
+    state_store: str = _common("state_store")
+    state_store_sync: str = param("normal", "durable store's SQLite synchronous mode: normal | full (fsync)")
+
+
+@dataclass(frozen=True)
+class ForecasterConfig:
+    """Parameters of the ``forecaster`` node (per-SKU demand forecast on /forecast/demand)."""
+
+    layout: str = _common("layout")
+    seed: int = _common("seed")
+    skus: int = _common("skus")
+    inventory_dir: str = _common("inventory_dir")
+    forecast_model: str = param("auto", "auto (TSB for intermittent SKUs, else smooth) | ets | theta | tsb | "
+                                        "seasonal_naive")
+    forecast_ets_model: str = param("ANA", "ETS spec error/trend/season, A|M|N|Z each (ZZZ: automatic, slower)")
+    forecast_smooth: str = param("seasonal_es", "comma list of the smooth models auto chooses from by hold-out "
+                                                "error: ets, theta, seasonal_es")
+    forecast_horizon: int = param(7, "[days] forecast and evaluation horizon", low=1)
+    forecast_folds: int = param(1, "rolling-origin evaluation origins (MASE in report.json)", low=1)
+    history_days: int = param(56, "[days] seeded order history (weekly seasonality)", low=1)
+    history_orders_per_day: float = param(3000.0, "orders per day in the seeded history", low=0.0)
+    demand_history_csv: str = param("", "CSV date,sku,quantity to forecast from; empty: seeded history")
+
+
+@dataclass(frozen=True)
+class OrderSourceConfig:
+    """Parameters of the ``order_source`` node (the seeded order stream to /submit_order)."""
+
+    layout: str = _common("layout")
+    seed: int = _common("seed")
+    skus: int = _common("skus")
+    inventory_dir: str = _common("inventory_dir")
+    orders_per_hour: float = param(600.0, "mean order arrival rate (Poisson)", low=0.0)
+    mean_lines: float = param(1.6, "mean order lines per order", low=1.0)
+    consumers: int = param(400, "consumers the orders come from (several orders of one are consolidated)", low=1)
+    period: float = param(1.0, "[s] submission round", low=0.001)
+    stop_after: float = param(0.0, "[s] no new orders after this sim time; 0: never", low=0.0)
+    state_store: str = _common("state_store")
+    answer_timeout: float = param(10.0, "[s, wall] submit again when /submit_order did not answer", low=0.0)
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    """Parameters of a ``robot`` node (task execution, odometry, state; one per robot namespace)."""
+
+    drive_backend: str = param("floor_sim", "floor_sim | gazebo (cmd_vel/odom path tracker, also real "
+                                            "differential-drive bases) | nav2")
+    fleet_transport: str = _common("fleet_transport")
+    state_period: float = param(1.0, "[s] state heartbeat when nothing changes", low=0.0)
+    odom_period: float = param(0.5, "[s] odometry period; 0: every base state", low=0.0)
+    request_retry: float = param(5.0, "[s, wall] re-send a plan request that got no waypoint yet", low=0.0)
+    heartbeat_period: float = param(2.0, "[s, wall] state at least this often, even while sim time stands "
+                                         "(a paused simulation is not mistaken for dead robots)", low=0.001)
+    odom_topic: str = param("base/odom", "base odometry (nav_msgs/Odometry, base's odom frame), relative")
+    cmd_vel_topic: str = param("cmd_vel", "velocity commands to the base, relative")
+    cmd_vel_stamped: bool = param(False, "true: TwistStamped (Kilted and later); false: Twist (Jazzy)")
+    control_rate: float = param(20.0, "[Hz] path tracker rate (node clock: sim time under Gazebo)", low=0.001)
+    map_to_odom: list[float] = param([0.0, 0.0, 0.0], "[m, m, rad] fixed map -> odom offset (the spawn pose); "
+                                                      "a localisation source should replace it")
+    odom_timeout: float = param(0.5, "[s] no odometry this long: zero cmd_vel, base stopped", low=0.0)
+    max_speed: float = _common("max_speed")
+    max_accel: float = _common("max_accel")
+    turn_rate: float = _common("turn_rate")
+    arrive_tolerance: float = param(0.05, "[m] a waypoint counts as reached this close to its centre", low=0.0)
+    actuation_latency: float = param(0.0, "[s] cmd_vel-to-motion delay the tracker predicts ahead; 0: off",
+                                     low=0.0)
+    max_angular_acceleration: float = param(3.0, "[rad/s^2] base limit (config/robot_hardware.yaml)", low=0.0)
+    wheel_separation: float = param(0.50, "[m] between the driven wheels' centres (Gazebo model)", low=0.0)
+    wheel_radius: float = param(0.08, "[m] driven wheel radius (Gazebo model)", low=0.0)
+    chassis_length: float = param(0.70, "[m] footprint along x (forward)", low=0.0)
+    chassis_width: float = param(0.56, "[m] footprint along y; must fit under a rack", low=0.0)
+
+
+NODE_CONFIGS: dict[str, type] = {
+    "floor_simulator": FloorSimConfig,
+    "mapf_planner": PlannerConfig,
+    "task_allocator": AllocatorConfig,
+    "forecaster": ForecasterConfig,
+    "order_source": OrderSourceConfig,
+    "/**/robot": RobotConfig,
+}
+"""Each node's config class, keyed as the node's section in ``config/warehouse.yaml``."""
