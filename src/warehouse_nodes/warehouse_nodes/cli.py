@@ -81,7 +81,8 @@ def _run(argv: list[str]) -> int:
         p.error("--duration must be positive")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(a.out) if a.out else root / "runs" / stamp
-    from warehouse_nodes.run import RunOptions, execute, summary  # rclpy only when running
+    from warehouse_nodes.run import RunOptions, execute  # rclpy only when running
+    from warehouse_nodes.run_report import summary
     opts = RunOptions(a.robots, a.duration, a.seed, (root / a.map).resolve(),
                       (root / a.config).resolve(), out.resolve(), root, a.quiet,
                       policy=a.policy or "", orders_per_hour=a.orders_per_hour,
