@@ -89,7 +89,32 @@ def test_analyze_cli_bad_input_is_one_clear_line(tmp_path, ros_env):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: 9}\n")
     proc = run_cli(["analyze", str(tmp_path / "junk"), "--quiet"], ros_env)
-    assert proc.returncode == 2 and "not a readable rosbag2 bag" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "metadata.yaml lacks the key 'topics_with_message_count' and no .mcap/.db3 file" in proc.stderr
+
+
+def test_damaged_bags_are_refused_or_incomplete_on_the_command_line(tmp_path, ros_env):
+    """A chunk that does not decode: exit 0, INCOMPLETE said, complete false; a damaged start:
+    exit 2, one line; replay says the same about the damaged chunk."""
+    bag = tmp_path / "bag"
+    small_bag(bag, robots=4, seconds=60.0)  # two 1 MB chunks
+    (f,) = bag.glob("*.mcap")
+    data = bytearray(f.read_bytes())
+    data[len(data) // 3:len(data) // 3 + 2000] = bytes(2000)  # inside the first chunk
+    f.write_bytes(bytes(data))
+    proc = run_cli(["analyze", str(bag), "--out", str(tmp_path / "out"), "--quiet"], ros_env)
+    assert proc.returncode == 0 and "INCOMPLETE" in proc.stdout and "Traceback" not in proc.stderr, proc.stderr
+    a = json.loads((tmp_path / "out" / "analysis.json").read_text())
+    assert a["complete"] is False and "chunk 1 of 2" in a["warnings"][0]
+    proc = run_cli(["replay", str(bag), "--rate", "1000", "--delay", "0", "--quiet"], ros_env)
+    assert proc.returncode == 0 and "INCOMPLETE" in proc.stdout, proc.stdout + proc.stderr
+    assert "chunk 1 of 2" in proc.stderr and "Traceback" not in proc.stderr
+    data[0:8] = bytes(8)  # the MCAP magic
+    f.write_bytes(bytes(data))
+    for cmd in (["analyze", str(bag), "--quiet"], ["replay", str(bag), "--quiet"]):
+        proc = run_cli(cmd, ros_env)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "the start of the MCAP file (header) is corrupt" in proc.stderr
 
 
 def test_replay_publishes_odometry_with_clock(tmp_path, ros_env):

@@ -200,3 +200,69 @@ def _count(db_path: Path, table: str) -> int:
             db.close()
     except sqlite3.Error:
         return 0
+
+
+def test_killed_forecaster_and_planner_are_restarted_and_the_fleet_resumes(tmp_path, ros_env):
+    """SIGKILL the forecaster, then the planner, mid-run: both come back, the new planner waits for
+    the robots to stand at the end of what was released to them and plans on from there; the run
+    completes with its report, no order lost, no collision (judged on the simulator's ground truth)."""
+    seed = 7
+    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config["order_source"]["ros__parameters"].update(stop_after=90.0, orders_per_hour=ORDERS_PER_HOUR)
+    config["floor_simulator"]["ros__parameters"]["real_time_factor"] = REAL_TIME_FACTOR
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    run = subprocess.Popen([sys.executable, "-m", "warehouse_nodes.cli", "run", "--robots", "6", "--duration", "300",
+                            "--seed", str(seed), "--config", str(cfg), "--out", str(out), "--quiet",
+                            "--sample-every", "2"],
+                           cwd=ROOT, env=ros_env | {"WAREHOUSE_ROOT": str(ROOT)}, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    modules = {"forecaster": "warehouse_nodes.forecaster_node", "mapf_planner": "warehouse_nodes.planner_node"}
+    killed_at = {}  # node -> sim time of the last timeline sample before its kill
+    try:
+        parent = psutil.Process(run.pid)
+        deadline = time.monotonic() + 180
+        while not (out / "state.db").exists() or _count(out / "state.db", "tasks") < 3:
+            assert run.poll() is None and time.monotonic() < deadline, "the run did not get going"
+            time.sleep(0.5)
+        for name, module in modules.items():
+            proc = None
+            while proc is None:
+                assert run.poll() is None and time.monotonic() < deadline, f"no {name} process"
+                proc = next((c for c in parent.children(recursive=True) if _runs(c, module)), None)
+                time.sleep(0.1)
+            proc.kill()  # SIGKILL
+            killed_at[name] = json.loads((out / "timeline.jsonl").read_text().splitlines()[-1])["sim_s"]
+            log = out / "logs" / f"{name}.log"
+            while log.read_text().count("process started") < 2:
+                assert run.poll() is None and time.monotonic() < deadline, f"{name} was not restarted"
+                time.sleep(0.2)
+            time.sleep(3.0)
+        stdout, stderr = run.communicate(timeout=400)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, stderr + stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["node_restarts_by_node"] == {"forecaster": 1, "mapf_planner": 1}
+    assert report["node_restarts"] == 2
+    assert report["collisions"] == 0
+    assert report["orders_lost"] == 0
+    assert "resumed the fleet from where it stands" in (out / "logs" / "mapf_planner.log").read_text()
+    # the tasks in flight when the planner died were finished under the new one, and it planned new ones
+    db = sqlite3.connect(out / "state.db")
+    tasks = [(json.loads(data)["created"], state) for state, data in db.execute("SELECT state, data FROM tasks")]
+    before = [state for created, state in tasks if created <= killed_at["mapf_planner"]]
+    after = [state for created, state in tasks if created > killed_at["mapf_planner"] + 5.0]
+    assert before and all(state == TASK_DONE for state in before), tasks
+    assert TASK_DONE in after, tasks
+    assert report["orders_completed"] > 0
+
+
+def _runs(proc: psutil.Process, module: str) -> bool:
+    try:
+        return module in " ".join(proc.cmdline())
+    except psutil.Error:
+        return False

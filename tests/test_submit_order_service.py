@@ -1,4 +1,5 @@
-"""The allocator's /submit_order service over DDS: bad orders get a reason, good ones an id."""
+"""The allocator's /submit_order service over DDS: bad orders get a reason and an /order_status
+event, good ones an id. The allocator runs on the wall clock here: deadlines are set from it."""
 
 import subprocess
 import sys
@@ -7,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import rclpy
+import yaml
 from rclpy.node import Node
 
 from warehouse_core import topics
-from warehouse_interfaces.msg import Order, OrderLine
+from warehouse_interfaces.msg import Order, OrderLine, OrderStatus
 from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import channels
 
@@ -47,9 +49,14 @@ def call(node, client, order):
     return future.result()
 
 
-def make(sku="SKU-00000", qty=1, consumer="C1", deadline=3600):
+def ahead(seconds: int = 3600) -> int:
+    """A deadline ``seconds`` from now on the allocator's (wall) clock."""
+    return int(time.time()) + seconds
+
+
+def make(sku="SKU-00000", qty=1, consumer="C1", deadline=None):
     o = Order(consumer_id=consumer, lines=[OrderLine(sku=sku, quantity=qty)])
-    o.deadline.sec = deadline
+    o.deadline.sec = ahead() if deadline is None else deadline
     return o
 
 
@@ -72,11 +79,13 @@ def test_malformed_requests_are_refused_by_field_and_the_node_keeps_serving(allo
     quantities cannot be encoded in uint32, so their nearest: 0 and 2**32-1)."""
     node, client = allocator
     many = Order(consumer_id="C1", lines=[OrderLine(sku="SKU-00000", quantity=1)] * 201)
-    many.deadline.sec = 3600
+    many.deadline.sec = ahead()
     late = make()
     late.created.sec, late.deadline.sec = 2**31 - 1, 5
     odd_time = make()
     odd_time.deadline.nanosec = 4_000_000_000  # not a valid Time: nanosec >= 1e9
+    huge_id = make()
+    huge_id.order_id = "x" * 1_000_000
     service = make()
     service.service = 255
     cases = [(make(qty=2**32 - 1), "lines[0].quantity"),
@@ -88,6 +97,8 @@ def test_malformed_requests_are_refused_by_field_and_the_node_keeps_serving(allo
              (make(consumer="顧客"), None),  # unicode consumer ids are fine
              (many, "lines"),
              (late, "deadline"),
+             (make(deadline=ahead(-60)), "already passed"),
+             (huge_id, "order_id is 1000000 characters"),
              (service, "service"),
              (odd_time, None)]
     for order, field in cases:
@@ -128,3 +139,32 @@ def test_fuzzed_requests_never_break_the_service(allocator):
 
     check()
     assert call(node, client, make()).accepted
+
+
+def test_every_refusal_is_an_order_status_event_and_orders_are_checked_whole(allocator):
+    from warehouse_core.maps.layout import load_layout
+    from warehouse_core.ops.inventory import load_catalogue
+
+    node, client = allocator
+    events = []
+    channels.subscription(node, topics.ORDER_STATUS, events.append)
+    layout = load_layout(str(ROOT / "maps" / "warehouse_layout.yaml"))
+    shared = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())["/**"]["ros__parameters"]
+    inventory, _ = load_catalogue(layout, shared["inventory_dir"], shared["skus"], shared["seed"])
+    free = inventory.total_available("SKU-00000")
+    each = free // 2 + 1  # each line alone fits, the two together do not
+    whole = Order(consumer_id="C1", lines=[OrderLine(sku="SKU-00000", quantity=each)] * 2)
+    whole.deadline.sec = ahead()
+    refused = [(Order(consumer_id="C1"), "no lines"), (whole, f"{2 * each} units, {free} are free"),
+               (make(deadline=ahead(-60)), "already passed")]
+    answers = []
+    for order, words in refused:
+        res = call(node, client, order)
+        assert not res.accepted and words in res.reason, res.reason
+        answers.append((res.order_id, res.reason))
+    assert call(node, client, make()).accepted  # nothing of the refused orders was promised
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(events) < len(refused) + 1:
+        rclpy.spin_once(node, timeout_sec=0.2)
+    rejected = [(e.order_id, e.reason) for e in events if e.state == OrderStatus.STATE_REJECTED]
+    assert rejected == answers

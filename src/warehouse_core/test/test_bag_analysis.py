@@ -122,7 +122,7 @@ def test_ground_truth_in_both_storages(tmp_path, storage):
     bag = tmp_path / "bag"
     write_fleet_bag(bag, storage)
     a, warnings = run_analysis(bag, tmp_path / "out")
-    assert a["storage"] == storage and not a["truncated"] and warnings == []
+    assert a["storage"] == storage and not a["truncated"] and a["complete"] and warnings == []
     assert a["duration_s"] == pytest.approx(DURATION)
     robots = {r["name"]: r for r in a["robots"]}
     assert sorted(robots) == ["amr_1", "amr_2", "amr_3", "amr_4"]  # named from the namespace
@@ -255,8 +255,9 @@ def test_truncated_bag_gives_clear_error_or_partial_results(tmp_path, storage):
     except InputError as exc:  # clear error naming the file, with a fix
         assert str(bag) in str(exc) and "fix:" in str(exc)
         assert "Traceback" not in str(exc)
-    else:  # or results from what was readable, with a warning
-        assert a["truncated"] and any("truncated or corrupt" in w for w in warnings)
+    else:  # or results from what was readable, incomplete, with warnings saying what was skipped
+        assert a["truncated"] and not a["complete"] and any("breaks off" in w or "does not decode" in w
+                                                            for w in warnings), warnings
         assert 0 < a["duration_s"] < DURATION
 
 
@@ -293,14 +294,16 @@ def test_corrupt_chunk_in_the_middle_keeps_what_was_readable(tmp_path):
     data[middle + 1:middle + 9] = (2**40).to_bytes(8, "little")  # a record length past the end
     f.write_bytes(bytes(data))
     a, warnings = run_analysis(bag, tmp_path / "out")
-    assert a["truncated"] and any("truncated or corrupt" in w for w in warnings), warnings
+    assert a["truncated"] and not a["complete"], warnings
+    assert warnings[0].startswith(f"{f.name}: chunk 2 of 2 (file offset {chunk}, bag time ") and "does not decode" in \
+        warnings[0], warnings
     assert 0 < a["duration_s"] < 60.0  # what came before the broken chunk
 
 
 def test_non_finite_positions_are_skipped_and_counted(tmp_path):
     bag = tmp_path / "bag"
-    write_fleet_bag(bag, "mcap", events=False)
-    (f,) = bag.glob("*.mcap")
+    write_fleet_bag(bag, "sqlite3", events=False)  # no checksums: a patched payload is read as it is
+    (f,) = bag.glob("*.db3")
     data = f.read_bytes()
     ten = struct.pack("<d", 10.0)  # amr_1 and amr_3 at x = 10 m (t = 10 s)
     assert data.count(ten) == 2
@@ -317,6 +320,7 @@ def test_missing_metadata_reads_the_storage_file(tmp_path):
     (bag / "metadata.yaml").unlink()
     a, warnings = run_analysis(bag, tmp_path / "out")
     assert len(a["robots"]) == 4 and any("no metadata.yaml" in w for w in warnings)
+    assert a["complete"] is False  # a recording never closed: whether it is whole cannot be checked
 
 
 def test_unknown_message_types_are_named_and_skipped(tmp_path):

@@ -1,8 +1,8 @@
 """Bad input, fuzzed (hypothesis): every parser loads a file or refuses it with an InputError
 that names the file; no other exception escapes, whatever the bytes.
 
-Valid sample files (layout YAML, Nav2 map YAML + PGM, MovingAI map and scenario, CSV
-catalogue, demand history CSV, box catalogue) are mutated: a line truncated, replaced or
+Valid sample files (layout YAML, Nav2 map YAML + PGM, MovingAI map and scenario, fault scenario
+YAML, CSV catalogue, demand history CSV, box catalogue) are mutated: a line truncated, replaced or
 duplicated, a value swapped for a hostile one (NaN, infinities, negative or huge numbers,
 unicode, empty, YAML structures), the file cut short, random bytes. Orders are fuzzed
 through the allocator's own intake (:meth:`WarehouseOps.submit`).
@@ -100,17 +100,60 @@ def test_fuzzed_pgm(small_layout_files, header, body):
     loads_or_refuses(load_occupancy_map, path, "fuzz")
 
 
+def _map_rows(text: str) -> list[str]:
+    """The rows of a MovingAI map text after its 'map' line, as a reader sees them."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "map") + 1
+    return [line.rstrip() for line in lines[start:] if line.strip()]
+
+
 @FUZZ
 @given(st.data())
 def test_fuzzed_movingai_map_and_scenario(work, data):
     m = work / "fuzz.map"
     m.write_text(data.draw(mutated((DATA / "warehouse-small.map").read_text())))
     loads_or_refuses(load_movingai_map, m)
+    try:
+        grid = load_movingai_map(m)
+    except InputError:
+        pass
+    else:  # a map that loads is every row of the file, cell for cell: nothing cut, nothing padded
+        rows = _map_rows(m.read_text())
+        assert [len(r) for r in rows] == [grid.width] * grid.height
+        assert all(grid.free[y, x] == (ch in ".GS") for y, r in enumerate(rows) for x, ch in enumerate(r))
     scen_lines = (DATA / "warehouse-small-random-1-100.scen").read_text().splitlines(keepends=True)[:12]
     s = work / "fuzz.scen"
     s.write_text(data.draw(mutated("".join(scen_lines))))
     grid = load_movingai_map(DATA / "warehouse-small.map")
     loads_or_refuses(lambda p: load_movingai_scen(p, grid), s)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzzed_scenario_yaml(work, data):
+    """A mutated scenario loads or is refused naming the file; one that loads says what its file
+    says: the same document gives the same scenario, and its faults are what the nodes get."""
+    import yaml
+
+    from warehouse_core.sim.scenario import faults_from_json, faults_to_json, load_scenario
+
+    original_path = ROOT / "config" / "scenarios" / data.draw(st.sampled_from(
+        ["robot_faults.yaml", "floor_and_link_faults.yaml", "rack_faults.yaml"]))
+    text = data.draw(mutated(original_path.read_text()))
+    path = work / "fuzz_scenario.yaml"
+    path.write_text(text)
+    loads_or_refuses(load_scenario, path)
+    try:
+        sc = load_scenario(path)
+    except InputError:
+        return
+    assert faults_from_json(faults_to_json(sc.faults)) == list(sc.faults)
+    assert all(math.isfinite(f.at) and f.at >= 0 and f.seconds >= 0 for f in sc.faults)
+    if yaml.safe_load(text) == yaml.safe_load(original_path.read_text()):  # e.g. a comment changed
+        assert sc.faults == load_scenario(original_path).faults and sc.params == load_scenario(original_path).params
+    else:  # the change is in what was loaded, not dropped on the way
+        doc = yaml.safe_load(text)
+        assert len(sc.faults) == len(doc["faults"]) and sc.params == (doc.get("params") or {})
 
 
 CATALOGUE = {"skus.csv": "sku,popularity\nA,1.0\nB,0.5\nC,0\n",

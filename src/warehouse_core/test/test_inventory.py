@@ -45,6 +45,7 @@ def test_rack_placement_can_be_imported(tmp_path, layout):
     ({"stock": "rack,sku,quantity\nR0001,A,nan\n"}, "stock.csv", 2, ">= 0"),
     ({"stock": "rack,sku,quantity\nR9999,A,1\n"}, "stock.csv", 2, "unknown rack"),
     ({"skus": "sku,popularity\nA,1\nA,2\n"}, "skus.csv", 3, "duplicate sku"),
+    ({"skus": "sku,popularity\nA,1\n" + "S" * 129 + ",2\n"}, "skus.csv", 3, "129 characters long"),
     ({"racks": "rack,location\nR1,L0001\nR1,L0002\n"}, "racks.csv", 3, "duplicate rack id"),
     ({"racks": "rack,location\nR1,NOPE\n"}, "racks.csv", 2, "not a storage location"),
     ({"stock": "quantity,sku,rack\n1,A,R0001\n"}, "stock.csv", 1, "header"),

@@ -479,3 +479,25 @@ def test_pibt_pushes_a_chain_longer_than_the_recursion_limit_without_raising_it(
     q = gen.generate(starts, list(range(n)))  # agent 0 (the last in the row) first
     assert q == [v + 1 for v in starts]
     assert sys.getrecursionlimit() == limit
+
+
+def test_cli_refuses_a_map_whose_header_disagrees_with_its_rows_and_zero_agents(tmp_path, capsys):
+    """Either way: a header smaller than the rows no longer cuts the map (the scen was blamed)."""
+    text = (DATA / "warehouse-small.map").read_text()
+    scen = str(DATA / "warehouse-small-random-1-100.scen")
+    for old, new, said in [("height 33", "height 32", "more than the header's height 32"),
+                           ("height 33", "height 34", "fewer than the header's height 34"),
+                           ("width 57", "width 56", "header says width 56"),
+                           ("width 57", "width 58", "header says width 58")]:
+        bad = tmp_path / "bad.map"
+        bad.write_text(text.replace(old, new))
+        assert main(["solve", "--map", str(bad), "--scen", scen, "--out", str(tmp_path / "p.json")]) == 2
+        err = capsys.readouterr().err
+        assert f"{bad}:" in err and said in err and "scen" not in err.split("(fix")[0], err
+    empty = tmp_path / "empty.scen"
+    empty.write_text("version 1\n")
+    for args in (["--agents", "0"], ["--scen", str(empty)]):
+        argv = ["solve", "--map", str(DATA / "warehouse-small.map"), "--scen", scen, "--out", str(tmp_path / "q.json")]
+        assert main([*argv, *args]) == 2
+        assert "agent" in capsys.readouterr().err
+    assert not (tmp_path / "q.json").exists()

@@ -92,3 +92,14 @@ def test_a_binary_file_is_one_clear_error(tmp_path):
 def test_blocked_cell_without_seconds_round_trips():
     faults = [Fault("blocked_cell", 5.0, cell=(3, 4)), Fault("robot_silent", 1.0, robot="robot_0", tow_after=30.0)]
     assert faults_from_json(faults_to_json(faults)) == faults
+
+
+def test_a_fault_due_at_or_after_the_end_of_the_run_is_refused_by_name(tmp_path):
+    f = tmp_path / "late.yaml"
+    f.write_text("faults:\n  - {at: 5, kind: robot_fail, robot: robot_1}\n"
+                 "  - {at: 300, kind: link_fault, seconds: 9}\n")
+    sc = load_scenario(f)
+    grid = load_layout(ROOT / "maps" / "warehouse_layout.yaml").grid
+    sc.check_run(8, grid, duration=300.5)  # every fault is before the end
+    with pytest.raises(InputError, match=r"late.yaml:faults\[1\]\.at: link_fault fault at 300 s .*\(300 s\)"):
+        sc.check_run(8, grid, duration=300.0)

@@ -29,7 +29,8 @@ def snapshot(ops: JournaledOps) -> dict:
         "pending": sorted(ops.pending),
         "tasks": {tid: (t.robot, t.state, t.step_index, [(p.order_id, p.index, p.rack) for p in t.lines])
                   for tid, t in ops.tasks.items()},
-        "reserved": {r: {s: q for s, q in per.items() if q} for r, per in ops.inventory.reserved.items()},
+        "reserved": {r: {s: q for s, q in per.items() if q} for r, per in ops.inventory.reserved.items()
+                     if any(per.values())},
         "stock": ops.inventory.stock,
         "busy": sorted(ops.racks.busy_racks),
         "station_load": dict(ops.racks.station_load),
@@ -178,3 +179,29 @@ def test_replenishment_shifts_refill_the_racks_and_a_restart_replays_them(tmp_pa
     assert again.restocking.replenished_at == 100.0 and again.replenishments == 1
     with pytest.raises(ValueError, match="replenish_every -1"):
         dataclasses.replace(base.config, replenish_every=-1.0)
+
+
+def test_a_restart_keeps_the_promises_of_nearly_sold_out_stock(tmp_path):
+    """Stock nearly gone, a visit in flight and lines promised: the replayed allocator has the same
+    reservations and free stock, refuses and accepts the same orders, and serves every line."""
+    tight = {"R1": {"A": 3}, "R2": {"A": 2}, "R3": {"C": 1}}
+    ops = journaled(tmp_path / "state.db", tight)
+    assert ops.submit(order("URGENT", ("A", 2), deadline=600.0), 0)[0]
+    assert ops.submit(order("LATER", ("A", 3), deadline=3600.0), 0)[0]
+    ops.update_robot("robot_0", (7, 4))
+    (first,) = ops.assign(1.0)
+    rest = {("R2", "A"): 2, ("R1", "A"): 3}
+    rest.pop((first.rack, "A"))  # the other line keeps the other rack
+    assert (first.rack, first.lines[0].quantity) in (("R1", 3), ("R2", 2))  # 2 units on R1 would strand 3
+    before = snapshot(ops)
+    again = journaled(tmp_path / "state.db", tight)
+    again.recover()
+    assert snapshot(again) == before
+    for one in (ops, again):
+        assert {(r, s): one.book.promises.promised(r, s) for r in tight for s in "AC"
+                if one.book.promises.promised(r, s)} == rest
+        assert "0 are free" in one.submit(order("MORE", ("A", 1)), 2.0)[2]
+        assert one.submit(order("C1", ("C", 1)), 2.0)[0]
+        one.update_robot("robot_1", (7, 0))
+        (second,) = one.assign(3.0)
+        assert [(second.rack, second.lines[0].sku)] == list(rest)

@@ -6,6 +6,7 @@ problem, and says how to fix it, so that the CLI and the nodes can print it with
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import yaml
@@ -48,3 +49,11 @@ def read_yaml_file(path: str | Path, what: str, fix: str) -> tuple[str, object]:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(src, f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
                          where=f"{mark.line + 1}" if mark is not None else "", fix="fix the YAML syntax") from None
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are :class:`InputError` s (one line: the argument and
+    the fix) instead of a usage dump on stderr and ``SystemExit(2)``; ``--help`` is unchanged."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise InputError(self.prog, message, fix=f"see {self.prog} --help")

@@ -1,7 +1,7 @@
 """Task allocator node: orders in, rack visits out to robots, progress back to orders.
 
 * Service ``/submit_order`` (SubmitOrder): validates against catalogue and stock, accepts or
-  refuses with a reason (never silently drops).
+  refuses with a reason (never silently drops); every refusal is an ``/order_status`` event too.
 * Every ``allocation_period`` it turns pending order lines into rack visits and assigns them
   to idle robots (:class:`warehouse_core.ops.operations.WarehouseOps`). With ``fleet_transport``
   ``per_robot`` each task is an ``ExecuteTask`` action goal to ``/<robot>/execute_task`` and
@@ -46,6 +46,7 @@ from warehouse_core.ops.boxes import load_boxes
 from warehouse_core.ops.durable_ops import JournaledOps
 from warehouse_core.ops.inventory import load_catalogue
 from warehouse_core.ops.items import seeded_item_specs
+from warehouse_core.ops.orders import Order
 from warehouse_core.ops.shipping import ShippingDesk
 from warehouse_core.ops.shipping import TrackingEvent as TrackingEventCore
 from warehouse_core.ops.store import StateStore
@@ -166,8 +167,9 @@ class AllocatorNode(Node):
     def on_submit(self, request: SubmitOrder.Request, response: SubmitOrder.Response):
         try:
             order = conv.order_from_msg(request.order)
-        except (InputError, ValueError, TypeError) as exc:
-            response.accepted, response.order_id, response.reason = False, request.order.order_id, str(exc)
+        except (InputError, ValueError, TypeError) as exc:  # refused like any order: with its event
+            unread = Order(request.order.order_id, request.order.consumer_id, (), 0.0, 0.0)
+            response.accepted, response.order_id, response.reason = self.ops.refuse(unread, str(exc), self.now())
         else:
             response.accepted, response.order_id, response.reason = self.ops.submit(order, self.now())
         self._publish_events()

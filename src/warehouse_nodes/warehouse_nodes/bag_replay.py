@@ -7,14 +7,16 @@ tools and our nodes (``use_sim_time``) consume a recorded run as if it were runn
 topics keep their declared QoS (:mod:`warehouse_core.topics`: event streams latched as the live
 graph latches them, with a recorder's history); others are reliable with a queue of 100.
 Topics of unknown types are named and skipped. A bag recorded before the side channels were
-typed replays them as it holds them (``std_msgs/String``).
+typed replays them as it holds them (``std_msgs/String``). A damaged bag replays what is
+readable (MCAP chunk by chunk, like ``analyze``); what was skipped is warned about and returned
+in :attr:`Replayed.problems`, so that the command line can say the replay was incomplete.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import rclpy
@@ -45,8 +47,17 @@ class ReplayOptions:
 
 
 
-def replay(opts: ReplayOptions) -> dict[str, int]:
-    """Publish the bag; returns messages published per topic."""
+@dataclass
+class Replayed:
+    """What a replay published per topic, and what of the bag it had to skip (empty: nothing)."""
+
+    published: dict[str, int]
+    problems: list[str] = field(default_factory=list)
+    complete: bool = True
+
+
+def replay(opts: ReplayOptions) -> Replayed:
+    """Publish the bag; returns messages published per topic and what was skipped."""
     if not opts.rate > 0:
         raise ValueError("--rate must be positive")
     warn = (lambda text: None) if opts.quiet else (lambda text: print(f"warning: {text}", file=sys.stderr))
@@ -89,7 +100,11 @@ def replay(opts: ReplayOptions) -> dict[str, int]:
             node.destroy_node()
         finally:
             rclpy.try_shutdown()
-    return published
+        problems = src.problems()
+        complete = not src.unchecked and not problems
+    for text in problems:  # said even with --quiet: a replay that skipped part of the bag must not look whole
+        print(f"warning: {text}", file=sys.stderr)
+    return Replayed(published, problems, complete)
 
 
 def _time(ns: int) -> Time:

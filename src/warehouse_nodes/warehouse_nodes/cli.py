@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from warehouse_core.errors import InputError
+from warehouse_core.errors import ArgumentParser, InputError
 
 
 def repo_root() -> Path:
@@ -20,7 +21,7 @@ def repo_root() -> Path:
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="warehouse run",
         description="Run the warehouse: floor simulator, robots, planner, allocator and order "
                     "source as ROS 2 nodes over DDS (loopback); print a summary and write "
@@ -70,19 +71,12 @@ def _run(argv: list[str]) -> int:
     sc = scenario
     from warehouse_nodes.run_params import run_defaults
     configured = run_defaults((root / a.config).resolve())  # the config's, else the nodes' defaults
-    a.robots = _first(a.robots, sc and sc.robots, configured["robots"])
-    a.duration = _first(a.duration, sc and sc.duration, 600.0)
-    a.seed = _first(a.seed, sc and sc.seed, configured["seed"])
-    a.map = _first(a.map, sc and sc.map, configured["layout"])
-    a.orders_per_hour = _first(a.orders_per_hour, sc and sc.orders_per_hour, None)
-    if a.robots < 1:
-        p.error("--robots must be at least 1")
-    if not a.duration > 0:
-        p.error("--duration must be positive")
+    _settle(a, sc, configured)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(a.out) if a.out else root / "runs" / stamp
+    _check_out(out)
     from warehouse_nodes.run import RunOptions, execute  # rclpy only when running
-    from warehouse_nodes.run_report import summary
+    from warehouse_nodes.run_report import exit_code, summary
     opts = RunOptions(a.robots, a.duration, a.seed, (root / a.map).resolve(),
                       (root / a.config).resolve(), out.resolve(), root, a.quiet,
                       policy=a.policy or "", orders_per_hour=a.orders_per_hour,
@@ -93,8 +87,53 @@ def _run(argv: list[str]) -> int:
     except RuntimeError as exc:
         print(f"error: the run failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a second Ctrl-C while the run was ending (see run.execute)
+        print(f"error: interrupted twice: the run stopped without a report ({opts.out})", file=sys.stderr)
+        return 130
     print(summary(report, opts.out))
-    return 0
+    return exit_code(report)
+
+
+MAX_DURATION = 9.2e9  # [s, sim] ROS time is int64 nanoseconds
+
+
+def _settle(a: argparse.Namespace, sc, configured: dict) -> None:
+    """Robots, duration, seed, map and order rate of the run: the command line's, else the
+    scenario's, else the config's (or the default). Each is checked against its parameter's
+    declared range (:mod:`warehouse_nodes.configs`) and refused naming where it came from, as are
+    the scenario's ``params``, ``--max-rtf`` and ``--sample-every``: before anything starts."""
+    from warehouse_nodes.config_check import check_sections, check_value
+    from warehouse_nodes.configs import FloorSimConfig, OrderSourceConfig
+    if sc is not None:
+        check_sections(sc.params, sc.source, "params.")
+    checked = {"robots": FloorSimConfig, "seed": FloorSimConfig, "orders_per_hour": OrderSourceConfig}
+    fallback = {"robots": configured["robots"], "duration": 600.0, "seed": configured["seed"],
+                "map": configured["layout"], "orders_per_hour": None}
+    for key, default in fallback.items():
+        source, where = ("--" + key.replace("_", "-"), "") if getattr(a, key) is not None else (
+            (getattr(sc, "source", ""), key) if getattr(sc, key, None) is not None else ("", ""))
+        value = _first(getattr(a, key), getattr(sc, key, None), default)
+        setattr(a, key, value)
+        if key in checked and source:  # the config's own values were checked with the config
+            check_value(checked[key], key, value, source, where)
+        if key == "orders_per_hour" and source and not value > 0:
+            raise InputError(source, f"{value} is not a positive rate", where=where, fix="give orders per hour > 0")
+        if key == "duration" and not (math.isfinite(value) and 0 < value <= MAX_DURATION):
+            raise InputError(source, f"{value} is not a run duration", where=where,
+                             fix=f"give simulated seconds > 0, at most {MAX_DURATION:g}")
+    if a.max_rtf is not None:
+        check_value(FloorSimConfig, "real_time_factor", a.max_rtf, "--max-rtf")
+    if not (math.isfinite(a.sample_every) and a.sample_every >= 0):
+        raise InputError("--sample-every", f"{a.sample_every} is not a sampling period",
+                         fix="give simulated seconds > 0, or 0 for no samples")
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an --out the run could not write to, before anything starts."""
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        what = "not" if existing == out else f"{existing} is not"
+        raise InputError(str(out), f"{what} a writable directory", fix="choose another --out directory")
 
 
 def _first(*values):
@@ -105,13 +144,16 @@ def _first(*values):
 def dispatch(argv: list[str], commands: dict[str, Callable[[list[str]], int]], usage: str) -> int:
     """Run subcommand ``argv[0]``; usage on stderr (exit 0 for --help, 2 otherwise) if there is
     none or it is unknown; a bad input ends with its one-line message and exit code 2."""
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+    if not argv or argv[0] in ("-h", "--help"):
         print(usage, file=sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        return 0 if argv else 2
+    if argv[0] not in commands:
+        print(f"error: unknown command {argv[0]!r} (fix: {usage})", file=sys.stderr)
+        return 2
     try:
         return commands[argv[0]](argv[1:])
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # one line, whatever the message
         return 2
 
 
@@ -134,7 +176,7 @@ def _gazebo(argv: list[str]) -> int:
 
 def _analyze(argv: list[str]) -> int:
     root = repo_root()
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="warehouse analyze",
         description="Analyse a rosbag2 bag (MCAP or sqlite3, any ROS 2 distro): every nav_msgs/msg/Odometry "
                     "topic is a robot. Writes DIR/analysis.json, plots (PNG) and DIR/report.html "
@@ -164,7 +206,7 @@ def _analyze(argv: list[str]) -> int:
 
 def _replay(argv: list[str]) -> int:
     root = repo_root()
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="warehouse replay",
         description="Republish a bag's topics with /clock (use_sim_time consumers follow the bag's time), or "
                     "with --reallocate re-run our allocator and planner on the bag's recorded orders and report "
@@ -186,17 +228,25 @@ def _replay(argv: list[str]) -> int:
     a = p.parse_args(argv)
     if not a.rate > 0:
         p.error("--rate must be positive")
+    if not (math.isfinite(a.delay) and a.delay >= 0):
+        p.error("--delay must be seconds >= 0")
     bag = Path(a.bag).resolve()
     if a.reallocate:
         return _reallocate(a, bag, root)
     from warehouse_nodes.bag_replay import ReplayOptions, replay
     try:
-        published = replay(ReplayOptions(bag, a.rate, root, a.quiet, a.delay))
+        done = replay(ReplayOptions(bag, a.rate, root, a.quiet, a.delay))
     except KeyboardInterrupt:
         print("replay interrupted", file=sys.stderr)
         return 130
-    total = sum(published.values())
-    print(f"replayed {total} messages on {len(published)} topics (+ /clock) from {bag} at x{a.rate:g}")
+    total = sum(done.published.values())
+    if not total and done.problems:  # nothing usable: a refusal, not an empty replay
+        raise InputError(str(bag), f"nothing could be replayed: {'; '.join(done.problems[:3])}",
+                         fix="check the recording (`ros2 bag info`); see docs/analysis.md for damaged bags")
+    print(f"replayed {total} messages on {len(done.published)} topics (+ /clock) from {bag} at x{a.rate:g}")
+    if not done.complete:
+        why = "; ".join(done.problems[:2]) or "no readable metadata.yaml to check it against"
+        print(f"INCOMPLETE: the bag was not replayed whole: {why} (all in the warnings)")
     return 0
 
 

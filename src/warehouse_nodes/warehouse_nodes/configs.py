@@ -19,7 +19,7 @@ from warehouse_nodes.params import param
 _COMMON: dict[str, tuple[Any, str, float | None]] = {
     "layout": ("maps/warehouse_layout.yaml", "semantic layout YAML (racks, stations, chargers, map)", None),
     "robots": (20, "fleet size: robots robot_0 .. robot_<N-1>", 1),
-    "seed": (42, "one seed for robot starts, catalogue and demand", None),
+    "seed": (42, "one seed for robot starts, catalogue and demand", 0),
     "skus": (500, "SKUs in the seeded catalogue", 1),
     "inventory_dir": ("", "directory with skus.csv, racks.csv, stock.csv; empty: the seeded catalogue", None),
     "fleet_transport": ("batched", "batched: tasks on /tasks, states on /fleet/states (hundreds of robots); "
@@ -172,7 +172,9 @@ class OrderSourceConfig:
     seed: int = _common("seed")
     skus: int = _common("skus")
     inventory_dir: str = _common("inventory_dir")
-    orders_per_hour: float = param(600.0, "mean order arrival rate (Poisson)", low=0.0)
+    # at most 10,000 orders per simulated second: building and sending one request costs the order
+    # source about 0.1 ms (benchmarks/RESULTS.md, Burst load), so beyond it cannot keep up even at real time
+    orders_per_hour: float = param(600.0, "mean order arrival rate (Poisson)", low=0.0, high=36_000_000.0)
     mean_lines: float = param(1.6, "mean order lines per order", low=1.0)
     consumers: int = param(400, "consumers the orders come from (several orders of one are consolidated)", low=1)
     period: float = param(1.0, "[s] submission round", low=0.001)

@@ -62,6 +62,8 @@ from warehouse_nodes.configs import FloorSimConfig
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
 
+HELD_STATE_PERIOD_S = 1.0  # [s, wall] between fleet states while time is held
+
 
 def start_cells(rack_cells: list, robots: int, seed: int, source: str) -> list:
     """Distinct start cells under racks, spread by a seeded shuffle."""
@@ -93,6 +95,7 @@ class FloorSimNode(Node):
         self.delays = DelayInjector(self.cfg.stalls_per_robot_hour,
                                     (self.cfg.stall_min_s, self.cfg.stall_max_s), self.cfg.seed + 7)
         self.started = False
+        self.held_wall: float | None = None  # [s, wall] since when time is held (or the last state sent then)
         self.created_wall = time.monotonic()
         self.planner_time = -1.0
         self.forecast_seen = False
@@ -186,7 +189,9 @@ class FloorSimNode(Node):
             # the clock again, unchanged: a node that (re)started meanwhile learns the time (its
             # sim-time timers cannot fire before it has one) and can catch up
             self.clock_pub.publish(Clock(clock=conv.to_time(self.sim.time)))
+            self._fleet_state_while_held()
             return
+        self.held_wall = None
         self._faults_and_recoveries()
         notes, fails = self.floor_faults.step(self.sim)
         for note in notes:
@@ -203,6 +208,17 @@ class FloorSimNode(Node):
         self._publish()
         if round(self.sim.time / self.cfg.tick) % 50 == 0:
             self.report_stalls("running")
+
+    def _fleet_state_while_held(self) -> None:
+        """Time held for long (a planner restarting): the fleet state again, unchanged, now and then,
+        so that a restarted planner hears from every robot (robot containers pass their robots'
+        states on with each fleet state) and can let time go on."""
+        wall = time.monotonic()
+        if self.held_wall is None:
+            self.held_wall = wall
+        elif wall - self.held_wall >= HELD_STATE_PERIOD_S:
+            self.held_wall = wall
+            self.state_pub.publish(conv.sim_fleet_state(list(self.sim.robots.values()), self.sim.time))
 
     def _held_back(self) -> bool:
         """Whether time must wait for the planner, a robot container or the allocator (counted)."""

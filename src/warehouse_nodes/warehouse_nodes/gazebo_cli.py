@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from warehouse_core.errors import InputError
+from warehouse_core.errors import ArgumentParser, InputError
 from warehouse_nodes.cli import dispatch
 
 DISTROS = ("jazzy", "kilted", "rolling")
@@ -35,7 +35,7 @@ def _path(value: str, root: Path) -> Path:
 
 
 def _world_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="warehouse gazebo world",
         description="Write a Gazebo (gz-sim) world of a layout, the AMR model, one ros_gz_bridge "
                     "config per robot and the robots' spawn poses into DIR.")
@@ -69,18 +69,20 @@ def _world(argv: list[str]) -> int:
     hardware = _path(a.hardware, root) if a.hardware else None
     for label, path in (("--config", config), ("--hardware", hardware)):
         if path is not None and not path.is_file():
-            raise InputError(str(path), f"{label} file does not exist")
-    import yaml
-    shared = ((yaml.safe_load(config.read_text()) or {}).get("/**") or {}).get("ros__parameters") or {}
+            raise InputError(str(path), f"{label} file does not exist", fix=f"give an existing file with {label}")
+    from warehouse_nodes.config_check import check_value
     from warehouse_nodes.configs import FloorSimConfig  # the simulator's defaults where the config has none
     from warehouse_nodes.params import default_of
+    from warehouse_nodes.run_params import read_config
+    shared = read_config(config)["/**"]["ros__parameters"]  # checked: unknown keys, types, ranges
 
     def configured(key: str):
         return shared.get(key, default_of(FloorSimConfig, key))
 
+    for option, key in (("--robots", "robots"), ("--seed", "seed")):
+        if getattr(a, key) is not None:
+            check_value(FloorSimConfig, key, getattr(a, key), option)
     robots = a.robots if a.robots is not None else int(configured("robots"))
-    if robots < 1:
-        raise InputError("--robots", f"{robots} must be at least 1")
     seed = a.seed if a.seed is not None else int(configured("seed"))
     layout_path = _path(a.map or str(configured("layout")), root)
     layout = load_layout(layout_path)
@@ -98,7 +100,7 @@ def _world(argv: list[str]) -> int:
     cmd_vel = a.cmd_vel_type or DISTRO_CMD_VEL[a.distro]
     out = Path(a.out).resolve()
     if out.exists() and not out.is_dir():
-        raise InputError(str(out), "--out exists and is not a directory")
+        raise InputError(str(out), "--out exists and is not a directory", fix="choose another --out directory")
     files = write_gazebo_files(layout, out, starts, spec, cmd_vel, racks)
     print(f"Gazebo world of {layout.source} ({len(racks)} racks, {len(layout.stations)} stations, "
           f"{len(layout.chargers)} chargers) for {robots} robots, cmd_vel {cmd_vel} ({a.distro}):")

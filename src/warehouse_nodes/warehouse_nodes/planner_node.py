@@ -27,6 +27,12 @@ first (at most one such re-plan per ``deadlock_after``, all open chains first). 
 progress for ``boost_after`` seconds goes first in priority before it gets that far. Scenario faults
 (``scenario_faults``): ``link_fault`` delays and drops robot states and releases
 (:mod:`warehouse_core.sim.link_faults`); obstacles announced on ``/sim/faults`` are planned around.
+
+Restart (``./warehouse run`` starts a planner again when its process dies): robots that report a plan
+id show that an earlier planner ran the fleet. The new one then waits, releasing nothing, until every
+robot stands at the end of what was released to it, and plans from there with plan ids above theirs;
+requests count by :mod:`warehouse_core.fleet.restart`'s rules (tasks in flight come again with the
+steps not done).
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ from rclpy.node import Node
 from warehouse_core import topics
 from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
 from warehouse_core.fleet.execution import WaitTracker
-from warehouse_core.fleet.fleet_planner import FleetPlanner
+from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
+from warehouse_core.fleet.restart import PlannerRestart, Reported
 from warehouse_core.fleet.silence import SilenceWatch
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.sim.link_faults import LinkFaults
@@ -60,6 +67,9 @@ from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import PlannerConfig
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.runtime import run_node
+
+# a robot in these modes stands still with nothing released left to drive (see fleet.restart)
+SETTLED_MODES = (RobotState.MODE_IDLE, RobotState.MODE_WAITING, RobotState.MODE_FAILED)
 
 
 class PlannerNode(Node):
@@ -111,6 +121,8 @@ class PlannerNode(Node):
         self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
         self.obstacle_events: list[FaultEvent] = []  # obstacles announced, applied on the next round
         channels.subscription(self, topics.SIM_FAULTS, self.on_fault)
+        self.restart = PlannerRestart()
+        self.waiting_since: float | None = None  # [s, sim] a restarted planner waits for robots to settle
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
 
     def on_state(self, msg: RobotState) -> None:
@@ -137,10 +149,13 @@ class PlannerNode(Node):
         """Build the fleet planner as soon as every robot has reported (not on the timer: the
         simulator holds time at zero until the planner is ready, so no timer would fire) and
         say so with a first, empty release."""
-        if self.fleet is None and len(self.states) >= self.cfg.robots:
+        if self.fleet is None and self._all_reported():
             now = self.now()
-            self._start(math.floor(now / self.cfg.step_duration + 1e-9))
-            self.release_pub.publish(conv.release_msg({}, now))
+            if self._start(math.floor(now / self.cfg.step_duration + 1e-9)) or self.waiting_since is None \
+                    or now > self.waiting_since:
+                # also while a restarted planner waits: time must go on for the robots to settle
+                self.waiting_since = now if self.fleet is None else None
+                self.release_pub.publish(conv.release_msg({}, now))
 
     def on_sim_event(self, msg: SimEvent) -> None:
         if msg.event == SimEvent.EVENT_ROBOT_REMOVED:
@@ -205,8 +220,12 @@ class PlannerNode(Node):
         return False
 
     def on_request(self, msg: PlanRequest) -> None:
-        if self._known(msg.robot_id, "a plan request"):
+        if not self._known(msg.robot_id, "a plan request"):
+            return
+        if self.restart.counts(msg.robot_id, msg.task_id, msg.header.frame_id, conv.from_time(msg.header.stamp)):
             self.requests[msg.robot_id] = msg
+        else:  # older than what the robot does now (latched history): a later one comes
+            self.requests.pop(msg.robot_id, None)
 
     def on_explain(self, request: ExplainWait.Request, response: ExplainWait.Response):
         status = self.waits.current.get(request.robot_id)
@@ -227,6 +246,8 @@ class PlannerNode(Node):
         now = self.now()
         step = math.floor(now / self.cfg.step_duration + 1e-9)
         if self.fleet is None and not self._start(step):
+            if self.waiting_since is not None:  # a restarted planner waits: time goes on
+                self.release_pub.publish(conv.release_msg({}, now))
             return
         fleet = self.fleet
         self._faults(now)
@@ -284,10 +305,26 @@ class PlannerNode(Node):
             self.status = status
             self.status_pub.publish(conv.planner_status_msg(status, now))
 
+    def _all_reported(self) -> bool:
+        """Every robot has reported, or was towed off the floor before this planner started."""
+        return len(self.states.keys() | self.removed) >= self.cfg.robots
+
     def _start(self, step: int) -> bool:
         """Create the fleet planner once every robot has reported where it stands."""
-        if len(self.states) < self.cfg.robots:
+        if not self._all_reported():
             return False
+        reports = {n: Reported(s.plan_id, s.mode in SETTLED_MODES, s.task_id, conv.from_time(s.header.stamp))
+                   for n, s in self.states.items()}
+        if self.restart.under_way(reports) and self.restart.waiting_for(reports):
+            if self.waiting_since is None:
+                self.get_logger().warning(f"an earlier planner ran this fleet: waiting for "
+                                          f"{', '.join(self.restart.waiting_for(reports))} to stand still")
+            return False
+        plan_id = self.restart.start(reports, PLAN_ID)
+        if self.restart.active:
+            self.requests = {n: r for n, r in self.requests.items() if self.restart.counts(
+                n, r.task_id, r.header.frame_id, conv.from_time(r.header.stamp))}
+            self.get_logger().warning(f"resumed the fleet from where it stands, plan ids from {plan_id}")
         starts = {n: (s.cell_x, s.cell_y) for n, s in self.states.items()}
         carrying = {n: bool(s.carrying_rack) for n, s in self.states.items()}
         self.fleet = FleetPlanner(self.grid, self.layout.storage_mask, starts, step + 1,
@@ -298,7 +335,7 @@ class PlannerNode(Node):
                                   max_lead_steps=self.cfg.max_lead_steps,
                                   stations=[(st.pick_cell, st.queue) for st in self.layout.stations]
                                   if self.cfg.station_lines else (),
-                                  avoid_stations=self.cfg.avoid_station_cells)
+                                  avoid_stations=self.cfg.avoid_station_cells, plan_id=plan_id)
         return True
 
     def _publish_markers(self, now: float) -> None:

@@ -12,6 +12,11 @@
   robot container publishes all its robots' states in one message.
 * A path with a higher plan id (a repair after another robot failed) replaces the current
   one; the task steps not completed yet are bound to its waypoints again.
+* While waypoints released to it are left to drive it reports ``MODE_MOVING``, even when its base
+  waits (a lost drive command, sent again): a planner restarted mid-run plans only once every robot
+  stands at the end of what was released to it (:mod:`warehouse_core.fleet.restart`). When it takes
+  a path of a higher plan id during a task it sends its request again, with the steps not done,
+  marked with that plan id: a restarted planner learns the task in flight from it.
 * When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
   the message) and refuses new ones.
 * When a lift step is done but the base carries no rack, or another one, than the task's (a
@@ -35,8 +40,10 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
+from std_msgs.msg import Header
 
 from warehouse_core import topics
+from warehouse_core.fleet.restart import resume_marker
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.robot.waypoint_window import WaypointWindow
 from warehouse_interfaces.action import ExecuteTask
@@ -80,6 +87,7 @@ class RobotNode(Node):
             self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
         self.robot_id = self.get_namespace().strip("/") or self.get_name()
         self.state = RobotState(robot_id=self.robot_id, progress_index=-1)
+        self.base_mode = RobotState.MODE_IDLE  # the base's own mode (the state may say MOVING: see above)
         self.base_seen = False  # self.state is the base's, not a placeholder
         self.path: TimedPath | None = None
         self.sent = 0
@@ -134,6 +142,10 @@ class RobotNode(Node):
             mine.plan_id, mine.progress_index = self.path.plan_id, 0
         if self.task_msg is None and mine.mode == RobotState.MODE_WAITING:
             mine.mode = RobotState.MODE_IDLE
+        self.base_mode = mine.mode
+        if mine.mode in (RobotState.MODE_IDLE, RobotState.MODE_WAITING) and self.path is not None \
+                and mine.plan_id == self.path.plan_id and mine.progress_index < self.sent:
+            mine.mode = RobotState.MODE_MOVING  # released waypoints are left: it has not settled
         self.state = mine
         self._forget_driven()
         now = conv.from_time(mine.header.stamp)
@@ -188,7 +200,7 @@ class RobotNode(Node):
         # the base waits short of what was released: a drive command was lost, send it again
         st = self.state
         behind = st.plan_id != self.path.plan_id or st.progress_index < self.sent if self.path else False
-        if behind and self.sent > 0 and st.mode in (RobotState.MODE_WAITING, RobotState.MODE_IDLE):
+        if behind and self.sent > 0 and self.base_mode in (RobotState.MODE_WAITING, RobotState.MODE_IDLE):
             self.backend.on_release(self.path, self.sent, self.sent, conv.from_time(st.header.stamp))
         # no waypoint of the task planned yet: the request may have been lost, send it again
         wall = self.heartbeat_clock.now().nanoseconds * 1e-9
@@ -211,6 +223,7 @@ class RobotNode(Node):
             self.sent = 0
             if self.progress is not None:
                 self.progress.rebind(0)  # a repair: bind the steps not done yet again
+                self._request_again(msg.plan_id)
             self.backend.on_path(self.path, True)
         elif msg.plan_id == self.path.plan_id and msg.first_index == len(self.path.waypoints):
             self.path.waypoints.extend(msg.waypoints)
@@ -219,6 +232,17 @@ class RobotNode(Node):
             return
         if self.progress is not None:
             self.progress.extend_path(waypoints, msg.first_index)
+
+    def _request_again(self, plan_id: int) -> None:
+        """The steps not done of the task in flight, for plan ``plan_id`` (a planner that restarted
+        learns the task from it; a running one already has it and ignores it)."""
+        left = list(self.task_msg.steps[self.progress.completed:])
+        if not left:  # done: the task ends with this state (a request without steps would give it up)
+            return
+        header = Header(stamp=self.state.header.stamp, frame_id=resume_marker(plan_id))
+        self.request_msg = PlanRequest(header=header, robot_id=self.robot_id, task_id=self.task_msg.task_id,
+                                       steps=left)
+        self.request_pub.publish(self.request_msg)
 
     def on_release(self, msg: FleetRelease) -> None:
         if self.path is None:

@@ -54,6 +54,9 @@ from warehouse_nodes.supervisor import Supervisor
 
 ROBOT_NICENESS = 5  # scheduling priority of robot containers below the central nodes
 MEMORY_SAMPLE_S = 5.0  # [s, wall] between memory samples (reading PSS of every process is not free)
+CENTRAL_NODES = frozenset({"floor_simulator", "mapf_planner", "task_allocator", "forecaster", "order_source"})
+DISCOVERY_S = 1.5  # [s, wall] to hear of the nodes already on the domain before starting ours
+DOMAIN_WAIT_S = 25.0  # [s, wall] longest wait for another run's nodes to leave the domain (DDS lease: 20 s)
 ALLOCATOR_GRACE_S = 30.0  # [s, wall] longest wait at the end for the allocator to catch up with sim time
 
 
@@ -188,7 +191,8 @@ class RunMonitor(Node):
 
     def _on_forecast(self, summary: dict) -> None:
         self.forecast = summary
-        self.forecast_at_s = self.sim_time
+        if self.forecast_at_s is None:  # a restarted forecaster publishes the same forecast again
+            self.forecast_at_s = self.sim_time
 
     def _order_status(self, msg: OrderStatus) -> None:
         self.record.on_order_status(msg.order_id, msg.state, msg.lines_total,
@@ -251,11 +255,23 @@ def _spawn(opts: RunOptions, name: str, cmd: list[str]) -> subprocess.Popen:
 
 
 def execute(opts: RunOptions) -> dict:
-    """Run the stack for ``opts.duration`` simulated seconds; returns the report."""
+    """Run the stack for ``opts.duration`` simulated seconds; returns the report.
+
+    SIGINT (Ctrl-C) or SIGTERM ends the run early but in order: the nodes are stopped, the bag
+    is closed and the report of what was recorded until then is written, marked
+    ``interrupted`` (a second signal aborts at once, without a report)."""
+    with runtime.StopSignals() as stop:
+        return _execute(opts, stop)
+
+
+def _execute(opts: RunOptions, stop: runtime.StopSignals) -> dict:
     times = RunTimes(start=time.monotonic())
     params, param_doc, bag_dir = _prepare(opts)
     policy = configured(param_doc, "task_allocator", "policy", opts.config)
-    rclpy.init(args=["--ros-args", "--log-level", "warn"])
+    # the runner handles SIGINT/SIGTERM itself (stop): rclpy's handlers would shut the context
+    # down under the recorder and raise KeyboardInterrupt wherever the main thread happens to be
+    rclpy.init(args=["--ros-args", "--log-level", "warn"],
+               signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
     transport = configured(param_doc, "task_allocator", "fleet_transport", opts.config)
     monitor = RunMonitor(opts, bag_dir, conv.check_fleet_transport(transport, "/**"))
     # one executor for the whole run: rclpy.spin_once(node) would add and remove the node on
@@ -264,10 +280,20 @@ def execute(opts: RunOptions) -> dict:
     executor.add_node(monitor)
     progress = Progress(opts.duration, opts.quiet)
     commands = node_commands(opts, params)
+    try:
+        _wait_for_a_free_domain(monitor, executor, stop)
+    except InputError:
+        monitor.bag.close()
+        monitor.parcels_file.close()
+        executor.shutdown()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+        raise
     supervisor = Supervisor(lambda name: _spawn(opts, name, commands[name]))
     try:
         supervisor.launch(list(commands))
-        failure = _follow(opts, monitor, executor, supervisor, progress, times)
+        failure = _follow(opts, monitor, executor, supervisor, progress, times, stop)
+        times.interrupted_by = stop.name
         if not failure:
             _finish(opts, monitor, executor, supervisor.procs, times)
     finally:
@@ -281,9 +307,32 @@ def execute(opts: RunOptions) -> dict:
     if failure:
         raise RuntimeError(f"{failure}\n{log_tail(opts.out / 'logs')}")
     times.node_restarts = supervisor.total_restarts
+    times.restarts_by_node = dict(sorted(supervisor.restarts.items()))
     report = build_report(opts, monitor, times, param_doc, policy, bag_dir)
     (opts.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _wait_for_a_free_domain(monitor: RunMonitor, executor: SingleThreadedExecutor, stop: runtime.StopSignals) -> None:
+    """Wait until no node of another run is on this DDS domain, or refuse to start.
+
+    Two runs on one domain talk into each other: one run's simulator hears the other's planner
+    and clock (a start-up of 34 s instead of 5 to 18 s was measured), and each records the
+    other's messages. The nodes of a run that was just killed leave within seconds (a SIGKILLed
+    process's participant at the latest when its DDS lease runs out); those of a running one do not."""
+    start = time.monotonic()
+    while stop.received is None:
+        executor.spin_once(timeout_sec=0.05)
+        # a killed runner's own participant lingers until its lease ends: only live nodes count
+        others = sorted({n for n, _ns in monitor.get_node_names_and_namespaces() if n in CENTRAL_NODES})
+        waited = time.monotonic() - start
+        if not others and waited >= DISCOVERY_S:
+            return
+        if waited > DOMAIN_WAIT_S:
+            domain = os.environ.get("ROS_DOMAIN_ID", "0")
+            raise InputError(f"ROS_DOMAIN_ID {domain}", f"the nodes of another run are on this DDS domain "
+                             f"({', '.join(others)}) and did not leave within {DOMAIN_WAIT_S:.0f} s",
+                             fix="stop that run, or start this one with another ROS_DOMAIN_ID")
 
 
 def _prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
@@ -291,7 +340,7 @@ def _prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     layout = load_layout(opts.layout)
     racks = len(layout.rack_ids)
     if opts.scenario is not None:
-        opts.scenario.check_run(opts.robots, layout.grid, layout.rack_ids)
+        opts.scenario.check_run(opts.robots, layout.grid, layout.rack_ids, opts.duration)
     if opts.robots > racks:
         raise InputError(str(opts.layout), f"{opts.robots} robots but only {racks} racks to "
                          "start under", fix=f"use --robots {racks} or fewer, or a larger layout")
@@ -306,14 +355,14 @@ def _prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
 
 
 def _follow(opts: RunOptions, monitor: RunMonitor, executor: SingleThreadedExecutor, supervisor: Supervisor,
-            progress: Progress, times: RunTimes) -> str:
-    """Record the run until its simulated end; the failure that ended it early, or ""."""
+            progress: Progress, times: RunTimes, stop: runtime.StopSignals) -> str:
+    """Record the run until its simulated end or a stop signal; the failure that ended it early, or ""."""
     procs = supervisor.procs
     last_sample = 0.0
     next_timeline = 0.0
     heap = runtime.HeapTrim()  # the recorder runs as long as the nodes: see HeapTrim
     failure = ""
-    while monitor.sim_time < opts.duration:
+    while monitor.sim_time < opts.duration and stop.received is None:
         executor.spin_once(timeout_sec=0.05)
         heap.maybe()
         if opts.sample_every > 0 and monitor.sim_time >= next_timeline:
@@ -345,8 +394,9 @@ def _finish(opts: RunOptions, monitor: RunMonitor, executor: SingleThreadedExecu
             procs: dict[str, subprocess.Popen], times: RunTimes) -> None:
     """Collect the allocator's last word, CPU times, and the messages of stopping nodes."""
     # the allocator may lag sim time (a long packing round): wait for its word on the open orders
-    # at the end, so that its last events are in the bag and orders_lost is judged on them
-    wait_until = time.monotonic() + ALLOCATOR_GRACE_S
+    # at the end, so that its last events are in the bag and orders_lost is judged on them (not
+    # after an interruption: whoever stopped the run wants it to end now)
+    wait_until = time.monotonic() + (0.0 if times.interrupted_by else ALLOCATOR_GRACE_S)
     while monitor.faults.open_orders_time < opts.duration - 1.0 and time.monotonic() < wait_until:
         executor.spin_once(timeout_sec=0.05)
     times.cpu_s = cpu_seconds(procs)

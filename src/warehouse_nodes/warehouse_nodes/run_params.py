@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from warehouse_core.errors import InputError
+from warehouse_core.errors import InputError, read_yaml_file
 from warehouse_core.sim.scenario import Scenario
-from warehouse_nodes.configs import NODE_CONFIGS
+from warehouse_nodes.config_check import FORECASTER_KEYS, as_declared, check_sections, check_value
+from warehouse_nodes.configs import NODE_CONFIGS, OrderSourceConfig
 from warehouse_nodes.params import default_of
 from warehouse_nodes.run_faults import apply_scenario
 from warehouse_nodes.supervisor import RESPAWN
@@ -69,11 +70,7 @@ RUN_OVERRIDES = {
 
 def read_config(config: Path) -> dict:
     """The ROS 2 params file ``config`` (keyed by node name), checked; errors name the file."""
-    try:
-        doc = yaml.safe_load(config.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(str(config), f"cannot read config: {exc}",
-                         fix="pass a ROS 2 params YAML with --config") from None
+    _, doc = read_yaml_file(config, "config", fix="pass a ROS 2 params YAML with --config")
     if not isinstance(doc, dict) or "/**" not in doc:
         raise InputError(str(config), "no '/**: ros__parameters:' section",
                          fix="start from config/warehouse.yaml")
@@ -81,6 +78,7 @@ def read_config(config: Path) -> dict:
         if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
             raise InputError(str(config), f"section {key!r} is not a 'ros__parameters:' mapping",
                              fix="give every node section a ros__parameters mapping (see config/warehouse.yaml)")
+    check_sections({key: section["ros__parameters"] for key, section in doc.items()}, str(config))
     return doc
 
 
@@ -113,6 +111,7 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
     if opts.policy:
         allocator["policy"] = opts.policy
     if opts.orders_per_hour is not None:
+        check_value(OrderSourceConfig, "orders_per_hour", opts.orders_per_hour, "--orders-per-hour")
         if not opts.orders_per_hour > 0:
             raise InputError("--orders-per-hour", f"{opts.orders_per_hour} is not a positive rate",
                              fix="give orders per hour > 0")
@@ -131,11 +130,14 @@ def write_params(opts: RunOptions) -> tuple[Path, dict]:
                                                              opts.config)))
     sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
     if opts.scenario is not None:
+        check_sections(opts.scenario.params, opts.scenario.source, "params.")
         apply_scenario(doc, opts.scenario)
-    for node in RESPAWN:  # durable state: a restarted allocator or order source resumes from it
-        doc.setdefault(node, {}).setdefault("ros__parameters", {})["state_store"] = str(opts.out / STATE_FILE)
+    for node in sorted(RESPAWN):  # durable state: a restarted allocator or order source resumes from it
+        if "state_store" in NODE_CONFIGS[node].__dataclass_fields__:
+            doc.setdefault(node, {}).setdefault("ros__parameters", {})["state_store"] = str(opts.out / STATE_FILE)
     # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
     sim["expected_state_readers"] = len(range(0, opts.robots, ROBOTS_PER_CONTAINER)) + 1
+    as_declared({key: section["ros__parameters"] for key, section in doc.items()})
     path = opts.out / "params.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path, doc
@@ -156,10 +158,6 @@ def max_rtf(opts: RunOptions, configured: float) -> float:
         raise InputError("--max-rtf", f"{opts.max_rtf} is not a real-time factor",
                          fix="give a factor > 0, or 0 for as fast as possible")
     return float(opts.max_rtf)
-
-
-FORECASTER_KEYS = ("forecast_model", "forecast_ets_model", "forecast_smooth", "forecast_horizon", "forecast_folds",
-                   "history_days", "history_orders_per_day", "demand_history_csv")
 
 
 def move_forecast_keys(doc: dict) -> None:

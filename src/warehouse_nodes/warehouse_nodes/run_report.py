@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ class RunTimes:
     peak_pss_mb: float = 0.0
     cpu_s: dict[str, float] | None = None
     node_restarts: int = 0
+    restarts_by_node: dict[str, int] = field(default_factory=dict)  # node process -> times restarted
+    interrupted_by: str = ""  # the signal that ended the run early (SIGINT, SIGTERM), else empty
 
 
 def build_report(opts: RunOptions, monitor: RunMonitor, times: RunTimes, param_doc: dict, policy: str,
@@ -81,6 +84,9 @@ def build_report(opts: RunOptions, monitor: RunMonitor, times: RunTimes, param_d
         "peak_rss_mb": round(times.peak_pss_mb, 1),
         "cpu_s": times.cpu_s or {},
         "node_restarts": times.node_restarts,
+        "node_restarts_by_node": times.restarts_by_node,
+        "interrupted": bool(times.interrupted_by),
+        "interrupted_by": times.interrupted_by or None,
         "seed": opts.seed,
         "layout": str(opts.layout),
         "bag": str(bag_dir),
@@ -116,9 +122,16 @@ def log_tail(log_dir: Path, lines: int = 15) -> str:
     return "\n".join(out)
 
 
+def exit_code(report: dict) -> int:
+    """The run command's exit code: 0, or 128 + the signal's number after an interruption (130 for
+    SIGINT, 143 for SIGTERM: what a shell reports for a process the signal ended)."""
+    name = report.get("interrupted_by")
+    return 128 + signal.Signals[name].value if name else 0
+
+
 def summary(report: dict, out: Path) -> str:
     r = report
-    return "\n".join([
+    lines = [
         f"Warehouse run: {r['robots']} robots, {r['sim_duration_s']:.0f} s simulated in "
         f"{r['wall_duration_s']:.0f} s wall (x{r['real_time_factor']:.1f}, start-up {r['startup_s']:.1f} s)",
         f"  orders      received {r['orders_received']}, completed {r['orders_completed']}, "
@@ -147,4 +160,8 @@ def summary(report: dict, out: Path) -> str:
         f"  faults      {r['faults_injected']} injected, {r['orders_lost']} orders lost; "
         f"{r['deadlocks_detected']} deadlocks detected, {r['unresolved_deadlocks']} unresolved",
         f"  written     {out / 'report.json'}, {out / 'parcels.jsonl'} and {out / 'bag'}",
-    ])
+    ]
+    if r.get("interrupted"):
+        lines.insert(1, f"  INTERRUPTED by {r['interrupted_by']} after {r['sim_duration_s']:.0f} s simulated: "
+                        "every figure covers the run until then")
+    return "\n".join(lines)

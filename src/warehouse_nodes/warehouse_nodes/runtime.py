@@ -13,8 +13,10 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from types import FrameType
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -55,6 +57,43 @@ class HeapTrim:
         self.last = now
         self.trim(0)
         self.calls += 1
+
+
+class StopSignals:
+    """SIGINT and SIGTERM asked to end a loop early, for the ``with`` block's duration.
+
+    The first signal is only recorded (``received``: its number): the loop polls it and ends in
+    order, so the work done so far is kept (``./warehouse run`` still writes its report and
+    closes its bag). A second one raises :class:`KeyboardInterrupt`, for a user who will not
+    wait for that. The previous handlers are restored on exit; outside the main thread (where
+    Python cannot install handlers) this is a no-op and ``received`` stays ``None``.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._on_signal) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    @property
+    def name(self) -> str:
+        """``SIGINT`` or ``SIGTERM``, empty before any signal."""
+        return signal.Signals(self.received).name if self.received is not None else ""
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
 
 
 def stop_with_parent() -> None:

@@ -2,9 +2,12 @@
 
 Like launch's ``respawn=True``: the allocator and the order source keep their state in the
 run's durable store (:mod:`warehouse_core.ops.store`), so a new process resumes where the dead one
-stopped. The simulator, the planner and the robot containers are not restarted (their state is
-not durable): their death ends the run with an error, as before. Every restart is counted
-(``node_restarts`` in ``report.json``); each start is marked in the node's log.
+stopped. The forecaster computes the same seeded forecast again and publishes it (latched). The
+planner resumes the fleet from the robots' reported states (:mod:`warehouse_core.fleet.restart`).
+The simulator and the robot containers are not restarted (the simulated floor and the robots'
+task progress are not durable): their death ends the run with an error. Every restart is counted
+(``node_restarts`` in ``report.json``, by node in ``node_restarts_by_node``); each start is marked in
+the node's log.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
-RESPAWN = frozenset({"task_allocator", "order_source"})
+RESPAWN = frozenset({"task_allocator", "order_source", "forecaster", "mapf_planner"})
 RESPAWN_DELAY_S = 0.5  # [s, wall] between a death and the restart
 MAX_RESTARTS = 50  # per node: a node that keeps dying (bad input, a bug) ends the run
 

@@ -124,6 +124,7 @@ class BagRead:
     topics: dict
     messages: int
     duration: float
+    complete: bool = True
 
 
 def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progress: bool = True) -> BagRead:
@@ -173,17 +174,20 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
         bar.show(duration_hint, count)
         bar.end()
         stamp.report(odom | truth)
+        problems = src.problems()
         topics = {t.name: {"type": t.msgtype, "messages": t.count, "decoded": t.decoded,
                            "undecodable": t.failed, "known_type": t.decodable} for t in src.topics.values()}
-        storage, truncated = src.storage, src.truncated
+        storage, truncated, complete = src.storage, src.truncated, not src.unchecked and not problems
     tracks = rec.tracks()
-    if not tracks:
-        raise InputError(str(bag), "the odometry topics hold no readable message"
-                         + (" (the bag is truncated or corrupt before the first one)" if truncated else ""),
-                         fix="check the recording (`ros2 bag info`)")
+    if not tracks:  # nothing usable: refuse, saying what could not be read
+        raise InputError(str(bag), "no robot position could be read"
+                         + (f": {'; '.join(problems[:3])}" if problems else " (the odometry topics hold no message)"),
+                         fix="check the recording (`ros2 bag info`); see docs/analysis.md for damaged bags")
+    for text in problems:
+        note(text)
     duration = max(float(max(tr.t[-1] for tr in tracks)), rec.last_t, 0.0)
     rec.finish(duration)
-    return BagRead(rec, tracks, storage, truncated, topics, count, duration)
+    return BagRead(rec, tracks, storage, truncated, topics, count, duration, complete)
 
 
 def ground_truth_topics(src: BagSource) -> set[str]:
@@ -222,6 +226,7 @@ def analyze_bag(opts: AnalyzeOptions, warn: Callable[[str], None] | None = None)
         "bag": str(opts.bag),
         "storage": got.storage,
         "truncated": got.truncated,
+        "complete": got.complete,
         "duration_s": round(duration, 3),
         "min_distance_m": opts.min_distance,
         "robots": robots,
@@ -287,6 +292,8 @@ def summary(a: dict, out: Path) -> str:
     """A few lines for the terminal."""
     lines = [f"Bag analysis: {len(a['robots'])} robots, {a['duration_s']:.0f} s ({a['storage']}), "
              f"{a['messages_read']} messages read in {a['analysis_wall_s']:.1f} s"]
+    if not a["complete"]:
+        lines.append("  INCOMPLETE  the bag was not read whole: the warnings say what was skipped")
     dist = sum(r["distance_m"] for r in a["robots"])
     idle = np.mean([r["idle_fraction"] for r in a["robots"]]) if a["robots"] else 0.0
     lines.append(f"  motion      {dist:.0f} m driven, mean idle {idle * 100:.0f} %")

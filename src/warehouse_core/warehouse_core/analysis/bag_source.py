@@ -6,8 +6,11 @@ messages of chosen topics one at a time, deserialised, in recording order: memor
 grow with the bag. Message types are resolved from the bag's own embedded definitions
 first, then ROS 2 Kilted's standard types, then our ``.msg`` files; a topic whose type is
 known nowhere is reported and skipped, never guessed. A message that does not deserialise
-is counted and skipped; storage that breaks off (a truncated or corrupt file) ends the
-stream with a warning, and the results cover what was readable.
+is counted and skipped. MCAP chunks are read one by one, so a chunk that does not decode
+costs its own messages only; storage that breaks off ends that file's stream. What was read is
+checked against what the bag declares (:mod:`.bag_integrity`): :meth:`BagSource.problems` says
+exactly what was skipped, and :attr:`BagSource.complete` is true only when every message of the
+topics read that ``metadata.yaml`` lists was read and decoded.
 """
 
 from __future__ import annotations
@@ -19,8 +22,17 @@ from pathlib import Path
 
 from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.rosbag2 import Reader
+from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 
+from warehouse_core.analysis.bag_integrity import (
+    BreakOff,
+    Declared,
+    ReadTally,
+    mcap_chunk_messages,
+    one_line,
+    read_metadata,
+)
 from warehouse_core.errors import InputError
 
 ODOMETRY = "nav_msgs/msg/Odometry"
@@ -63,6 +75,10 @@ class BagSource:
         self.topics: dict[str, TopicInfo] = {}
         self.storage = ""
         self.truncated = False
+        self.declared: Declared | None = None
+        self.unchecked = ""  # why completeness cannot be judged against metadata.yaml ("" when it can)
+        self.tally = ReadTally()
+        self.requested: set[str] = set()
 
     # -- opening ----------------------------------------------------------------------
     def __enter__(self) -> BagSource:
@@ -79,8 +95,7 @@ class BagSource:
             self.reader.open()
         except Exception as exc:  # rosbags raises ReaderError, KeyError, struct errors...
             self.reader = None
-            raise InputError(str(target), f"not a readable rosbag2 bag: {_one_line(exc)}",
-                             fix=_fix_for(target)) from None
+            raise InputError(str(target), _open_problem(target, exc), fix=_fix_for(target, exc)) from None
         self.storage = "sqlite3" if _is_sqlite(target) else "mcap"
         self.typestore = get_typestore(Stores.ROS2_KILTED)
         ours = self._own_types()
@@ -117,17 +132,24 @@ class BagSource:
                 raise InputError(str(p), "not a bag: expected a rosbag2 directory, a .mcap or a .db3 file",
                                  fix="pass the directory `ros2 bag record` wrote")
             return p
-        if (p / "metadata.yaml").exists():
-            return p
+        meta = p / "metadata.yaml"
+        if meta.exists():
+            self.declared, problem = read_metadata(meta)
+            if self.declared is not None:
+                return p
+            why = f"metadata.yaml {problem}"
+        else:
+            why = "no metadata.yaml (recording not closed?)"
         files = sorted(p.glob("*.mcap")) + sorted(p.glob("*.db3"))
+        fix = f"run `ros2 bag reindex {p}` to rebuild metadata.yaml"
         if len(files) == 1:
-            self.warn(f"{p}: no metadata.yaml (recording not closed?); reading {files[0].name} directly")
+            self.unchecked = f"{why}: whether the recording is whole cannot be checked"
+            self.warn(f"{p}: {why}; reading {files[0].name} directly, {self.unchecked.split(': ')[-1]}")
             return files[0]
         if not files:
-            raise InputError(str(p), "no metadata.yaml and no .mcap/.db3 file: not a rosbag2 bag",
+            raise InputError(str(p), f"{why} and no .mcap/.db3 file: not a rosbag2 bag",
                              fix="pass the directory `ros2 bag record` wrote")
-        raise InputError(str(p), f"no metadata.yaml and {len(files)} storage files",
-                         fix=f"run `ros2 bag reindex {p}` to rebuild metadata.yaml")
+        raise InputError(str(p), f"{why} and {len(files)} storage files", fix=fix)
 
     # -- types ------------------------------------------------------------------------
     def _own_types(self) -> dict:
@@ -152,7 +174,7 @@ class BagSource:
                 fresh = {k: v for k, v in types.items() if k not in self.typestore.fielddefs}
                 self.typestore.register(fresh)
             except Exception as exc:
-                self.warn(f"{self.path}: the bag's definition of {msgtype} does not parse ({_one_line(exc)})")
+                self.warn(f"{self.path}: the bag's definition of {msgtype} does not parse ({one_line(exc)})")
         if msgtype not in self.typestore.fielddefs and msgtype in ours:
             self.typestore.register({k: v for k, v in ours.items() if k not in self.typestore.fielddefs})
         return msgtype in self.typestore.fielddefs
@@ -176,21 +198,9 @@ class BagSource:
         they are (``msg`` is ``bytes``).
         """
         conns = [c for c in self.reader.connections if c.topic in topics and self.topics[c.topic].decodable]
-        if not conns:
-            return
-        stream = self.reader.messages(connections=conns)
-        read = 0
-        while True:
-            try:
-                conn, stamp, raw_data = next(stream)
-            except StopIteration:
-                return
-            except Exception as exc:  # storage breaks off: keep what was read
-                self.truncated = True
-                self.warn(f"{self.path}: the bag is truncated or corrupt after {read} messages "
-                          f"({_one_line(exc)}); results cover what was readable")
-                return
-            read += 1
+        self.requested |= {c.topic for c in conns}
+        for conn, stamp, raw_data in self._stream(conns):
+            self.tally.on_message(conn.topic, int(stamp))
             info = self.topics[conn.topic]
             if raw is True or (raw and conn.topic in raw):
                 info.decoded += 1
@@ -201,6 +211,62 @@ class BagSource:
                 continue
             yield Message(conn.topic, conn.msgtype, int(stamp), msg)
 
+    def _stream(self, conns: list) -> Iterator[tuple]:
+        """``(connection, stamp, raw)`` of ``conns``, file by file, MCAP chunk by chunk: a chunk
+        that does not decode, or storage that breaks off, is recorded in :attr:`tally`."""
+        storage = self.reader.storage
+        parts = getattr(storage, "storages", None)
+        if parts is None:  # a lone storage file: its connections are the reader's
+            parts, mapped = [storage], False
+        elif storage.metadata.compression_mode:  # compressed files or messages: rosbags' own stream
+            parts, mapped = [], False
+            yield from self._guard(self.reader.messages(connections=conns), self.path.name)
+        else:
+            mapped = True
+        wanted = {(c.topic, c.msgtype): c for c in conns}
+        for part in parts:
+            own = [c for c in part.connections if (c.topic, c.msgtype) in wanted]
+            if not own:
+                continue
+            name = Path(part.path).name
+            if isinstance(part, McapReader) and part.chunks:
+                stream = mcap_chunk_messages(part, own, name, self.tally)
+            else:
+                stream = self._guard(part.messages(own), name)
+            for conn, stamp, raw_data in stream:
+                yield (wanted[(conn.topic, conn.msgtype)] if mapped else conn), stamp, raw_data
+
+    def _guard(self, stream: Iterator[tuple], name: str) -> Iterator[tuple]:
+        last = None
+        try:
+            for item in stream:
+                last = int(item[1])
+                yield item
+        except Exception as exc:  # storage breaks off: keep what was read, say where it stopped
+            self.truncated = True
+            self.tally.breaks.append(BreakOff(name, last, one_line(exc)))
+
+    @property
+    def complete(self) -> bool:
+        """Every declared message of the topics read was read and decoded (see module docstring)."""
+        return not self.unchecked and not self.problems()
+
+    def problems(self) -> list[str]:
+        """What the pass over the topics read so far skipped, against metadata.yaml (else the
+        storage's own index); empty when nothing was."""
+        if self.declared is not None:
+            source, counts = "metadata.yaml", self.declared.counts
+            start, end = self.declared.start_ns, self.declared.start_ns + self.declared.duration_ns
+        else:
+            source, counts = f"the {self.storage} index", {t: i.count for t, i in self.topics.items()}
+            start, end = self.start_ns, self.end_ns
+        wanted = {t: n for t, n in counts.items() if t in self.requested}
+        undecodable = {t: self.topics[t].failed for t in self.requested}
+        found = self.tally.problems(wanted, source, start, end, undecodable)
+        if self.tally.chunks:
+            self.truncated = True
+        return found
+
     def decode(self, topic: str, msgtype: str, raw_data: bytes):
         """Deserialise one message; None (counted, warned once per topic) when it does not."""
         info = self.topics[topic]
@@ -210,7 +276,7 @@ class BagSource:
             info.failed += 1
             if info.failed == 1:
                 self.warn(f"{self.path}: topic {topic} ({msgtype}): a message does not "
-                          f"deserialise ({_one_line(exc)}); such messages are skipped and counted")
+                          f"deserialise ({one_line(exc)}); such messages are skipped and counted")
             return None
         info.decoded += 1
         return msg
@@ -285,16 +351,28 @@ def _is_sqlite(target: Path) -> bool:
     return any(target.glob("*.db3"))
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+def _open_problem(target: Path, exc: BaseException) -> str:
+    """Which part of the bag does not open, in words, with the reader's own message."""
+    text = one_line(exc)
+    if "end magic" in text or "footer" in text:
+        what = "the end of the MCAP file (footer) is missing or corrupt: a truncated recording or a damaged end"
+    elif "magic" in text or "Profile" in text or "Unexpected record" in text:
+        what = "the start of the MCAP file (header) is corrupt"
+    elif "database" in text or "apsw" in text or "sqlite" in text.lower():
+        what = "the sqlite3 storage file does not open (damaged or not a database)"
+    elif _is_sqlite(target):
+        what = "the sqlite3 storage file does not open"
+    else:
+        what = "the MCAP index (summary at the end of the file) is corrupt"
+    return f"not a readable rosbag2 bag: {what} ({text})"
 
 
-def _fix_for(target: Path) -> str:
-    if target.suffix == ".mcap" or (target.is_dir() and any(target.glob("*.mcap"))):
-        return ("a truncated MCAP (recording killed) lacks its footer: recover it with "
-                "`mcap recover IN.mcap -o OUT.mcap` (mcap CLI), or `ros2 bag reindex` the directory")
-    return f"check the bag; for a sqlite3 bag try `ros2 bag reindex {target}`"
+def _fix_for(target: Path, exc: BaseException) -> str:
+    if not _is_sqlite(target):
+        return ("recover the readable chunks with `mcap recover IN.mcap -o OUT.mcap` (mcap CLI), then "
+                "`ros2 bag reindex` the directory")
+    return (f"the storage itself is damaged: try `sqlite3 FILE.db3 .recover` into a new file, then "
+            f"`ros2 bag reindex {target}`")
 
 
 __all__ = ["ODOMETRY", "BagSource", "Message", "StampChooser", "TopicInfo", "stamp_ns"]

@@ -91,9 +91,12 @@ class FleetPlanner(FreezeAndReroot):
                  seed: int = 0, guidance: GuidanceConfig = GuidanceConfig(),
                  carrying: dict[str, bool] | None = None, repair_lag_steps: int = REPAIR_LAG_STEPS,
                  repair_timeout_steps: int = REPAIR_TIMEOUT_STEPS, max_lead_steps: int = MAX_LEAD_STEPS,
-                 stations: Sequence[tuple[Coord, Sequence[Coord]]] = (), avoid_stations: bool = True) -> None:
-        """``repair_lag_steps`` / ``repair_timeout_steps``: see :mod:`warehouse_core.fleet.freeze_reroot`
-        (0: off); ``max_lead_steps``: see :meth:`_hold_lagging` (negative: no lead bound). ``stations``: (pick cell,
+                 stations: Sequence[tuple[Coord, Sequence[Coord]]] = (), avoid_stations: bool = True,
+                 plan_id: int = PLAN_ID) -> None:
+        """``plan_id``: the first plan's id (a planner restarted mid-run starts above the ids the robots
+        still hold, so that they take its paths as replacements); ``repair_lag_steps`` /
+        ``repair_timeout_steps``: see :mod:`warehouse_core.fleet.freeze_reroot` (0: off);
+        ``max_lead_steps``: see :meth:`_hold_lagging` (negative: no lead bound). ``stations``: (pick cell,
         queue cells nearest first) of every station, for first-come-first-served lines
         (:mod:`warehouse_core.fleet.station_queues`); with ``avoid_stations`` their pick and queue cells are
         costly for through traffic (robots heading elsewhere drove along the column of pick and
@@ -119,10 +122,10 @@ class FleetPlanner(FreezeAndReroot):
                                  storage_mask=storage_mask, guidance=guidance, seed=seed,
                                  avoid_mask=self.avoid_mask)
         self.traffic = TrafficController(lookahead=lookahead)
-        self.plan_id = PLAN_ID
+        self.plan_id = plan_id
         self.start_step = start_step
         for n in self.names:
-            self.traffic.commit(n, PLAN_ID, [grid.index(starts[n])], start_step)
+            self.traffic.commit(n, plan_id, [grid.index(starts[n])], start_step)
         self.frontier = start_step
         self.published = {n: 0 for n in self.names}  # path indices handed out so far
         self._init_repair(repair_lag_steps, repair_timeout_steps)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from pathlib import Path as FilePath
 
-from warehouse_core.errors import InputError
+from warehouse_core.errors import ArgumentParser, InputError
 from warehouse_core.mapf.lacam import solve_lacam
 from warehouse_core.mapf.metrics import lower_bound, makespan, sum_of_costs
 from warehouse_core.mapf.pibt import solve_pibt
@@ -27,15 +29,15 @@ from warehouse_core.maps.grid import load_movingai_map, load_movingai_scen
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="warehouse mapf", description="One-shot multi-agent path finding.")
+    p = ArgumentParser(prog="warehouse mapf", description="One-shot multi-agent path finding.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="solve a MovingAI map + scen instance and write plan.json")
     s.add_argument("--map", required=True, help="MovingAI .map file")
     s.add_argument("--scen", required=True, help="MovingAI .scen file (agent i = i-th agent line)")
-    s.add_argument("--agents", type=int, default=None, help="use the first N agents (default: all)")
-    s.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
+    s.add_argument("--agents", type=int, default=None, help="use the first N agents, N >= 1 (default: all)")
+    s.add_argument("--time-limit", type=float, default=30.0, help="seconds, finite and > 0 (default 30)")
     s.add_argument("--out", required=True, help="output plan.json")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed >= 0 (default 0)")
     s.add_argument("--algorithm", choices=("lacam", "pibt"), default="lacam",
                    help="lacam: complete (default); pibt: plain PIBT, fast but incomplete")
     s.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
@@ -82,29 +84,43 @@ def solve_files(map_path: str, scen_path: str, agents: int | None, time_limit: f
     return plan, sol
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Refuse arguments out of range before anything is loaded."""
+    if args.agents is not None and args.agents < 1:
+        raise InputError("--agents", f"{args.agents} agents: nothing to solve", fix="give --agents 1 or more, "
+                         "or leave it out for every agent of the scen")
+    if not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise InputError("--time-limit", f"{args.time_limit} is not a time limit", fix="give seconds > 0, finite")
+    if not 0 <= args.seed < 2**63:
+        raise InputError("--seed", f"{args.seed} is not a seed", fix="give an integer from 0 to 2**63 - 1")
+
+
+def _write(out: FilePath, plan: dict | None) -> None:
+    """Write ``plan`` to ``out`` (None: only check that it can be written)."""
+    fix = "give a writable --out file path"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if plan is not None:
+            out.write_text(json.dumps(plan, separators=(",", ":")) + "\n")
+    except OSError as exc:
+        raise InputError(str(out), f"cannot write plan: {exc.strerror}", fix=fix) from None
+    if out.is_dir() or not os.access(out.parent, os.W_OK):
+        raise InputError(str(out), "cannot write plan: a directory or not writable", fix=fix)
+
+
 def main(argv: list[str]) -> int:
     try:
         args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
-        return int(exc.code or 0)
-    if args.agents is not None and args.agents < 0:
-        print("error: --agents must be >= 0", file=sys.stderr)
-        return 2
-    if args.time_limit <= 0:
-        print("error: --time-limit must be > 0", file=sys.stderr)
-        return 2
-    try:
+        _check(args)
+        out = FilePath(args.out)
+        _write(out, None)  # a plan that could not be written is refused before the solver runs
         plan, _ = solve_files(args.map, args.scen, args.agents, args.time_limit, args.seed,
                               args.algorithm, args.refine, args.lacam_star)
+        _write(out, plan)
+    except SystemExit as exc:  # argparse: --help
+        return int(exc.code or 0)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out = FilePath(args.out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(plan, separators=(",", ":")) + "\n")
-    except OSError as exc:
-        print(f"error: {out}: cannot write plan: {exc.strerror}", file=sys.stderr)
         return 2
     n = plan["agents"]
     if not plan["solved"]:

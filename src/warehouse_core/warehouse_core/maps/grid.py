@@ -171,33 +171,47 @@ def load_movingai_map(path: str | FilePath) -> Grid:
                          fix="add 'height H' and 'width W' lines") from None
     if height <= 0 or width <= 0:
         raise InputError(str(path), f"height {height} and width {width} must be positive", where="2")
-    rows = lines[i + 1:i + 1 + height]
-    if len(rows) < height:
-        raise InputError(str(path), f"expected {height} map rows, found {len(rows)}",
-                         where=f"{i + 1 + len(rows) + 1}", fix="the header height must match the rows")
+    rows = _map_rows(path, lines, i + 1, height, width)
     free = np.zeros((height, width), dtype=bool)
     for r, row in enumerate(rows):
-        row = row.rstrip("\r\n")
-        lineno = i + 2 + r
-        if len(row) < width:
-            raise InputError(str(path), f"row has {len(row)} cells, header says width {width}",
-                             where=str(lineno))
-        for c, ch in enumerate(row[:width]):
+        for c, ch in enumerate(row):
             if ch in _FREE_CHARS:
                 free[r, c] = True
             elif ch not in _BLOCKED_CHARS:
                 raise InputError(str(path), f"unknown cell character {ch!r} at column {c}",
-                                 where=str(lineno), fix="use '.' for free and '@' for blocked cells")
+                                 where=str(i + 2 + r), fix="use '.' for free and '@' for blocked cells")
     return Grid(free)
+
+
+def _map_rows(path: FilePath, lines: list[str], first: int, height: int, width: int) -> list[str]:
+    """The ``height`` rows of ``width`` cells from line index ``first`` on (trailing blanks and blank
+    lines at the end allowed); a header that disagrees with the rows either way is refused, so a
+    map is never cut to its header nor padded."""
+    rows = [line.rstrip() for line in lines[first:]]
+    while rows and not rows[-1]:
+        rows.pop()
+    fix = "make the header's 'height' and 'width' match the rows"
+    if len(rows) != height:
+        more = "more" if len(rows) > height else "fewer"
+        raise InputError(str(path), f"{len(rows)} map rows, {more} than the header's height {height}",
+                         where=str(first + 1 + min(len(rows), height)), fix=fix)
+    for r, row in enumerate(rows):
+        if len(row) != width:
+            raise InputError(str(path), f"row has {len(row)} cells, header says width {width}",
+                             where=str(first + 1 + r), fix=fix)
+    return rows
 
 
 def load_movingai_scen(path: str | FilePath, grid: Grid | None = None,
                        agents: int | None = None) -> list[ScenAgent]:
     """Load the first ``agents`` lines of a MovingAI ``.scen`` file (x = column, y = row).
 
-    With ``grid`` given, every start and goal must be a free cell of it.
+    With ``grid`` given, every start and goal must be a free cell of it and the map size each
+    line names must be the grid's. A file without agents, or ``agents`` < 1, is refused.
     """
     path = FilePath(path)
+    if agents is not None and agents < 1:
+        raise InputError(str(path), f"asked for {agents} agents", fix="ask for at least 1 agent (--agents)")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -216,17 +230,22 @@ def load_movingai_scen(path: str | FilePath, grid: Grid | None = None,
             raise InputError(str(path), f"expected 9 fields, found {len(fields)}", where=str(lineno),
                              fix="bucket, map, width, height, start x, start y, goal x, goal y, length")
         try:
-            sx, sy, gx, gy = (int(f) for f in fields[4:8])
+            mw, mh, sx, sy, gx, gy = (int(f) for f in fields[2:8])
             opt = float(fields[8])
         except ValueError:
             raise InputError(str(path), f"non-numeric coordinates in {line!r}", where=str(lineno)) from None
         agent = ScenAgent((sx, sy), (gx, gy), opt)
         if grid is not None:
+            if (mw, mh) != (grid.width, grid.height):
+                raise InputError(str(path), f"made for a {mw} x {mh} map, the map is {grid.width} x {grid.height}",
+                                 where=str(lineno), fix="use the scenario made for this map")
             for name, c in (("start", agent.start), ("goal", agent.goal)):
                 if not grid.is_free(c):
                     raise InputError(str(path), f"{name} {c} is not a free cell of the map",
                                      where=str(lineno), fix="use the scenario made for this map")
         out.append(agent)
+    if not out:
+        raise InputError(str(path), "no agent lines", fix="give a MovingAI .scen with at least one agent")
     if agents is not None and len(out) < agents:
         raise InputError(str(path), f"asked for {agents} agents but the file has {len(out)}",
                          fix=f"use --agents {len(out)} or fewer")

@@ -12,7 +12,8 @@ over (their lines go back to the pending pool).
   that holds it, to the nearest idle robot.
 
 Both give a rack's visit to a robot parked under that rack, and mark a robot that can afford no
-visit offered (battery) as needing a charge.
+visit offered (battery) as needing a charge. Neither takes a line from a rack if that would leave
+another pending line without a rack able to serve it (:mod:`warehouse_core.ops.promises`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class AssignmentPolicy:
     def _draft(self, rack: str, lines: list[PickLine], now: float) -> Task:
         """Reserve stock, the rack, a station slot and a return location for a visit."""
         for line in lines:
+            self.book.promises.move(line, rack)  # done already by the choice of the rack: kept as it is
             self.inventory.reserve(rack, line.sku, line.quantity)
             line.rack = rack
             self.book.take_pending(line)
@@ -102,8 +104,8 @@ class AssignmentPolicy:
     def _undraft(self, task: Task) -> None:
         for line in task.lines:
             self.inventory.unreserve(line.rack, line.sku, line.quantity)
+            self.book.add_pending(line, promised_to=line.rack)
             line.rack = ""
-            self.book.add_pending(line)
         self.racks.release(task)
 
     def _visit(self, rack: str, lines: list[PickLine], now: float) -> Task:
@@ -158,11 +160,12 @@ class DefaultPolicy(AssignmentPolicy):
             yield rack, chosen
 
     def _servable(self, rack: str, lines: list[PickLine]) -> list[PickLine]:
-        """The lines (in the given order) one visit of ``rack`` can serve from its stock."""
+        """The lines (in the given order) one visit of ``rack`` can serve from its stock, each
+        promised to ``rack`` (so the next line's check counts it)."""
         chosen, used = [], {}
         for line in lines:
             need = used.get(line.sku, 0) + line.quantity
-            if need <= self.inventory.available(rack, line.sku):
+            if need <= self.inventory.available(rack, line.sku) and self.book.promises.move(line, rack):
                 chosen.append(line)
                 used[line.sku] = need
                 if len(chosen) >= self.config.max_lines_per_visit:
@@ -203,7 +206,8 @@ class BaselinePolicy(AssignmentPolicy):
         for line in sorted(self.book.pending.values(), key=lambda p: p.created):
             if not self.racks.stations_open():
                 return
-            racks = [r for r in self.inventory.racks_for(line.sku, line.quantity) if self.racks.rack_free(r)]
+            racks = [r for r in self.inventory.racks_for(line.sku, line.quantity)
+                     if self.racks.rack_free(r) and self.book.promises.allows(line, r)]
             if racks:
                 yield self.rng.choice(sorted(racks)), [line]
 

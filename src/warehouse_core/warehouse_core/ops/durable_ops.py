@@ -239,6 +239,7 @@ class JournaledOps(WarehouseOps):
         finally:
             self._replaying = False
         self.continue_ids_after(last.task, last.order, last.parcel)
+        self.book.promises.rebuild()
         self.events = _latest_state(self.events)
         report.orders = len(self.orders)
         report.open_orders = sum(1 for r in self.orders.values() if r.state != ORDER_COMPLETED)

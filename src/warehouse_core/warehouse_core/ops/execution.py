@@ -84,8 +84,8 @@ class ExecutionFeedback:
         if not picked:
             for line in task.lines:
                 self.inventory.unreserve(line.rack, line.sku, line.quantity)
+                self.book.add_pending(line, promised_to=line.rack)
                 line.rack = ""
-                self.book.add_pending(line)
             self.racks.station_done(task.station)
         if task.step_index < 0:  # rack never lifted: it stays where it was
             self.racks.unhold_rack(task)
@@ -123,6 +123,7 @@ class ExecutionFeedback:
                 mine = self.book.pending.get(line.key)
                 if mine is None:
                     raise ValueError(f"task {task.task_id}: line {line.order_id}[{line.index}] is not pending")
+                self.book.promises.move(mine, task.rack)  # as the visit's choice did (see promises.rebuild)
                 self.inventory.reserve(task.rack, mine.sku, mine.quantity)
                 mine.rack = task.rack
                 self.book.take_pending(mine)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warehouse_core.errors import InputError
+from warehouse_core.ops.orders import MAX_ID_CHARS
 
 
 @dataclass
@@ -119,6 +120,9 @@ def load_inventory_csv(directory: str | Path, layout) -> tuple[Inventory, dict[s
         if sku in skus:
             raise InputError(str(directory / "skus.csv"), f"duplicate sku {sku!r}", where=str(line),
                              fix="list every SKU once")
+        if len(sku) > MAX_ID_CHARS:  # no order could name it
+            raise InputError(str(directory / "skus.csv"), f"sku is {len(sku)} characters long", where=str(line),
+                             fix=f"use SKU ids of at most {MAX_ID_CHARS} characters")
         skus[sku] = _number(row["popularity"], directory / "skus.csv", line, "popularity", integer=False)
     placement = {loc.id: loc.rack for loc in layout.storage if loc.rack}
     racks_file = directory / "racks.csv"

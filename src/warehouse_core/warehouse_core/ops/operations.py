@@ -154,6 +154,11 @@ class WarehouseOps:
         """Accept or refuse ``order``; returns (accepted, order_id, reason)."""
         return self.book.submit(order, now)
 
+    def refuse(self, order: Order, reason: str, now: float) -> tuple[bool, str, str]:
+        """Refuse ``order`` found bad before :meth:`submit` could read it (a message that does not
+        convert), with its ``ORDER_REJECTED`` event like every refusal."""
+        return self.book.refuse(order, reason, now)
+
     def adopt_order(self, order: Order) -> None:
         """Take ``order`` as accepted without checks (reloaded from the durable store)."""
         self.book.adopt(order)

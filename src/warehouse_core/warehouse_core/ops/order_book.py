@@ -1,5 +1,10 @@
 """The order book: order intake, the pending pool of order lines, and the records of accepted orders.
 
+An order is accepted whole or refused whole (with an ``ORDER_REJECTED`` event naming the reason):
+its fields must be well formed (:func:`~warehouse_core.ops.orders.order_problem`), its deadline
+still ahead, and all its lines of each SKU together must fit in the stock not yet reserved or
+promised to accepted orders, each line on one rack (:mod:`warehouse_core.ops.promises`).
+
 :class:`OrderBook` owns every accepted order until it is *retired*: an order is pending, in
 progress or completed, and nothing accepted is ever dropped (the lines of a failed visit come
 back to the pending pool). A completed order is retired (dropped from ``orders``) once its
@@ -25,7 +30,8 @@ from warehouse_core.ops.model import (
     PickLine,
     Task,
 )
-from warehouse_core.ops.orders import Order, order_problem
+from warehouse_core.ops.orders import Order, clipped, id_problem, order_problem
+from warehouse_core.ops.promises import Key, StockPromises
 
 RECENT_CYCLES = 50  # order cycle times the consolidation estimate averages
 
@@ -56,6 +62,7 @@ class OrderBook:
         self.on_accept = on_accept  # told of every order taken (consolidation)
         self.orders: dict[str, OrderRecord] = {}
         self.pending: dict[tuple[str, int], PickLine] = {}  # in arrival order
+        self.promises = StockPromises(inventory)
         self.retired = RetiredOrders()
         self.orders_retired = 0
         self._pending_units: dict[str, int] = {}
@@ -69,35 +76,73 @@ class OrderBook:
         if not order.order_id:
             order = Order(f"A{next(self._order_ids):06d}", order.consumer_id, order.lines,
                           order.created, order.deadline, order.service)
+        reason = id_problem("order_id", order.order_id)  # first: an oversized id is not looked up
+        if reason:
+            return self.refuse(order, reason, now)
         known = self.orders.get(order.order_id)
         same = known.order == order if known is not None else self.retired.same(order)
         if same:
             return True, order.order_id, ""  # a repeat (the answer was lost): acknowledged again, not added
         reason = f"order_id {order.order_id!r} was already submitted with other content" if same is False else ""
-        reason = reason or order_problem(order, self.inventory.skus) or self._stock_problem(order)
+        reason = reason or order_problem(order, self.inventory.skus)
+        if not reason and order.deadline <= now:
+            reason = (f"deadline {order.deadline:.1f} s has already passed (now {now:.1f} s): the order "
+                      "cannot be dispatched in time")
+        plan: dict[Key, str] | None = None
+        if not reason:
+            reason, plan = self._stock_check(order)
         if reason:
-            self.emit(OrderEvent(order.order_id, order.consumer_id, ORDER_REJECTED, len(order.lines), 0, now, reason))
-            return False, order.order_id, reason
-        self.adopt(order)
+            return self.refuse(order, reason, now)
+        self.adopt(order, plan)
         self.emit(OrderEvent(order.order_id, order.consumer_id, ORDER_ACCEPTED, len(order.lines), 0, now))
         return True, order.order_id, ""
 
-    def _stock_problem(self, order: Order) -> str:
-        """Why the stock not yet promised cannot serve ``order`` ("" if it can)."""
-        for i, line in enumerate(order.lines):
-            free = self.inventory.total_available(line.sku)
-            if free < line.quantity + self.pending_units(line.sku):
-                return f"lines[{i}]: not enough stock of {line.sku} ({free} units free)"
-            if not self.inventory.racks_for(line.sku, line.quantity) and not self.pending_units(line.sku):
-                return f"lines[{i}]: no single rack holds {line.quantity} of {line.sku}"
-        return ""
+    def refuse(self, order: Order, reason: str, now: float) -> tuple[bool, str, str]:
+        """Refuse ``order`` with an ``ORDER_REJECTED`` event; returns (False, order_id, reason)
+        (oversized ids cut short)."""
+        order_id = clipped(order.order_id)
+        self.emit(OrderEvent(order_id, clipped(order.consumer_id), ORDER_REJECTED, len(order.lines), 0, now, reason))
+        return False, order_id, reason
 
-    def adopt(self, order: Order) -> None:
-        """Take ``order`` as accepted without checks: its lines join the pending pool."""
+    def _stock_check(self, order: Order) -> tuple[str, dict[Key, str] | None]:
+        """("", racks promised to the lines of ``order``), or (why the stock not yet reserved or
+        promised cannot serve the whole order, None)."""
+        asked: dict[str, int] = {}
+        for line in order.lines:
+            asked[line.sku] = asked.get(line.sku, 0) + line.quantity
+        for sku, units in asked.items():
+            free = max(0, self.inventory.total_available(sku) - self.pending_units(sku))
+            if units > free:
+                return (f"not enough stock of {sku}: the order asks {units} units, {free} are free "
+                        "(not reserved or promised to accepted orders)"), None
+        lines = self._lines_of(order)
+        plan = self.promises.plan(lines)
+        if plan is not None:
+            return "", plan
+        sku = next(s for s in asked if self.promises.plan([p for p in lines if p.sku == s]) is None)
+        n = sum(1 for p in lines if p.sku == sku)
+        free = self.inventory.total_available(sku) - self.pending_units(sku)
+        return (f"not enough stock of {sku} on single racks: the order asks {asked[sku]} units in {n} "
+                f"line(s), {free} are free but at most {self.promises.max_slack(sku)} on one rack "
+                "(a line is taken from one rack)"), None
+
+    @staticmethod
+    def _lines_of(order: Order) -> list[PickLine]:
+        return [PickLine(order.order_id, i, line.sku, line.quantity, order.deadline, order.created)
+                for i, line in enumerate(order.lines)]
+
+    def adopt(self, order: Order, plan: dict[Key, str] | None = None) -> None:
+        """Take ``order`` as accepted: its lines join the pending pool, promised as ``plan`` says
+        (None: without checks, promised where they fit)."""
         self.orders[order.order_id] = OrderRecord(order)
         self.on_accept(order)
-        for i, line in enumerate(order.lines):
-            self.add_pending(PickLine(order.order_id, i, line.sku, line.quantity, order.deadline, order.created))
+        lines = self._lines_of(order)
+        for line in lines:
+            self.add_pending(line)
+        if plan is not None:
+            self.promises.apply(plan)
+        else:
+            self.promises.place(lines)
 
     def continue_ids_after(self, last: int) -> None:
         """Ids given to orders submitted without one continue after ``A{last}``."""
@@ -107,13 +152,18 @@ class OrderBook:
     def pending_units(self, sku: str) -> int:
         return self._pending_units.get(sku, 0)
 
-    def add_pending(self, line: PickLine) -> None:
+    def add_pending(self, line: PickLine, promised_to: str = "") -> None:
+        """``line`` joins the pool, promised to ``promised_to`` (a line given back: the rack it
+        was reserved on) or to none yet."""
         self.pending[line.key] = line
         self._pending_units[line.sku] = self._pending_units.get(line.sku, 0) + line.quantity
+        self.promises.add(line, promised_to)
 
     def take_pending(self, line: PickLine) -> None:
+        """``line`` leaves the pool: its units are reserved on a rack now."""
         del self.pending[line.key]
         self._pending_units[line.sku] -= line.quantity
+        self.promises.remove(line)
 
     # -- progress ------------------------------------------------------------------------
     def started(self, task: Task, now: float) -> None:

@@ -2,6 +2,12 @@
 
 Times are seconds of (simulated) warehouse time. An order is validated against the
 catalogue before it is accepted; a refused order gets a reason naming the field.
+
+Field bounds (what a deployment's WMS sends fits well within them, and no request can make the
+allocator hold or echo megabytes): ``order_id`` and ``consumer_id`` at most
+:data:`MAX_ID_CHARS` printable characters (any script; no control or formatting characters), a
+SKU id at most :data:`MAX_ID_CHARS` characters and in the catalogue, at most :data:`MAX_LINES`
+lines, each of 1 to :data:`MAX_QUANTITY` units.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ SERVICE_NEXT_DAY = 0
 SERVICE_TWO_DAY = 1
 MAX_QUANTITY = 10_000
 MAX_LINES = 200
+MAX_ID_CHARS = 128  # order_id, consumer_id and SKU ids
 
 
 @dataclass(frozen=True)
@@ -37,18 +44,13 @@ class Order:
 
 
 def order_problem(order: Order, known_skus: set[str] | frozenset[str]) -> str:
-    """Why ``order`` cannot be accepted (empty string when it is well formed)."""
-    if not order.consumer_id or not order.consumer_id.strip():
-        return "consumer_id is empty (give the consumer's id)"
-    if not order.lines:
-        return "order has no lines (add at least one line with sku and quantity)"
-    if len(order.lines) > MAX_LINES:
-        return f"order has {len(order.lines)} lines, at most {MAX_LINES} are accepted"
-    for i, line in enumerate(order.lines):
-        if line.sku not in known_skus:
-            return f"lines[{i}].sku {line.sku!r} is not in the catalogue"
-        if not isinstance(line.quantity, int) or not 1 <= line.quantity <= MAX_QUANTITY:
-            return f"lines[{i}].quantity {line.quantity!r} must be 1..{MAX_QUANTITY}"
+    """Why ``order`` cannot be accepted (empty string when it is well formed).
+
+    The sizes are checked first, so that no reason quotes an oversized field."""
+    problem = (id_problem("order_id", order.order_id) or id_problem("consumer_id", order.consumer_id)
+               or _lines_problem(order, known_skus))
+    if problem:
+        return problem
     if not math.isfinite(order.created) or not math.isfinite(order.deadline):
         return "created and deadline must be finite times"
     if order.deadline <= order.created:
@@ -56,6 +58,39 @@ def order_problem(order: Order, known_skus: set[str] | frozenset[str]) -> str:
     if order.service not in (SERVICE_NEXT_DAY, SERVICE_TWO_DAY):
         return f"service {order.service} is unknown (0 next-day, 1 two-day)"
     return ""
+
+
+def id_problem(field: str, value: str) -> str:
+    """Why ``value`` is no valid ``order_id``/``consumer_id`` ("" if it is one; an empty
+    ``order_id`` is valid: the allocator gives one)."""
+    if len(value) > MAX_ID_CHARS:
+        return f"{field} is {len(value)} characters long, at most {MAX_ID_CHARS} are accepted"
+    if field == "consumer_id" and not value.strip():
+        return "consumer_id is empty (give the consumer's id)"
+    if not value.isprintable():
+        return f"{field} {value!r} has a control or formatting character (use printable characters only)"
+    return ""
+
+
+def _lines_problem(order: Order, known_skus: set[str] | frozenset[str]) -> str:
+    if not order.lines:
+        return "order has no lines (add at least one line with sku and quantity)"
+    if len(order.lines) > MAX_LINES:
+        return f"order has {len(order.lines)} lines, at most {MAX_LINES} are accepted"
+    for i, line in enumerate(order.lines):
+        if len(line.sku) > MAX_ID_CHARS:
+            return f"lines[{i}].sku is {len(line.sku)} characters long, at most {MAX_ID_CHARS} are accepted"
+        if line.sku not in known_skus:
+            return f"lines[{i}].sku {line.sku!r} is not in the catalogue"
+        if not isinstance(line.quantity, int) or not 1 <= line.quantity <= MAX_QUANTITY:
+            return f"lines[{i}].quantity {line.quantity!r} must be 1..{MAX_QUANTITY}"
+    return ""
+
+
+def clipped(value: str) -> str:
+    """``value`` cut to :data:`MAX_ID_CHARS` characters (marked with "..."), to quote an oversized
+    id in a refusal without echoing all of it."""
+    return value if len(value) <= MAX_ID_CHARS else value[:MAX_ID_CHARS] + "..."
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ class AmrSpec:
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise InputError(source, f"{f.name} = {v!r} must be a positive number", where=f.name)
+                raise InputError(source, f"{f.name} = {v!r} must be a positive number", where=f.name,
+                                 fix="give the size in metres (config/robot_hardware.yaml)")
         if self.wheel_separation - self.wheel_width > self.chassis_width:
             raise InputError(source, f"wheel_separation {self.wheel_separation} m does not fit the chassis "
                                      f"width {self.chassis_width} m", where="wheel_separation")
@@ -78,11 +79,13 @@ def _read_yaml(path: Path) -> dict:
     try:
         doc = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror}") from None
+        raise InputError(str(path), f"cannot read: {exc.strerror}",
+                         fix="give an existing ROS 2 parameter file") from None
     except yaml.YAMLError as exc:
-        raise InputError(str(path), f"invalid YAML: {exc}") from None
+        raise InputError(str(path), f"invalid YAML: {exc}", fix="fix the YAML syntax") from None
     if not isinstance(doc, dict):
-        raise InputError(str(path), "must be a ROS 2 parameter file (a mapping keyed by node name)")
+        raise InputError(str(path), "must be a ROS 2 parameter file (a mapping keyed by node name)",
+                         fix="start from config/robot_hardware.yaml")
     return doc
 
 
@@ -90,7 +93,8 @@ def _params(doc: dict, node: str, path: Path) -> dict:
     section = doc.get(node)
     params = section.get("ros__parameters") if isinstance(section, dict) else None
     if not isinstance(params, dict):
-        raise InputError(str(path), f"no '{node}: ros__parameters:' section", where=node)
+        raise InputError(str(path), f"no '{node}: ros__parameters:' section", where=node,
+                         fix=f"add a '{node}:' section with 'ros__parameters:' (see config/)")
     return params
 
 

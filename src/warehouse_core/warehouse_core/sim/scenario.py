@@ -106,12 +106,17 @@ class Scenario:
     params: dict = field(default_factory=dict)
     faults: tuple[Fault, ...] = ()
 
-    def check_run(self, robots: int, grid: Grid, racks: Collection[str] | None = None) -> None:
-        """Refuse faults naming robots beyond the fleet, cells off the floor or (given the
-        layout's ``racks``) racks not on the floor of this run."""
+    def check_run(self, robots: int, grid: Grid, racks: Collection[str] | None = None,
+                  duration: float | None = None) -> None:
+        """Refuse faults naming robots beyond the fleet, cells off the floor, (given the layout's
+        ``racks``) racks not on the floor of this run or (given the run's ``duration``) faults
+        due at or after its end: they would inject nothing."""
         ck = _Checker(self.source, grid)
         names = {f"robot_{i}" for i in range(robots)}
         for i, f in enumerate(self.faults):
+            if duration is not None and f.at >= duration:
+                ck.fail(f"{f.kind} fault at {f.at:g} s is not before the end of this run ({duration:g} s)",
+                        f"faults[{i}].at", fix=f"run longer than {f.at:g} s (--duration) or remove the fault")
             if f.robot and f.robot not in names:
                 ck.fail(f"robot {f.robot!r} is not in this run's fleet of {robots} (robot_0 .. robot_{robots - 1})",
                         f"faults[{i}].robot", fix="name an existing robot or run more robots")
