@@ -7,8 +7,9 @@ Starts ``warehouse run`` (``python -m warehouse_nodes.cli run``, the environment
 interpreter: source the ROS and venv setup first) for ``--minutes`` simulated minutes with a
 timeline sample every 10 simulated seconds (``DIR/timeline.jsonl``, read to follow sim time), and
 every ``--period`` simulated minutes sends SIGKILL to one node process drawn (seeded) from
-``--nodes``: by default those the runner restarts (the allocator, the order source, the forecaster
-and the planner; see ``warehouse_nodes.supervisor``). The order stream stops a tenth of the run
+``--nodes``: by default those the runner restarts (the allocator, the order source, the forecaster,
+the planner, the floor simulator and the first robot container ``robots_0``; see
+``warehouse_nodes.supervisor``). The order stream stops a tenth of the run
 before its end so that the orders can finish. Prints a table: kills and restarts by node, orders
 received / completed / lost, collisions (on the simulator's ground truth) and the run's exit.
 Exit code 1 if the run failed, an order was lost, robots collided, or a kill was not followed by
@@ -31,7 +32,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"task_allocator": "warehouse_nodes.allocator_node", "order_source": "warehouse_nodes.order_source_node",
-           "forecaster": "warehouse_nodes.forecaster_node", "mapf_planner": "warehouse_nodes.planner_node"}
+           "forecaster": "warehouse_nodes.forecaster_node", "mapf_planner": "warehouse_nodes.planner_node",
+           "floor_simulator": "warehouse_nodes.floor_sim_node",
+           # the first robot container (robots 0..99): its robots resume where their bases stand
+           "robots_0": "warehouse_nodes.robot_container --first 0 "}
 SAMPLE_S = 10.0  # [s, sim] timeline period: how closely the kills follow sim time
 START_TIMEOUT_S = 300.0  # [s, wall] longest wait for the run's first sample
 

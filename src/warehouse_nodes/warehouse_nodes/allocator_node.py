@@ -28,6 +28,9 @@
   (:mod:`warehouse_core.ops.store`) before it is acknowledged or sent; a restarted allocator
   reloads it, re-publishes the current order and task states and repeats the tasks in flight
   to their robots, which answer with where they are (batched transport).
+* A robot whose state, newer than its last answer on a task in flight, names no task or another
+  one (its robot container died and was started again) gets that task again (batched
+  transport); its new node resumes it at the steps done (:mod:`warehouse_nodes.robot_resume`).
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ from warehouse_nodes.configs import AllocatorConfig
 from warehouse_nodes.params import declare_config, shared_fields
 from warehouse_nodes.runtime import run_node
 
+# [s, sim] a robot names no task, or another, after answering for one: it lost it (a restarted node)
+TASK_LOST_AFTER = 2.0
+
 
 class AllocatorNode(Node):
     """Order intake and task allocation (see module docstring)."""
@@ -93,6 +99,8 @@ class AllocatorNode(Node):
         self.task_clients: dict[str, ActionClient] = {}
         self.servers_up: set[str] = set()
         self.unanswered: dict[str, tuple[TaskMsg, float]] = {}  # task -> (message, wall time sent)
+        # robot -> (task in flight, sim time of its last answer, of its first later state naming no such task)
+        self.answered: dict[str, tuple[str, float, float | None]] = {}
         if self.batched:
             channels.subscription(self, topics.FLEET_STATES, self.on_fleet_states)
             channels.subscription(self, topics.TASK_FEEDBACK, self.on_task_feedback)
@@ -149,11 +157,32 @@ class AllocatorNode(Node):
 
     def on_state(self, msg: RobotState) -> None:
         self.silence.heard(msg.robot_id, self.wall_now(), conv.from_time(msg.header.stamp))
+        if msg.robot_id in self.answered:
+            self._check_task_held(msg)
         if msg.mode == RobotState.MODE_FAILED and msg.robot_id not in self.ops.failed_robots:
             self.ops.robot_failed(msg.robot_id, self.now(), f"{msg.robot_id} failed")
             self._publish_events()
         available = msg.mode != RobotState.MODE_FAILED and self._server_ready(msg.robot_id)
         self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available, float(msg.battery))
+
+    def _check_task_held(self, msg: RobotState) -> None:
+        """A robot that answered for a task in flight and now, later, names no task or another, for
+        ``TASK_LOST_AFTER`` simulated seconds (its answer that the task ended may be on its way): its
+        node was started again without it. The task goes to it again (it resumes it)."""
+        task_id, answered, missing = self.answered[msg.robot_id]
+        stamp = conv.from_time(msg.header.stamp)
+        if msg.task_id == task_id or stamp <= answered or task_id in self.unanswered:
+            return
+        if missing is None or stamp - missing < TASK_LOST_AFTER:
+            self.answered[msg.robot_id] = (task_id, answered, stamp if missing is None else missing)
+            return
+        del self.answered[msg.robot_id]
+        task = self.ops.tasks.get(task_id)
+        if task is None or task.finished:
+            return
+        self.get_logger().warning(f"{msg.robot_id} reports no task {task_id} (its node was started again?): "
+                                  "sending it again")
+        self.unanswered[task_id] = (conv.task_to_msg(task), float("-inf"))
 
     def _server_ready(self, robot: str) -> bool:
         """Whether the robot's task action server is up; a graph query, so asked until the
@@ -231,6 +260,10 @@ class AllocatorNode(Node):
         now = self.now()
         if msg.event != TaskFeedback.EVENT_STEP_DONE:
             self.unanswered.pop(msg.task_id, None)
+        if msg.event in (TaskFeedback.EVENT_ACCEPTED, TaskFeedback.EVENT_STEP_DONE):
+            self.answered[msg.robot_id] = (msg.task_id, conv.from_time(msg.header.stamp), None)
+        elif self.answered.get(msg.robot_id, ("",))[0] == msg.task_id:
+            del self.answered[msg.robot_id]
         if msg.event == TaskFeedback.EVENT_REJECTED:
             self.ops.task_finished(msg.task_id, False, now, f"robot refused the task: {msg.message}")
         elif msg.event == TaskFeedback.EVENT_STEP_DONE:

@@ -74,6 +74,7 @@ class FloorSimConfig:
     fault_times: list[float] = param([], "[s] sim times the fault_robots fail at, e.g. [120.0]")
     recovery_time: float = param(60.0, "[s] a failed robot is towed away (its rack put down) after this", low=0.0)
     scenario_faults: str = _common("scenario_faults")
+    state_store: str = _common("state_store")
 
 
 @dataclass(frozen=True)

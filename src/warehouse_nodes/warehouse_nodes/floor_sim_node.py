@@ -36,6 +36,16 @@ Scenario faults (``scenario_faults``, JSON from :func:`warehouse_core.sim.scenar
 robot failures, stuck robots, obstacles on cells, jammed racks and the towing of robots whose
 node went silent, applied by :class:`warehouse_core.sim.fault_injection.FloorFaults` and announced on
 ``/sim/faults`` (``FaultEvent``, latched). The counters go to ``/sim/status`` (``SimStatus``, latched).
+
+Restarts: with ``state_store`` (``./warehouse run`` sets the run's ``state.db``) the floor is durable
+(:mod:`warehouse_core.sim.floor_journal`): before each step the inputs received since the last one
+are journaled, and every ``SNAPSHOT_TICKS`` entries the whole state is snapshotted. A simulator started
+again in the same run restores the last snapshot, replays the journaled steps (publishing nothing:
+it was all published before) and goes on from the last journaled time, so ``/clock`` never goes
+back and every robot, rack, fault and queued waypoint is where it was. It does not wait for the
+start again (the other nodes are up); its time gating goes on from the last journaled state.
+Drive commands that reached the dead process after its last step are lost with it: the robot
+nodes send them again (their heartbeat re-sends what their base has not driven).
 """
 
 from __future__ import annotations
@@ -52,7 +62,10 @@ from warehouse_core.errors import InputError
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops.inventory import load_catalogue
 from warehouse_core.sim.fault_injection import FloorFaults
+from warehouse_core.sim.floor_journal import SNAPSHOT_TICKS, FloorJournal, Resume
 from warehouse_core.sim.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
+from warehouse_core.sim.floor_sim import waypoint_from_json as wp_from_json
+from warehouse_core.sim.floor_sim import waypoint_to_json as wp_to_json
 from warehouse_core.sim.scenario import faults_from_json
 from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetRelease, Task, TaskStep
 from warehouse_interfaces.srv import FailRobot
@@ -131,10 +144,24 @@ class FloorSimNode(Node):
                                                          "parameter floor_simulator.scenario_faults"))
         self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
         period = self.cfg.tick / self.cfg.real_time_factor if self.cfg.real_time_factor > 0 else 0.0
+        self.replaying = False  # replaying journaled steps after a restart: publish nothing
+        self.tick_no = 0  # journal entries written (steps, and inputs while time waited)
+        self.snapshot_tick = 0  # entry of the last snapshot
+        self.inputs: list[list] = []  # inputs since the last step, journaled with the next one
+        self.journal = FloorJournal(self.cfg.state_store) if self.cfg.state_store else None
+        resume = self.journal.resume() if self.journal is not None else None
+        if resume is not None:
+            self._resume(resume)
+        elif self.journal is not None:
+            self.journal.snapshot(0, self._state())
         self.timer = self.create_timer(max(period, 1e-4), self.on_tick)
 
     def on_drive(self, msg: DriveCommand) -> None:
-        self.sim.command(msg.robot_id, msg.plan_id, msg.first_index, conv.drive_from_msg(msg))
+        waypoints = conv.drive_from_msg(msg)
+        self.sim.command(msg.robot_id, msg.plan_id, msg.first_index, waypoints)
+        if self.journal is not None:
+            self.inputs.append(["drive", msg.robot_id, msg.plan_id, msg.first_index,
+                                [wp_to_json(wp) for wp in waypoints]])
 
     def on_progress(self, msg: Header) -> None:
         self.node_progress[msg.frame_id] = conv.from_time(msg.stamp)
@@ -146,9 +173,14 @@ class FloorSimNode(Node):
         drops = [(st.cell_x, st.cell_y) for st in msg.steps if st.op == TaskStep.OP_DROP]
         if drops:
             self.drop_targets[msg.robot_id] = drops[-1]
+            if self.journal is not None:
+                self.inputs.append(["drop", msg.robot_id, list(drops[-1])])
 
     def on_fail_robot(self, request: FailRobot.Request, response: FailRobot.Response):
         response.success = self.fail_robot(request.robot_id, request.reason or "fault (service)")
+        if response.success and self.journal is not None:  # durable before it is answered
+            self.inputs.append(["fail", request.robot_id, request.reason or "fault (service)"])
+            self._journal(held=True)
         response.message = "" if response.success else f"{request.robot_id} is unknown or already failed"
         return response
 
@@ -156,8 +188,9 @@ class FloorSimNode(Node):
         if name not in self.sim.robots or not self.sim.fail(name):
             return False
         self.recoveries.append((self.sim.time + self.cfg.recovery_time, name))
-        self.event_pub.publish(conv.sim_event_msg("robot_failed", name, self.sim.time, reason=reason))
-        self.get_logger().warning(f"{name} failed at t={self.sim.time:.1f}: {reason}")
+        if not self.replaying:
+            self.event_pub.publish(conv.sim_event_msg("robot_failed", name, self.sim.time, reason=reason))
+            self.get_logger().warning(f"{name} failed at t={self.sim.time:.1f}: {reason}")
         return True
 
     def _faults_and_recoveries(self) -> None:
@@ -170,10 +203,12 @@ class FloorSimNode(Node):
             self.drop_targets.pop(name, None)
             rack, cell = self.sim.remove(name, self.storage, set(self.drop_targets.values()))
             loc = self.layout.storage_by_cell[cell].id if cell is not None else ""
-            self.event_pub.publish(conv.sim_event_msg("robot_removed", name, self.sim.time, rack=rack, location=loc))
+            self._emit(self.event_pub, conv.sim_event_msg("robot_removed", name, self.sim.time, rack=rack,
+                                                          location=loc))
 
     def on_release(self, msg: FleetRelease) -> None:
-        self.planner_time = conv.from_time(msg.header.stamp)
+        # a repeated ready message (stamped zero) may arrive after the planner's first real release
+        self.planner_time = max(self.planner_time, conv.from_time(msg.header.stamp))
 
     def on_forecast(self, msg: DemandForecast) -> None:
         self.forecast_seen = True
@@ -190,12 +225,25 @@ class FloorSimNode(Node):
             # sim-time timers cannot fire before it has one) and can catch up
             self.clock_pub.publish(Clock(clock=conv.to_time(self.sim.time)))
             self._fleet_state_while_held()
+            if self.inputs:  # commands applied while time waits are durable too
+                self._journal(held=True)
             return
         self.held_wall = None
+        self._journal(held=False)
+        self._step_floor()
+        if self.journal is not None and self.tick_no - self.snapshot_tick >= SNAPSHOT_TICKS:
+            self.snapshot_tick = self.tick_no
+            self.journal.snapshot(self.tick_no, self._state())
+        self._publish()
+        if round(self.sim.time / self.cfg.tick) % 50 == 0:
+            self.report_stalls("running")
+
+    def _step_floor(self) -> None:
+        """One step of the floor with its faults (deterministic: a restart replays it)."""
         self._faults_and_recoveries()
         notes, fails = self.floor_faults.step(self.sim)
         for note in notes:
-            self.fault_pub.publish(conv.fault_event_msg(note, self.sim.time))
+            self._emit(self.fault_pub, conv.fault_event_msg(note, self.sim.time))
         for name, why in fails:
             self.fail_robot(name, why)
         self.delays.apply(self.sim, self.cfg.tick)
@@ -203,11 +251,69 @@ class FloorSimNode(Node):
             if ev.kind == "dropped":
                 self.drop_targets.pop(ev.robot, None)
             elif ev.kind in ("lift_failed", "drop_failed"):  # the robot's own node sees it in its state
-                self.event_pub.publish(conv.sim_event_msg(ev.kind, ev.robot, self.sim.time, rack=ev.rack,
-                                                          waypoint=ev.index))
-        self._publish()
-        if round(self.sim.time / self.cfg.tick) % 50 == 0:
-            self.report_stalls("running")
+                self._emit(self.event_pub, conv.sim_event_msg(ev.kind, ev.robot, self.sim.time, rack=ev.rack,
+                                                              waypoint=ev.index))
+
+    def _emit(self, pub, msg) -> None:
+        if not self.replaying:
+            pub.publish(msg)
+
+    # -- durable floor (see the module docstring) -----------------------------------------
+    def _journal(self, held: bool) -> None:
+        """Write-ahead: the inputs since the last entry, and whether a step follows them (a restart
+        replays it if this process dies in it)."""
+        if self.journal is None:
+            return
+        self.tick_no += 1
+        self.journal.step(self.tick_no, {"inputs": self.inputs, "gating": self._gating(), "held": held})
+        self.inputs = []
+
+    def _gating(self) -> dict:
+        return {"planner": self.planner_time, "allocator": self.allocator_time, "nodes": self.node_progress,
+                "counts": [self.stalls, self.node_stalls, self.allocator_stalls]}
+
+    def _state(self) -> dict:
+        """Everything a step depends on, JSON-able."""
+        return {"floor": self.sim.snapshot(), "floor_faults": self.floor_faults.snapshot(),
+                "delays": self.delays.state(), "scheduled": [list(f) for f in self.faults],
+                "recoveries": [list(r) for r in self.recoveries], "gating": self._gating(),
+                "drop_targets": {robot: list(cell) for robot, cell in self.drop_targets.items()}}
+
+    def _resume(self, resume: Resume) -> None:
+        """Stand where the dead simulator stood: its last snapshot, then the steps it journaled after."""
+        state = resume.snapshot
+        self.sim.restore(state["floor"])
+        self.floor_faults.restore(state["floor_faults"])
+        self.delays.set_state(state["delays"])
+        self.faults = [(t, name) for t, name in state["scheduled"]]
+        self.recoveries = [(t, name) for t, name in state["recoveries"]]
+        self.drop_targets = {robot: (x, y) for robot, (x, y) in state["drop_targets"].items()}
+        gating = state["gating"]
+        self.replaying = True
+        for _, step in resume.steps:
+            for kind, robot, *args in step["inputs"]:
+                if kind == "drive":
+                    self.sim.command(robot, args[0], args[1], [wp_from_json(wp) for wp in args[2]])
+                elif kind == "drop":
+                    self.drop_targets[robot] = tuple(args[0])
+                else:
+                    self.fail_robot(robot, args[0])
+            if not step["held"]:
+                self._step_floor()
+            gating = step["gating"]
+        self.replaying = False
+        self.tick_no = self.snapshot_tick = resume.steps[-1][0] if resume.steps else resume.tick
+        if resume.steps:  # a second restart replays from here
+            self.journal.snapshot(self.tick_no, self._state())
+        self.planner_time, self.allocator_time = gating["planner"], gating["allocator"]
+        self.node_progress = dict(gating["nodes"])
+        self.stalls, self.node_stalls, self.allocator_stalls = gating["counts"]
+        # once time has moved, the nodes it waited for at the start are up, their first words long said;
+        # one killed before its first step waits for them as at any start
+        self.started = resume.tick > 0 or any(not step["held"] for _, step in resume.steps)
+        self.get_logger().warning(
+            f"resumed the floor from {self.cfg.state_store} at t={self.sim.time:.1f} s: snapshot of journal entry "
+            f"{resume.tick}, {len(resume.steps)} entries replayed, {len(self.sim.robots)} robots on the floor")
 
     def _fleet_state_while_held(self) -> None:
         """Time held for long (a planner restarting): the fleet state again, unchanged, now and then,

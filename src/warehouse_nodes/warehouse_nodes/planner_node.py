@@ -72,6 +72,9 @@ from warehouse_nodes.runtime import run_node
 SETTLED_MODES = (RobotState.MODE_IDLE, RobotState.MODE_WAITING, RobotState.MODE_FAILED)
 
 
+READY_REPEAT_S = 1.0  # [s, wall] between repeats of the ready message while sim time stands at zero
+
+
 class PlannerNode(Node):
     """Plans and releases the fleet's paths (see module docstring)."""
 
@@ -124,6 +127,12 @@ class PlannerNode(Node):
         self.restart = PlannerRestart()
         self.waiting_since: float | None = None  # [s, sim] a restarted planner waits for robots to settle
         self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
+        # The simulator holds time at zero until it hears that the planner is ready (an empty
+        # release). That one message is lost when it goes out before discovery has matched the
+        # simulator's subscription (slow right after a killed run, whose participants linger until
+        # their lease ends), and no sim-time timer fires while time stands: repeat it on the wall
+        # clock until time moves.
+        self.ready_timer = self.create_timer(READY_REPEAT_S, self._repeat_ready, clock=self.wall_clock)
 
     def on_state(self, msg: RobotState) -> None:
         if not self._known(msg.robot_id, "a state"):
@@ -156,6 +165,12 @@ class PlannerNode(Node):
                 # also while a restarted planner waits: time must go on for the robots to settle
                 self.waiting_since = now if self.fleet is None else None
                 self.release_pub.publish(conv.release_msg({}, now))
+
+    def _repeat_ready(self) -> None:
+        if self.now() > 0.0:
+            self.ready_timer.cancel()
+        elif self.fleet is not None:
+            self.release_pub.publish(conv.release_msg({}, 0.0))
 
     def on_sim_event(self, msg: SimEvent) -> None:
         if msg.event == SimEvent.EVENT_ROBOT_REMOVED:

@@ -11,6 +11,10 @@ robots that is the difference between 10 and 500 copies of each message. With
 ``fleet_transport: batched`` the robots' answers to tasks go out through one shared
 publisher, and their states as one FleetState per tick on ``/fleet/states``.
 
+A container started again after its process died (``./warehouse run`` restarts it) takes its
+robots over where their bases stand (:mod:`warehouse_nodes.robot_resume`); the allocator's
+``/task_status`` history it then needs is received once per process too.
+
 ``--silence ROBOT@T`` (a scenario's ``robot_silent`` fault) kills robot ROBOT's node at sim
 time T: from then on it gets no input and sends nothing (no state, odometry, drive command).
 """
@@ -25,11 +29,13 @@ from rclpy.utilities import remove_ros_args
 from std_msgs.msg import Header
 
 from warehouse_core import topics
+from warehouse_core.robot.resume import TaskBook
 from warehouse_interfaces.msg import FleetRelease, FleetState
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.robot_node import RobotNode, make_robots
+from warehouse_nodes.robot_resume import watch_task_status
 from warehouse_nodes.runtime import run_nodes
 
 
@@ -47,6 +53,10 @@ class FleetInputs:
         self.silence = dict(silence or {})  # robot -> sim time its node dies
         host: Node = robots[0]
         self.name = name
+        self.host = host
+        self.book: TaskBook | None = None
+        for robot in robots:
+            robot.resume.task_book = self.task_book
         channels.subscription(host, topics.SIM_FLEET_STATE, self.on_fleet_state)
         channels.subscription(host, topics.FLEET_RELEASE, self.on_release)
         self.progress_pub = channels.publisher(host, topics.SIM_PROGRESS)
@@ -57,6 +67,14 @@ class FleetInputs:
             for robot in robots:
                 robot.feedback_pub = feedback_pub
             channels.subscription(host, topics.TASKS, self.on_task)
+
+    def task_book(self) -> TaskBook:
+        """The allocator's word on this container's robots' tasks (subscribed when first needed:
+        only robots taken over mid-run ask for it)."""
+        if self.book is None:
+            self.book = TaskBook(set(self.by_id))
+            watch_task_status(self.host, self.book)
+        return self.book
 
     def on_fleet_state(self, msg: FleetState) -> None:
         if self.silence:

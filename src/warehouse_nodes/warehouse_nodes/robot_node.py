@@ -17,6 +17,9 @@
   stands at the end of what was released to it (:mod:`warehouse_core.fleet.restart`). When it takes
   a path of a higher plan id during a task it sends its request again, with the steps not done,
   marked with that plan id: a restarted planner learns the task in flight from it.
+* A node started while its base already holds a plan (its robot container died and was started
+  again) takes the robot over where the base stands: the plan from the latched path segments, the
+  task in flight (sent again by the allocator) at its steps done (:mod:`warehouse_nodes.robot_resume`).
 * When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
   the message) and refuses new ones.
 * When a lift step is done but the base carries no rack, or another one, than the task's (a
@@ -62,6 +65,7 @@ from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import RobotConfig
 from warehouse_nodes.drive_backends import make_backend
 from warehouse_nodes.params import declare_config
+from warehouse_nodes.robot_resume import RobotResume
 from warehouse_nodes.runtime import run_nodes
 
 # Task events kept per robot, re-sent when the allocator repeats a task. It repeats only the tasks
@@ -92,6 +96,7 @@ class RobotNode(Node):
         self.path: TimedPath | None = None
         self.sent = 0
         self.placeholder = TimedWaypoint()  # what a waypoint the base has driven past reads as
+        self.resume = RobotResume(self)  # this node may replace one that died mid-run
         self.goal_handle = None
         self.task_msg = None
         self.progress: TaskProgress | None = None
@@ -133,6 +138,8 @@ class RobotNode(Node):
         """The backend's report of the base (pose in ``map``, progress on the current path)."""
         old = self.state
         self.base_seen = True
+        if self.path is None or not self.resume.seen:
+            self.resume.on_base_state(mine)
         if mine.mode == RobotState.MODE_FAILED and not self.failed:
             self.failed = True
             if self.progress is not None:
@@ -170,7 +177,7 @@ class RobotNode(Node):
         robots with the waypoints kept, about +2.9 MB/h with one placeholder slot each)."""
         if self.path is None or self.state.plan_id != self.path.plan_id:
             return
-        self.path.waypoints.forget_before(self.state.progress_index)
+        self.path.waypoints.forget_before(self.resume.forget_before(self.state.progress_index))
 
     def _follow_task(self) -> None:
         if self.progress is None or self.path is None or self.state.plan_id != self.path.plan_id:
@@ -217,11 +224,19 @@ class RobotNode(Node):
         waypoints = [((w.cell_x, w.cell_y), w.op) for w in msg.waypoints]
         if self.path is None or msg.plan_id > self.path.plan_id:
             if msg.first_index != 0:
+                if self.path is None:  # the plan may have begun before this node (it took over mid-run)
+                    self.resume.hold(msg)
                 return  # the start of this path was missed; it is latched, so it comes again
+            taken_over = self.path is None and self.resume.taken_over
+            self.resume.pieces.clear()
             self.path = msg
             self.path.waypoints = WaypointWindow(msg.waypoints, self.placeholder)
-            self.sent = 0
-            if self.progress is not None:
+            # taken over mid-run on the plan the base is on: it has what it reached
+            self.sent = max(self.state.progress_index, 0) if self.state.plan_id == msg.plan_id else 0
+            if self.progress is not None and taken_over:
+                self.resume.bind(self.progress, self.state)
+                self._request_again(msg.plan_id)
+            elif self.progress is not None:
                 self.progress.rebind(0)  # a repair: bind the steps not done yet again
                 self._request_again(msg.plan_id)
             self.backend.on_path(self.path, True)
@@ -272,13 +287,16 @@ class RobotNode(Node):
             return f"task {task.task_id} has no steps"
         return ""
 
-    def _begin_task(self, task: TaskMsg) -> None:
+    def _begin_task(self, task: TaskMsg, done: int | None = None) -> None:
+        """Start ``task``; ``done``: it was begun by the node this one replaced, that many steps done."""
         self.task_msg = task
         self.progress = TaskProgress([((s.cell_x, s.cell_y), s.op) for s in task.steps])
-        # only waypoints planned after this request can perform the task's operations
-        self.progress.extend_path([], len(self.path.waypoints) if self.path else 0)
-        self.request_msg = PlanRequest(header=self.state.header, robot_id=self.robot_id,
-                                       task_id=task.task_id, steps=list(task.steps))
+        header = self.state.header
+        if done is not None:  # marked: a planner restarted meanwhile counts it; a running one ignores it
+            header = Header(stamp=header.stamp, frame_id=resume_marker(self.path.plan_id if self.path else 0))
+        self.resume.begin(task.task_id, self.progress, done)
+        self.request_msg = PlanRequest(header=header, robot_id=self.robot_id,
+                                       task_id=task.task_id, steps=list(task.steps[done or 0:]))
         self.request_pub.publish(self.request_msg)
         self.request_wall = self.heartbeat_clock.now().nanoseconds * 1e-9
 
@@ -310,11 +328,16 @@ class RobotNode(Node):
             self.feedback_pub.publish(last)
             return
         reason = self.refusal(task)
+        note = self.resume.steps_done(task.task_id)
+        if note is None and not reason:
+            return  # taken over mid-run, the allocator's word on the task not heard yet: it comes again
+        if note is not None and not note.open:
+            reason = f"task {task.task_id} is finished"
         if reason:
             self._feedback(TaskFeedback.EVENT_REJECTED, 0, reason, task.task_id)
             return
-        self._begin_task(task)
-        self._feedback(TaskFeedback.EVENT_ACCEPTED, 0)
+        self._begin_task(task, note.steps_done if self.resume.begun_before(note) else None)
+        self._feedback(TaskFeedback.EVENT_ACCEPTED, self.progress.completed)
 
     def _feedback(self, event: int, steps: int, message: str = "", task_id: str = "",
                   failure: int = TaskFeedback.FAILURE_NONE) -> None:

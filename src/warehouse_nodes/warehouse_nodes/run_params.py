@@ -65,6 +65,7 @@ RUN_OVERRIDES = {
     "floor_simulator.expected_state_readers": "its robot containers (ROBOTS_PER_CONTAINER robots each) and monitor",
     "task_allocator.state_store": "DIR/state.db (--out): a restarted allocator resumes from it",
     "order_source.state_store": "DIR/state.db (--out): a restarted order source resumes from it",
+    "floor_simulator.state_store": "DIR/state.db (--out): a restarted simulator resumes the floor from it",
 }
 
 

@@ -4,8 +4,9 @@ Like launch's ``respawn=True``: the allocator and the order source keep their st
 run's durable store (:mod:`warehouse_core.ops.store`), so a new process resumes where the dead one
 stopped. The forecaster computes the same seeded forecast again and publishes it (latched). The
 planner resumes the fleet from the robots' reported states (:mod:`warehouse_core.fleet.restart`).
-The simulator and the robot containers are not restarted (the simulated floor and the robots'
-task progress are not durable): their death ends the run with an error. Every restart is counted
+The simulator resumes the floor from its snapshot and journal in the same store
+(:mod:`warehouse_core.sim.floor_journal`). A robot container's new robot nodes take their
+robots over where the bases stand (:mod:`warehouse_nodes.robot_resume`). Every restart is counted
 (``node_restarts`` in ``report.json``, by node in ``node_restarts_by_node``); each start is marked in
 the node's log.
 """
@@ -16,7 +17,10 @@ import subprocess
 import time
 from collections.abc import Callable
 
-RESPAWN = frozenset({"task_allocator", "order_source", "forecaster", "mapf_planner"})
+RESPAWN = frozenset({"task_allocator", "order_source", "forecaster", "mapf_planner", "floor_simulator"})
+# robot containers (``robots_<first>``): their new nodes take the robots over where the bases stand
+# (:mod:`warehouse_nodes.robot_resume`)
+RESPAWN_PREFIXES = ("robots_",)
 RESPAWN_DELAY_S = 0.5  # [s, wall] between a death and the restart
 MAX_RESTARTS = 50  # per node: a node that keeps dying (bad input, a bug) ends the run
 
@@ -48,7 +52,8 @@ class Supervisor:
             code = proc.poll()
             if code is None:
                 continue
-            if name not in self.respawn or code == 2:  # exit code 2: bad input, a restart would not help
+            respawns = name in self.respawn or name.startswith(RESPAWN_PREFIXES)
+            if not respawns or code == 2:  # exit code 2: bad input, a restart would not help
                 return f"node process {name} exited with code {code}"
             if self.restarts.get(name, 0) >= MAX_RESTARTS:
                 return f"node process {name} died {MAX_RESTARTS + 1} times (last exit code {code})"

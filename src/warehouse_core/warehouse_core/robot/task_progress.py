@@ -52,6 +52,14 @@ class TaskProgress:
         del self.arrivals[self.completed:]
         self._scanned = first_index
 
+    def resume(self, completed: int, first_index: int) -> None:
+        """Take the task over mid-way (the robot's node was started again): the first
+        ``completed`` steps are done; the others bind to waypoints from ``first_index`` on (pass
+        them with :meth:`extend_path`), and complete as the base's progress shows."""
+        self.completed = min(max(completed, 0), len(self.step_cells))
+        self.arrivals = [-1] * self.completed  # done: their waypoints are not needed
+        self._scanned = first_index
+
     def update(self, reached: int, op_running: bool) -> int:
         """Record progress; returns how many steps are complete now."""
         while self.completed < len(self.arrivals):

@@ -12,10 +12,11 @@ placed under a robot); the simulator then never drives a robot into it until it 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from warehouse_core.sim.floor_sim import FloorSim
-from warehouse_core.sim.scenario import Fault
+from warehouse_core.sim.scenario import Fault, faults_from_json, faults_to_json
 
 SIM_KINDS = ("robot_fail", "robot_stuck", "blocked_cell", "robot_silent", "rack_jammed")
 
@@ -32,6 +33,19 @@ class FloorFaults:
 
     def __post_init__(self) -> None:
         self.pending = sorted((f for f in self.faults if f.kind in SIM_KINDS), key=lambda f: f.at)
+
+    def snapshot(self) -> dict:
+        """What is left to do, JSON-able (a restarted simulator goes on from it)."""
+        return {"pending": json.loads(faults_to_json(self.pending)),
+                "clear_at": [[t, list(cell)] for t, cell in self.clear_at],
+                "unjam_at": [list(u) for u in self.unjam_at], "tows": [list(w) for w in self.tows]}
+
+    def restore(self, data: dict) -> None:
+        """Inverse of :meth:`snapshot`."""
+        self.pending = faults_from_json(json.dumps(data["pending"]), "floor snapshot")
+        self.clear_at = [(t, (x, y)) for t, (x, y) in data["clear_at"]]
+        self.unjam_at = [(t, rack) for t, rack in data["unjam_at"]]
+        self.tows = [(t, robot) for t, robot in data["tows"]]
 
     def step(self, sim: FloorSim) -> tuple[list[dict], list[tuple[str, str]]]:
         """Apply what is due at ``sim.time``: (announcements, [(robot, reason) to fail])."""

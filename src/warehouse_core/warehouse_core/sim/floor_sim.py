@@ -6,7 +6,10 @@ stops before every turn and turns in place at ``turn_rate``, and stops at the la
 it has been given. Operations on arrival (lift, drop, pick, charge) take their duration.
 Racks are simulated too: a lift takes the rack standing on the cell, a drop puts it down; a
 jammed rack (``jammed``) stays on the floor and the lift fails.
-The simulator is deterministic for a given sequence of commands and time steps.
+The simulator is deterministic for a given sequence of commands and time steps, and its whole
+state is a JSON-able snapshot (:meth:`FloorSim.snapshot` / :meth:`FloorSim.restore`): a restarted
+simulator restores one and replays the commands and steps that followed it
+(:mod:`warehouse_core.sim.floor_journal`) to stand exactly where the dead one stood.
 """
 
 from __future__ import annotations
@@ -103,6 +106,34 @@ class SimRobot:
     stalls: int = 0
 
 
+_ROBOT_FIELDS = ("name", "x", "y", "theta", "v", "battery", "carrying", "plan_id", "reached", "mode", "failed",
+                 "odometer", "op", "op_left", "op_index", "stall_left", "stalls")
+
+
+def waypoint_to_json(wp: Waypoint) -> list:
+    return [wp.index, wp.cell[0], wp.cell[1], wp.x, wp.y, wp.op, wp.op_duration]
+
+
+def waypoint_from_json(data: list) -> Waypoint:
+    index, cx, cy, x, y, op, duration = data
+    return Waypoint(index, (cx, cy), x, y, op, duration)
+
+
+def robot_to_json(r: SimRobot) -> dict:
+    """One robot's whole kinematic state (cells as lists: JSON has no tuples)."""
+    return {**{k: getattr(r, k) for k in _ROBOT_FIELDS}, "cell": list(r.cell),
+            "queue": [waypoint_to_json(wp) for wp in r.queue]}
+
+
+def robot_from_json(data: dict) -> SimRobot:
+    """Inverse of :func:`robot_to_json` (cells back to tuples: they are compared with ``==``)."""
+    robot = SimRobot(data["name"], tuple(data["cell"]), data["x"], data["y"])
+    for k in _ROBOT_FIELDS[1:]:
+        setattr(robot, k, data[k])
+    robot.queue = deque(waypoint_from_json(wp) for wp in data["queue"])
+    return robot
+
+
 class FloorSim:
     """All robots and racks on one floor, stepped in fixed time increments."""
 
@@ -116,6 +147,22 @@ class FloorSim:
         self.obstacles: set[Coord] = set()  # cells no robot is driven into (blocked at run time)
         self.jammed: set[str] = set()  # racks that do not come up when a robot lifts them
         self.time = 0.0
+
+    def snapshot(self) -> dict:
+        """The whole floor as JSON-able data (robots in their order: stepping follows it)."""
+        return {"time": self.time, "racks": [[*cell, rack] for cell, rack in self.racks.items()],
+                "robots": [robot_to_json(r) for r in self.robots.values()],
+                "removed": [robot_to_json(r) for r in self.removed.values()],
+                "obstacles": sorted(list(c) for c in self.obstacles), "jammed": sorted(self.jammed)}
+
+    def restore(self, data: dict) -> None:
+        """Put the floor back as :meth:`snapshot` saw it (the kinematics and battery model stay)."""
+        self.time = float(data["time"])
+        self.racks = {(x, y): rack for x, y, rack in data["racks"]}
+        self.robots = {r.name: r for r in map(robot_from_json, data["robots"])}
+        self.removed = {r.name: r for r in map(robot_from_json, data["removed"])}
+        self.obstacles = {(x, y) for x, y in data["obstacles"]}
+        self.jammed = set(data["jammed"])
 
     def add_robot(self, name: str, cell: Coord, x: float, y: float, theta: float = 0.0) -> None:
         if name in self.robots:
@@ -343,6 +390,15 @@ class DelayInjector:
     def __post_init__(self) -> None:
         import random
         self.rng = random.Random(self.seed)
+
+    def state(self) -> list:
+        """The generator's state, JSON-able (a restarted simulator draws on from it)."""
+        version, internal, gauss = self.rng.getstate()
+        return [version, list(internal), gauss]
+
+    def set_state(self, state: list) -> None:
+        version, internal, gauss = state
+        self.rng.setstate((version, tuple(internal), gauss))
 
     def apply(self, sim: FloorSim, dt: float) -> list[str]:
         """Stall some robots for this step of ``dt`` seconds; returns their names."""
