@@ -97,7 +97,7 @@ def test_a_run_right_after_a_killed_run_starts_promptly(tmp_path, ros_env):
         assert nxt.returncode == 0, text
         report = json.loads((tmp_path / f"next{i}" / "report.json").read_text())
         assert report["startup_s"] < NORMAL_STARTUP_S, (report["startup_s"], text)
-        assert report["first_plan_s"] is not None and report["first_plan_s"] < NORMAL_STARTUP_S
+        assert report["orders_received"] > 0, text  # the new run ran, not just started
 
 
 def test_stop_signals_record_the_first_signal_abort_on_the_second_and_restore_the_handlers():
