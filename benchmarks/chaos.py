@@ -30,6 +30,8 @@ from pathlib import Path
 import psutil
 import yaml
 
+from warehouse_nodes.graph import load_relocatable
+
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"task_allocator": "warehouse_nodes.allocator_node", "order_source": "warehouse_nodes.order_source_node",
            "forecaster": "warehouse_nodes.forecaster_node", "mapf_planner": "warehouse_nodes.planner_node",
@@ -65,14 +67,23 @@ def node_process(run: psutil.Process, name: str) -> psutil.Process | None:
 
 
 def kill_schedule(minutes: float, period: float, nodes: list[str], seed: int) -> list[tuple[float, str]]:
-    """(sim time [s], node) of every kill: one per period, the node drawn by a seeded generator."""
+    """(sim time [s], node) of every kill: one per period, drawn by a seeded generator.
+
+    Nodes are drawn in shuffled rounds (each node once per round, in a random order) rather than
+    independently, so a run with at least as many kills as nodes kills every node at least once.
+    """
     rng = random.Random(seed)
     times = [k * period * 60.0 for k in range(1, int(minutes / period) + 1) if k * period < minutes * 0.9]
-    return [(t, rng.choice(nodes)) for t in times]
+    order: list[str] = []
+    while len(order) < len(times):
+        round_ = list(nodes)
+        rng.shuffle(round_)
+        order.extend(round_)
+    return list(zip(times, order))
 
 
 def write_config(out: Path, stop_after: float) -> Path:
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     config["order_source"]["ros__parameters"]["stop_after"] = stop_after
     out.mkdir(parents=True, exist_ok=True)
     path = out.parent / f"{out.name}_config.yaml"

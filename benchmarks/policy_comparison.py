@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from warehouse_nodes.graph import load_relocatable
+
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("picks_per_rack_visit", "rack_visits_per_order", "throughput_lines_per_hour",
           "p95_order_cycle_s", "orders_completed", "consolidation_ratio", "robot_utilization",
@@ -28,7 +30,7 @@ FIELDS = ("picks_per_rack_visit", "rack_visits_per_order", "throughput_lines_per
 def run(policy: str, robots: int, args, out: Path, allocator: dict | None = None, name: str = "") -> dict:
     """One ``./warehouse run`` with ``policy``; ``allocator``: more task_allocator parameters;
     ``name``: the run's directory name (default ``<policy>-<robots>``)."""
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     config["order_source"]["ros__parameters"]["orders_per_hour"] = args.orders_per_robot_hour * robots
     config["task_allocator"]["ros__parameters"].update(allocator or {})
     name = name or f"{policy}-{robots}"

@@ -1,7 +1,7 @@
 """Launch the warehouse in Gazebo (gz-sim) on a ROS 2 distro (Jazzy + Harmonic, or Kilted).
 
     ./warehouse gazebo world --robots 20 --out build/gazebo_world          # or let this file do it
-    ros2 launch launch/warehouse_gazebo.launch.py robots:=20 world_dir:=build/gazebo_world
+    ros2 launch warehouse_bringup warehouse_gazebo.launch.py robots:=20 world_dir:=build/gazebo_world
 
 Starts gz-sim with DIR/warehouse.sdf (ros_gz_sim's gz_sim.launch.py), spawns robot_0 ..
 robot_<N-1> from DIR/models/amr/model.sdf at DIR/spawn_poses.yaml (the floor simulator's
@@ -11,9 +11,10 @@ frame is the map frame; the diff drive's odometry starts at the spawn pose), the
 nodes with ``drive_backend: gazebo`` in namespaces robot_<i>, and the central nodes (MAPF
 planner, task allocator, forecaster, order source). No floor simulator: Gazebo publishes /clock.
 
-With ``world_dir:=''`` (default) the files are generated into build/gazebo_world/ first, for
-the given robots, map and distro. All parameters come from config/warehouse.yaml and
-config/robot_hardware.yaml.
+With ``world_dir:=''`` (default) the files are generated into build/gazebo_world/ (under the
+working directory) first, for the given robots, map and distro. All parameters come from
+config/warehouse.yaml and config/robot_hardware.yaml of the warehouse_bringup share; the central
+nodes, their parameters and respawn are the graph description's (warehouse_nodes.graph).
 """
 
 import os
@@ -28,41 +29,34 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from launch import LaunchDescription
+from warehouse_nodes import launch_support as ls
+from warehouse_nodes.graph import (
+    DEFAULT_CONFIG,
+    DEFAULT_HARDWARE,
+    RESPAWN_DELAY_S,
+    Graph,
+    GraphArgs,
+    configured,
+    describe,
+    read_params,
+)
+from warehouse_nodes.share import share_path
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "warehouse_nodes"
 GZ_SIM = "ros_gz_sim"
 GZ_BRIDGE = "ros_gz_bridge"
 TF2 = "tf2_ros"
 GENERATED = "gazebo_world"
-DEFAULT_CONFIG = os.path.join(REPO, "config", "warehouse.yaml")
-HARDWARE = os.path.join(REPO, "config", "robot_hardware.yaml")
-DEFAULT_LAYOUT = os.path.join(REPO, "maps", "warehouse_layout.yaml")
 
 
-def _config_default(key, fallback, config=DEFAULT_CONFIG):
-    """``key`` of the ``/**`` section of the params file ``config``, else ``fallback``."""
-    with open(config) as f:
-        return yaml.safe_load(f).get("/**", {}).get("ros__parameters", {}).get(key, fallback)
-
-
-def _robots(context, config):
-    """The robots launch argument, else the config's fleet size, else the nodes' default."""
-    from warehouse_nodes.configs import FloorSimConfig
-    from warehouse_nodes.params import default_of
-
-    given = LaunchConfiguration("robots").perform(context)
-    return int(given) if given else int(_config_default("robots", default_of(FloorSimConfig, "robots"), config))
-
-
-def _world_dir(context, robots):
+def _world_dir(context, robots, layout):
     world_dir = LaunchConfiguration("world_dir").perform(context)
     if not world_dir:
-        world_dir = os.path.join(REPO, "build", GENERATED)
+        world_dir = os.path.join("build", GENERATED)
         cmd = [sys.executable, "-m", "warehouse_nodes.gazebo_cli", "world", "--out", world_dir,
-               "--robots", str(robots), "--map", LaunchConfiguration("map").perform(context),
+               "--robots", str(robots), "--map", layout,
                "--distro", LaunchConfiguration("distro").perform(context),
-               "--config", LaunchConfiguration("config").perform(context)]
+               "--config", str(ls.config_path(context))]
         subprocess.run(cmd, check=True)
     world_dir = os.path.abspath(world_dir)
     for rel in ("warehouse.sdf", "spawn_poses.yaml", os.path.join("models", "amr", "model.sdf")):
@@ -79,16 +73,19 @@ def _stamped(world_dir, name):
 
 
 def _nodes(context):
-    config = LaunchConfiguration("config").perform(context)
-    robots = _robots(context, config)
-    world_dir = _world_dir(context, robots)
+    config = ls.config_path(context)
+    robots = ls.optional_int(context, "robots") or int(configured(read_params(config), "floor_simulator", "robots"))
+    # no floor simulator (Gazebo is the clock); the robot nodes are Gazebo's, started below
+    graph = describe(GraphArgs(config=config, robots=robots, seed=None, layout=ls.layout_arg(context),
+                               use_sim_time=ls.boolean(context, "use_sim_time"),
+                               state_store=ls.value(context, "state_store"), floor_sim=False,
+                               robot_processes="nodes", robot_files=(str(share_path(DEFAULT_HARDWARE)),)))
+    common = graph.common
+    world_dir = _world_dir(context, robots, common.get("layout", ""))
     with open(os.path.join(world_dir, "spawn_poses.yaml")) as f:
         poses = yaml.safe_load(f)["robots"]
     if len(poses) < robots:
         raise RuntimeError(f"{world_dir} was generated for {len(poses)} robots, not {robots}: regenerate it")
-    use_sim_time = LaunchConfiguration("use_sim_time").perform(context).lower() == "true"
-    common = {"robots": robots, "layout": LaunchConfiguration("map").perform(context),
-              "use_sim_time": use_sim_time, "state_store": LaunchConfiguration("state_store").perform(context)}
 
     actions = [
         AppendEnvironmentVariable("GZ_SIM_RESOURCE_PATH", os.path.join(world_dir, "models")),
@@ -101,6 +98,7 @@ def _nodes(context):
     model = os.path.join(world_dir, "models", "amr", "model.sdf")
     for pose in poses[:robots]:
         name = pose["name"]
+        spec = graph.process(name)
         x, y, yaw = str(pose["x"]), str(pose["y"]), str(pose["yaw"])
         actions += [
             Node(package=GZ_SIM, executable="create", name=f"spawn_{name}", output="log",
@@ -114,42 +112,35 @@ def _nodes(context):
                  arguments=["--x", x, "--y", y, "--z", "0", "--yaw", yaw,
                             "--frame-id", "map", "--child-frame-id", f"{name}/odom"]),
             Node(package=PACKAGE, executable="robot", name="robot", namespace=name, output="log",
-                 parameters=[config, HARDWARE, common,
+                 parameters=[str(config), *spec.files, graph.parameters(spec),
                              {"drive_backend": "gazebo", "cmd_vel_stamped": _stamped(world_dir, name),
-                              "map_to_odom": [float(pose["x"]), float(pose["y"]), float(pose["yaw"])]}]),
+                              "map_to_odom": [float(pose["x"]), float(pose["y"]), float(pose["yaw"])]}],
+                 respawn=spec.respawn, respawn_delay=RESPAWN_DELAY_S),
         ]
-    actions += [
-        Node(package=PACKAGE, executable="mapf_planner", name="mapf_planner",
-             parameters=[config, common], output="screen"),
-        Node(package=PACKAGE, executable="task_allocator", name="task_allocator",
-             parameters=[config, common], output="screen",
-             respawn=bool(common["state_store"]), respawn_delay=1.0),
-        Node(package=PACKAGE, executable="forecaster", name="forecaster",
-             parameters=[config, common], output="screen"),
-        Node(package=PACKAGE, executable="order_source", name="order_source",
-             parameters=[config, common], output="screen",
-             respawn=bool(common["state_store"]), respawn_delay=1.0),
-    ]
-    return actions
+    central = [p for p in graph.processes if not p.key.startswith("robot_")]
+    return actions + ls.nodes(Graph(graph.config, graph.common, tuple(central)))
 
 
 def generate_launch_description():
-    sim_time = str(_config_default("use_sim_time", True)).lower()
+    common = read_params(share_path(DEFAULT_CONFIG)).get("/**", {}).get("ros__parameters", {})
+    sim_time = str(common.get("use_sim_time", True)).lower()
     return LaunchDescription([
         DeclareLaunchArgument("robots", default_value="",
                               description="Number of robots to spawn (robot_0 .. robot_<N-1>); empty: the "
                                           "config's"),
-        DeclareLaunchArgument("map", default_value=DEFAULT_LAYOUT,
-                              description="Semantic layout YAML the world was (or is) generated from"),
+        DeclareLaunchArgument("map", default_value="",
+                              description="Semantic layout YAML the world was (or is) generated from; empty: "
+                                          "the config's"),
         DeclareLaunchArgument("state_store", default_value="",
                               description="Durable state file (SQLite) of the allocator and the order source: "
-                                          "with it they are respawned and resume from it (use a new file per "
-                                          "run); empty: state in memory only, and no respawn"),
+                                          "with it every central node and robot node is respawned (use a new "
+                                          "file per run); empty: state in memory only, and no respawn"),
         DeclareLaunchArgument("world_dir", default_value="",
                               description="Output of ./warehouse gazebo world; '' = generate into "
-                                          "build/gazebo_world now"),
+                                          "build/gazebo_world (under the working directory) now"),
         DeclareLaunchArgument("use_sim_time", default_value=sim_time,
-                              description="Follow Gazebo's /clock (default: config/warehouse.yaml)"),
+                              description="Follow Gazebo's /clock (default: config/warehouse.yaml; "
+                                          "true/True/1, false/False/0)"),
         DeclareLaunchArgument("distro", default_value=os.environ.get("ROS_DISTRO", "jazzy"),
                               description="ROS 2 distro for a generated world: jazzy bridges cmd_vel as "
                                           "Twist, kilted and later as TwistStamped"),

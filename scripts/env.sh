@@ -1,10 +1,13 @@
 # shellcheck shell=bash
 # Environment of the workspace. Source it (bash or zsh) after scripts/setup.sh has run:
 #
-#   source scripts/env.sh
+#   source scripts/env.sh                             # ROS 2 Kilted (default): .venv + install/
+#   WAREHOUSE_DISTRO=jazzy source scripts/env.sh      # ROS 2 Jazzy: .venv-jazzy + install-jazzy/
 #
-# It activates .venv (the ROS 2 Kilted wheels live there: it plays the role of /opt/ros/<distro>),
-# sources the colcon install space, and keeps DDS on this machine.
+# It activates the distro's venv (the ROS 2 wheels live there: it plays the role of
+# /opt/ros/<distro>, so ROS_DISTRO is exported as a distro's setup.bash does), sources the
+# colcon install space built for that distro, and keeps DDS on this machine. One distro per
+# shell: the two environments hold incompatible builds of the same packages.
 #
 # Decisions (measured on these machines):
 # - Python packages of the workspace are used from the colcon INSTALL space
@@ -33,33 +36,53 @@ else
   _wh_root="${WAREHOUSE_ROOT:-$(pwd)}"
 fi
 
-if [ ! -f "$_wh_root/.venv/bin/activate" ] || [ ! -f "$_wh_root/install/setup.sh" ]; then
-  echo "env.sh: workspace not set up; run $_wh_root/scripts/setup.sh (or ./warehouse setup) first" >&2
-  unset _wh_root
+_wh_distro="${WAREHOUSE_DISTRO:-kilted}"
+case "$_wh_distro" in
+  kilted) _wh_sfx="" ;;
+  jazzy) _wh_sfx="-jazzy" ;;
+  *)
+    echo "env.sh: unknown ROS 2 distro '$_wh_distro' in WAREHOUSE_DISTRO: use kilted or jazzy" >&2
+    unset _wh_root _wh_distro
+    return 2 2>/dev/null || exit 2 ;;
+esac
+_wh_venv="$_wh_root/.venv$_wh_sfx"
+_wh_install="$_wh_root/install$_wh_sfx"
+
+if [ ! -f "$_wh_venv/bin/activate" ] || [ ! -f "$_wh_install/setup.sh" ]; then
+  echo "env.sh: workspace not set up for ROS 2 $_wh_distro; run $_wh_root/scripts/setup.sh --distro $_wh_distro" \
+       "(or ./warehouse setup --distro $_wh_distro) first" >&2
+  unset _wh_root _wh_distro _wh_sfx _wh_venv _wh_install
   return 1 2>/dev/null || exit 1
 fi
 
-if [ -n "${ROS_DISTRO:-}" ]; then
+if [ -n "${WAREHOUSE_ENV_DISTRO:-}" ] && [ "$WAREHOUSE_ENV_DISTRO" != "$_wh_distro" ]; then
+  echo "env.sh: this shell already has the ROS 2 $WAREHOUSE_ENV_DISTRO environment; open a fresh shell" \
+       "for $_wh_distro (its install space would shadow the other's)" >&2
+  unset _wh_root _wh_distro _wh_sfx _wh_venv _wh_install
+  return 1 2>/dev/null || exit 1
+fi
+if [ -n "${ROS_DISTRO:-}" ] && [ "${WAREHOUSE_ENV_DISTRO:-}" != "$ROS_DISTRO" ]; then
   echo "env.sh: warning: a ROS distro ($ROS_DISTRO) is sourced in this shell; its Python packages" \
-       "may shadow the wheels in .venv. Prefer a fresh shell." >&2
+       "may shadow the wheels in $(basename "$_wh_venv"). Prefer a fresh shell." >&2
 fi
 
 export WAREHOUSE_ROOT="$_wh_root"
+export WAREHOUSE_DISTRO="$_wh_distro" WAREHOUSE_ENV_DISTRO="$_wh_distro" ROS_DISTRO="$_wh_distro"
 
 # 1. the venv (wheels: rclpy, rmw_fastrtps_cpp, message packages)
 # shellcheck disable=SC1091
-. "$_wh_root/.venv/bin/activate"
+. "$_wh_venv/bin/activate"
 
 # 2. the colcon install space (warehouse_interfaces, warehouse_core, warehouse_nodes):
 #    AMENT_PREFIX_PATH, PYTHONPATH, LD_LIBRARY_PATH (generated typesupport libraries), ...
 if [ -n "${BASH_VERSION:-}" ]; then
   # shellcheck disable=SC1091
-  . "$_wh_root/install/setup.bash"
+  . "$_wh_install/setup.bash"
 elif [ -n "${ZSH_VERSION:-}" ]; then
   # shellcheck disable=SC1091
-  . "$_wh_root/install/setup.zsh"
+  . "$_wh_install/setup.zsh"
 else
-  COLCON_CURRENT_PREFIX="$_wh_root/install" . "$_wh_root/install/setup.sh"
+  COLCON_CURRENT_PREFIX="$_wh_install" . "$_wh_install/setup.sh"
 fi
 
 # The venv is the underlay (like /opt/ros/<distro>): ament_index lookups of wheel packages.
@@ -85,4 +108,4 @@ if [ -z "${ROS_DOMAIN_ID:-}" ]; then
   export ROS_DOMAIN_ID=$(( ($$ % 100) + 1 ))
 fi
 
-unset _wh_root _wh_ld _wh_d _wh_new
+unset _wh_root _wh_ld _wh_d _wh_new _wh_distro _wh_sfx _wh_venv _wh_install

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Idempotent set-up of the workspace: Python venv with the ROS 2 Kilted wheels from PyPI,
-# the CMake include-path fix for those wheels, and `colcon build` of every package in src/.
+# Idempotent set-up of the workspace: Python venv with the ROS 2 wheels from PyPI, the CMake
+# include-path fix for those wheels, and `colcon build` of every package in src/.
 #
-#   scripts/setup.sh            # progress lines on stderr
-#   scripts/setup.sh --quiet    # silent when there is nothing to do (used by ./warehouse)
-#   scripts/setup.sh --force    # ignore the stamps, redo every step
+#   scripts/setup.sh                  # progress lines on stderr
+#   scripts/setup.sh --quiet          # silent when there is nothing to do (used by ./warehouse)
+#   scripts/setup.sh --force          # ignore the stamps, redo every step
+#   scripts/setup.sh --distro jazzy   # ROS 2 distro: kilted (default, or $WAREHOUSE_DISTRO) or jazzy
 #
-# Each finished step leaves a stamp under .venv/.stamps/ holding a hash of its inputs:
-#   pip    <- requirements.txt + .venv/pyvenv.cfg (interpreter)
+# Each distro has its own environment: kilted .venv/ build/ install/ (requirements.txt),
+# jazzy .venv-jazzy/ build-jazzy/ install-jazzy/ (requirements/jazzy.txt).
+# Each finished step leaves a stamp under <venv>/.stamps/ holding a hash of its inputs:
+#   pip    <- requirements.txt + requirements/*.txt + <venv>/pyvenv.cfg (interpreter)
 #   build  <- every file under src/ (caches excluded) + colcon.meta + this script + pip stamp
 # so a second call with nothing changed only hashes a few files (well under a second).
-# See /work/shared/ros2-from-pypi.md for why the steps look the way they do.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,19 +21,31 @@ cd "$ROOT"
 
 QUIET=0
 FORCE=0
-for arg in "$@"; do
-  case "$arg" in
+DISTRO="${WAREHOUSE_DISTRO:-kilted}"
+while [ $# -gt 0 ]; do
+  case "$1" in
     -q|--quiet) QUIET=1 ;;
     -f|--force) FORCE=1 ;;
-    -h|--help) sed -n '2,13p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "setup: unknown option: $arg" >&2; exit 2 ;;
+    --distro) [ $# -ge 2 ] || { echo "setup: --distro needs a value: kilted or jazzy" >&2; exit 2; }
+              DISTRO="$2"; shift ;;
+    --distro=*) DISTRO="${1#--distro=}" ;;
+    -h|--help) sed -n '2,16p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup: unknown option: $1" >&2; exit 2 ;;
   esac
+  shift
 done
 
-VENV="$ROOT/.venv"
+# The per-distro directories; scripts/env.sh uses the same names.
+case "$DISTRO" in
+  kilted) SUFFIX=""; REQ="$ROOT/requirements.txt"; COLCON_LOG="log" ;;
+  jazzy) SUFFIX="-jazzy"; REQ="$ROOT/requirements/jazzy.txt"; COLCON_LOG="log/colcon-jazzy" ;;
+  *) echo "setup: unknown ROS 2 distro '$DISTRO' (--distro or WAREHOUSE_DISTRO): use kilted or jazzy" >&2; exit 2 ;;
+esac
+VENV="$ROOT/.venv$SUFFIX"
+BUILD="build$SUFFIX"
+INSTALL="install$SUFFIX"
 STAMPS="$VENV/.stamps"
-SETUP_LOG_DIR="$ROOT/log/setup"
-REQ="$ROOT/requirements.txt"
+SETUP_LOG_DIR="$ROOT/log/setup$SUFFIX"
 
 say() { echo "setup: $*" >&2; }
 fail() {  # fail STEP LOGFILE
@@ -64,13 +78,13 @@ fi
 # A venv and a colcon build space are tied to their absolute path: after the checkout was
 # moved or copied with them, start over.
 if [ -f "$VENV/bin/activate" ] && ! grep -qF "\"$VENV\"" "$VENV/bin/activate"; then
-  say "the .venv was created for another path; recreating it (and build/, install/)"
-  rm -rf "$VENV" build install
+  say "$(basename "$VENV") was created for another path; recreating it (and $BUILD/, $INSTALL/)"
+  rm -rf "$VENV" "$BUILD" "$INSTALL"
 fi
-if [ -f build/warehouse_interfaces/CMakeCache.txt ] &&
-   ! grep -qF "CMAKE_HOME_DIRECTORY:INTERNAL=$ROOT/src/warehouse_interfaces" build/warehouse_interfaces/CMakeCache.txt; then
-  say "build/ belongs to another checkout path; removing build/ and install/"
-  rm -rf build install
+if [ -f "$BUILD/warehouse_interfaces/CMakeCache.txt" ] &&
+   ! grep -qF "CMAKE_HOME_DIRECTORY:INTERNAL=$ROOT/src/warehouse_interfaces" "$BUILD/warehouse_interfaces/CMakeCache.txt"; then
+  say "$BUILD/ belongs to another checkout path; removing $BUILD/ and $INSTALL/"
+  rm -rf "$BUILD" "$INSTALL"
   rm -f "$STAMPS/build"
 fi
 if [ ! -x "$VENV/bin/python" ]; then
@@ -85,12 +99,12 @@ if [ ! -x "$VENV/bin/python" ]; then
       fi
     done
   fi
-  [ -n "$PY" ] || { say "need Python 3.11 (the ROS 2 Kilted wheels are cp311); set WAREHOUSE_PYTHON"; exit 1; }
+  [ -n "$PY" ] || { say "need Python 3.11 (the ROS 2 $DISTRO wheels are cp311); set WAREHOUSE_PYTHON"; exit 1; }
   if ! "$PY" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
     say "$PY has no C headers (Python.h); install python3.11-dev or use another interpreter via WAREHOUSE_PYTHON"
     exit 1
   fi
-  say "creating .venv with $PY"
+  say "creating $(basename "$VENV") ($DISTRO) with $PY"
   mkdir -p "$SETUP_LOG_DIR"
   "$PY" -m venv "$VENV" > "$SETUP_LOG_DIR/venv.log" 2>&1 || fail venv "$SETUP_LOG_DIR/venv.log"
   rm -rf "$STAMPS"
@@ -98,12 +112,12 @@ fi
 VPY="$VENV/bin/python"
 
 # ---------------------------------------------------------------- 2. pip install
-PIP_HASH="$( { cat "$REQ"; cat "$VENV/pyvenv.cfg"; } | hash_stdin)"
+PIP_HASH="$( { cat "$REQ" "$ROOT"/requirements/*.txt; cat "$VENV/pyvenv.cfg"; } | hash_stdin)"
 if ! stamp_ok pip "$PIP_HASH"; then
   if [ -f "$STAMPS/pip" ]; then
     say "requirements changed: updating Python packages..."
   else
-    say "installing Python packages (first run, ~1 min)..."
+    say "installing Python packages for ROS 2 $DISTRO (first run, ~1 min)..."
   fi
   mkdir -p "$SETUP_LOG_DIR"
   LOG="$SETUP_LOG_DIR/pip.log"
@@ -152,11 +166,12 @@ PYEOF
 fi
 
 # ---------------------------------------------------------------- 4. colcon build
-# Input hash: file names + contents under src/ (without caches and build debris),
+# Input hash: file names + contents under src/ and launch/, config/, maps/ (installed by
+# warehouse_bringup) (without caches and build debris),
 # colcon.meta, this script and the pip stamp.
 src_hash() {
   {
-    find src -type d \( -name __pycache__ -o -name .pytest_cache -o -name '*.egg-info' \
+    find src launch config maps -type d \( -name __pycache__ -o -name .pytest_cache -o -name '*.egg-info' \
            -o -name .hypothesis -o -name .mypy_cache -o -name .ruff_cache \) -prune \
          -o -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
     # contents only (sha256sum FILE would also hash the spelling of the path)
@@ -166,11 +181,11 @@ src_hash() {
   } | hash_stdin
 }
 BUILD_HASH="$(src_hash)"
-if ! stamp_ok build "$BUILD_HASH" || [ ! -f install/setup.sh ]; then
-  if [ -f install/setup.sh ]; then
+if ! stamp_ok build "$BUILD_HASH" || [ ! -f "$INSTALL/setup.sh" ]; then
+  if [ -f "$INSTALL/setup.sh" ]; then
     say "sources changed: colcon build..."
   else
-    say "building the workspace with colcon (first run, ~1-2 min)..."
+    say "building the workspace for ROS 2 $DISTRO with colcon into $INSTALL/ (first run, ~1-2 min)..."
   fi
   mkdir -p "$SETUP_LOG_DIR"
   LOG="$SETUP_LOG_DIR/colcon_build.log"
@@ -185,8 +200,8 @@ if ! stamp_ok build "$BUILD_HASH" || [ ! -f install/setup.sh ]; then
     export CMAKE_PREFIX_PATH="$VIRTUAL_ENV" AMENT_PREFIX_PATH="$VIRTUAL_ENV"
     # Let the wheels' .pth bootstrapper set LD_LIBRARY_PATH for the Python the generators run.
     unset _ROS_WHEELS_BOOTSTRAP_COMPLETE
-    colcon --log-base log build \
-      --base-paths src --build-base build --install-base install \
+    colcon --log-base "$COLCON_LOG" build \
+      --base-paths src --build-base "$BUILD" --install-base "$INSTALL" \
       "${metas[@]}" \
       --event-handlers console_direct- console_cohesion+ status- summary+
   ) > "$LOG" 2>&1 || fail "colcon build" "$LOG"
@@ -235,4 +250,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-[ "$QUIET" = 1 ] || say "ready. Use:  source scripts/env.sh   (or ./warehouse ...)"
+if [ "$DISTRO" = kilted ]; then
+  [ "$QUIET" = 1 ] || say "ready. Use:  source scripts/env.sh   (or ./warehouse ...)"
+else
+  [ "$QUIET" = 1 ] || say "ready. Use:  WAREHOUSE_DISTRO=$DISTRO source scripts/env.sh   (or ./warehouse ... --distro $DISTRO)"
+fi

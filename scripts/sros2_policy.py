@@ -13,7 +13,9 @@ create_permission`` / ``generate_artifacts`` (see docs/security.md).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -51,20 +53,23 @@ def _fq(node, name: str) -> str:
 def profiles(robots: int, per_container: int, transport: str) -> dict[str, list[tuple[str, str, dict]]]:
     """Enclave -> [(namespace, node name, interfaces)] for the whole graph."""
     import rclpy
+    import yaml
     from rclpy.parameter import Parameter
 
     from warehouse_nodes.allocator_node import AllocatorNode
     from warehouse_nodes.floor_sim_node import FloorSimNode
     from warehouse_nodes.forecaster_node import ForecasterNode
+    from warehouse_nodes.graph import load_relocatable
     from warehouse_nodes.order_source_node import OrderSourceNode
     from warehouse_nodes.planner_node import PlannerNode
     from warehouse_nodes.robot_container import FleetInputs
     from warehouse_nodes.robot_node import RobotNode
 
-    rclpy.init(args=["--ros-args", "--params-file", str(ROOT / "config" / "warehouse.yaml"),
-                     "-p", f"robots:={robots}", "-p", f"fleet_transport:={transport}",
-                     "-p", f"layout:={ROOT / 'maps' / 'warehouse_layout.yaml'}",
-                     "-p", f"boxes:={ROOT / 'config' / 'boxes.yaml'}"])
+    # the config's file paths are relative to it: a copy with them absolute, read from anywhere
+    params = Path(tempfile.mkdtemp(prefix="sros2_policy_")) / "params.yaml"
+    params.write_text(yaml.safe_dump(load_relocatable(ROOT / "config" / "warehouse.yaml")))
+    rclpy.init(args=["--ros-args", "--params-file", str(params),
+                     "-p", f"robots:={robots}", "-p", f"fleet_transport:={transport}"])
     out: dict[str, list[tuple[str, str, dict]]] = {}
     try:
         for cls in (FloorSimNode, PlannerNode, AllocatorNode, ForecasterNode, OrderSourceNode):
@@ -84,6 +89,7 @@ def profiles(robots: int, per_container: int, transport: str) -> dict[str, list[
         alone.destroy_node()
     finally:
         rclpy.try_shutdown()
+        shutil.rmtree(params.parent, ignore_errors=True)
     return out
 
 

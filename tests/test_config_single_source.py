@@ -188,7 +188,8 @@ def _run_params(tmp_path: Path, **options) -> dict[str, object]:
 
 def test_the_runner_changes_only_its_documented_overrides(tmp_path):
     configured = _flat(yaml.safe_load(CONFIG.read_text()))
-    for options in ({}, {"robots": 500, "seed": 7, "policy": "baseline", "orders_per_hour": 900.0, "max_rtf": 3.0}):
+    for options in ({}, {"robots": 500, "seed": 7, "policy": "baseline", "orders_per_hour": 900.0, "max_rtf": 3.0},
+                    {"robots": 4, "bases": "diffdrive"}):
         written = _run_params(tmp_path, **options)
         changed = {k for k, v in written.items() if configured.get(k, "<absent>") != v}
         assert changed <= set(RUN_OVERRIDES), f"{options}: undocumented changes {changed - set(RUN_OVERRIDES)}"
@@ -211,7 +212,9 @@ def test_a_run_without_flags_takes_robots_seed_and_layout_from_the_config(tmp_pa
     del doc["/**"]["ros__parameters"]["layout"]
     config = tmp_path / "fifty.yaml"
     config.write_text(yaml.safe_dump(doc))
-    assert run_defaults(config) == {"robots": 50, "seed": 9, "layout": default_of(FloorSimConfig, "layout")}
+    from warehouse_nodes.share import share_path  # the nodes' default layout is a file of the bringup share
+    assert run_defaults(config) == {"robots": 50, "seed": 9,
+                                    "layout": str(share_path(default_of(FloorSimConfig, "layout")))}
     doc["/**"]["ros__parameters"]["robots"] = "fifty"
     config.write_text(yaml.safe_dump(doc))
     with pytest.raises(InputError, match="fifty.yaml.*robots"):

@@ -26,7 +26,7 @@ CELLS = [(2, 3), (3, 3), (4, 3), (4, 4), (4, 5)]  # cell size 1 m: cell centre =
 
 def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (sets the domain)
     import rclpy
-    from geometry_msgs.msg import Twist
+    from geometry_msgs.msg import PoseWithCovarianceStamped, Twist
     from nav_msgs.msg import Odometry
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
@@ -51,11 +51,11 @@ def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (se
         path_pub = channels.publisher(test, topics.ROBOT_PATH, topics.ROBOT_PATH.relative)  # as the planner
         release_pub = test.create_publisher(FleetRelease, "/fleet/release", 10)
         states: list[RobotState] = []
-        odoms: list[Odometry] = []
+        odoms: list[PoseWithCovarianceStamped] = []  # the robot node's map pose (the base has the odometry)
         truth: list[tuple[float, float]] = []
         test.create_subscription(Twist, "cmd_vel", lambda m: plant.command(m.linear.x, m.angular.z), 10)
         test.create_subscription(RobotState, "state", states.append, 10)
-        test.create_subscription(Odometry, "odom", odoms.append, 10)
+        test.create_subscription(PoseWithCovarianceStamped, "map_pose", odoms.append, 10)
         last = [time.monotonic()]
 
         def base_tick() -> None:
@@ -112,7 +112,7 @@ def test_gazebo_backend_follows_released_waypoints(ros_env):  # noqa: ARG001 (se
         assert math.hypot(x - 4.0, y - 5.0) < 0.15, (x, y)
         reported = [s.progress_index for s in states if s.plan_id == 1]
         assert reported == sorted(reported)
-        # our odom is in map, at the true pose (odometry noise aside)
+        # the map pose is in map, at the true pose (odometry noise aside)
         o = odoms[-1]
         assert o.header.frame_id == "map"
         assert math.hypot(o.pose.pose.position.x - x, o.pose.pose.position.y - y) < 0.1

@@ -10,11 +10,17 @@ must import and expose ``main``.
 import ast
 import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
+from warehouse_core import topics
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the fake launch modules: a helper module, not a test
+from launch_fakes import run_launch_file  # noqa: E402
+
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
 OURS = "warehouse_nodes"
 # Executables of other packages the launch files may start (installed with the distro:
@@ -67,8 +73,12 @@ def test_launch_file_names_existing_things(path):
     tree = ast.parse(text)
     scripts = console_scripts()
     nodes = launched_nodes(tree)
+    if "describe(" in text:  # a reader of the graph description: its processes are its nodes
+        from warehouse_nodes.graph import CENTRAL
+        nodes += [(OURS, exe) for exe, _module in CENTRAL.values()] + [(OURS, "robot_container"), (OURS, "robot")]
     assert nodes, f"{path.name} starts no Node"
-    assert len(nodes) == len(re.findall(r"executable=", text)), f"{path.name}: executable= outside Node(...)"
+    assert len(launched_nodes(tree)) == len(re.findall(r"executable=", text)), \
+        f"{path.name}: executable= outside Node(...)"
     for package, exe in nodes:
         assert package and exe, f"{path.name}: Node without a literal package and executable"
         if package == OURS:
@@ -118,3 +128,70 @@ def test_every_configured_parameter_is_declared_by_its_node():
                     assert any(key in names for names in fields.values()), f"{name}: /**.{key} is used by no node"
                 else:
                     assert key in fields[node], f"config/{name}: {node}.{key} is not a parameter of {node}"
+
+
+# -- robot.launch.py: every base topic and action remappable, the backend chosen --------------------
+ROBOT_LAUNCH = ROOT / "launch" / "robot.launch.py"
+
+
+def _robot_node(monkeypatch, given: dict[str, str]) -> dict:
+    _, nodes = run_launch_file(monkeypatch, ROBOT_LAUNCH, {"robot": "robot_3", **given})
+    assert len(nodes) == 1 and nodes[0]["namespace"] == "robot_3"
+    return nodes[0]
+
+
+def _given_params(node: dict) -> dict:
+    return next(p for p in node["parameters"] if isinstance(p, dict))
+
+
+def test_robot_launch_has_an_argument_for_every_base_topic(monkeypatch):
+    """A base topic added to warehouse_core.topics without a launch argument fails here."""
+    declared, _ = run_launch_file(monkeypatch, ROBOT_LAUNCH, {})
+    remapped = {d for d, _ in declared.values()}
+    base = [t for name, t in vars(topics).items() if name.startswith("BASE_")]
+    assert len(base) >= 6
+    for t in base:
+        assert t.relative in remapped, f"robot.launch.py cannot remap {t.relative}"
+    assert "localisation_topic" in declared and "drive_backend" in declared
+
+
+def test_robot_launch_remaps_nothing_by_default(monkeypatch):
+    node = _robot_node(monkeypatch, {})
+    assert node["remappings"] == []
+    params = _given_params(node)
+    assert params["drive_backend"] == "gazebo"
+    assert not {"localisation_topic", "base_inputs", "cmd_vel_stamped"} & set(params)
+
+
+def test_robot_launch_remaps_every_driver_name(monkeypatch):
+    given = {"odom_topic": "/vendor/odom", "cmd_vel_topic": "/vendor/cmd_vel", "battery_topic": "/vendor/battery",
+             "rack_topic": "sensors/rack", "stop_topic": "/vendor/estop", "base_operation": "/vendor/lift",
+             "localisation_topic": "localization/pose", "drive_backend": "nav2",
+             "base_inputs": "battery,stop,operations", "cmd_vel_stamped": "True"}
+    node = _robot_node(monkeypatch, given)
+    assert dict(node["remappings"]) == {
+        "base/odom": "/vendor/odom", "cmd_vel": "/vendor/cmd_vel", "base/battery": "/vendor/battery",
+        "base/rack_present": "sensors/rack", "base/protective_stop": "/vendor/estop",
+        "base_operation": "/vendor/lift", "amcl_pose": "localization/pose"}
+    params = _given_params(node)
+    # the node reads localisation at its standard name, which the remapping redirects
+    assert params["localisation_topic"] == "amcl_pose" and params["drive_backend"] == "nav2"
+    assert params["base_inputs"] == "battery,stop,operations" and params["cmd_vel_stamped"] is True
+
+
+def test_robot_launch_base_inputs_none_clears_the_configs(monkeypatch):
+    assert _given_params(_robot_node(monkeypatch, {"base_inputs": "none"}))["base_inputs"] == ""
+
+
+def test_robot_launch_refuses_a_wrong_boolean(monkeypatch):
+    with pytest.raises(ValueError, match="cmd_vel_stamped"):
+        _robot_node(monkeypatch, {"cmd_vel_stamped": "yes"})
+
+
+def test_the_vendor_driver_example_uses_the_base_names():
+    """docs/examples/vendor_driver.py (standalone, so it spells the names out) follows warehouse_core.topics."""
+    tree = ast.parse((ROOT / "docs" / "examples" / "vendor_driver.py").read_text())
+    literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    for name, t in vars(topics).items():
+        if name.startswith("BASE_"):
+            assert t.relative in literals, f"the vendor driver example does not provide {t.relative}"

@@ -21,11 +21,15 @@ import yaml
 
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops.inventory import load_catalogue
-from warehouse_core.ops.operations import ORDER_COMPLETED, TASK_ACTIVE, TASK_ASSIGNED, TASK_DONE
+from warehouse_core.ops.operations import ORDER_COMPLETED, TASK_DONE
 from warehouse_core.ops.orders import DemandModel
 from warehouse_core.tasks import OP_PICK
+from warehouse_nodes.graph import load_relocatable
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the restart helpers: a helper module, not a test
+from restart_helpers import in_flight, sim_time  # noqa: E402
+
 MODULES = {"task_allocator": "warehouse_nodes.allocator_node", "order_source": "warehouse_nodes.order_source_node"}
 STOP_AFTER = 100.0  # [s, sim] orders come until then
 ORDERS_PER_HOUR = 720.0
@@ -54,7 +58,7 @@ def expected_order_ids(seed: int) -> list[str]:
 
 def test_killed_allocator_and_order_source_resume_without_losing_or_redoing_orders(tmp_path, ros_env):
     seed = 5
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     config["order_source"]["ros__parameters"].update(stop_after=STOP_AFTER, orders_per_hour=ORDERS_PER_HOUR)
     config["floor_simulator"]["ros__parameters"]["real_time_factor"] = REAL_TIME_FACTOR
     cfg = tmp_path / "config.yaml"
@@ -210,7 +214,7 @@ def test_killed_forecaster_and_planner_are_restarted_and_the_fleet_resumes(tmp_p
     the robots to stand at the end of what was released to them and plans on from there; the run
     completes with its report, no order lost, no collision (judged on the simulator's ground truth)."""
     seed = 7
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     config["order_source"]["ros__parameters"].update(stop_after=90.0, orders_per_hour=ORDERS_PER_HOUR)
     config["floor_simulator"]["ros__parameters"]["real_time_factor"] = REAL_TIME_FACTOR
     cfg = tmp_path / "config.yaml"
@@ -284,7 +288,7 @@ def test_a_killed_simulator_resumes_the_floor_where_it_stood(tmp_path, ros_env):
     from warehouse_core.analysis import bagio
 
     seed = 11
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     config["order_source"]["ros__parameters"].update(stop_after=90.0, orders_per_hour=ORDERS_PER_HOUR)
     config["floor_simulator"]["ros__parameters"].update(real_time_factor=REAL_TIME_FACTOR, fault_robots=["robot_5"],
                                                         fault_times=[20.0], recovery_time=40.0)
@@ -363,7 +367,7 @@ def test_a_killed_robot_container_is_restarted_and_its_robots_resume_their_tasks
     run completes with no order lost, no collision, every line picked by exactly one rack visit, and
     orders are completed after the restart."""
     seed = 13
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     config["order_source"]["ros__parameters"].update(stop_after=90.0, orders_per_hour=ORDERS_PER_HOUR)
     config["floor_simulator"]["ros__parameters"]["real_time_factor"] = REAL_TIME_FACTOR
     cfg = tmp_path / "config.yaml"
@@ -380,7 +384,7 @@ def test_a_killed_robot_container_is_restarted_and_its_robots_resume_their_tasks
         deadline = time.monotonic() + 240
         # kill while rack visits are under way (some task has steps done and is not finished), late
         # enough that the first segments of the robots' plans are gone from the planner's latched history
-        while _sim_time(out) < KILL_AFTER or not _in_flight(out / "state.db", started=True):
+        while sim_time(out) < KILL_AFTER or not in_flight(out / "state.db", started=True):
             assert run.poll() is None and time.monotonic() < deadline, "the run did not get going"
             time.sleep(0.3)
         proc = None
@@ -390,7 +394,7 @@ def test_a_killed_robot_container_is_restarted_and_its_robots_resume_their_tasks
                          if _runs(c, "warehouse_nodes.robot_container")), None)
             time.sleep(0.1)
         proc.kill()  # SIGKILL
-        in_flight = _in_flight(out / "state.db")
+        busy = in_flight(out / "state.db")
         killed_at = json.loads((out / "timeline.jsonl").read_text().splitlines()[-1])["sim_s"]
         while log.read_text().count("process started") < 2:
             assert run.poll() is None and time.monotonic() < deadline, "the robot container was not restarted"
@@ -410,7 +414,7 @@ def test_a_killed_robot_container_is_restarted_and_its_robots_resume_their_tasks
     tasks = {tid: (state, step, json.loads(data)) for tid, state, step, data in
              db.execute("SELECT task_id, state, step_index, data FROM tasks")}
     # the tasks in flight at the kill were resumed and completed
-    assert in_flight and all(tasks[t][0] == TASK_DONE for t in in_flight), {t: tasks[t][:2] for t in in_flight}
+    assert busy and all(tasks[t][0] == TASK_DONE for t in busy), {t: tasks[t][:2] for t in busy}
     assert any(t["created"] > killed_at + 5.0 and s == TASK_DONE for s, _, t in tasks.values()), "nothing done after"
     orders = {oid: (state, json.loads(data))
               for oid, state, data in db.execute("SELECT order_id, state, data FROM orders")}
@@ -429,21 +433,69 @@ def test_a_killed_robot_container_is_restarted_and_its_robots_resume_their_tasks
     assert all(len(t) == 1 for t in picked_by.values()), {k: v for k, v in picked_by.items() if len(v) > 1}
 
 
-def _sim_time(out: Path) -> float:
+def test_planner_and_robot_container_killed_together_resume_the_fleet(tmp_path, ros_env):
+    """SIGKILL the planner and the robot container at the same moment, mid-task: both are started
+    again; the robots are taken over where their bases stand and the new planner plans from there.
+    Its wait for the robots to stand still is cut short (``restart_settle_timeout`` 1 s), so robots
+    still driving then are held (planned around) and rejoin once they stand. The run completes with
+    its report, no order lost, no collision, and orders completed after the restart."""
+    seed = 17
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
+    config["order_source"]["ros__parameters"].update(stop_after=90.0, orders_per_hour=ORDERS_PER_HOUR)
+    config["floor_simulator"]["ros__parameters"]["real_time_factor"] = REAL_TIME_FACTOR
+    config["mapf_planner"]["ros__parameters"]["restart_settle_timeout"] = 1.0
+    # the copy lives elsewhere: its file paths, absolute, mean the same wherever they are resolved from
+    config["/**"]["ros__parameters"]["layout"] = str(ROOT / "maps" / "warehouse_layout.yaml")
+    config["task_allocator"]["ros__parameters"]["boxes"] = str(ROOT / "config" / "boxes.yaml")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    run = subprocess.Popen([sys.executable, "-m", "warehouse_nodes.cli", "run", "--robots", "4", "--duration", "240",
+                            "--seed", str(seed), "--config", str(cfg), "--out", str(out), "--quiet",
+                            "--sample-every", "2"],
+                           cwd=ROOT, env=ros_env | {"WAREHOUSE_ROOT": str(ROOT)}, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    modules = {"mapf_planner": "warehouse_nodes.planner_node", "robots_0": "warehouse_nodes.robot_container"}
+    logs = {name: out / "logs" / f"{name}.log" for name in modules}
     try:
-        return json.loads((out / "timeline.jsonl").read_text().splitlines()[-1])["sim_s"]
-    except (OSError, IndexError, ValueError, KeyError):
-        return -1.0
-
-
-def _in_flight(db_path: Path, started: bool = False) -> list[str]:
-    """Tasks assigned and not finished (``started``: with a step done) in the run's store."""
-    try:
-        db = sqlite3.connect(db_path, timeout=1.0)
-        try:
-            rows = db.execute("SELECT task_id, state, step_index FROM tasks").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return []
-    return [t for t, state, step in rows if state in (TASK_ASSIGNED, TASK_ACTIVE) and (step >= 0 or not started)]
+        parent = psutil.Process(run.pid)
+        deadline = time.monotonic() + 240
+        while sim_time(out) < 40.0 or not in_flight(out / "state.db", started=True):
+            assert run.poll() is None and time.monotonic() < deadline, "the run did not get going"
+            time.sleep(0.3)
+        procs = {}
+        while len(procs) < len(modules):
+            assert run.poll() is None and time.monotonic() < deadline, f"no {set(modules) - set(procs)} process"
+            procs = {name: c for c in parent.children(recursive=True) for name, module in modules.items()
+                     if _runs(c, module)}
+            time.sleep(0.1)
+        for proc in procs.values():
+            proc.kill()  # SIGKILL, both at once
+        killed_at = sim_time(out)
+        for name, log in logs.items():
+            while log.read_text().count("process started") < 2:
+                assert run.poll() is None and time.monotonic() < deadline, f"{name} was not restarted"
+                time.sleep(0.2)
+        stdout, stderr = run.communicate(timeout=400)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0, stderr + stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["node_restarts_by_node"] == {"mapf_planner": 1, "robots_0": 1}
+    assert report["collisions"] == 0
+    assert report["orders_lost"] == 0
+    planner_log = logs["mapf_planner"].read_text()
+    assert "resumed the fleet from where it stands" in planner_log
+    assert "over mid-run" in logs["robots_0"].read_text()
+    # robots held out of the first plan (if any still drove after 1 s) were planned again
+    held = [name for names in re.findall(r"did not stand still within \S+ s of the restart: ([^;]+);", planner_log)
+            for name in names.split(", ")]
+    assert all(f"{name} stands still at" in planner_log for name in held), held
+    db = sqlite3.connect(out / "state.db")
+    orders = [state for (state,) in db.execute("SELECT state FROM orders")]
+    assert report["orders_completed"] > 0 and ORDER_COMPLETED in orders
+    done_after = [data for (data,) in db.execute("SELECT data FROM tasks WHERE state = ?", (TASK_DONE,))
+                  if json.loads(data)["created"] > killed_at + 5.0]
+    assert done_after, "nothing done after the restart"

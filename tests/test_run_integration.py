@@ -15,6 +15,7 @@ import pytest
 from rosbags.rosbag2 import Reader
 
 from warehouse_core.analysis import bagio, trajectory
+from warehouse_nodes.graph import load_relocatable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def run_with(tmp_path, env, robots, duration, seed, **overrides):
     returns (process, output directory, report or None)."""
     import yaml
 
-    config = yaml.safe_load((ROOT / "config" / "warehouse.yaml").read_text())
+    config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     for node, params in overrides.items():
         config[node]["ros__parameters"].update(params)
     cfg = tmp_path / "config.yaml"

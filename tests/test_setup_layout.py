@@ -71,7 +71,7 @@ def test_colcon_meta_is_valid_and_names_existing_packages():
 
 def test_expected_packages_exist():
     packages = _package_names()
-    for name in ("warehouse_interfaces", "warehouse_core", "warehouse_nodes"):
+    for name in ("warehouse_interfaces", "warehouse_core", "warehouse_nodes", "warehouse_bringup"):
         assert name in packages, f"src/{name}/package.xml missing"
 
 
@@ -138,7 +138,7 @@ def test_named_interfaces_import():
     for name in ("OP_NONE", "OP_LIFT", "OP_DROP", "OP_PICK", "OP_CHARGE"):
         assert getattr(TaskStep, name) == getattr(tasks, name), name
     for name in ("MODE_IDLE", "MODE_MOVING", "MODE_WAITING", "MODE_LIFTING", "MODE_DROPPING",
-                 "MODE_PICKING", "MODE_CHARGING", "MODE_FAILED"):
+                 "MODE_PICKING", "MODE_CHARGING", "MODE_FAILED", "MODE_STOPPED"):
         assert getattr(RobotState, name) == getattr(tasks, name), name
     assert {getattr(RobotState, f"MODE_{m}") for m in ("LIFTING", "DROPPING", "PICKING", "CHARGING")} == \
         set(tasks.MODE_OF_OP.values())

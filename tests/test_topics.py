@@ -27,6 +27,8 @@ def declared() -> list:
 @pytest.mark.parametrize("entry", declared(), ids=lambda e: e.name)
 def test_every_declared_type_is_installed(entry):
     msgtype = entry.msgtype if isinstance(entry, topics.Topic) else entry.srvtype
+    if entry is topics.TF and channels.message_class(msgtype) is None:
+        pytest.skip("tf2_msgs is not a dependency: /tf is published only where it is installed")
     assert channels.message_class(msgtype) is not None, f"{entry.name}: {msgtype} is not installed"
 
 

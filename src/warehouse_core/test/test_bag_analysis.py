@@ -386,6 +386,22 @@ def test_zero_header_stamps_fall_back_to_recording_time(tmp_path):
     assert any("header stamps zero" in w for w in warnings)
 
 
+def test_messages_recorded_late_keep_their_header_stamps(tmp_path):
+    """A recorder that falls behind: amr_1's messages from 3 s on are recorded 15 s after their
+    stamps (beyond the clock tolerance, but within the bag): the stamps still order them."""
+    bag = tmp_path / "bag"
+    with OdometryBagWriter(bag, "mcap") as w:
+        w.add_odometry("/amr_1/odom")
+        for k in range(60):
+            late = 15 * 10**9 if k >= 30 else 0
+            w.odometry("/amr_1/odom", _ns(k / HZ) + late, k / HZ, 0.0, header_ns=_ns(k / HZ))
+    a, warnings = run_analysis(bag, tmp_path / "out")
+    assert warnings == [] and a["complete"] is True
+    robot = a["robots"][0]
+    assert robot["samples"] == 60 and robot["distance_m"] == pytest.approx(5.9)
+    assert robot["idle_fraction"] == 0.0 and a["odom_gaps"] == []
+
+
 def test_name_clash_gets_a_distinct_name(tmp_path):
     bag = tmp_path / "bag"
     with OdometryBagWriter(bag, "mcap") as w:

@@ -4,25 +4,32 @@ Bags of four robots, 60 s at 10 Hz (601 odometry messages each; an MCAP of two 1
 written with ``rosbags`` in both storages, are damaged at the start, in the middle, at the end
 and in ``metadata.yaml``. Each damage gives either an :class:`InputError` (the CLI's exit 2,
 one line naming the bag) or results with ``complete: false`` and warnings giving the skipped
-chunk, its time span and the messages read against the metadata's count. A seeded fuzzer
-overwrites random bytes at random offsets and judges every outcome against the undamaged bag.
+chunk, its time span and the messages read against the metadata's count. An MCAP file whose
+summary or footer is damaged is read front to back. Values no robot can have (a payload changed
+in place that still deserialises, a position 1e6 m away) are excluded from the metrics and named.
+A seeded fuzzer overwrites random bytes at random offsets and judges every outcome against the
+undamaged bag.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import signal
 import struct
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.rosbag2.storage_mcap import McapReader
 
 from warehouse_core.analysis.analyze import AnalyzeOptions, analyze_bag
+from warehouse_core.analysis.fleet_record import FleetRecord, MapImage
+from warehouse_core.analysis.plausibility import OUT_OF_ORDER, SPIKE, PlausibilityScreen
 from warehouse_core.analysis.synthetic_bag import OdometryBagWriter
 from warehouse_core.errors import InputError
 
@@ -32,13 +39,15 @@ PER_ROBOT = int(SECONDS * HZ) + 1
 TOPICS = [f"/amr_{r}/odom" for r in range(1, 5)]
 
 
-def write_bag(path: Path, storage: str) -> None:
+def write_bag(path: Path, storage: str, absurd: tuple[int, float] | None = None) -> None:
+    """Robot r drives along y = 2 r at 0.5 m/s; ``absurd = (k, x)``: amr_1's sample k is at x."""
     with OdometryBagWriter(path, storage) as w:
         for topic in TOPICS:
             w.add_odometry(topic)
         for k in range(PER_ROBOT):
             for r, topic in enumerate(TOPICS):
-                w.odometry(topic, T0 + k * 10**9 // HZ, 0.5 * k / HZ, 2.0 * r)
+                x = absurd[1] if absurd is not None and (r, k) == (0, absurd[0]) else 0.5 * k / HZ
+                w.odometry(topic, T0 + k * 10**9 // HZ, x, 2.0 * r)
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +119,7 @@ def test_mcap_damaged_chunk_is_named_with_its_span_and_counts(clean, tmp_path, w
     assert warnings[-1] == f"the messages read span bag time {span} s of the 0.0-60.0 s metadata.yaml declares"
 
 
-@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
-@pytest.mark.parametrize("where", ["start", "end"])
+@pytest.mark.parametrize("storage, where", [("mcap", "start"), ("sqlite3", "start"), ("sqlite3", "end")])
 def test_damaged_file_start_or_end_is_refused_naming_the_part(clean, tmp_path, storage, where):
     bag, f = copy(clean, storage, tmp_path / "bag")
     n = 4096 if storage == "sqlite3" else 40  # sqlite3: the last page (the last 40 bytes are free space)
@@ -147,6 +155,144 @@ def test_sqlite_message_that_no_longer_deserialises_is_counted(clean, tmp_path):
     damaged = [w for w in warnings if "do not deserialise and are skipped" in w]
     assert len(damaged) == 1 and damaged[0].endswith(": 1 message(s) do not deserialise and are skipped")
     assert sum(r["samples"] for r in a["robots"]) == 4 * PER_ROBOT - 1
+
+
+# -- values that deserialise but no robot can have --------------------------------------------
+def robots_of(a: dict) -> dict[str, dict]:
+    return {r["name"]: r for r in a["robots"]}
+
+
+def excluded(reason: str, at: str) -> str:
+    return f"/amr_1/odom: 1 message(s) excluded from the metrics (bag time {at} s): {reason}"
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_a_position_1e6_m_away_is_excluded_and_named(tmp_path, storage):
+    write_bag(tmp_path / "bag", storage, absurd=(300, 1e6))
+    a, warnings = analyse(tmp_path / "bag", tmp_path / "out")
+    assert a["complete"] is False
+    assert warnings == [excluded(SPIKE, "30.0")]
+    robots = robots_of(a)
+    assert robots["amr_1"]["samples"] == PER_ROBOT - 1  # the straight line without one point: still 30 m
+    for r in robots.values():
+        assert r["distance_m"] == pytest.approx(0.5 * SECONDS) and r["mean_speed_mps"] == pytest.approx(0.5)
+    assert a["close_encounters"] == []
+
+
+@pytest.mark.parametrize("field, reason, at", [("x", SPIKE, "30.0"), ("stamp", OUT_OF_ORDER, "36.0")])
+def test_sqlite_payload_changed_in_place_that_still_deserialises_is_excluded(clean, tmp_path, field, reason, at):
+    """amr_1's message at 30 s (x = 15 m): the high byte of x flipped (15 m -> about 1e305 m), or
+    its header stamp moved 6 s ahead (within the bag, out of the robot's order)."""
+    bag, f = copy(clean, "sqlite3", tmp_path / "bag")
+    t = T0 + 30 * 10**9
+    raw = f.read_bytes()
+    at_x = raw.index(struct.pack("<dd", 15.0, 0.0))  # amr_1 drives along y = 0
+    at_stamp = raw.rindex(struct.pack("<iI", t // 10**9, t % 10**9), 0, at_x)
+    if field == "x":
+        overwrite(f, at_x + 7, bytes([raw[at_x + 7] ^ 0x3F]))
+    else:
+        overwrite(f, at_stamp, struct.pack("<i", t // 10**9 + 6))
+    a, warnings = analyse(bag, tmp_path / "out")
+    assert a["complete"] is False and a["messages_read"] == 4 * PER_ROBOT  # every message read ...
+    assert warnings == [excluded(reason, at)]  # ... one left out of the metrics, named
+    robots = robots_of(a)
+    assert robots["amr_1"]["samples"] == PER_ROBOT - 1
+    assert robots["amr_1"]["distance_m"] == pytest.approx(0.5 * SECONDS)
+    assert robots["amr_1"]["idle_fraction"] == 0.0  # no backwards step or standstill invented
+
+
+def test_rare_robot_ids_positions_off_the_map_and_times_off_the_bag_are_excluded():
+    """Batched ground truth: one message lists a damaged id, one a position 1e4 m off a 10 m map;
+    an odometry message 1e6 s after the 60 s bag."""
+    warnings: list[str] = []
+    rec = FleetRecord(T0, warnings.append, T0 + 60 * 10**9)
+    for k in range(60):
+        names = ["robot_0", "robXt_1" if k == 20 else "robot_1"]
+        rec.on_batch("/sim/fleet_state", T0 + k * 10**9, names, [1e4 if k == 40 else 1.0, 2.0], [1.0, 2.0])
+    rec.on_pose("/amr_9/odom", T0 + 10**15, 1.0, 1.0)
+    rec.map = MapImage(np.zeros((10, 10)), (0.0, 10.0, 0.0, 10.0), "/map")
+    tracks = {tr.name: tr for tr in rec.tracks()}
+    rec.finish(60.0)
+    assert sorted(tracks) == ["robot_0", "robot_1"] and rec.excluded
+    assert len(tracks["robot_0"].t) == 59 and len(tracks["robot_1"].t) == 59
+    assert sorted(warnings) == [
+        "/amr_9/odom: 1 message(s) excluded from the metrics (bag time 1000000.0 s): time outside the bag's span",
+        "/sim/fleet_state/robXt_1: 1 message(s) excluded from the metrics (bag time 20.0 s): robot id 'robXt_1' "
+        "listed in only 1 of 60 messages: not a robot of the fleet",
+        "/sim/fleet_state/robot_0: 1 message(s) excluded from the metrics (bag time 40.0 s): position more than "
+        "10 m outside the map (/map)"]
+
+
+def test_a_jump_the_robot_stays_at_is_kept_and_said():
+    screen = PlausibilityScreen(10.0)
+    t = np.arange(10.0)
+    x = np.where(t < 5, 0.0, 1000.0)
+    keep = screen.screen("/amr_1/odom", t, x, np.zeros(10))
+    assert keep.all() and not screen.excluded
+    assert screen.warnings() == ["/amr_1/odom: a jump of 1000.0 m in 1.0 s at bag time 5.0 s (faster than 50 m/s) "
+                                 "is kept: the robot stayed where it jumped to"]
+
+
+# -- MCAP summary or footer damaged -------------------------------------------------------------
+def summary_start(f: Path) -> int:
+    raw = f.read_bytes()
+    return struct.unpack_from("<Q", raw, len(raw) - 37 + 9)[0]
+
+
+@pytest.mark.parametrize("damage", ["footer", "summary offset", "summary"])
+def test_mcap_damaged_summary_reads_the_intact_chunks(clean, tmp_path, damage):
+    bag, f = copy(clean, "mcap", tmp_path / "bag")
+    size, start = f.stat().st_size, summary_start(f)
+    if damage == "footer":
+        overwrite(f, size - 40, b"\xff" * 40)
+    elif damage == "summary offset":
+        overwrite(f, size - 37 + 9, struct.pack("<Q", size * 3))
+    else:
+        overwrite(f, start, b"\xa5" * 200)
+    want, _ = analyse(clean["mcap"], tmp_path / "clean")
+    a, warnings = analyse(bag, tmp_path / "out")
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"{f.name}: the MCAP summary or footer (the index at the end of the file) is "
+                                  "damaged (")  # then the reader's own error
+    assert warnings[0].endswith("); the data section was read record by record instead")
+    assert a["complete"] is True  # every message metadata.yaml lists was found in the chunks
+    assert _key(a) == _key(want)
+
+
+def test_mcap_damaged_summary_and_chunk_reads_the_other_chunk(clean, tmp_path):
+    bag, f = copy(clean, "mcap", tmp_path / "bag")
+    ch = chunks_of(f)[1]
+    overwrite(f, ch.chunk_start_offset + ch.chunk_length // 2, b"\xa5" * 100)
+    overwrite(f, f.stat().st_size - 40, b"\xff" * 40)
+    a, warnings = analyse(bag, tmp_path / "out")
+    assert a["complete"] is False and a["truncated"] is True
+    assert "the data section was read record by record instead" in warnings[0]
+    assert re.fullmatch(re.escape(f"{f.name}: chunk 2 of 2 (file offset {ch.chunk_start_offset}, bag time "
+                                  f"{(ch.message_start_time - T0) * 1e-9:.1f}-"
+                                  f"{(ch.message_end_time - T0) * 1e-9:.1f} s, its message count unknown without "
+                                  "the summary) does not decode (CRCValidationError: crc validation failed in "
+                                  "Chunk, expected: ") + r"\d+, calculated: \d+\); its messages are skipped",
+                        warnings[1]), warnings[1]  # the mcap library's error gives both checksums
+    assert sum(r["samples"] for r in a["robots"]) == 4 * PER_ROBOT - sum(ch.channel_count.values())
+    for topic in TOPICS:
+        read = robots_of(a)[topic.split("/")[1]]["samples"]
+        assert f"{topic}: {read} of the {PER_ROBOT} messages metadata.yaml lists were read" in warnings
+
+
+def test_mcap_damaged_summary_and_chunk_header_skips_that_chunk_only(clean, tmp_path):
+    """Chunk 2's compression name length (after opcode, length, span, size and CRC) made huge: the
+    chunk does not parse, yet its span is named from its header and the walk goes on by the
+    record's own length to the end of the data (no break-off)."""
+    bag, f = copy(clean, "mcap", tmp_path / "bag")
+    first, second = chunks_of(f)
+    overwrite(f, second.chunk_start_offset + 9 + 28, struct.pack("<I", 0xFFFFFF))
+    overwrite(f, f.stat().st_size - 40, b"\xff" * 40)
+    a, warnings = analyse(bag, tmp_path / "out")
+    assert a["complete"] is False
+    assert warnings[1].startswith(f"{f.name}: chunk 2 of 2 (file offset {second.chunk_start_offset}, bag time "
+                                  f"{(second.message_start_time - T0) * 1e-9:.1f}-60.0 s, its message count unknown")
+    assert not [w for w in warnings if "break" in w or "unread" in w], warnings
+    assert a["messages_read"] == sum(first.channel_count.values()) > 0
 
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])

@@ -154,3 +154,27 @@ def test_fault_schedules_resume_with_what_is_left_to_do():
     assert [f.kind for f in again.pending] == ["robot_fail"]
     assert again.tows == [(32.0, "robot_2")] and again.clear_at and again.unjam_at == [(6.0, "rack_a")]
     assert isinstance(again.clear_at[0][1], tuple)
+
+
+@pytest.mark.parametrize("robots", [5, 500])
+def test_the_journal_costs_one_statement_per_step_and_one_transaction_per_snapshot_at_any_fleet_size(
+        tmp_path, robots):
+    """The journal is on the simulator's hot path: per step one INSERT (one implicit transaction; WAL
+    with synchronous=NORMAL: no sync per commit), per snapshot one transaction of fixed size, whatever
+    the number of robots (only the size of the JSON grows)."""
+    sim = FloorSim(Kinematics(1.5, 1.0, math.pi / 2))
+    for i in range(robots):
+        sim.add_robot(f"robot_{i}", (i, 0), i + 0.5, 0.5)
+    journal = FloorJournal(tmp_path / "state.db")
+    assert journal.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert journal.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    statements: list[str] = []
+    journal.db.set_trace_callback(statements.append)
+    journal.snapshot(0, {"floor": sim.snapshot()})
+    assert [s.split()[0] for s in statements] == ["BEGIN", "INSERT", "DELETE", "DELETE", "COMMIT"]
+    for k in range(1, 4):
+        statements.clear()
+        drives = [["drive", name, 1, 1, [waypoint_to_json(wp) for wp in _row(1, 3, 0)]] for name in sim.robots]
+        journal.step(k, {"inputs": drives, "gating": {"nodes": {"robots_0": k * DT}}, "held": False})
+        assert len(statements) == 1 and statements[0].startswith("INSERT OR REPLACE INTO sim_ticks"), statements
+        assert not journal.db.in_transaction  # committed with the statement: nothing left open

@@ -7,8 +7,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-from hypothesis import given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from warehouse_core.ops.inventory import Inventory
@@ -104,6 +103,65 @@ def test_a_visit_never_takes_the_units_another_promised_line_needs():
     assert sorted((t.rack, t.lines[0].order_id) for t in tasks) == [("R1", "LATER"), ("R2", "URGENT")]
     run_to_the_end(ops, 2.0)
     assert all(rec.lines_picked == len(rec.order.lines) for rec in ops.orders.values())
+
+
+def test_a_line_taken_by_a_visit_is_not_moved_off_its_rack_by_the_next_one():
+    """R2 takes the 1-unit line, then is asked for the 2-unit one: making room for the 2 units
+    must not move the 1-unit line (already in the visit) to R3, where a 4-unit line needs the
+    room. Found by the property test below: R2 ended with 3 units reserved and 4 promised of 6,
+    and one 4-unit line could never be served."""
+    ops = ops_with({"R1": {}, "R2": {"C": 6}, "R3": {"C": 6}})
+    assert ops.submit(order("O0", ("C", 1), ("C", 2), deadline=60.0), 0)[0]
+    assert ops.submit(order("O1", ("C", 4), ("C", 4), deadline=60.0), 0)[0]
+    for robot, cell in ROBOTS.items():
+        ops.update_robot(robot, cell)
+    tasks = ops.assign(1.0)
+    promises, inv = ops.book.promises, ops.inventory
+    for rack in ("R2", "R3"):
+        assert inv.reserved.get(rack, {}).get("C", 0) + promises.promised(rack, "C") <= 6, rack
+    # R2 cannot take the 2-unit line after the 1-unit one (a 4-unit line would have no rack): a
+    # 4-unit line comes along instead, and R3 serves the other two
+    assert sorted((t.rack, sorted(line.quantity for line in t.lines)) for t in tasks) == [("R2", [1, 4]),
+                                                                                        ("R3", [2, 4])]
+    assert not ops.pending
+    picked: Counter = Counter()
+    for task in tasks:
+        finish(ops, task, 2.0, picked)
+    run_to_the_end(ops, 3.0, picked)
+    assert picked == Counter({("O0", 0): 1, ("O0", 1): 1, ("O1", 0): 1, ("O1", 1): 1})
+
+
+def test_a_move_keeps_the_lines_it_is_told_to_keep():
+    ops = ops_with({"R1": {"C": 6}, "R2": {"C": 6}, "R3": {}})
+    promises = ops.book.promises
+    assert ops.submit(order("O0", ("C", 1), ("C", 2)), 0)[0]
+    assert ops.submit(order("O1", ("C", 4), ("C", 4)), 0)[0]
+    one, two = ops.pending[("O0", 0)], ops.pending[("O0", 1)]
+    assert promises.move(one, "R1")
+    assert promises.rack_of[one.key] == "R1"
+    assert not promises.move(two, "R1", keep={one.key})  # 1 + 2 on R1 leave 3: no room for a 4
+    assert promises.rack_of[one.key] == "R1" and promises.rack_of[two.key] != "R1"  # nothing changed
+    assert promises.move(two, "R1")  # free to move the 1-unit line to R2 instead
+    assert promises.rack_of[one.key] == "R2"
+    for rack in ("R1", "R2"):
+        assert promises.promised(rack, "C") <= 6
+
+
+def test_a_rebuild_after_a_replay_drops_the_promises_no_rack_can_keep():
+    """A replayed visit reserves its units as the journal says, even on a rack whose promises
+    (rebuilt by the replay, not the live ones) cannot make room: the rebuild at the end keeps the
+    promises that fit and leaves the rest unpromised, never a rack promised beyond its stock."""
+    ops = ops_with({"R1": {"C": 6}, "R2": {"C": 6}, "R3": {}})
+    promises, inv = ops.book.promises, ops.inventory
+    assert ops.submit(order("O0", ("C", 4)), 0)[0] and ops.submit(order("O1", ("C", 4)), 0)[0]
+    assert sorted(promises.rack_of.values()) == ["R1", "R2"]
+    promises.rebuild()  # nothing broken: nothing changes
+    assert sorted(promises.rack_of.values()) == ["R1", "R2"]
+    on_r1 = next(k for k, r in promises.rack_of.items() if r == "R1")
+    inv.reserve("R1", "C", 5)  # a replayed visit takes 5 of R1's 6 units
+    promises.rebuild()
+    assert promises.promised("R1", "C") == 0 and promises.promised("R2", "C") == 4
+    assert promises.rack_of[on_r1] == "" and on_r1 in ops.pending  # visibly pending, unpromised
 
 
 def test_a_deadline_past_at_arrival_is_refused_with_an_event():
@@ -234,14 +292,14 @@ class StreamCheck:
                 assert rec.lines_picked == picked, oid
 
 
-# Known defect, recorded rather than hidden: on these seeded streams the per-rack promises let a
-# rack's reservations plus promises exceed its stock (e.g. ('R2', 'C'): 3 reserved + 4 promised
-# of 6), and one accepted line stays pending at the end. strict: the test fails once it is fixed.
-@pytest.mark.xfail(strict=True, reason="per-rack stock promises can be broken by visits of other lines")
 # a fixed seed, not derandomize: derandomize draws from the test's location, so a clone in
-# another folder would run other examples than the ones checked here
+# another folder would run other examples than the ones checked here. No shrinking: a failure is
+# reported as generated within seconds instead of after minutes of shrinking on a loaded CI
+# machine (to shrink one, run the test locally without the phases setting); no timing health
+# check, for the same loaded machine.
 @seed(20261207)
-@settings(max_examples=120, deadline=None, database=None)
+@settings(max_examples=120, deadline=None, database=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=(HealthCheck.too_slow,))
 @given(stock=stocks, policy=st.sampled_from(["default", "baseline"]), stream=actions)
 def test_random_order_streams_never_promise_more_than_the_racks_hold(stock, policy, stream):
     check = StreamCheck(stock, policy)

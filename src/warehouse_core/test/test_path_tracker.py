@@ -152,6 +152,23 @@ def test_stops_on_stale_odometry():
     assert 0.0 <= travelled_after < bound, (travelled_after, bound)
 
 
+def test_a_waypoint_passed_between_control_steps_counts_as_reached():
+    """A late control step (a loaded machine) finds the base past a waypoint of a straight run,
+    or past the run's end: it has reached them, and steers on from there instead of waiting for
+    ever short of a waypoint it left behind."""
+    tracker = PathTracker()
+    tracker.set_path(cells_to_path([(0, 0), (1, 0), (2, 0), (3, 0), (3, 1)]))
+    tracker.release(4)
+    tracker.update_pose(0.0, 0.0, 0.0, 0.0)
+    tracker.control(0.0)
+    tracker.update_pose(2.4, 0.02, 0.0, 0.5)  # waypoints 1 and 2 went by unseen
+    assert tracker.control(0.5).progress == 2
+    tracker.update_pose(3.3, 0.03, 0.0, 1.0)  # 0.3 m past the corner at the run's end
+    assert tracker.control(1.0).progress == 3
+    tracker.update_pose(3.3, 1.1, 0.0, 1.5)  # past the next waypoint, but 0.3 m beside its run
+    assert tracker.control(1.5).progress == 3
+
+
 def test_no_path_no_pose_is_a_stopped_base():
     tracker = PathTracker()
     cmd = tracker.control(0.0)

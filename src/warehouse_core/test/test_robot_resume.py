@@ -1,6 +1,6 @@
 """A robot node taking its robot over mid-run: the plan from latched segments, the task's steps done."""
 
-from warehouse_core.robot.resume import RESUME_LOOKBACK, PathPieces, TaskBook, TaskNote, lookback_start
+from warehouse_core.robot.resume import RESUME_LOOKBACK, Outcomes, PathPieces, TaskBook, TaskNote, lookback_start
 from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.tasks import OP_DROP, OP_LIFT, OP_NONE, OP_PICK
 
@@ -95,3 +95,14 @@ def test_the_lookback_counts_cell_moves_not_waits_in_place():
     assert lookback_start(cells, 18, 10, moves=1) == 14
     assert lookback_start(cells, 19, 10, moves=20) == 10  # not before the first waypoint held
     assert lookback_start(cells, 30, 10, moves=0) == 19  # the anchor beyond what is held: from the last
+
+
+def test_the_outcomes_of_the_last_tasks_are_kept_to_answer_a_repeat():
+    outcomes: Outcomes[tuple[int, str]] = Outcomes(keep=2)
+    assert "t1" not in outcomes and outcomes.get("t1") is None
+    outcomes.record("t1", (0, ""))
+    outcomes.record("t2", (3, "lift failed"))
+    outcomes.record("t1", (0, ""))  # recorded again: the newest
+    outcomes.record("t3", (0, ""))
+    assert "t2" not in outcomes  # the oldest beyond two went
+    assert outcomes.get("t1") == (0, "") and outcomes.get("t3") == (0, "")

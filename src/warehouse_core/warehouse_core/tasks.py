@@ -20,6 +20,9 @@ OP_CHARGE = 4  # charge on a charger cell
 # What a robot is doing (``RobotState.mode``); the four operation modes follow from OP_*.
 MODE_IDLE, MODE_MOVING, MODE_WAITING, MODE_LIFTING, MODE_DROPPING, MODE_PICKING, \
     MODE_CHARGING, MODE_FAILED = range(8)
+# The base reports a protective or emergency stop: the robot holds where it is and keeps its task; the
+# fleet plans around it as around a failed robot and takes it back when the stop clears.
+MODE_STOPPED = 8
 MODE_OF_OP = {OP_LIFT: MODE_LIFTING, OP_DROP: MODE_DROPPING, OP_PICK: MODE_PICKING, OP_CHARGE: MODE_CHARGING}
 
 

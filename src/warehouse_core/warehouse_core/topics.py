@@ -29,6 +29,8 @@ class Qos:
 
     depth: int
     latched: bool = False
+    # a reader that also matches best-effort writers (sensor-data QoS: batteries, vendor drivers)
+    best_effort: bool = False
 
     def deeper(self, depth: int) -> Qos:
         """The same durability with at least ``depth`` messages of history (a recorder's queue)."""
@@ -125,7 +127,29 @@ TASK_FEEDBACK = Topic("/fleet/task_feedback", IFACE + "TaskFeedback", Qos(500)) 
 TASKS = Topic("/tasks", IFACE + "Task", _SLOW_EVENTS, Qos(100))
 ROBOT_PATH = Topic("/{robot}/path", IFACE + "TimedPath", Qos(PATH_HISTORY, latched=True))
 ROBOT_STATE = Topic("/{robot}/state", IFACE + "RobotState", _STREAM)  # per-robot transport
-ROBOT_ODOM = Topic("/{robot}/odom", "nav_msgs/msg/Odometry", _STREAM)
+ROBOT_ODOM = Topic("/{robot}/odom", "nav_msgs/msg/Odometry", _STREAM)  # in <robot>/odom (REP-105)
+# the robot's pose in map (odometry with the localisation's map -> odom correction)
+ROBOT_MAP_POSE = Topic("/{robot}/map_pose", "geometry_msgs/msg/PoseWithCovarianceStamped", _STREAM)
+# map -> <robot>/odom whenever it changes (the /tf transform, for a graph without tf2_msgs);
+# latched: a late reader still learns the last correction
+ROBOT_MAP_TO_ODOM = Topic("/{robot}/map_to_odom", "geometry_msgs/msg/TransformStamped", _LAST)
+# localisation source (amcl_pose convention: PoseWithCovarianceStamped in map), robot-relative
+ROBOT_LOCALISATION = Topic("/{robot}/amcl_pose", "geometry_msgs/msg/PoseWithCovarianceStamped", _STREAM,
+                           Qos(10, best_effort=True))
+TF = Topic("/tf", "tf2_msgs/msg/TFMessage", Qos(100))  # only where tf2_msgs is installed
+# -- robot base (what a driver provides; robot-relative, remappable) ------------------------
+# Sensor topics are read best effort: that reader matches reliable and best-effort (sensor-data QoS)
+# writers alike, where a reliable reader would miss a best-effort battery driver.
+_SENSOR = Qos(10, best_effort=True)
+BASE_BATTERY = Topic("/{robot}/base/battery", "sensor_msgs/msg/BatteryState", _STREAM, _SENSOR)
+BASE_RACK_PRESENT = Topic("/{robot}/base/rack_present", "std_msgs/msg/Bool", _STREAM, _SENSOR)
+# read volatile (no history reaches a late reader): a driver re-publishes the stop state about once a second
+BASE_PROTECTIVE_STOP = Topic("/{robot}/base/protective_stop", "std_msgs/msg/Bool", _STREAM, _SENSOR)
+BASE_OPERATION = Service("/{robot}/base_operation", "warehouse_interfaces/action/BaseOperation", action=True)
+# the driver's side of odometry and velocity commands (the robot node's odom_topic and cmd_vel_topic defaults);
+# cmd_vel is geometry_msgs/TwistStamped where the base takes it stamped (Kilted and later)
+BASE_ODOM = Topic("/{robot}/base/odom", "nav_msgs/msg/Odometry", _STREAM, _SENSOR)  # in <robot>/odom
+BASE_CMD_VEL = Topic("/{robot}/cmd_vel", "geometry_msgs/msg/Twist", _STREAM)
 ROBOT_EXECUTE_TASK = Service("/{robot}/execute_task", "warehouse_interfaces/action/ExecuteTask", action=True)
 
 # -- planner -------------------------------------------------------------------------------
@@ -154,6 +178,15 @@ ALLOCATOR_PROGRESS = Topic("/allocator/progress", "std_msgs/msg/Header", _LAST)
 SUBMIT_ORDER = Service("/submit_order", "warehouse_interfaces/srv/SubmitOrder", SUBMIT_QUEUE)
 FORECAST_DEMAND = Topic("/forecast/demand", IFACE + "DemandForecast", _LAST)
 FORECAST_SUMMARY = Topic("/forecast/summary", IFACE + "ForecastSummary", _LAST)
+
+# -- operations --------------------------------------------------------------------------------
+# every long-running node (robot containers: one per container) about once a wall-clock second,
+# read by diagnostic_aggregator / rqt_robot_monitor (reliable, volatile: a late reader waits a second)
+DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", _STREAM, Qos(100))
+# a managed (lifecycle) node's services, which rclpy's LifecycleNode serves; the lifecycle manager's
+# clients. Templates like a robot's: ``of(node)`` names the managed node's service
+LIFECYCLE_GET_STATE = Service("/{robot}/get_state", "lifecycle_msgs/srv/GetState")
+LIFECYCLE_CHANGE_STATE = Service("/{robot}/change_state", "lifecycle_msgs/srv/ChangeState")
 
 # Side channels whose messages were std_msgs/String (JSON or k=v text) before they were typed:
 # the bag analysis reads both forms.

@@ -29,15 +29,15 @@
   reloads it, re-publishes the current order and task states and repeats the tasks in flight
   to their robots, which answer with where they are (batched transport).
 * A robot whose state, newer than its last answer on a task in flight, names no task or another
-  one (its robot container died and was started again) gets that task again (batched
-  transport); its new node resumes it at the steps done (:mod:`warehouse_nodes.robot_resume`).
+  one (its robot container died and was started again) gets that task again (on ``/tasks``, or
+  with ``per_robot`` as a new goal: the old one's result died with the old node); its new node
+  resumes it at the steps done (:mod:`warehouse_nodes.robot_resume`).
 """
 
 from __future__ import annotations
 
 from rclpy.action import ActionClient
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
 from std_msgs.msg import Header
 
 from warehouse_core import topics
@@ -63,22 +63,26 @@ from warehouse_interfaces.msg import (
 )
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_interfaces.srv import SubmitOrder
-from warehouse_nodes import channels
+from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import AllocatorConfig
-from warehouse_nodes.params import declare_config, shared_fields
+from warehouse_nodes.managed import ManagedNode
+from warehouse_nodes.params import shared_fields
 from warehouse_nodes.runtime import run_node
 
 # [s, sim] a robot names no task, or another, after answering for one: it lost it (a restarted node)
 TASK_LOST_AFTER = 2.0
 
 
-class AllocatorNode(Node):
-    """Order intake and task allocation (see module docstring)."""
+class AllocatorNode(ManagedNode):
+    """Order intake and task allocation (see module docstring); a managed lifecycle node: inactive, it
+    still takes orders and follows the robots but allocates nothing."""
 
     def __init__(self) -> None:
-        super().__init__("task_allocator")
-        cfg = self.cfg = declare_config(self, AllocatorConfig)
+        super().__init__("task_allocator", AllocatorConfig)
+
+    def configure_node(self) -> None:
+        cfg = self.cfg
         layout = load_layout(cfg.layout)
         inventory, placement = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
         try:
@@ -121,11 +125,12 @@ class AllocatorNode(Node):
         self.silence = SilenceWatch(cfg.stale_after)  # robots gone quiet (wall and sim time)
         self.wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
         channels.subscription(self, topics.SIM_EVENTS, self.on_sim_event)
-        self.create_timer(cfg.allocation_period, self.on_timer)
+        self.diagnostics = diagnostics.allocator(self)  # /diagnostics: round lag and backlog
+        self.create_timer(cfg.allocation_period, self.diagnostics.timed(self.on_timer))
         self._resume()
 
     def _resume(self) -> None:
-        """Reload the durable store (a restart): publish the current states, repeat the tasks in flight."""
+        """Reload the durable store (a restart): the current states (published on activation), the tasks in flight."""
         report = self.ops.recover()
         if not report.entries:
             return
@@ -134,7 +139,9 @@ class AllocatorNode(Node):
         for task in report.tasks_in_flight:
             if self.batched:  # the robot answers a repeated task with its progress, never starts it twice
                 self.unanswered[task.task_id] = (conv.task_to_msg(task), float("-inf"))
-        self._publish_events()
+
+    def on_active(self) -> None:
+        self._publish_events()  # what the store held (a restart), now that the node may publish
 
     def on_forecast(self, msg: DemandForecast) -> None:
         """The forecaster's per-SKU forecast: racks are classed by it from now on."""
@@ -162,7 +169,8 @@ class AllocatorNode(Node):
         if msg.mode == RobotState.MODE_FAILED and msg.robot_id not in self.ops.failed_robots:
             self.ops.robot_failed(msg.robot_id, self.now(), f"{msg.robot_id} failed")
             self._publish_events()
-        available = msg.mode != RobotState.MODE_FAILED and self._server_ready(msg.robot_id)
+        available = msg.mode not in (RobotState.MODE_FAILED, RobotState.MODE_STOPPED) \
+            and self._server_ready(msg.robot_id)
         self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available, float(msg.battery))
 
     def _check_task_held(self, msg: RobotState) -> None:
@@ -182,7 +190,11 @@ class AllocatorNode(Node):
             return
         self.get_logger().warning(f"{msg.robot_id} reports no task {task_id} (its node was started again?): "
                                   "sending it again")
-        self.unanswered[task_id] = (conv.task_to_msg(task), float("-inf"))
+        if self.batched:
+            self.unanswered[task_id] = (conv.task_to_msg(task), float("-inf"))
+        else:  # a new goal (the old one's result died with the old node); again if this one is lost too:
+            self.answered[msg.robot_id] = (task_id, stamp, None)  # the robot answers a repeat, never redoes it
+            self._send_goal(conv.task_to_msg(task))
 
     def _server_ready(self, robot: str) -> bool:
         """Whether the robot's task action server is up; a graph query, so asked until the
@@ -232,10 +244,7 @@ class AllocatorNode(Node):
             if self.batched:
                 self.unanswered[task.task_id] = (msg, wall)
                 continue
-            goal = ExecuteTask.Goal(task=msg)
-            future = self.task_clients[task.robot].send_goal_async(
-                goal, feedback_callback=lambda fb, tid=task.task_id: self.on_feedback(tid, fb))
-            future.add_done_callback(lambda f, tid=task.task_id: self.on_goal_response(tid, f))
+            self._send_goal(msg)
         self._publish_events()
         self._publish_open_orders()
         self.progress_pub.publish(Header(stamp=conv.to_time(now), frame_id=self.get_name()))
@@ -272,7 +281,23 @@ class AllocatorNode(Node):
             self._finished(msg.task_id, msg.event == TaskFeedback.EVENT_SUCCEEDED, msg.failure, msg.message)
         self._publish_events()
 
+    def _send_goal(self, msg: TaskMsg) -> None:
+        """The task as an ExecuteTask goal to its robot (per_robot transport)."""
+        future = self.task_clients[msg.robot_id].send_goal_async(
+            ExecuteTask.Goal(task=msg), feedback_callback=lambda fb, tid=msg.task_id: self.on_feedback(tid, fb))
+        future.add_done_callback(lambda f, tid=msg.task_id: self.on_goal_response(tid, f))
+
+    def _goal_answered(self, task_id: str, done: bool = False) -> None:
+        """A robot's answer on its goal (per_robot): a robot that later names no such task lost it
+        (:meth:`_check_task_held`)."""
+        task = self.ops.tasks.get(task_id)
+        if task is not None and not done:
+            self.answered[task.robot] = (task_id, self.now(), None)
+        elif task is not None and self.answered.get(task.robot, ("",))[0] == task_id:
+            del self.answered[task.robot]
+
     def on_feedback(self, task_id: str, feedback) -> None:
+        self._goal_answered(task_id)
         self.ops.step_done(task_id, feedback.feedback.step_index, self.now())
         self._publish_events()
 
@@ -282,9 +307,11 @@ class AllocatorNode(Node):
             self.ops.task_finished(task_id, False, self.now(), "robot refused the task")
             self._publish_events()
             return
+        self._goal_answered(task_id)
         handle.get_result_async().add_done_callback(lambda f: self.on_result(task_id, f))
 
     def on_result(self, task_id: str, future) -> None:
+        self._goal_answered(task_id, done=True)
         result = future.result().result
         self._finished(task_id, result.success, result.failure, result.message)
         self._publish_events()

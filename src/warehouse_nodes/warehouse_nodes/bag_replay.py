@@ -14,6 +14,7 @@ in :attr:`Replayed.problems`, so that the command line can say the replay was in
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -58,8 +59,8 @@ class Replayed:
 
 def replay(opts: ReplayOptions) -> Replayed:
     """Publish the bag; returns messages published per topic and what was skipped."""
-    if not opts.rate > 0:
-        raise ValueError("--rate must be positive")
+    if not (math.isfinite(opts.rate) and opts.rate > 0):  # the command line refuses it first, naming the flag
+        raise ValueError(f"replay rate {opts.rate} is not a positive finite factor")
     warn = (lambda text: None) if opts.quiet else (lambda text: print(f"warning: {text}", file=sys.stderr))
     published: dict[str, int] = {}
     with BagSource(opts.bag, [interfaces_msg_dir(opts.root)], warn) as src:

@@ -14,7 +14,8 @@ from warehouse_core.topics import EVENT_HISTORY, RECORD_DEPTH, Qos, Service, Top
 
 def profile(qos: Qos) -> QoSProfile:
     """The rclpy profile of a declared QoS (reliable, keep last ``depth``, volatile or transient local)."""
-    return QoSProfile(depth=qos.depth, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+    reliability = ReliabilityPolicy.BEST_EFFORT if qos.best_effort else ReliabilityPolicy.RELIABLE
+    return QoSProfile(depth=qos.depth, history=HistoryPolicy.KEEP_LAST, reliability=reliability,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL if qos.latched else DurabilityPolicy.VOLATILE)
 
 
@@ -61,6 +62,6 @@ def service(node: Node, srv: Service, callback: Callable):
     return node.create_service(_cls(srv.srvtype), srv.name, callback, **_service_qos(srv))
 
 
-def client(node: Node, srv: Service):
-    """A client of ``srv`` with the same queue as the server."""
-    return node.create_client(_cls(srv.srvtype), srv.name, **_service_qos(srv))
+def client(node: Node, srv: Service, name: str | None = None):
+    """A client of ``srv`` (``name``: one node's service of a template) with the same queue as the server."""
+    return node.create_client(_cls(srv.srvtype), name or srv.name, **_service_qos(srv))

@@ -38,7 +38,8 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="fault scenario YAML (config/scenarios/); it may set robots, duration, seed, map, "
                         "order rate and node parameters, the command line overrides them")
     p.add_argument("--config", default="config/warehouse.yaml", metavar="FILE",
-                   help="node parameters, keyed by node name (default config/warehouse.yaml)")
+                   help="node parameters, keyed by node name (default config/warehouse.yaml; a relative "
+                        "path not found here is looked up in the installed warehouse_bringup share)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output directory (default runs/<timestamp>/)")
     p.add_argument("--policy", choices=["default", "baseline"], default=None,
@@ -56,32 +57,47 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="record every robot's /<robot>/odom in the bag (default on); off: the simulator's "
                         "ground truth /sim/fleet_state alone gives positions, travel and collisions (about "
                         "90 %% fewer bag messages, less recorder CPU; benchmarks/soak.py uses it)")
+    p.add_argument("--bases", choices=("floor", "diffdrive", "nav2"), default="floor",
+                   help="what moves the robots (default floor): floor, the floor simulator; diffdrive, one "
+                        "simulated differential-drive base per robot behind vendor-driver topics (odometry with "
+                        "drift, localisation, battery, lift/dock action, protective stops), each robot node "
+                        "driving its base with the cmd_vel/odom hardware backend; nav2 is refused (no FollowPath "
+                        "server for these bases yet)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def _run(argv: list[str]) -> int:
+    from warehouse_nodes.share import user_path
     root = repo_root()
     p = _run_parser()
     a = p.parse_args(argv)
+    if a.bases == "nav2":
+        raise InputError("--bases nav2", "the Nav2 backend needs a FollowPath server for the simulated bases, "
+                         "and there is none", fix="use --bases diffdrive (the cmd_vel/odom backend) or --bases floor")
     scenario = None
     if a.scenario:
         from warehouse_core.sim.scenario import load_scenario
-        scenario = load_scenario((root / a.scenario).resolve())
+        scenario = load_scenario(user_path(a.scenario, root))
+        if scenario.faults and a.bases != "floor":
+            raise InputError(str(a.scenario), "its faults are injected by the floor simulator, which --bases "
+                             f"{a.bases} does not start",
+                             fix="run it with --bases floor, or give a scenario without faults")
     sc = scenario
     from warehouse_nodes.run_params import run_defaults
-    configured = run_defaults((root / a.config).resolve())  # the config's, else the nodes' defaults
+    a.config = user_path(a.config, root)  # here, else the bringup share's: runs from any directory
+    configured = run_defaults(a.config)  # the config's, else the nodes' defaults (paths absolute)
     _settle(a, sc, configured)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(a.out) if a.out else root / "runs" / stamp
     _check_out(out)
     from warehouse_nodes.run import RunOptions, execute  # rclpy only when running
     from warehouse_nodes.run_report import exit_code, summary
-    opts = RunOptions(a.robots, a.duration, a.seed, (root / a.map).resolve(),
-                      (root / a.config).resolve(), out.resolve(), root, a.quiet,
+    opts = RunOptions(a.robots, a.duration, a.seed, user_path(a.map, root),
+                      a.config, out.resolve(), root, a.quiet,
                       policy=a.policy or "", orders_per_hour=a.orders_per_hour,
                       max_rtf=a.max_rtf, scenario=scenario, sample_every=a.sample_every,
-                      bag_odom=a.bag_odom == "on")
+                      bag_odom=a.bag_odom == "on", bases=a.bases)
     try:
         report = execute(opts)
     except RuntimeError as exc:
@@ -95,6 +111,7 @@ def _run(argv: list[str]) -> int:
 
 
 MAX_DURATION = 9.2e9  # [s, sim] ROS time is int64 nanoseconds
+MAX_REPLAY_RATE = 1e6  # playback speed factor; faster, every message is due at once anyway
 
 
 def _settle(a: argparse.Namespace, sc, configured: dict) -> None:
@@ -212,7 +229,8 @@ def _replay(argv: list[str]) -> int:
                     "with --reallocate re-run our allocator and planner on the bag's recorded orders and report "
                     "the KPI difference.")
     p.add_argument("bag", metavar="BAG", help="rosbag2 directory (or a lone .mcap/.db3 file)")
-    p.add_argument("--rate", type=float, default=1.0, metavar="R", help="playback speed factor (default 1.0)")
+    p.add_argument("--rate", type=float, default=1.0, metavar="R",
+                   help=f"playback speed factor, > 0 and at most {MAX_REPLAY_RATE:.0f} (default 1.0)")
     p.add_argument("--delay", type=float, default=1.0, metavar="SEC",
                    help="wall seconds between advertising the topics and the first message, so that "
                         "subscribers can match (default 1.0)")
@@ -226,8 +244,9 @@ def _replay(argv: list[str]) -> int:
                    help="--reallocate: where whatif.json goes (default: BAG's directory)")
     p.add_argument("--quiet", action="store_true", help="no warnings on stderr")
     a = p.parse_args(argv)
-    if not a.rate > 0:
-        p.error("--rate must be positive")
+    if not (math.isfinite(a.rate) and 0 < a.rate <= MAX_REPLAY_RATE):
+        raise InputError("--rate", f"{a.rate} is not a playback speed factor",
+                         fix=f"give a factor > 0 and at most {MAX_REPLAY_RATE:.0f}, e.g. 2 for twice as fast")
     if not (math.isfinite(a.delay) and a.delay >= 0):
         p.error("--delay must be seconds >= 0")
     bag = Path(a.bag).resolve()

@@ -11,31 +11,35 @@ waypoint reached, ``plan_id``, mode). Chosen by the ``drive_backend`` parameter:
   :class:`warehouse_core.robot.path_tracker.PathTracker` runs at ``control_rate`` on the node clock
   (sim time under Gazebo), reads ``odom_topic`` (nav_msgs/Odometry in the base's odom frame),
   writes ``cmd_vel_topic`` (Twist, or TwistStamped with ``cmd_vel_stamped``). The odom pose
-  is put into ``map`` with the fixed ``map_to_odom`` offset (the spawn pose); on a real robot a
-  localisation source should provide that transform instead (not implemented here).
-  Operations (lift, drop, pick, charge) are held on the spot for their duration; racks are
-  not handled by the base (``carrying_rack`` follows the plan: the task's rack).
-* ``nav2``: the released waypoints go to Nav2 as a ``NavigateThroughPoses`` goal; needs
-  ``nav2_msgs``, else the node refuses to start with a clear message.
+  is put into ``map`` with ``map -> odom`` from the localisation source (``localisation_topic``;
+  the ``map_to_odom`` parameter, the spawn pose, until a reading comes: :mod:`warehouse_nodes.robot_frames`).
+  Operations (lift, drop, pick, charge) are held on the spot for their duration; with the
+  base's own inputs (``base_inputs``, :mod:`warehouse_nodes.base_io`) also until the base answers
+  the lift/drop/dock/undock, ``carrying_rack`` is what the base reports (else the plan's: the task's
+  rack), the battery is the base's and a protective stop holds the robot (``MODE_STOPPED``).
+* ``nav2``: the released cell path goes to Nav2's controller server as one extended
+  ``FollowPath`` goal (:mod:`warehouse_nodes.nav2_backend`); needs ``nav2_msgs``, else the
+  node refuses to start with a clear message.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 
 from warehouse_core import topics
 from warehouse_core.errors import InputError
 from warehouse_core.robot.path_tracker import PathTracker, TrackerConfig, TrackWaypoint, wrap
-from warehouse_core.tasks import MODE_OF_OP
+from warehouse_core.tasks import MODE_OF_OP, MODE_STOPPED
 from warehouse_interfaces.msg import FleetState, RobotState, TimedPath
-from warehouse_nodes import channels
+from warehouse_nodes import channels, distro
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.base_cells import cell_under
+from warehouse_nodes.base_io import BaseSession
 
 if TYPE_CHECKING:
     from warehouse_nodes.robot_node import RobotNode
@@ -98,12 +102,20 @@ class TrackerBackend:
             arrive_tolerance=cfg.arrive_tolerance, latency=cfg.actuation_latency))
         self.path: TimedPath | None = None
         self.stamped = cfg.cmd_vel_stamped
+        if self.stamped != distro.cmd_vel_stamped():
+            node.get_logger().warning(
+                f"cmd_vel_stamped={self.stamped}, but {distro.detect()}'s bridges and controllers take "
+                f"{distro.cmd_vel_type()} on cmd_vel; set cmd_vel_stamped to match the base")
         self.cmd_pub = node.create_publisher(TwistStamped if self.stamped else Twist, cfg.cmd_vel_topic, 10)
-        node.create_subscription(Odometry, cfg.odom_topic, self.on_odom, 10)
+        channels.subscription(node, topics.BASE_ODOM, self.on_odom, name=cfg.odom_topic)
         self.pose_map: tuple[float, float, float] | None = None
         self.speed = 0.0
         self.was_stale = False
         self.rack = ""
+        self.base = BaseSession(node)  # battery, rack, protective stop, lift/dock (base_inputs)
+        self.senses_racks = self.base.senses_racks
+        self.reports_battery = self.base.reports_battery
+        self.last_control: float | None = None  # time of the last control step (a stop freezes dwells)
         self.timer = node.create_timer(1.0 / cfg.control_rate, self.on_control)
 
     def now(self) -> float:
@@ -111,7 +123,9 @@ class TrackerBackend:
 
     def on_odom(self, msg: Odometry) -> None:
         p = msg.pose.pose
-        x, y, yaw = odom_to_map(self.node.cfg.map_to_odom, p.position.x, p.position.y, _yaw(p.orientation))
+        # in map with the localisation's map -> odom (the map_to_odom parameter until a reading comes)
+        stamp = conv.from_time(msg.header.stamp) or self.now()
+        x, y, yaw = self.node.frames.driver_odom_to_map(stamp, (p.position.x, p.position.y, _yaw(p.orientation)))
         self.pose_map = (x, y, yaw)
         self.speed = msg.twist.twist.linear.x
         # the time of arrival on the node clock: a stamp in another clock must not look stale
@@ -132,7 +146,11 @@ class TrackerBackend:
 
     def on_control(self) -> None:
         now = self.now()
+        stopped = self._hold_for_base(now)
         cmd = self.tracker.control(now)
+        if stopped:  # protective stop: zero velocity, the tracker starts again from standstill
+            self.tracker.v = self.tracker.w = 0.0
+            cmd = replace(cmd, v=0.0, w=0.0, moving=False)
         self._publish_cmd(cmd.v, cmd.w, now)
         if cmd.stale != self.was_stale:
             self.was_stale = cmd.stale
@@ -144,7 +162,7 @@ class TrackerBackend:
             return
         x, y, yaw = self.pose_map
         state = RobotState(header=conv.header(now), robot_id=self.node.robot_id, x=x, y=y, theta=yaw,
-                           linear_velocity=self.speed, battery=1.0, progress_index=cmd.progress)
+                           linear_velocity=self.speed, battery=self.base.battery(), progress_index=cmd.progress)
         path = self.path
         if path is not None and 0 <= cmd.progress < len(path.waypoints):
             wp = path.waypoints[cmd.progress]
@@ -152,16 +170,35 @@ class TrackerBackend:
             task = self.node.task_msg
             if wp.carrying and task is not None and task.rack_id:
                 self.rack = task.rack_id  # the plan's lift: the task's rack
-            state.carrying_rack = self.rack if wp.carrying else ""
+            state.carrying_rack = self.base.carrying(wp.carrying, self.rack)
             if cmd.dwelling:
                 state.mode = MODE_OF_OP.get(wp.op, RobotState.MODE_WAITING)
             elif cmd.moving:
                 state.mode = RobotState.MODE_MOVING
             else:
                 state.mode = RobotState.MODE_WAITING
-        else:
+        else:  # no path yet: the cell under the base is where the planner starts it
             state.progress_index = -1
+            state.cell_x, state.cell_y = cell_under(self.node.cfg.layout, x, y)
+        if stopped:
+            state.mode = MODE_STOPPED
         self.node.on_base_state(state)
+
+    def _hold_for_base(self, now: float) -> bool:
+        """Hold at an operation's waypoint until the base answers (not asked in a stop); True: stopped."""
+        stopped = self.base.stopped(now)
+        if stopped and self.last_control is not None and now < self.tracker.dwell_until:
+            # an operation's time stands still in a protective stop: it runs its full time after
+            self.tracker.dwell_until += now - self.last_control
+            self.base.postpone(now - self.last_control)
+        self.last_control = now
+        i, path = self.tracker.progress, self.path
+        if path is not None and 0 <= i < len(path.waypoints) and not stopped:
+            task = self.node.task_msg
+            if self.base.holds((path.plan_id, i), path.waypoints[i].op, now < self.tracker.dwell_until,
+                               self.tracker.dwell_until, now, task.rack_id if task else ""):
+                self.tracker.dwell_until = max(self.tracker.dwell_until, now + 2.0 / self.node.cfg.control_rate)
+        return stopped
 
     def _publish_cmd(self, v: float, w: float, now: float) -> None:
         twist = Twist()
@@ -173,80 +210,8 @@ class TrackerBackend:
             self.cmd_pub.publish(twist)
 
 
-def nav2_missing_message() -> str:
-    distro = os.environ.get("ROS_DISTRO", "<distro>")
-    return (f"drive_backend nav2 needs nav2_msgs (ROS 2 distro package ros-{distro}-nav2-msgs); "
-            "install it or use drive_backend:=gazebo")
-
-
-class Nav2Backend:
-    """Released waypoints as ``NavigateThroughPoses`` goals to the robot's own Nav2 (untested here).
-
-    Progress: a waypoint counts as reached when Nav2's feedback says fewer poses remain; the
-    goal's last pose is the last released waypoint, so Nav2 stops there. Operations are
-    held on the spot by this node after Nav2 reports the goal succeeded (not implemented:
-    operations are reported as done on arrival).
-    """
-
-    senses_racks = False
-
-    def __init__(self, node: RobotNode) -> None:
-        if importlib.util.find_spec("nav2_msgs") is None:
-            raise InputError(f"parameter {node.get_fully_qualified_name()}.drive_backend",
-                             nav2_missing_message())
-        from nav2_msgs.action import NavigateThroughPoses
-        from rclpy.action import ActionClient
-
-        self.node = node
-        self.action_type = NavigateThroughPoses
-        self.client = ActionClient(node, NavigateThroughPoses, "navigate_through_poses")
-        self.path: TimedPath | None = None
-        self.goal_first = 0
-        self.goal_last = 0
-        self.reached = -1
-        self.pose_map: tuple[float, float, float] | None = None
-        node.create_subscription(Odometry, node.cfg.odom_topic, self.on_odom, 10)
-        node.create_timer(1.0 / node.cfg.control_rate, self.on_timer)
-
-    def on_odom(self, msg: Odometry) -> None:
-        p = msg.pose.pose
-        self.pose_map = odom_to_map(self.node.cfg.map_to_odom, p.position.x, p.position.y,
-                                    _yaw(p.orientation))
-
-    def on_path(self, path: TimedPath, new: bool) -> None:
-        if new:
-            self.path, self.reached = path, 0
-
-    def on_release(self, path: TimedPath, first: int, last: int, stamp: float) -> None:  # noqa: ARG002
-        if not self.client.server_is_ready():
-            self.node.get_logger().warning("Nav2 navigate_through_poses is not available yet")
-            return
-        goal = self.action_type.Goal()
-        start = max(self.reached + 1, 0)
-        for w in path.waypoints[start:last + 1]:
-            ps = PoseStamped(header=conv.header(self.node.get_clock().now().nanoseconds * 1e-9))
-            ps.pose.position.x, ps.pose.position.y = w.x, w.y
-            ps.pose.orientation.w = 1.0
-            goal.poses.append(ps)
-        self.goal_first, self.goal_last = start, last
-        self.client.send_goal_async(goal, feedback_callback=self.on_feedback)
-
-    def on_feedback(self, fb) -> None:
-        remaining = int(fb.feedback.number_of_poses_remaining)
-        self.reached = max(self.reached, self.goal_last - remaining)
-
-    def on_timer(self) -> None:
-        if self.pose_map is None:
-            return
-        x, y, yaw = self.pose_map
-        now = self.node.get_clock().now().nanoseconds * 1e-9
-        state = RobotState(header=conv.header(now), robot_id=self.node.robot_id, x=x, y=y, theta=yaw,
-                           battery=1.0, progress_index=self.reached,
-                           mode=RobotState.MODE_MOVING if self.reached < self.goal_last
-                           else RobotState.MODE_WAITING)
-        if self.path is not None:
-            state.plan_id = self.path.plan_id
-        self.node.on_base_state(state)
+# the nav2 backend lives in its own module; imported here for make_backend and older imports
+from warehouse_nodes.nav2_backend import Nav2Backend, nav2_missing_message  # noqa: E402, F401
 
 
 def make_backend(node: RobotNode):

@@ -12,10 +12,13 @@ allocation round by more than ``max_allocator_lag`` seconds (``/allocator/progre
 wait): if one falls behind, time waits (counted in ``stalls``, ``node_stalls`` and
 ``allocator_stalls``) rather than robots moving on stale plans, robot nodes missing their
 base's state, or a starved allocator handing out less work per simulated hour (which would make
-throughput depend on the machine's load). The simulator waits for ``expected_nodes``
-subscribers of ``/clock`` and ``expected_state_readers`` subscribers of ``/sim/fleet_state``
-(robot containers or robot nodes, and recorders) before it starts, so that no node misses
-the start of a run; with ``wait_for_planner`` also for the planner's first release (it
+throughput depend on the machine's load). A robot container that holds time for ``node_hold_limit``
+wall-clock seconds (down, hung, its restart failed) is given up (:mod:`warehouse_core.sim.node_gate`):
+time goes on without it, its robots silent, until it catches up again; so is an allocator that holds
+time that long (its restart failed, or it came back unable to report), until it reports again.
+The simulator waits for ``expected_nodes`` subscribers of ``/clock`` and ``expected_state_readers``
+subscribers of ``/sim/fleet_state`` (robot containers or robot nodes, and recorders) before it
+starts, so that no node misses the start of a run; with ``wait_for_planner`` also for the planner's first release (it
 builds its fleet plan from the robots' states, published while time stands at zero), and
 with ``wait_for_forecast`` for the forecaster's demand forecast (latched on
 ``/forecast/demand``), so that rack returns follow the forecast from the first second and a
@@ -53,7 +56,6 @@ from __future__ import annotations
 import random
 import time
 
-from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Header
 
@@ -66,16 +68,18 @@ from warehouse_core.sim.floor_journal import SNAPSHOT_TICKS, FloorJournal, Resum
 from warehouse_core.sim.floor_sim import Battery, DelayInjector, FloorSim, Kinematics
 from warehouse_core.sim.floor_sim import waypoint_from_json as wp_from_json
 from warehouse_core.sim.floor_sim import waypoint_to_json as wp_to_json
+from warehouse_core.sim.node_gate import NodeGate, container_robots
 from warehouse_core.sim.scenario import faults_from_json
 from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetRelease, Task, TaskStep
 from warehouse_interfaces.srv import FailRobot
-from warehouse_nodes import channels
+from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import FloorSimConfig
-from warehouse_nodes.params import declare_config
+from warehouse_nodes.managed import ManagedNode
 from warehouse_nodes.runtime import run_node
 
 HELD_STATE_PERIOD_S = 1.0  # [s, wall] between fleet states while time is held
+ALLOCATOR = "the allocator"  # its name in the time gate's warnings
 
 
 def start_cells(rack_cells: list, robots: int, seed: int, source: str) -> list:
@@ -89,12 +93,14 @@ def start_cells(rack_cells: list, robots: int, seed: int, source: str) -> list:
     return cells[:robots]
 
 
-class FloorSimNode(Node):
-    """Steps the kinematic floor and publishes clock and fleet state."""
+class FloorSimNode(ManagedNode):
+    """Steps the kinematic floor and publishes clock and fleet state; a managed lifecycle node:
+    inactive, its clock stands (every node waits)."""
 
     def __init__(self) -> None:
-        super().__init__("floor_simulator")
-        self.cfg = declare_config(self, FloorSimConfig)
+        super().__init__("floor_simulator", FloorSimConfig)
+
+    def configure_node(self) -> None:
         self.layout = load_layout(self.cfg.layout)
         kin = Kinematics(max_speed=self.cfg.max_speed, max_accel=self.cfg.max_accel, turn_rate=self.cfg.turn_rate)
         _, placement = load_catalogue(self.layout, self.cfg.inventory_dir, self.cfg.skus, self.cfg.seed)
@@ -103,6 +109,7 @@ class FloorSimNode(Node):
         battery = Battery(idle_per_s=b.idle_per_s * k, moving_per_s=b.moving_per_s * k,
                           lifting_per_s=b.lifting_per_s * k, charge_per_s=self.cfg.charge_rate)
         self.sim = FloorSim(kin, battery, racks=racks)
+        self.robot_names = [conv.robot_name(i) for i in range(self.cfg.robots)]
         for i, cell in enumerate(start_cells(sorted(racks), self.cfg.robots, self.cfg.seed, self.layout.source)):
             self.sim.add_robot(conv.robot_name(i), cell, *self.layout.cell_to_world(cell))
         self.delays = DelayInjector(self.cfg.stalls_per_robot_hour,
@@ -116,7 +123,9 @@ class FloorSimNode(Node):
         self.node_stalls = 0
         self.allocator_stalls = 0
         self.allocator_time = -1.0  # sim time of the allocator's last round (-1: none yet)
-        self.node_progress: dict[str, float] = {}  # robot container -> last fleet state it handled
+        # robot container -> last fleet state it handled; one down for long is given up (node_hold_limit)
+        self.node_gate = NodeGate(self.cfg.max_node_lag, self.cfg.node_hold_limit)
+        self.allocator_gate = NodeGate(self.cfg.max_allocator_lag, self.cfg.node_hold_limit)  # one node: ALLOCATOR
         self.clock_pub = channels.publisher(self, topics.CLOCK)
         self.state_pub = channels.publisher(self, topics.SIM_FLEET_STATE)
         self.status_pub = channels.publisher(self, topics.SIM_STATUS)
@@ -155,6 +164,7 @@ class FloorSimNode(Node):
         elif self.journal is not None:
             self.journal.snapshot(0, self._state())
         self.timer = self.create_timer(max(period, 1e-4), self.on_tick)
+        self.diagnostics = diagnostics.floor_sim(self)  # /diagnostics: time standing still, RTF, stalls
 
     def on_drive(self, msg: DriveCommand) -> None:
         waypoints = conv.drive_from_msg(msg)
@@ -164,10 +174,15 @@ class FloorSimNode(Node):
                                 [wp_to_json(wp) for wp in waypoints]])
 
     def on_progress(self, msg: Header) -> None:
-        self.node_progress[msg.frame_id] = conv.from_time(msg.stamp)
+        if self.node_gate.heard(msg.frame_id, conv.from_time(msg.stamp), self.sim.time):
+            self.get_logger().warning(f"{msg.frame_id} reports again at t={self.sim.time:.1f} s: time waits for "
+                                      f"its robots again ({self._robots_of(msg.frame_id)})")
 
     def on_allocator_progress(self, msg: Header) -> None:
         self.allocator_time = conv.from_time(msg.stamp)
+        if self.allocator_gate.heard(ALLOCATOR, self.allocator_time, self.sim.time):
+            self.get_logger().warning(f"the allocator reports again at t={self.sim.time:.1f} s: time waits for it "
+                                      "again")
 
     def on_task(self, msg: Task) -> None:
         drops = [(st.cell_x, st.cell_y) for st in msg.steps if st.op == TaskStep.OP_DROP]
@@ -269,7 +284,7 @@ class FloorSimNode(Node):
         self.inputs = []
 
     def _gating(self) -> dict:
-        return {"planner": self.planner_time, "allocator": self.allocator_time, "nodes": self.node_progress,
+        return {"planner": self.planner_time, "allocator": self.allocator_time, "nodes": self.node_gate.progress,
                 "counts": [self.stalls, self.node_stalls, self.allocator_stalls]}
 
     def _state(self) -> dict:
@@ -306,7 +321,8 @@ class FloorSimNode(Node):
         if resume.steps:  # a second restart replays from here
             self.journal.snapshot(self.tick_no, self._state())
         self.planner_time, self.allocator_time = gating["planner"], gating["allocator"]
-        self.node_progress = dict(gating["nodes"])
+        self.allocator_gate.progress = {ALLOCATOR: self.allocator_time} if self.allocator_time >= 0 else {}
+        self.node_gate.progress = dict(gating["nodes"])
         self.stalls, self.node_stalls, self.allocator_stalls = gating["counts"]
         # once time has moved, the nodes it waited for at the start are up, their first words long said;
         # one killed before its first step waits for them as at any start
@@ -328,16 +344,27 @@ class FloorSimNode(Node):
 
     def _held_back(self) -> bool:
         """Whether time must wait for the planner, a robot container or the allocator (counted)."""
+        wall = time.monotonic()  # its wall clock runs on
+        nodes_hold, given_up = self.node_gate.holds(self.sim.time, wall)
+        allocator_holds, allocator_given_up = self.allocator_gate.holds(self.sim.time, wall)
+        for node in given_up + allocator_given_up:
+            silent = f", its robots are silent ({self._robots_of(node)})" if node != ALLOCATOR else ""
+            self.get_logger().warning(
+                f"{node} has held time at t={self.sim.time:.1f} s for {self.cfg.node_hold_limit:.0f} s of wall "
+                f"time (down, hung, or its restart failed): time goes on without it{silent} until it reports again")
         if self.planner_time >= 0 and self.sim.time - self.planner_time > self.cfg.max_planner_lag:
             self.stalls += 1
             return True
-        if self.node_progress and self.sim.time - min(self.node_progress.values()) > self.cfg.max_node_lag:
+        if nodes_hold:
             self.node_stalls += 1
             return True
-        if self.allocator_time >= 0 and self.sim.time - self.allocator_time > self.cfg.max_allocator_lag:
+        if allocator_holds:
             self.allocator_stalls += 1
             return True
         return False
+
+    def _robots_of(self, node: str) -> str:
+        return ", ".join(container_robots(node, self.node_gate.progress, self.robot_names)) or "robots unknown"
 
     def _ready(self) -> bool:
         clocks, readers = self.count_subscribers(topics.CLOCK.name), self.count_subscribers(topics.SIM_FLEET_STATE.name)
@@ -368,7 +395,7 @@ class FloorSimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run_node(FloorSimNode, args, on_shutdown=lambda n: n.report_stalls())
+    run_node(FloorSimNode, args, on_shutdown=lambda n: n.report_stalls() if n.configured else None)
 
 
 if __name__ == "__main__":

@@ -10,26 +10,24 @@ subscriber still gets them:
 * ``/forecast/summary`` (``ForecastSummary``): the rolling-origin evaluation (MASE of the
   chosen model and of seasonal naive), recorded in ``report.json`` as ``forecast_mase``.
 
-The forecast is computed while the node is built, before it spins (its own process, so the
-allocator and the rest of the stack start without waiting for it); after publishing, the node
-only keeps the latched messages available.
+A managed lifecycle node: the forecast is computed when it is configured (its own process, so the
+allocator and the rest of the stack start without waiting for it) and published when it is
+activated; after publishing, the node only keeps the latched messages available.
 """
 
 from __future__ import annotations
 
 import time
 
-from rclpy.node import Node
-
 from warehouse_core import topics
 from warehouse_core.errors import InputError
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops import forecast
 from warehouse_core.ops.inventory import load_catalogue
-from warehouse_nodes import channels
+from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import ForecasterConfig
-from warehouse_nodes.params import declare_config
+from warehouse_nodes.managed import ManagedNode
 from warehouse_nodes.runtime import run_node
 
 
@@ -54,26 +52,39 @@ def load_history(cfg: ForecasterConfig, popularity: dict[str, float],
     return history, config
 
 
-class ForecasterNode(Node):
+class ForecasterNode(ManagedNode):
     """Forecasts demand once and publishes it latched (see module docstring)."""
 
     def __init__(self) -> None:
-        super().__init__("forecaster")
-        cfg = self.cfg = declare_config(self, ForecasterConfig)
+        super().__init__("forecaster", ForecasterConfig)
+
+    def configure_node(self) -> None:
+        cfg = self.cfg
         layout = load_layout(cfg.layout)
         inventory, _ = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
         history, config = load_history(cfg, inventory.popularity, self.get_fully_qualified_name())
-        demand_pub = channels.publisher(self, topics.FORECAST_DEMAND)
-        summary_pub = channels.publisher(self, topics.FORECAST_SUMMARY)
+        self.demand_pub = channels.publisher(self, topics.FORECAST_DEMAND)
+        self.summary_pub = channels.publisher(self, topics.FORECAST_SUMMARY)
         started = time.monotonic()
-        # the forecast first (the allocator waits for it), then its evaluation
-        demand = forecast.forecast_skus(history, config, sorted(inventory.skus))
-        demand_pub.publish(conv.forecast_to_msg(demand, config.model, config.horizon,
-                                                self.get_clock().now().to_msg()))
+        self.config = config
+        self.demand = forecast.forecast_skus(history, config, sorted(inventory.skus))
         summary = forecast.evaluation_summary(history, config, cfg.forecast_folds, cfg.demand_history_csv or "seeded")
         summary["computed_in_s"] = round(time.monotonic() - started, 2)  # forecast and evaluation
-        summary_pub.publish(conv.forecast_summary_msg(summary, self.get_clock().now().to_msg()))
-        self.get_logger().info(f"forecast of {len(demand)} SKUs published on {topics.FORECAST_DEMAND.name} "
+        self.summary = summary
+        self.published = False
+        self.diagnostics = diagnostics.forecaster(self, summary, len(self.demand))
+
+    def on_active(self) -> None:
+        """Publish the forecast (once per configuration: both latched, a late subscriber still gets them)."""
+        if self.published:
+            return
+        self.published = True
+        # the forecast first (the allocator waits for it), then its evaluation
+        self.demand_pub.publish(conv.forecast_to_msg(self.demand, self.config.model, self.config.horizon,
+                                                     self.get_clock().now().to_msg()))
+        self.summary_pub.publish(conv.forecast_summary_msg(self.summary, self.get_clock().now().to_msg()))
+        summary = self.summary
+        self.get_logger().info(f"forecast of {len(self.demand)} SKUs published on {topics.FORECAST_DEMAND.name} "
                                f"(MASE {summary['mase']}, seasonal naive {summary['seasonal_naive_mase']}, "
                                f"{summary['computed_in_s']} s)")
 

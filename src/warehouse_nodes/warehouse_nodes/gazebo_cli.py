@@ -27,11 +27,13 @@ def _root() -> Path:
 
 
 def _path(value: str, root: Path) -> Path:
-    """A path as given when it exists (relative to the current directory), else under the repo."""
+    """A path as given when it exists (relative to the current directory), else under the repo, else
+    in the bringup share (:func:`warehouse_nodes.share.user_path`)."""
+    from warehouse_nodes.share import user_path
     p = Path(value)
     if p.is_absolute() or p.exists():
         return p.resolve()
-    return (root / p).resolve()
+    return user_path(p, root)
 
 
 def _world_parser() -> argparse.ArgumentParser:
@@ -84,13 +86,15 @@ def _world(argv: list[str]) -> int:
             check_value(FloorSimConfig, key, getattr(a, key), option)
     robots = a.robots if a.robots is not None else int(configured("robots"))
     seed = a.seed if a.seed is not None else int(configured("seed"))
-    layout_path = _path(a.map or str(configured("layout")), root)
+    from warehouse_nodes.share import resolve_in_file, share_path  # paths in the config: relative to it
+    layout_path = _path(a.map, root) if a.map else Path(
+        resolve_in_file(shared["layout"], config) if "layout" in shared else share_path(configured("layout")))
     layout = load_layout(layout_path)
     spec = amr_spec_from_config(config, hardware)
 
     inventory_dir = str(configured("inventory_dir") or "")
     if inventory_dir:
-        inventory_dir = str(_path(inventory_dir, root))
+        inventory_dir = resolve_in_file(inventory_dir, config)
     _, placement = load_catalogue(layout, inventory_dir, int(configured("skus")), seed)
     racks = {layout.storage_by_id[loc].cell: rack for loc, rack in placement.items()}
     # The floor simulator's own choice of start cells (same function, same arguments).
@@ -105,7 +109,7 @@ def _world(argv: list[str]) -> int:
     print(f"Gazebo world of {layout.source} ({len(racks)} racks, {len(layout.stations)} stations, "
           f"{len(layout.chargers)} chargers) for {robots} robots, cmd_vel {cmd_vel} ({a.distro}):")
     print(f"  {len(files)} files in {out}")
-    print(f"  launch: ros2 launch launch/warehouse_gazebo.launch.py world_dir:={out} robots:={robots} "
+    print(f"  launch: ros2 launch warehouse_bringup warehouse_gazebo.launch.py world_dir:={out} robots:={robots} "
           f"map:={layout_path} distro:={a.distro}")
     return 0
 

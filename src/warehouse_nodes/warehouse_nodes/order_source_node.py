@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import deque
 
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
 
 from warehouse_core import topics
 from warehouse_core.maps.layout import load_layout
@@ -25,19 +24,22 @@ from warehouse_core.ops.orders import DemandModel, Order
 from warehouse_core.ops.store import StateStore
 from warehouse_interfaces.msg import Order as OrderMsg
 from warehouse_interfaces.srv import SubmitOrder
-from warehouse_nodes import channels
+from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import OrderSourceConfig
-from warehouse_nodes.params import declare_config
+from warehouse_nodes.managed import ManagedNode
 from warehouse_nodes.runtime import run_node
 
 
-class OrderSourceNode(Node):
-    """Generates and submits orders (see module docstring)."""
+class OrderSourceNode(ManagedNode):
+    """Generates and submits orders (see module docstring); a managed lifecycle node: inactive, it
+    submits nothing (orders due meanwhile go when it is active again, none is lost)."""
 
     def __init__(self) -> None:
-        super().__init__("order_source")
-        cfg = self.cfg = declare_config(self, OrderSourceConfig)
+        super().__init__("order_source", OrderSourceConfig)
+
+    def configure_node(self) -> None:
+        cfg = self.cfg
         layout = load_layout(cfg.layout)
         inventory, _ = load_catalogue(layout, cfg.inventory_dir, cfg.skus, cfg.seed)
         self.model = DemandModel(cfg.orders_per_hour, inventory.popularity,
@@ -53,6 +55,7 @@ class OrderSourceNode(Node):
         self.client = channels.client(self, topics.SUBMIT_ORDER)
         self.order_pub = channels.publisher(self, topics.ORDERS)
         self.create_timer(cfg.period, self.on_timer)
+        self.diagnostics = diagnostics.order_source(self)  # /diagnostics: orders held, answers late
 
     def on_timer(self) -> None:
         now = self.get_clock().now().nanoseconds * 1e-9

@@ -32,22 +32,24 @@ Restart (``./warehouse run`` starts a planner again when its process dies): robo
 id show that an earlier planner ran the fleet. The new one then waits, releasing nothing, until every
 robot stands at the end of what was released to it, and plans from there with plan ids above theirs;
 requests count by :mod:`warehouse_core.fleet.restart`'s rules (tasks in flight come again with the
-steps not done).
+steps not done). The wait is bounded (``restart_settle_timeout``): robots still driving then (a stuck
+base, an obstacle, a link down) are held out of the plan, every cell they may reach blocked and their
+tasks kept (counted in ``freeze_timeouts``, logged by name), and rejoin once they report they stand still.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
 
 from warehouse_core import topics
 from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
 from warehouse_core.fleet.execution import WaitTracker
 from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
-from warehouse_core.fleet.restart import PlannerRestart, Reported
+from warehouse_core.fleet.restart import PlannerRestart, Reported, reach, reach_moves, settled_again
 from warehouse_core.fleet.silence import SilenceWatch
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.sim.link_faults import LinkFaults
@@ -62,10 +64,10 @@ from warehouse_interfaces.msg import (
     SimEvent,
 )
 from warehouse_interfaces.srv import ExplainWait
-from warehouse_nodes import channels
+from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import PlannerConfig
-from warehouse_nodes.params import declare_config
+from warehouse_nodes.managed import ManagedNode
 from warehouse_nodes.runtime import run_node
 
 # a robot in these modes stands still with nothing released left to drive (see fleet.restart)
@@ -75,12 +77,14 @@ SETTLED_MODES = (RobotState.MODE_IDLE, RobotState.MODE_WAITING, RobotState.MODE_
 READY_REPEAT_S = 1.0  # [s, wall] between repeats of the ready message while sim time stands at zero
 
 
-class PlannerNode(Node):
-    """Plans and releases the fleet's paths (see module docstring)."""
+class PlannerNode(ManagedNode):
+    """Plans and releases the fleet's paths (see module docstring); a managed lifecycle node: inactive,
+    it releases nothing (robots hold at their released cells) and resumes from where they stand."""
 
     def __init__(self) -> None:
-        super().__init__("mapf_planner")
-        self.cfg = declare_config(self, PlannerConfig)
+        super().__init__("mapf_planner", PlannerConfig)
+
+    def configure_node(self) -> None:
         self.layout = load_layout(self.cfg.layout)
         self.grid = self.layout.grid
         self.fleet: FleetPlanner | None = None  # created once every robot has reported
@@ -124,15 +128,20 @@ class PlannerNode(Node):
         self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
         self.obstacle_events: list[FaultEvent] = []  # obstacles announced, applied on the next round
         channels.subscription(self, topics.SIM_FAULTS, self.on_fault)
-        self.restart = PlannerRestart()
+        self.restart = PlannerRestart(self.cfg.restart_settle_timeout)
         self.waiting_since: float | None = None  # [s, sim] a restarted planner waits for robots to settle
-        self.timer = self.create_timer(self.cfg.planning_period, self.on_timer)
+        self.diagnostics = diagnostics.planner(self)  # /diagnostics: round time and lag of on_timer
+        self.timer = self.create_timer(self.cfg.planning_period, self.diagnostics.timed(self.on_timer))
         # The simulator holds time at zero until it hears that the planner is ready (an empty
         # release). That one message is lost when it goes out before discovery has matched the
         # simulator's subscription (slow right after a killed run, whose participants linger until
         # their lease ends), and no sim-time timer fires while time stands: repeat it on the wall
         # clock until time moves.
         self.ready_timer = self.create_timer(READY_REPEAT_S, self._repeat_ready, clock=self.wall_clock)
+        # deactivated: sim time waits for the planner's releases (the simulator's max_planner_lag), so
+        # empty ones (nothing more released) let it go on: the fleet holds at its released cells while
+        # the floor runs, instead of the whole floor pausing
+        self.while_inactive(self.create_timer(self.cfg.planning_period, self._release_nothing))
 
     def on_state(self, msg: RobotState) -> None:
         if not self._known(msg.robot_id, "a state"):
@@ -158,13 +167,17 @@ class PlannerNode(Node):
         """Build the fleet planner as soon as every robot has reported (not on the timer: the
         simulator holds time at zero until the planner is ready, so no timer would fire) and
         say so with a first, empty release."""
-        if self.fleet is None and self._all_reported():
+        if self.fleet is None and self.is_active and self._all_reported():
             now = self.now()
             if self._start(math.floor(now / self.cfg.step_duration + 1e-9)) or self.waiting_since is None \
                     or now > self.waiting_since:
                 # also while a restarted planner waits: time must go on for the robots to settle
                 self.waiting_since = now if self.fleet is None else None
                 self.release_pub.publish(conv.release_msg({}, now))
+
+    def _release_nothing(self) -> None:
+        if self.fleet is not None or self.waiting_since is not None:
+            self.release_pub.publish(conv.release_msg({}, self.now()))
 
     def _repeat_ready(self) -> None:
         if self.now() > 0.0:
@@ -203,7 +216,7 @@ class PlannerNode(Node):
             return
         robots = {n: RobotProgress(s.task_id, s.plan_id, s.progress_index, (s.cell_x, s.cell_y),
                                    s.mode in conv.OPERATION_MODES, s.mode == RobotState.MODE_CHARGING)
-                  for n, s in self.states.items() if n not in self.failed}
+                  for n, s in self.states.items() if n not in self.failed and n not in self.fleet.held}
         queues = self.fleet.queues if self.fleet is not None else None
         ahead = queues.ahead() if queues is not None else {}
         act, resolved = self.deadlocks.observe(now, robots, self.waits.current, ahead)
@@ -302,7 +315,7 @@ class PlannerNode(Node):
         fleet = self.fleet
         wall = self.wall_now()
         for name, quiet in self.silence.silent(wall, now):
-            if name not in self.failed:
+            if name not in self.failed and name not in fleet.held:  # a held robot is planned around already
                 self.get_logger().warning(f"{name}: no state for {quiet:.0f} s (wall clock and sim time), "
                                           "treated as failed")
                 st = self.states[name]
@@ -312,6 +325,12 @@ class PlannerNode(Node):
                 fleet.fail(name, cells)
             if name in self.removed and fleet.failed.get(name):
                 fleet.remove(name)
+        for name, st in self.states.items():  # a protective stop: planned around, task kept, until it clears
+            fleet.protective_stop(name, st.mode == RobotState.MODE_STOPPED)
+        for name in settled_again(fleet.held, self._reports(fleet.held)):
+            st = self.states[name]
+            if fleet.rejoin(name, (st.cell_x, st.cell_y)):
+                self.get_logger().warning(f"{name} stands still at ({st.cell_x}, {st.cell_y}): planned again")
         status = {"plan_repairs": fleet.repairs, "robot_failures": len(fleet.failed),
                   "lag_repairs": fleet.lag_repairs, "freeze_timeouts": fleet.freeze_timeouts,
                   "deadlocks": self.deadlocks.detected, "unresolved_deadlocks": self.deadlocks.unresolved,
@@ -324,13 +343,18 @@ class PlannerNode(Node):
         """Every robot has reported, or was towed off the floor before this planner started."""
         return len(self.states.keys() | self.removed) >= self.cfg.robots
 
+    def _reports(self, robots: Collection[str] | None = None) -> dict[str, Reported]:
+        """What the robots (all, or ``robots``) reported last, as the restart rules read it."""
+        return {n: Reported(s.plan_id, s.mode in SETTLED_MODES, s.task_id, conv.from_time(s.header.stamp))
+                for n, s in self.states.items() if robots is None or n in robots}
+
     def _start(self, step: int) -> bool:
         """Create the fleet planner once every robot has reported where it stands."""
         if not self._all_reported():
             return False
-        reports = {n: Reported(s.plan_id, s.mode in SETTLED_MODES, s.task_id, conv.from_time(s.header.stamp))
-                   for n, s in self.states.items()}
-        if self.restart.under_way(reports) and self.restart.waiting_for(reports):
+        reports = self._reports()
+        held = self.restart.ready(reports, self.now())
+        if held is None:
             if self.waiting_since is None:
                 self.get_logger().warning(f"an earlier planner ran this fleet: waiting for "
                                           f"{', '.join(self.restart.waiting_for(reports))} to stand still")
@@ -351,7 +375,21 @@ class PlannerNode(Node):
                                   stations=[(st.pick_cell, st.queue) for st in self.layout.stations]
                                   if self.cfg.station_lines else (),
                                   avoid_stations=self.cfg.avoid_station_cells, plan_id=plan_id)
+        self._hold(held)
         return True
+
+    def _hold(self, robots: list[str]) -> None:
+        """Robots that did not stand still in time: planned around every cell they may reach."""
+        if not robots:
+            return
+        moves = reach_moves(self.cfg.window_steps, self.cfg.max_lead_steps)
+        why = f"did not stand still within {self.cfg.restart_settle_timeout:g} s"
+        for name in robots:
+            st = self.states[name]
+            self.fleet.hold(name, reach(self.grid, (st.cell_x, st.cell_y), moves), why)
+        self.get_logger().warning(f"{len(robots)} robot(s) {why} of the restart: {', '.join(robots)}; planned around "
+                                  f"every cell within {moves} moves of where each reported, tasks kept, until it "
+                                  "stands still")
 
     def _publish_markers(self, now: float) -> None:
         robots = {n: (s.x, s.y) for n, s in self.states.items()}

@@ -17,6 +17,11 @@ robots over where their bases stand (:mod:`warehouse_nodes.robot_resume`); the a
 
 ``--silence ROBOT@T`` (a scenario's ``robot_silent`` fault) kills robot ROBOT's node at sim
 time T: from then on it gets no input and sends nothing (no state, odometry, drive command).
+
+Robots on hardware backends (``drive_backend`` other than ``floor_sim``: each backend reads its
+own base) do not read ``/sim/fleet_state``: there it is a base simulator's ground truth, not
+their bases' state. Their container sends the batched states, the ``/tf`` batch and the
+silences due every ``HARDWARE_BATCH_PERIOD_S`` of the robots' clock instead.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ from warehouse_core import topics
 from warehouse_core.robot.resume import TaskBook
 from warehouse_interfaces.msg import FleetRelease, FleetState
 from warehouse_interfaces.msg import Task as TaskMsg
-from warehouse_nodes import channels
+from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.robot_frames import tf_batch
 from warehouse_nodes.robot_node import RobotNode, make_robots
 from warehouse_nodes.robot_resume import watch_task_status
 from warehouse_nodes.runtime import run_nodes
+
+HARDWARE_BATCH_PERIOD_S = 0.2  # [s, node clock] batched states of hardware-backend robots (the floor simulator's tick)
 
 
 class FleetInputs:
@@ -57,9 +65,18 @@ class FleetInputs:
         self.book: TaskBook | None = None
         for robot in robots:
             robot.resume.task_book = self.task_book
-        channels.subscription(host, topics.SIM_FLEET_STATE, self.on_fleet_state)
+        if host.cfg.drive_backend == "floor_sim":  # the floor simulator's state is its robots' bases
+            channels.subscription(host, topics.SIM_FLEET_STATE, self.on_fleet_state)
+        else:  # each robot's backend reads its own base
+            host.create_timer(HARDWARE_BATCH_PERIOD_S, self.on_batch_timer)
         channels.subscription(host, topics.FLEET_RELEASE, self.on_release)
         self.progress_pub = channels.publisher(host, topics.SIM_PROGRESS)
+        # one /tf message per period for all its robots' transforms (where tf2_msgs is installed)
+        self.tf = tf_batch(host, host.cfg.odom_period)
+        for robot in robots:
+            robot.frames.tf = self.tf
+        # one /diagnostics array for the container: its robots' links and batteries
+        self.diagnostics = diagnostics.robots(name, list(robots), lambda: self.robots)
         self.states_pub = None
         if host.batched:
             self.states_pub = channels.publisher(host, topics.FLEET_STATES)
@@ -86,7 +103,21 @@ class FleetInputs:
         if self.states_pub is not None:
             now = conv.from_time(msg.header.stamp)
             self.states_pub.publish(conv.fleet_state_msg([r.state for r in self.robots if r.base_seen], now))
+        if self.tf is not None:
+            self.tf.flush(conv.from_time(msg.header.stamp))
         self.progress_pub.publish(Header(stamp=msg.header.stamp, frame_id=self.name))
+
+    def on_batch_timer(self) -> None:
+        """Hardware backends: the robots' states as one FleetState, the /tf batch, silences due."""
+        now = self.host.get_clock().now().nanoseconds * 1e-9
+        if self.silence:
+            self._kill_due(now)
+        if self.states_pub is not None:
+            seen = [r.state for r in self.robots if r.base_seen]
+            if seen:
+                self.states_pub.publish(conv.fleet_state_msg(seen, now))
+        if self.tf is not None:
+            self.tf.flush(now)
 
     def _kill_due(self, now: float) -> None:
         """Robot nodes whose silence is due stop: no input is handed to them, their timers and

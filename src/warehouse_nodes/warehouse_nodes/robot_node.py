@@ -7,7 +7,8 @@
   the planner for a route through its steps (``/planner/requests``), follows the timed path it
   receives on ``path`` only as far as the planner releases it (``/fleet/release``), and
   reports each completed step.
-* Publishes ``odom`` (nav_msgs/Odometry, pose in ``map``, every ``odom_period``) and ``state``
+* Publishes ``odom`` (nav_msgs/Odometry in ``<robot>/odom``; not with a base that publishes its own),
+  ``map_pose`` (in ``map``, :mod:`warehouse_nodes.robot_frames`), every ``odom_period``, and ``state``
   (RobotState); with ``batched`` also its state on ``/fleet/states`` (FleetState), where a
   robot container publishes all its robots' states in one message.
 * A path with a higher plan id (a repair after another robot failed) replaces the current
@@ -19,12 +20,16 @@
   marked with that plan id: a restarted planner learns the task in flight from it.
 * A node started while its base already holds a plan (its robot container died and was started
   again) takes the robot over where the base stands: the plan from the latched path segments, the
-  task in flight (sent again by the allocator) at its steps done (:mod:`warehouse_nodes.robot_resume`).
+  task in flight (sent again by the allocator: on ``/tasks``, or as a new goal with ``per_robot``,
+  :mod:`warehouse_nodes.robot_goals`) at its steps done (:mod:`warehouse_nodes.robot_resume`).
 * When its base fails (MODE_FAILED) the robot aborts its task (success false, the fault in
   the message) and refuses new ones.
 * When a lift step is done but the base carries no rack, or another one, than the task's (a
   jammed rack; only with a base that senses its load), the robot aborts the task
   (``FAILURE_LIFT``) and stays in service: its next request to the planner has no steps.
+* A hardware base that reports a protective stop (:mod:`warehouse_nodes.base_io`) makes the robot hold
+  with ``MODE_STOPPED``: it keeps its task (given back, failed, after ``stop_timeout``), refuses new
+  ones, and goes on when the stop clears; the planner plans around it meanwhile.
 * It obeys only commands for its own namespace: a path on its ``path`` topic or a task goal
   that names another robot is ignored, counted in ``foreign_commands`` and logged (on the
   fleet-wide topics ``/tasks`` and ``/fleet/release`` it only ever reads its own entries).
@@ -38,7 +43,6 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict
 
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -60,11 +64,13 @@ from warehouse_interfaces.msg import (
     TimedWaypoint,
 )
 from warehouse_interfaces.msg import Task as TaskMsg
-from warehouse_nodes import channels
+from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import RobotConfig
 from warehouse_nodes.drive_backends import make_backend
 from warehouse_nodes.params import declare_config
+from warehouse_nodes.robot_frames import RobotFrames, tf_batch
+from warehouse_nodes.robot_goals import TaskGoals
 from warehouse_nodes.robot_resume import RobotResume
 from warehouse_nodes.runtime import run_nodes
 
@@ -107,8 +113,8 @@ class RobotNode(Node):
         self.create_timer(self.cfg.heartbeat_period, self.on_heartbeat, clock=self.heartbeat_clock)
         self.failed = False
         self.foreign_commands = 0  # commands naming another robot, ignored
-        self.odom_pub = channels.publisher(self, topics.ROBOT_ODOM, topics.ROBOT_ODOM.relative,
-                                           event_callbacks=conv.no_pub_events())
+        # odometry, map pose, map -> odom (a container hands its robots its /tf batch)
+        self.frames = RobotFrames(self, None if shared_inputs else tf_batch(self, self.cfg.odom_period))
         self.state_pub = channels.publisher(self, topics.ROBOT_STATE, topics.ROBOT_STATE.relative,
                                             event_callbacks=conv.no_pub_events())
         # latched: a planner that (re)joins late still gets this robot's current request
@@ -125,13 +131,13 @@ class RobotNode(Node):
         # batched transport: a container shares one publisher and subscription among its robots
         self.feedback_pub = self.fleet_state_pub = None
         self.task_events: OrderedDict[str, TaskFeedback] = OrderedDict()  # last event per task
-        if not self.batched:
-            self.action = ActionServer(self, ExecuteTask, topics.ROBOT_EXECUTE_TASK.relative, self.execute,
-                                       goal_callback=self.on_goal, cancel_callback=self.on_cancel)
-        elif not shared_inputs:
+        self.goals = TaskGoals(self) if not self.batched else None  # the ExecuteTask action server
+        if self.batched and not shared_inputs:
             self.feedback_pub = channels.publisher(self, topics.TASK_FEEDBACK)
             self.fleet_state_pub = channels.publisher(self, topics.FLEET_STATES)
             channels.subscription(self, topics.TASKS, self.on_task_msg)
+        if not shared_inputs:  # a robot on its own (in a container the container reports for all)
+            self.diagnostics = diagnostics.robots(self.robot_id, [self], lambda: [self])
 
     # -- base state --------------------------------------------------------------------
     def on_base_state(self, mine: RobotState) -> None:
@@ -140,6 +146,8 @@ class RobotNode(Node):
         self.base_seen = True
         if self.path is None or not self.resume.seen:
             self.resume.on_base_state(mine)
+        if self.goals is not None:
+            self.goals.poll()
         if mine.mode == RobotState.MODE_FAILED and not self.failed:
             self.failed = True
             if self.progress is not None:
@@ -157,9 +165,9 @@ class RobotNode(Node):
         self._forget_driven()
         now = conv.from_time(mine.header.stamp)
         # 1 ms slack: the simulator's ticks are floats, a period of exact ticks must not slip one
-        if now - self.last_odom_pub >= self.cfg.odom_period - 1e-3 or now < self.last_odom_pub:
-            if self.odom_pub.get_subscription_count():  # nobody listening (a run with --bag-odom off): no message
-                self.odom_pub.publish(conv.odometry(mine))
+        due = now - self.last_odom_pub >= self.cfg.odom_period - 1e-3 or now < self.last_odom_pub
+        self.frames.on_base_state(mine, due)
+        if due:
             self.last_odom_pub = now
         changed = (old.progress_index, old.plan_id, old.mode, old.task_id, old.carrying_rack) != \
             (mine.progress_index, mine.plan_id, mine.mode, mine.task_id, mine.carrying_rack)
@@ -183,7 +191,9 @@ class RobotNode(Node):
         if self.progress is None or self.path is None or self.state.plan_id != self.path.plan_id:
             return
         before = self.progress.completed
-        done = self.progress.update(self.state.progress_index, self.state.mode in conv.OPERATION_MODES)
+        # a protective stop at an operation's waypoint has not finished the operation
+        running = self.state.mode in conv.OPERATION_MODES or self.state.mode == RobotState.MODE_STOPPED
+        done = self.progress.update(self.state.progress_index, running)
         lifted = [s for s in self.task_msg.steps[before:done] if s.op == TaskStep.OP_LIFT]
         if lifted and self.backend.senses_racks and self.state.carrying_rack != self.task_msg.rack_id:
             s = lifted[-1]
@@ -283,6 +293,8 @@ class RobotNode(Node):
             return f"{self.robot_id} has failed"
         if self.task_msg is not None:
             return f"{self.robot_id} is busy with {self.task_msg.task_id}"
+        if self.state.mode == RobotState.MODE_STOPPED:
+            return f"{self.robot_id} is in a protective stop"
         if not task.steps:
             return f"task {task.task_id} has no steps"
         return ""
@@ -299,6 +311,11 @@ class RobotNode(Node):
                                        task_id=task.task_id, steps=list(task.steps[done or 0:]))
         self.request_pub.publish(self.request_msg)
         self.request_wall = self.heartbeat_clock.now().nanoseconds * 1e-9
+
+    def fail_task(self, message: str, failure: int = TaskFeedback.FAILURE_BASE) -> None:
+        """A backend ends the task in flight, failed (the base refused an operation, a protective stop
+        outlasted ``stop_timeout``); the robot stays in service. Nothing happens without a task."""
+        self._task_done(False, failure, message)
 
     def _task_done(self, ok: bool, failure: int = TaskFeedback.FAILURE_BASE, message: str = "") -> None:
         """The task ended (all steps done, the base failed, a lift failed): report it, become idle."""
@@ -352,12 +369,6 @@ class RobotNode(Node):
             self.task_events.popitem(last=False)
         self.feedback_pub.publish(msg)
 
-    # -- tasks over the action (fleet_transport per_robot) ------------------------------
-    def on_goal(self, goal: ExecuteTask.Goal) -> GoalResponse:
-        if self._foreign("execute_task goal", goal.task.robot_id):
-            return GoalResponse.REJECT
-        return GoalResponse.REJECT if self.refusal(goal.task) else GoalResponse.ACCEPT
-
     def _foreign(self, what: str, robot_id: str) -> bool:
         """A command on this robot's own interface that names another robot: ignore, count, log."""
         if robot_id == self.robot_id:
@@ -367,24 +378,6 @@ class RobotNode(Node):
                                   f"({self.foreign_commands} foreign commands so far)",
                                   throttle_duration_sec=10.0)
         return True
-
-    def on_cancel(self, goal_handle) -> CancelResponse:  # noqa: ARG002
-        return CancelResponse.REJECT  # a rack visit in progress is finished, never abandoned
-
-    async def execute(self, goal_handle) -> ExecuteTask.Result:
-        self.goal_handle = goal_handle
-        self.done_future = Future()
-        self._begin_task(goal_handle.request.task)
-        failure, message = await self.done_future
-        if failure == TaskFeedback.FAILURE_NONE:
-            goal_handle.succeed()
-            result = ExecuteTask.Result(success=True, finished=self.state.header.stamp)
-        else:
-            goal_handle.abort()
-            result = ExecuteTask.Result(success=False, finished=self.state.header.stamp, message=message,
-                                        failure=failure)
-        self.goal_handle = self.task_msg = self.progress = self.done_future = None
-        return result
 
 
 def make_robots(first: int, count: int, shared_inputs: bool = False) -> list:

@@ -46,34 +46,33 @@ from warehouse_interfaces.msg import (
 )
 from warehouse_nodes import channels, runtime
 from warehouse_nodes import conversions as conv
+from warehouse_nodes.graph import Graph
 from warehouse_nodes.run_faults import FaultLog, silence_args
 from warehouse_nodes.run_measure import cpu_seconds, memory_mb, timeline_sample
-from warehouse_nodes.run_params import ROBOTS_PER_CONTAINER, RunOptions, configured, write_params
+from warehouse_nodes.run_params import RunOptions, configured, run_graph, write_params
 from warehouse_nodes.run_report import STUCK_AFTER_S, RunTimes, build_report, log_tail
 from warehouse_nodes.supervisor import Supervisor
 
 ROBOT_NICENESS = 5  # scheduling priority of robot containers below the central nodes
 MEMORY_SAMPLE_S = 5.0  # [s, wall] between memory samples (reading PSS of every process is not free)
-CENTRAL_NODES = frozenset({"floor_simulator", "mapf_planner", "task_allocator", "forecaster", "order_source"})
+CENTRAL_NODES = frozenset({"floor_simulator", "base_simulator", "mapf_planner", "task_allocator", "forecaster",
+                           "order_source"})
 DISCOVERY_S = 1.5  # [s, wall] to hear of the nodes already on the domain before starting ours
 DOMAIN_WAIT_S = 25.0  # [s, wall] longest wait for another run's nodes to leave the domain (DDS lease: 20 s)
 ALLOCATOR_GRACE_S = 30.0  # [s, wall] longest wait at the end for the allocator to catch up with sim time
 
 
-def node_commands(opts: RunOptions, params: Path) -> dict[str, list[str]]:
+def node_commands(opts: RunOptions, graph: Graph, params: Path) -> dict[str, list[str]]:
+    """The command line of every process of ``graph``, in start order: its module, its arguments
+    (a robot container's faults to inject: ``--silence``), the run's params file (the config with
+    the graph's overrides: :func:`write_params`)."""
     ros = ["--ros-args", "--params-file", str(params), "--log-level", "warn"]
-    py = [sys.executable, "-m"]
-    cmds = {
-        "floor_simulator": py + ["warehouse_nodes.floor_sim_node"] + ros,
-        "mapf_planner": py + ["warehouse_nodes.planner_node"] + ros,
-        "task_allocator": py + ["warehouse_nodes.allocator_node"] + ros,
-        "forecaster": py + ["warehouse_nodes.forecaster_node"] + ros,
-        "order_source": py + ["warehouse_nodes.order_source_node"] + ros,
-    }
-    for first in range(0, opts.robots, ROBOTS_PER_CONTAINER):
-        count = min(ROBOTS_PER_CONTAINER, opts.robots - first)
-        cmds[f"robots_{first}"] = py + ["warehouse_nodes.robot_container", "--first", str(first),
-                                        "--count", str(count)] + silence_args(opts.scenario, first, count) + ros
+    cmds = {}
+    for p in graph.processes:
+        faults = []
+        if p.arguments[:1] == ("--first",):  # a robot container: --first F --count N
+            faults = silence_args(opts.scenario, int(p.arguments[1]), int(p.arguments[3]))
+        cmds[p.key] = [sys.executable, "-m", p.module, *p.arguments, *faults, *ros]
     return cmds
 
 
@@ -110,14 +109,21 @@ class RunMonitor(Node):
             (topics.ORDER_STATUS, self._order_status), (topics.TASKS, self._task), (topics.ORDERS, self._order),
             (topics.PARCELS, self._parcel), (topics.PARCEL_MANIFESTS, self._manifest),
             (topics.PARCEL_TRACKING, None), (topics.FORECAST_DEMAND, None), (topics.PLANNER_REQUESTS, None),
-            (topics.FLEET_WAITS, None), (topics.SIM_FLEET_STATE, None))]
+            (topics.FLEET_WAITS, None), (topics.SIM_FLEET_STATE, None), (topics.DIAGNOSTICS, None))]
+        if opts.bag_odom and channels.message_class(topics.TF.msgtype) is not None:
+            out.append((topics.TF, topics.TF.name, None))  # where tf2_msgs is installed
         if batched:
             out += [(topics.FLEET_STATES, topics.FLEET_STATES.name, self._fleet_states),
                     (topics.TASK_FEEDBACK, topics.TASK_FEEDBACK.name, None)]
         for i in range(opts.robots):
             name = conv.robot_name(i)
-            if opts.bag_odom:
-                out.append((topics.ROBOT_ODOM, topics.ROBOT_ODOM.of(name), None))
+            if opts.bag_odom:  # odometry in <robot>/odom, the map pose and map -> odom (REP-105)
+                # simulated vendor bases: their driver's odometry, localisation and battery (the
+                # robot node does not duplicate a driver's odometry)
+                robot_topics = (topics.ROBOT_ODOM,) if opts.bases == "floor" else \
+                    (topics.BASE_ODOM, topics.ROBOT_LOCALISATION, topics.BASE_BATTERY)
+                out += [(t, t.of(name), None) for t in (*robot_topics, topics.ROBOT_MAP_POSE,
+                                                        topics.ROBOT_MAP_TO_ODOM)]
             if not batched:
                 out.append((topics.ROBOT_STATE, topics.ROBOT_STATE.of(name), self._state))
         # side channels: their records (side_channels.record) go to the report
@@ -279,7 +285,8 @@ def _execute(opts: RunOptions, stop: runtime.StopSignals) -> dict:
     executor = SingleThreadedExecutor()
     executor.add_node(monitor)
     progress = Progress(opts.duration, opts.quiet)
-    commands = node_commands(opts, params)
+    graph = run_graph(opts)
+    commands = node_commands(opts, graph, params)
     try:
         _wait_for_a_free_domain(monitor, executor, stop)
     except InputError:
@@ -289,7 +296,8 @@ def _execute(opts: RunOptions, stop: runtime.StopSignals) -> dict:
         monitor.destroy_node()
         rclpy.try_shutdown()
         raise
-    supervisor = Supervisor(lambda name: _spawn(opts, name, commands[name]))
+    supervisor = Supervisor(lambda name: _spawn(opts, name, commands[name]),
+                            frozenset(p.key for p in graph.processes if p.respawn))
     try:
         supervisor.launch(list(commands))
         failure = _follow(opts, monitor, executor, supervisor, progress, times, stop)

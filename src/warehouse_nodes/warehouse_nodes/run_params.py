@@ -18,13 +18,19 @@ from warehouse_core.errors import InputError, read_yaml_file
 from warehouse_core.sim.scenario import Scenario
 from warehouse_nodes.config_check import FORECASTER_KEYS, as_declared, check_sections, check_value
 from warehouse_nodes.configs import NODE_CONFIGS, OrderSourceConfig
+from warehouse_nodes.graph import (  # noqa: F401 (ROBOTS_PER_CONTAINER, ... are read from here too)
+    ODOM_PER_SIM_S,
+    ROBOTS_PER_CONTAINER,
+    RTF_ROBOT_BUDGET,
+    Graph,
+    GraphArgs,
+    describe,
+    speed_cap,
+)
 from warehouse_nodes.params import default_of
 from warehouse_nodes.run_faults import apply_scenario
-from warehouse_nodes.supervisor import RESPAWN
+from warehouse_nodes.share import resolve_in_file, share_path
 
-ROBOTS_PER_CONTAINER = 100  # robot nodes per container process
-ODOM_PER_SIM_S = 250.0  # fleet odometry messages per simulated second the recorder is sized for
-RTF_ROBOT_BUDGET = 750.0  # default --max-rtf: this / robots (500 robots: x1.5), at most the config's
 STATE_FILE = "state.db"  # the run's durable state (orders, tasks), in the run directory
 
 
@@ -47,10 +53,12 @@ class RunOptions:
     scenario: Scenario | None = None  # faults to inject and parameter overrides (--scenario)
     sample_every: float = 0.0  # [s, sim] memory and throughput samples into DIR/timeline.jsonl (0: none)
     bag_odom: bool = True  # record every robot's /<robot>/odom (off: the ground truth alone, see docs/running.md)
+    bases: str = "floor"  # floor: the floor simulator; diffdrive: simulated vendor bases (graph.BASES)
 
 
 # What `./warehouse run` writes over the --config file, and why: its command line, or what follows from
-# it and from the processes it starts; nothing else (tests/test_config_single_source.py checks it).
+# it and from the processes it starts (the graph description, warehouse_nodes.graph, computes them for
+# the launch files too); nothing else (tests/test_config_single_source.py checks it).
 # A --scenario's `params` are applied on top, as the scenario file says.
 RUN_OVERRIDES = {
     "/**.robots": "--robots, else the scenario's, else the config's",
@@ -59,13 +67,32 @@ RUN_OVERRIDES = {
     "task_allocator.policy": "--policy, only when given",
     "order_source.orders_per_hour": "--orders-per-hour or the scenario's, only when given",
     "/**/robot.odom_period": "at least robots / ODOM_PER_SIM_S: the odometry rate the recorder keeps up with",
-    "task_allocator.boxes": "the configured file as an absolute path (relative ones are from the repository)",
+    "task_allocator.boxes": "the configured file as an absolute path (relative ones are from the config file)",
     "floor_simulator.real_time_factor": "--max-rtf, else RTF_ROBOT_BUDGET / robots, at most the config's",
     "floor_simulator.expected_nodes": "the /clock subscribers it starts: planner, allocator, order source, monitor",
     "floor_simulator.expected_state_readers": "its robot containers (ROBOTS_PER_CONTAINER robots each) and monitor",
     "task_allocator.state_store": "DIR/state.db (--out): a restarted allocator resumes from it",
     "order_source.state_store": "DIR/state.db (--out): a restarted order source resumes from it",
     "floor_simulator.state_store": "DIR/state.db (--out): a restarted simulator resumes the floor from it",
+    "lifecycle_manager.node_names": "the central nodes it starts, in bring-up order (the graph description's)",
+    "floor_simulator.managed": "true: the lifecycle manager brings it up",
+    "mapf_planner.managed": "true: the lifecycle manager brings it up",
+    "task_allocator.managed": "true: the lifecycle manager brings it up",
+    "forecaster.managed": "true: the lifecycle manager brings it up",
+    "order_source.managed": "true: the lifecycle manager brings it up",
+    # --bases diffdrive (the graph description's BASE_ROBOT and _base_simulator; it also sets /**
+    # use_sim_time true, as config/warehouse.yaml does: every node follows the base simulator's clock)
+    "/**/robot.drive_backend": "--bases diffdrive: gazebo, the cmd_vel/odom path tracker of a hardware base",
+    "/**/robot.base_inputs": "--bases diffdrive: battery,rack,stop,operations, all the simulated base provides",
+    "/**/robot.localisation_topic": "--bases diffdrive: amcl_pose, the simulated base's localisation",
+    "/**/robot.cmd_vel_stamped": "--bases diffdrive: what the distro's controllers take (warehouse_nodes.distro)",
+    "base_simulator.publish_clock": "--bases diffdrive: true, it is the clock",
+    "base_simulator.real_time_factor": "--max-rtf, else BASES_RTF_ROBOT_BUDGET / robots, at most the config's",
+    "base_simulator.expected_nodes": "--bases diffdrive: planner, allocator, order source, robot nodes, monitor",
+    "base_simulator.wait_for_planner": "--bases diffdrive: false, robot nodes on sim time report once time runs",
+    "base_simulator.max_planner_lag": "--bases diffdrive: the floor simulator's, the planner holds time alike",
+    "base_simulator.max_node_lag": "--bases diffdrive: BASES_NODE_LAG_S, time waits for a robot node's control loop",
+    "base_simulator.cmd_vel_stamped": "--bases diffdrive: what the distro's controllers take (warehouse_nodes.distro)",
 }
 
 
@@ -99,66 +126,65 @@ def run_defaults(config: Path) -> dict:
     """robots, seed and layout from ``config`` (else the nodes' defaults): what a run uses when
     neither its command line nor its scenario sets them."""
     doc = read_config(config)
-    return {key: configured(doc, "floor_simulator", key, config) for key in ("robots", "seed", "layout")}
+    out = {key: configured(doc, "floor_simulator", key, config) for key in ("robots", "seed", "layout")}
+    # a layout the file names is relative to the file; the nodes' default, to the bringup share
+    named = any("layout" in doc.get(s, {}).get("ros__parameters", {}) for s in ("/**", "floor_simulator"))
+    out["layout"] = resolve_in_file(out["layout"], config) if named else str(share_path(out["layout"]))
+    return out
+
+
+def graph_args(opts: RunOptions) -> GraphArgs:
+    """The graph description's arguments of this run: its command line, its durable store, and the
+    run monitor as the one observer the simulator waits for (/clock and /sim/fleet_state)."""
+    return GraphArgs(config=opts.config, robots=opts.robots, seed=opts.seed, layout=str(opts.layout),
+                     state_store=str(opts.out / STATE_FILE), observers=1, max_rtf=checked_max_rtf(opts),
+                     policy=opts.policy, orders_per_hour=opts.orders_per_hour, bases=opts.bases)
+
+
+def run_graph(opts: RunOptions) -> Graph:
+    """The processes of this run (:func:`warehouse_nodes.graph.describe`)."""
+    return describe(graph_args(opts))
 
 
 def write_params(opts: RunOptions) -> tuple[Path, dict]:
     """The config file with this run's overrides (RUN_OVERRIDES), as a params file for every node."""
     doc = read_config(opts.config)
-    common = doc["/**"].setdefault("ros__parameters", {})
-    common.update(robots=opts.robots, seed=opts.seed, layout=str(opts.layout))
-    allocator = doc.setdefault("task_allocator", {}).setdefault("ros__parameters", {})
     move_forecast_keys(doc)
-    if opts.policy:
-        allocator["policy"] = opts.policy
     if opts.orders_per_hour is not None:
         check_value(OrderSourceConfig, "orders_per_hour", opts.orders_per_hour, "--orders-per-hour")
         if not opts.orders_per_hour > 0:
             raise InputError("--orders-per-hour", f"{opts.orders_per_hour} is not a positive rate",
                              fix="give orders per hour > 0")
-        doc.setdefault("order_source", {}).setdefault("ros__parameters", {})["orders_per_hour"] = \
-            float(opts.orders_per_hour)
-    # the recorder (Python) keeps up with a few hundred odometry messages per simulated second:
-    # large fleets publish odometry less often (collisions are judged on the simulator's ground
-    # truth, recorded every tick, so they are not affected)
-    robot = doc.setdefault("/**/robot", {}).setdefault("ros__parameters", {})
-    robot["odom_period"] = max(float(configured(doc, "/**/robot", "odom_period", opts.config)),
-                               opts.robots / ODOM_PER_SIM_S)
-    boxes = Path(configured(doc, "task_allocator", "boxes", opts.config))
-    allocator["boxes"] = str(boxes if boxes.is_absolute() else opts.root / boxes)
-    sim = doc.setdefault("floor_simulator", {}).setdefault("ros__parameters", {})
-    sim["real_time_factor"] = max_rtf(opts, float(configured(doc, "floor_simulator", "real_time_factor",
-                                                             opts.config)))
-    sim["expected_nodes"] = 4  # /clock: planner, allocator, order source, monitor
+    # the values the graph computes with, refused here naming the file if mistyped
+    configured(doc, "/**/robot", "odom_period", opts.config)
+    configured(doc, "floor_simulator", "real_time_factor", opts.config)
+    configured(doc, "task_allocator", "boxes", opts.config)
+    for section, values in run_graph(opts).sections().items():
+        doc.setdefault(section, {}).setdefault("ros__parameters", {}).update(values)
+    boxes = doc["task_allocator"]["ros__parameters"]
+    if "boxes" not in boxes:  # the nodes' default: a file of the bringup share
+        boxes["boxes"] = str(share_path(default_of(NODE_CONFIGS["task_allocator"], "boxes")))
     if opts.scenario is not None:
         check_sections(opts.scenario.params, opts.scenario.source, "params.")
         apply_scenario(doc, opts.scenario)
-    for node in sorted(RESPAWN):  # durable state: a restarted allocator or order source resumes from it
-        if "state_store" in NODE_CONFIGS[node].__dataclass_fields__:
-            doc.setdefault(node, {}).setdefault("ros__parameters", {})["state_store"] = str(opts.out / STATE_FILE)
-    # /sim/fleet_state: every robot container (it subscribes once all its robots exist), monitor
-    sim["expected_state_readers"] = len(range(0, opts.robots, ROBOTS_PER_CONTAINER)) + 1
     as_declared({key: section["ros__parameters"] for key, section in doc.items()})
     path = opts.out / "params.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path, doc
 
 
-def max_rtf(opts: RunOptions, configured: float) -> float:
-    """The simulator's real-time-factor cap (sim s per wall s; 0: none) for ``--max-rtf``.
-
-    Default: ``RTF_ROBOT_BUDGET / robots``, at most the config's ``real_time_factor``. A run as
-    fast as two cores allow keeps every process runnable, so the planner waits for a core
-    (its wall-time p99 was 5x its CPU time at 500 robots); the cap leaves headroom and the
-    simulator waits instead (500 robots: x1.5, 100: x7.5).
-    """
-    if opts.max_rtf is None:
-        auto = RTF_ROBOT_BUDGET / opts.robots
-        return min(auto, configured) if configured > 0 else auto
-    if not opts.max_rtf >= 0:
+def checked_max_rtf(opts: RunOptions) -> float | None:
+    """``--max-rtf``, refused unless a factor >= 0; None: the graph's default speed cap
+    (:func:`warehouse_nodes.graph.speed_cap`)."""
+    if opts.max_rtf is not None and not opts.max_rtf >= 0:
         raise InputError("--max-rtf", f"{opts.max_rtf} is not a real-time factor",
                          fix="give a factor > 0, or 0 for as fast as possible")
-    return float(opts.max_rtf)
+    return opts.max_rtf
+
+
+def max_rtf(opts: RunOptions, configured: float) -> float:
+    """The simulator's real-time-factor cap for ``--max-rtf`` (:func:`warehouse_nodes.graph.speed_cap`)."""
+    return speed_cap(checked_max_rtf(opts), opts.robots, configured)
 
 
 def move_forecast_keys(doc: dict) -> None:

@@ -58,7 +58,8 @@ def build_report(opts: RunOptions, monitor: RunMonitor, times: RunTimes, param_d
         "sim_duration_s": round(sim_s, 2),
         "wall_duration_s": round(time.monotonic() - times.start, 2),
         "real_time_factor": round(sim_time / sim_wall, 2) if sim_wall > 0 else 0.0,
-        "max_real_time_factor": round(float(param_doc["floor_simulator"]["ros__parameters"]["real_time_factor"]), 2),
+        "max_real_time_factor": round(float(param_doc["floor_simulator" if opts.bases == "floor" else "base_simulator"]
+                                            ["ros__parameters"]["real_time_factor"]), 2),
         "startup_s": round((times.sim_started or times.start) - times.start, 2),
         "first_plan_s": round(first_plan - times.start, 2) if first_plan else None,
         **order_kpis(record, sim_s),

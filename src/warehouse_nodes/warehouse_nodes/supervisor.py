@@ -1,6 +1,8 @@
 """Process supervision for ``./warehouse run``: a central node that dies is started again.
 
-Like launch's ``respawn=True``: the allocator and the order source keep their state in the
+Which processes respawn is the graph description's (:mod:`warehouse_nodes.graph`: with a state
+store, every central node and robot container; the launch files set launch's ``respawn=True`` from
+the same description). The allocator and the order source keep their state in the
 run's durable store (:mod:`warehouse_core.ops.store`), so a new process resumes where the dead one
 stopped. The forecaster computes the same seeded forecast again and publishes it (latched). The
 planner resumes the fleet from the robots' reported states (:mod:`warehouse_core.fleet.restart`).
@@ -17,18 +19,15 @@ import subprocess
 import time
 from collections.abc import Callable
 
-RESPAWN = frozenset({"task_allocator", "order_source", "forecaster", "mapf_planner", "floor_simulator"})
-# robot containers (``robots_<first>``): their new nodes take the robots over where the bases stand
-# (:mod:`warehouse_nodes.robot_resume`)
-RESPAWN_PREFIXES = ("robots_",)
-RESPAWN_DELAY_S = 0.5  # [s, wall] between a death and the restart
+from warehouse_nodes.graph import RESPAWN_DELAY_S
+
 MAX_RESTARTS = 50  # per node: a node that keeps dying (bad input, a bug) ends the run
 
 
 class Supervisor:
     """Starts node processes with ``start(name)`` and restarts those in ``respawn`` when they die."""
 
-    def __init__(self, start: Callable[[str], subprocess.Popen], respawn: frozenset[str] = RESPAWN) -> None:
+    def __init__(self, start: Callable[[str], subprocess.Popen], respawn: frozenset[str]) -> None:
         self.start = start
         self.respawn = respawn
         self.procs: dict[str, subprocess.Popen] = {}
@@ -52,8 +51,7 @@ class Supervisor:
             code = proc.poll()
             if code is None:
                 continue
-            respawns = name in self.respawn or name.startswith(RESPAWN_PREFIXES)
-            if not respawns or code == 2:  # exit code 2: bad input, a restart would not help
+            if name not in self.respawn or code == 2:  # exit code 2: bad input, a restart would not help
                 return f"node process {name} exited with code {code}"
             if self.restarts.get(name, 0) >= MAX_RESTARTS:
                 return f"node process {name} died {MAX_RESTARTS + 1} times (last exit code {code})"

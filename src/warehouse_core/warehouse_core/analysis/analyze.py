@@ -2,8 +2,9 @@
 
 One streaming pass over the bag (:mod:`.bag_source`) fills a
 :class:`.fleet_record.FleetRecord`; the KPIs (:mod:`.fleet_kpis`), plots (:mod:`.plots`) and
-the report (:mod:`.html_report`) are computed from it. Every ``nav_msgs/msg/Odometry`` topic is
-one robot, named from its namespace (a bag without odometry, ``./warehouse run --bag-odom
+the report (:mod:`.html_report`) are computed from it. Every robot's ``map_pose`` topic, else
+its ``nav_msgs/msg/Odometry`` topic (in ``map``, or put there: :mod:`.pose_topics`), is one robot,
+named from its namespace (a bag without odometry, ``./warehouse run --bag-odom
 off``: the robots of the simulator's ground truth on ``/sim/fleet_state``); our task, order and
 wait topics are used when present, and so are the side channels (faults, simulator events,
 deadlock reports, status counters: ``side_channels`` in ``analysis.json``), typed or, in bags
@@ -27,8 +28,9 @@ import yaml
 from warehouse_core import topics
 from warehouse_core.analysis import fleet_kpis as kpis
 from warehouse_core.analysis import html_report, plots
-from warehouse_core.analysis.bag_source import ODOMETRY, BagSource, StampChooser, odometry_pose, stamp_ns
+from warehouse_core.analysis.bag_source import BagSource, StampChooser
 from warehouse_core.analysis.fleet_record import OCCUPANCY_GRID, OWN_TOPICS, FleetRecord, MapImage
+from warehouse_core.analysis.pose_topics import PoseTopics
 from warehouse_core.analysis.side_channels import is_side_channel
 from warehouse_core.errors import InputError
 
@@ -130,7 +132,8 @@ class BagRead:
 def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progress: bool = True) -> BagRead:
     """Stream the odometry, map and our event topics of ``bag`` into a :class:`FleetRecord`."""
     with BagSource(bag, msg_dirs, note) as src:
-        odom = set(src.topics_of_type(ODOMETRY))
+        poses = PoseTopics({t.name: t.msgtype for t in src.topics.values() if t.decodable}, note)
+        odom = poses.topics  # map poses, else odometry (put into map by its frame)
         truth = set() if odom else ground_truth_topics(src)
         if not odom and not truth:
             raise InputError(str(bag), "no nav_msgs/msg/Odometry topic: nothing tells where robots were "
@@ -143,26 +146,25 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
                and src.topics[t].decodable}
         maps = set(src.topics_of_type(OCCUPANCY_GRID))
         side = {t.name for t in src.topics.values() if t.decodable and is_side_channel(t.name, t.msgtype)}
-        rec = FleetRecord(src.start_ns, note)
-        stamp = StampChooser(note)
+        rec = FleetRecord(src.start_ns, note, src.declared_end_ns)
+        stamp = StampChooser(note, src.start_ns)
         duration_hint = (src.end_ns - src.start_ns) * 1e-9
         bar = ProgressBar(duration_hint, progress)
         count = 0
-        for m in src.messages(odom | truth | own | maps | side, raw=odom):
+        for m in src.messages(odom | truth | own | maps | side | poses.transforms, raw=odom):
             count += 1
             if m.topic in truth:
-                t_ns = stamp(m)
-                for name, x, y in zip(m.msg.robot_ids, m.msg.x.tolist(), m.msg.y.tolist()):
-                    rec.on_pose(f"{m.topic}/{name}", t_ns, x, y, name)
+                rec.on_batch(m.topic, stamp(m), m.msg.robot_ids, m.msg.x.tolist(), m.msg.y.tolist())
             elif m.topic in odom:
-                pose = odometry_pose(m.msg)
-                if pose is not None:
-                    rec.on_pose(m.topic, stamp(m, pose[0]), pose[1], pose[2])
-                else:
-                    msg = src.decode(m.topic, ODOMETRY, m.msg)
+                pose = poses.pose_raw(m.topic, m.msg)
+                if pose is None:
+                    msg = src.decode(m.topic, poses.msgtype(m.topic), m.msg)
                     if msg is None:
                         continue
-                    rec.on_odometry(m.topic, stamp(m, stamp_ns(msg)), msg)
+                    pose = poses.pose_msg(m.topic, msg)
+                rec.on_pose(m.topic, stamp(m, pose[0]), pose[1], pose[2])
+            elif m.topic in poses.transforms:
+                poses.on_transform(m.topic, m.msg)
             elif m.topic in maps:
                 rec.on_map(m.topic, m.msg)
             elif m.topic in side:
@@ -186,8 +188,8 @@ def read_bag(bag: Path, msg_dirs: list[Path], note: Callable[[str], None], progr
     for text in problems:
         note(text)
     duration = max(float(max(tr.t[-1] for tr in tracks)), rec.last_t, 0.0)
-    rec.finish(duration)
-    return BagRead(rec, tracks, storage, truncated, topics, count, duration, complete)
+    rec.finish(duration)  # says what the plausibility screen left out
+    return BagRead(rec, tracks, storage, truncated, topics, count, duration, complete and not rec.excluded)
 
 
 def ground_truth_topics(src: BagSource) -> set[str]:

@@ -97,7 +97,7 @@ class ChunkFailure:
     offset: int
     start_ns: int
     end_ns: int
-    messages: int
+    messages: int  # -1: not known (no index)
     error: str
 
 
@@ -133,8 +133,9 @@ class ReadTally:
         times are seconds since ``start_ns``, the declared span ending at ``end_ns``."""
         rel = _Rel(start_ns)
         out = [f"{c.file}: chunk {c.index + 1} of {c.of} (file offset {c.offset}, bag time {rel(c.start_ns)}-"
-               f"{rel(c.end_ns)} s, {c.messages} messages of the topics read by the index) does not decode "
-               f"({c.error}); its messages are skipped" for c in self.chunks]
+               f"{rel(c.end_ns)} s, " + (f"{c.messages} messages of the topics read by the index"
+                                        if c.messages >= 0 else "its message count unknown without the summary")
+               + f") does not decode ({c.error}); its messages are skipped" for c in self.chunks]
         for b in self.breaks:
             after = "before its first message" if b.after_ns is None else f"after bag time {rel(b.after_ns)} s"
             out.append(f"{b.file}: the storage breaks off {after} ({b.error}); the rest up to "

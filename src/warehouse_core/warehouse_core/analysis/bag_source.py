@@ -7,7 +7,8 @@ grow with the bag. Message types are resolved from the bag's own embedded defini
 first, then ROS 2 Kilted's standard types, then our ``.msg`` files; a topic whose type is
 known nowhere is reported and skipped, never guessed. A message that does not deserialise
 is counted and skipped. MCAP chunks are read one by one, so a chunk that does not decode
-costs its own messages only; storage that breaks off ends that file's stream. What was read is
+costs its own messages only; storage that breaks off ends that file's stream. An MCAP file whose
+summary or footer is damaged is read front to back instead (:mod:`.mcap_linear`), with a warning. What was read is
 checked against what the bag declares (:mod:`.bag_integrity`): :meth:`BagSource.problems` says
 exactly what was skipped, and :attr:`BagSource.complete` is true only when every message of the
 topics read that ``metadata.yaml`` lists was read and decoded.
@@ -33,6 +34,7 @@ from warehouse_core.analysis.bag_integrity import (
     one_line,
     read_metadata,
 )
+from warehouse_core.analysis.mcap_linear import LinearMcapReader
 from warehouse_core.errors import InputError
 
 ODOMETRY = "nav_msgs/msg/Odometry"
@@ -95,7 +97,8 @@ class BagSource:
             self.reader.open()
         except Exception as exc:  # rosbags raises ReaderError, KeyError, struct errors...
             self.reader = None
-            raise InputError(str(target), _open_problem(target, exc), fix=_fix_for(target, exc)) from None
+            if _is_sqlite(target) or not self._open_linear(target, exc):
+                raise InputError(str(target), _open_problem(target, exc), fix=_fix_for(target, exc)) from None
         self.storage = "sqlite3" if _is_sqlite(target) else "mcap"
         self.typestore = get_typestore(Stores.ROS2_KILTED)
         ours = self._own_types()
@@ -114,6 +117,37 @@ class BagSource:
             self.warn(f"{self.path}: {len(unknown)} topic(s) of unknown message types skipped "
                       f"(no definition in the bag or here): {', '.join(unknown[:5])}"
                       + (" ..." if len(unknown) > 5 else ""))
+
+    def _open_linear(self, target: Path, exc: BaseException) -> bool:
+        """Open the MCAP storage without its summary (:mod:`.mcap_linear`) after ``exc``; False when
+        that finds no message either (the bag is refused with the first problem)."""
+        reader = Reader(target)
+        if target.is_file():
+            reader.storage = LinearMcapReader(target)
+        else:  # the directory reader's storage plugin, for this reader only
+            reader.storage.STORAGE_PLUGINS = {"mcap": LinearMcapReader}
+        try:
+            reader.open()
+        except Exception:  # noqa: BLE001 - the header itself is damaged: refused with the first problem
+            return False
+        parts = getattr(reader.storage, "storages", [reader.storage])
+        if not any(p.metadata.message_count for p in parts):
+            reader.close()
+            return False
+        self.reader = reader
+        for part in parts:
+            self.tally.chunks.extend(part.failures)
+            if part.cut:
+                self.tally.breaks.append(BreakOff(Path(part.path).name, part.metadata.end_time - 1, part.cut))
+        names = ", ".join(Path(p.path).name for p in parts)
+        self.warn(f"{names}: the MCAP summary or footer (the index at the end of the file) is damaged "
+                  f"({one_line(exc)}); the data section was read record by record instead")
+        return True
+
+    @property
+    def declared_end_ns(self) -> int:
+        """The end of the bag by metadata.yaml, else by the storage's index."""
+        return self.declared.start_ns + self.declared.duration_ns if self.declared is not None else self.end_ns
 
     def close(self) -> None:
         if self.reader is not None:
@@ -324,18 +358,24 @@ class StampChooser:
 
     Odometry of a simulation recorded on sim time, or of robots with synchronised clocks, has
     header stamps on the bag clock; a driver that leaves stamps at zero, or stamps on another
-    clock, does not: such messages take their recording time. :meth:`report` warns once per
-    odometry topic where that happened.
+    clock, does not: such messages take their recording time. A stamp is on the bag clock when it
+    lies within :data:`HEADER_CLOCK_TOLERANCE_NS` of its recording time, or between the bag's start
+    (``start_ns``) and its recording time: a recorder that falls behind records messages late, and
+    their stamps still tell when they happened (the recording time would put them out of order).
+    :meth:`report` warns once per odometry topic where the recording time was used.
     """
 
-    def __init__(self, warn: Callable[[str], None]) -> None:
+    def __init__(self, warn: Callable[[str], None], start_ns: int | None = None) -> None:
         self.warn = warn
+        self.start_ns = start_ns
         self.fallbacks: dict[str, int] = {}
 
     def __call__(self, m: Message, header: int | None = None) -> int:
         header = stamp_ns(m.msg) if header is None else header
         if abs(header - m.log_time_ns) <= HEADER_CLOCK_TOLERANCE_NS:  # zero is fine on a sim clock near 0
             return header
+        if self.start_ns is not None and self.start_ns - HEADER_CLOCK_TOLERANCE_NS <= header <= m.log_time_ns:
+            return header  # recorded late
         self.fallbacks[m.topic] = self.fallbacks.get(m.topic, 0) + 1
         return m.log_time_ns
 

@@ -19,6 +19,7 @@ from rosbags.rosbag2.storage_mcap import DECOMPRESSORS, McapReader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from warehouse_core import topics
+from warehouse_core.analysis.pose_topics import PoseTopics
 from warehouse_core.analysis.trajectory import Track
 
 ODOMETRY = "nav_msgs/msg/Odometry"
@@ -108,16 +109,20 @@ def robot_name_from_topic(topic: str) -> str:
 
 
 def read_odometry_tracks(bag: Path, typestore=None) -> list[Track]:
-    """One :class:`Track` per Odometry topic, from the header stamps (seconds)."""
+    """One :class:`Track` per robot from the header stamps (seconds): its map pose topic, else its
+    odometry (in ``map``, or put there: :mod:`warehouse_core.analysis.pose_topics`)."""
     store = typestore or get_typestore(Stores.ROS2_KILTED)
     samples: dict[str, list[tuple[float, float, float]]] = {}
     with Reader(bag) as reader:
-        conns = [c for c in reader.connections if c.msgtype == ODOMETRY]
+        poses = PoseTopics({c.topic: c.msgtype for c in reader.connections}, lambda _text: None)
+        conns = [c for c in reader.connections if c.topic in poses.topics | poses.transforms]
         for conn, _ts, raw in reader.messages(connections=conns):
             msg = store.deserialize_cdr(raw, conn.msgtype)
-            t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            p = msg.pose.pose.position
-            samples.setdefault(robot_name_from_topic(conn.topic), []).append((t, p.x, p.y))
+            if conn.topic in poses.transforms:
+                poses.on_transform(conn.topic, msg)
+                continue
+            stamp, x, y = poses.pose_msg(conn.topic, msg)
+            samples.setdefault(robot_name_from_topic(conn.topic), []).append((stamp * 1e-9, x, y))
     return [Track.from_samples(name, s) for name, s in sorted(samples.items())]
 
 

@@ -6,7 +6,8 @@ whatever the message size), the task and order events in a :class:`~warehouse_co
 task start and end per robot, wait spans with their cause from ``/fleet/waits``, the recorded
 orders (for a what-if re-run), the last occupancy grid seen (the map) and the side channels
 (faults, simulator events, deadlock reports, status counters) counted, from bags of either form.
-Times are seconds since the start of the bag.
+Times are seconds since the start of the bag. Positions no robot can have and times outside the
+bag's span are left out of every metric and counted (:mod:`.plausibility`): :attr:`FleetRecord.excluded`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from warehouse_core import topics
-from warehouse_core.analysis import side_channels
+from warehouse_core.analysis import plausibility, side_channels
 from warehouse_core.analysis.bagio import robot_name_from_topic
 from warehouse_core.analysis.metrics import RunRecord
 from warehouse_core.analysis.trajectory import Track
@@ -39,6 +40,7 @@ class Samples:
     """Odometry samples of one robot: packed arrays of time [s], x and y [m]."""
 
     topic: str
+    listed: bool = False  # named by an id in a batched message (not by its own topic)
     t: array = field(default_factory=lambda: array("d"))
     x: array = field(default_factory=lambda: array("d"))
     y: array = field(default_factory=lambda: array("d"))
@@ -48,14 +50,20 @@ class Samples:
         self.x.append(x)
         self.y.append(y)
 
-    def track(self, name: str) -> Track:
-        t = np.frombuffer(self.t, dtype=float)
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Time, x and y in recording order (views of the packed arrays)."""
+        return (np.frombuffer(self.t, dtype=float), np.frombuffer(self.x, dtype=float),
+                np.frombuffer(self.y, dtype=float))
+
+    def track(self, name: str, keep: np.ndarray | None = None) -> Track:
+        """The samples (those of the mask ``keep``) in time order."""
+        t, x, y = self.arrays()
+        if keep is not None and not keep.all():
+            t, x, y = t[keep], x[keep], y[keep]
         order = np.argsort(t, kind="stable")
         if np.all(order == np.arange(len(t))):
-            return Track(name, t.copy(), np.frombuffer(self.x, dtype=float).copy(),
-                         np.frombuffer(self.y, dtype=float).copy())
-        return Track(name, t[order], np.frombuffer(self.x, dtype=float)[order],
-                     np.frombuffer(self.y, dtype=float)[order])
+            return Track(name, t.copy(), x.copy(), y.copy())
+        return Track(name, t[order], x[order], y[order])
 
 
 @dataclass
@@ -94,8 +102,11 @@ class RecordedOrder:
 class FleetRecord:
     """Accumulates a bag's messages (see module docstring)."""
 
-    def __init__(self, start_ns: int, warn: Callable[[str], None]) -> None:
+    def __init__(self, start_ns: int, warn: Callable[[str], None], end_ns: int | None = None) -> None:
         self.start_ns = start_ns
+        self.screen = plausibility.PlausibilityScreen(math.inf if end_ns is None else self.rel(end_ns))
+        self.batches = 0  # batched position messages (robots named by id)
+        self._tracks: list[Track] | None = None
         self.warn = warn
         self.robots: dict[str, Samples] = {}
         self._name_of: dict[str, str] = {}
@@ -109,7 +120,6 @@ class FleetRecord:
         self.wait_causes: dict[str, dict[tuple[str, str], WaitCause]] = {}
         self.map: MapImage | None = None
         self.last_t = 0.0
-        self.not_finite: dict[str, int] = {}  # odometry topic -> samples with NaN/inf positions
         self.side = side_channels.SideChannelTally()
         self.side_unreadable: dict[str, int] = {}  # side channel -> String messages that do not parse
 
@@ -128,7 +138,7 @@ class FleetRecord:
                           f"this one is called {alt!r}")
                 name = alt
             self._name_of[topic] = name
-            self.robots[name] = Samples(topic)
+            self.robots[name] = Samples(topic, listed=robot is not None)
         return name
 
     def on_odometry(self, topic: str, t_ns: int, msg) -> None:
@@ -139,17 +149,52 @@ class FleetRecord:
         t = self.rel(t_ns)
         name = self.robot_for(topic, robot)
         if not (math.isfinite(x) and math.isfinite(y)):
-            self.not_finite[topic] = self.not_finite.get(topic, 0) + 1
+            self.screen.exclude(self.robots[name].topic, plausibility.NOT_FINITE, np.array([t]))
             return
-        self.robots[name].add(t, x, y)
-        self.last_t = max(self.last_t, t)
+        self.robots[name].add(t, x, y)  # the end of the run is that of the tracks kept (see tracks)
+
+    def on_batch(self, topic: str, t_ns: int, names, xs, ys) -> None:
+        """A batched message of positions (parallel arrays): one sample per robot it lists."""
+        self.batches += 1
+        for name, x, y in zip(names, xs, ys):
+            self.on_pose(f"{topic}/{name}", t_ns, x, y, name)
 
     def tracks(self) -> list[Track]:
-        return [s.track(name) for name, s in sorted(self.robots.items()) if len(s.t)]
+        """Each robot's plausible samples in time order (screened once, on the first call)."""
+        if self._tracks is None:
+            if self.map is not None:
+                self.screen.set_map(self.map.extent, self.map.source)
+            listed = {name: len(s.t) for name, s in self.robots.items() if s.listed}
+            rare = plausibility.rare_ids(listed, self.batches)
+            self._tracks = []
+            for name, s in sorted(self.robots.items()):
+                t, x, y = s.arrays()
+                if name in rare:
+                    self.screen.exclude(s.topic, f"robot id {name!r} listed in only {rare[name]} of "
+                                                 f"{self.batches} messages: not a robot of the fleet", t)
+                    continue
+                keep = self.screen.screen(s.topic, t, x, y)
+                if keep.any():
+                    self._tracks.append(s.track(name, keep))
+        return self._tracks
+
+    @property
+    def excluded(self) -> bool:
+        """Whether any message was left out for an implausible value (see :mod:`.plausibility`)."""
+        return bool(self.screen.excluded)
+
+    def _in_span(self, topic: str, t: float) -> bool:
+        """Whether an event at ``t`` lies in the bag's span; one that does not is counted and left out."""
+        if self.screen.lo <= t <= self.screen.hi:
+            return True
+        self.screen.exclude(topic, plausibility.OFF_SPAN, np.array([t]))
+        return False
 
     # -- our event topics -------------------------------------------------------------
     def on_event(self, topic: str, t_ns: int, msg) -> None:
         t = self.rel(t_ns)
+        if not self._in_span(topic, t):
+            return
         self.last_t = max(self.last_t, t)
         run = self.run
         if topic == topics.TASK_STATUS.name:
@@ -181,6 +226,8 @@ class FleetRecord:
     def on_side_channel(self, topic: str, msgtype: str, t_ns: int, msg) -> None:
         """A side-channel message in either form (see :mod:`.side_channels`); one whose text does
         not parse is counted in ``side_unreadable``."""
+        if not self._in_span(topic, self.rel(t_ns)):
+            return
         self.last_t = max(self.last_t, self.rel(t_ns))
         rec = side_channels.record(topic, msg)
         if rec is None:
@@ -206,8 +253,8 @@ class FleetRecord:
 
     def finish(self, end_t: float) -> None:
         """Close what is still open at the end of the bag."""
-        for topic, n in sorted(self.not_finite.items()):
-            self.warn(f"{topic}: {n} odometry message(s) with a position that is not finite (NaN/inf) skipped")
+        for text in self.screen.warnings():
+            self.warn(text)
         for topic, n in sorted(self.side_unreadable.items()):
             self.warn(f"{topic}: {n} std_msgs/String message(s) that are not the expected JSON skipped")
         for robot in list(self._wait_now):

@@ -161,7 +161,7 @@ class FleetPlanner(FreezeAndReroot):
                 loaded = True
             elif s.op == OP_DROP:
                 loaded = False
-        if r.current is None and robot not in self.suspended:
+        if r.current is None and robot not in self.suspended and robot not in self.held:
             self._next_goal(robot)
 
     def abandon(self, robot: str, task_id: str) -> None:
@@ -363,7 +363,7 @@ class FleetPlanner(FreezeAndReroot):
         done = []
         for n in robots:
             r = self.robots.get(n)
-            if r is None or r.index < 0 or n in self.failed or n in self.suspended or n in done:
+            if r is None or r.index < 0 or n in self.failed or n in self.suspended or n in self.held or n in done:
                 continue
             self._boosts += 1
             self.pibt.put_first(r.index, self._boosts)
@@ -381,7 +381,7 @@ class FleetPlanner(FreezeAndReroot):
         """How far every live robot may drive; in freeze mode nothing beyond what it has."""
         if self.frozen:
             return {n: (p.released, WaitReason(n, -1, "planning"))
-                    for n, p in self.traffic.paths.items() if n not in self.failed}
+                    for n, p in self.traffic.paths.items() if n not in self.failed and n not in self.held}
         results = self.traffic.release_all(now_step)
         paths = self.traffic.paths
         blocking = {why.blocker for n, (idx, why) in results.items()

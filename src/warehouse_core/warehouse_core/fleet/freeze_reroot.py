@@ -36,7 +36,11 @@ The lag repair is off by default (``repair_lag_steps=0``): on a heavily loaded m
 fires for robots that are late only because their nodes are starved of CPU, and each needless
 freeze costs work; the watchdog is on (60 steps).
 
-
+Robots whose released waypoints the planner does not know (a restarted planner's robots that did
+not settle in time, :mod:`warehouse_core.fleet.restart`) are *held*: :meth:`~warehouse_core.fleet.held.HeldRobots.hold`
+takes one out of the plan like a failure, every cell it may still reach blocked for the others,
+but it keeps its task steps (requests for it are queued) and is counted in ``freeze_timeouts``;
+once it stands still again, :meth:`~warehouse_core.fleet.held.HeldRobots.rejoin` plans it from where it stands.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from collections import deque
 from dataclasses import replace
 
 from warehouse_core.fleet.execution import CommittedPath, TrafficController
+from warehouse_core.fleet.held import HeldRobots
 from warehouse_core.mapf.lifelong import LifelongPibt
 from warehouse_core.maps.grid import Coord, Grid
 
@@ -53,7 +58,7 @@ REPAIR_LAG_STEPS = 0  # default: off (opt in, e.g. 20: see the module docstring)
 REPAIR_TIMEOUT_STEPS = 60  # default: longest wait of a freeze for robots to reach their release
 
 
-class FreezeAndReroot:
+class FreezeAndReroot(HeldRobots):
     """Failures, removals, obstacles, late robots and watchdog re-plans: freeze, then re-root.
 
     Reads from the planner: ``grid``, ``names``, ``robots``, ``traffic``, ``pibt``, ``queues``,
@@ -82,6 +87,9 @@ class FreezeAndReroot:
         self.obstacles: dict[str, set[int]] = {}  # obstacle name -> flat cells it blocks (run time)
         self.watchdog_replans = 0  # re-roots asked for by a deadlock watchdog (:meth:`replan`)
         self._priority_first: list[str] = []
+        self.held: dict[str, set[int]] = {}  # robot out of the plan, releases unknown -> cells it may reach
+        self._rejoining: dict[str, int] = {}  # held robot standing still again -> the flat cell it stands on
+        self.stopped: set[str] = set()  # robots in a protective stop: suspended until it clears
 
     # -- failures --------------------------------------------------------------------------
     def fail(self, robot: str, cells: list[Coord] = ()) -> bool:
@@ -89,13 +97,17 @@ class FreezeAndReroot:
 
         Blocked: the cell of its last waypoint reached, the next cell of its path if it was
         released into it (it may stand between the two), and ``cells`` (what the caller
-        knows, e.g. from its pose). Starts a repair (freeze, then re-root). Returns False
-        if the robot was already failed or is unknown.
+        knows, e.g. from its pose); a held robot's cells stay blocked. Starts a repair (freeze,
+        then re-root). Returns False if the robot was already failed or is unknown.
         """
         if robot not in self.robots or robot in self.failed:
             return False
         occupied = {self.grid.index(c) for c in cells}
-        path = self.traffic.paths.get(robot)
+        # a held robot's path here, if any, is not its own (it drives what an earlier planner released)
+        path = None if robot in self.held or robot in self._rejoining else self.traffic.paths.get(robot)
+        occupied |= self.held.pop(robot, set())
+        if robot in self._rejoining:
+            occupied.add(self._rejoining.pop(robot))
         if path is not None:
             here = path.cell(path.progress)
             occupied.add(here)
@@ -131,7 +143,7 @@ class FreezeAndReroot:
     def unsettled(self) -> list[str]:
         """Live robots that have not reached the last waypoint released to them."""
         return [n for n, p in self.traffic.paths.items()
-                if n not in self.failed and n not in self.suspended and p.progress < p.released]
+                if n not in self.failed and n not in self.suspended and n not in self.held and p.progress < p.released]
 
     # -- run-time obstacles and watchdog re-plans ----------------------------------------
     def block(self, name: str, cells: list[Coord]) -> None:
@@ -165,7 +177,7 @@ class FreezeAndReroot:
         again once it has driven them). False if a repair is pending."""
         if self.frozen:
             return False
-        self._priority_first = [n for n in first if n in self.robots and n not in self.failed]
+        self._priority_first = [n for n in first if n in self.robots and n not in self.failed and n not in self.held]
         for n in self._priority_first:
             p = self.traffic.paths.get(n)
             if p is not None and n not in self.suspended and p.released > p.progress \
@@ -206,7 +218,7 @@ class FreezeAndReroot:
         """A suspended robot that has driven all that was released to it is planned again."""
         for n in sorted(self.suspended):
             p = self.traffic.paths[n]
-            if p.progress >= p.released:
+            if p.progress >= p.released and n not in self.stopped:
                 del self.suspended[n]
                 self.resumes += 1
                 self.frozen = True
@@ -243,18 +255,21 @@ class FreezeAndReroot:
         """New plans for every live robot from where it stands (see module docstring)."""
         start = now_step + self.traffic.margin
         old = self.traffic.paths
-        self.live = [n for n in self.names if n not in self.failed and n not in self.suspended]
-        standing = {old[n].cell(old[n].progress) for n in self.live}
+        self.live = [n for n in self.names if n not in self.failed and n not in self.suspended and n not in self.held]
+        at = {n: self._rejoining[n] if n in self._rejoining else old[n].cell(old[n].progress) for n in self.live}
+        self._rejoining = {}
+        standing = set(at.values())
         # a live robot never stands on a failed robot's cell (it could only have been
         # released into it after the failed robot left) nor on a cell still released to a
         # suspended robot; the guard keeps the grid valid
-        self.blocked = set().union(*self.failed.values(), *self.suspended.values(), *self.obstacles.values()) - standing
+        self.blocked = set().union(*self.failed.values(), *self.suspended.values(), *self.held.values(),
+                                   *self.obstacles.values()) - standing
         free = self.grid.free.copy().ravel()
         free[list(self.blocked)] = False
         grid = Grid(free.reshape(self.grid.free.shape))
-        starts = [old[n].cell(old[n].progress) for n in self.live]
-        dwell = [self._restore_robot(n, i, old[n].progress) for i, n in enumerate(self.live)]
-        for n in (*self.failed, *self.suspended):
+        starts = [at[n] for n in self.live]
+        dwell = [self._restore_robot(n, i, old[n].progress if n in old else 0) for i, n in enumerate(self.live)]
+        for n in (*self.failed, *self.suspended, *self.held):
             self.robots[n].index = -1
         if self.queues is not None:
             self.queues.clear()

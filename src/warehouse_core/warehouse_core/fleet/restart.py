@@ -16,11 +16,24 @@ counts a request only if it is such a re-sent request for one of its plans, or a
 another task than the robot had when the planner started, made no earlier than that robot's
 state (a task begun since). Older requests, delivered again from the robots' latched history,
 name steps already done and are dropped. Which request counts never depends on arrival order.
+
+A robot that never settles (its base is stuck, an obstacle holds it, its link is down) must not
+hold the fleet for ever: the wait is bounded (``settle_timeout``). The robots still unsettled then
+are *held* (:meth:`~warehouse_core.fleet.held.HeldRobots.hold`): they may still
+drive waypoints the dead planner released, which the new one does not know, so every cell they
+may reach (:func:`reach`, within :func:`reach_moves` cell moves of the cell they reported) is
+blocked and the others are planned around it; they keep their tasks. A held robot that reports
+it stands still again (:func:`settled_again`) rejoins: it is planned from where it stands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from warehouse_core.maps.grid import Coord, Grid
 
 _MARK = "resume plan "
 
@@ -56,11 +69,14 @@ class PlannerRestart:
     """The resume rules of a planner that may have been restarted (see module docstring).
 
     ``active`` is None until the planner starts, then whether it resumed a fleet already under way.
+    ``settle_timeout``: [s] the longest wait for the robots to settle (0 or less: no bound).
     """
 
+    settle_timeout: float = 0.0
     active: bool | None = None
     plan_id: int = 0  # the first plan id of the restarted planner
     at_start: dict[str, Reported] = field(default_factory=dict)
+    waiting_from: float | None = None  # [s] when the planner began to wait for robots to settle
 
     @staticmethod
     def under_way(reports: dict[str, Reported]) -> bool:
@@ -71,6 +87,25 @@ class PlannerRestart:
     def waiting_for(reports: dict[str, Reported]) -> list[str]:
         """Robots still driving (or operating on) what an earlier planner released."""
         return sorted(n for n, r in reports.items() if not r.settled)
+
+    def ready(self, reports: dict[str, Reported], now: float) -> list[str] | None:
+        """Whether the planner may start at ``now`` [s]: None while it still waits for robots to settle,
+        else the robots to hold out of its first plan (empty unless the wait timed out).
+
+        The wait is timed from the newest report if that is later than ``now``: a planner just started
+        may not have heard the clock yet (its time is zero), and a wait timed from zero would be over
+        as soon as the clock comes."""
+        if not self.under_way(reports):
+            return []
+        waiting = self.waiting_for(reports)
+        if not waiting:
+            return []
+        now = max(now, *(r.stamp for r in reports.values()))
+        if self.waiting_from is None:
+            self.waiting_from = now
+        if self.settle_timeout <= 0 or now - self.waiting_from < self.settle_timeout:
+            return None
+        return waiting
 
     def start(self, reports: dict[str, Reported], first_plan_id: int) -> int:
         """The planner starts now; returns the first plan id to use."""
@@ -89,3 +124,26 @@ class PlannerRestart:
             return True
         before = self.at_start.get(robot)
         return before is None or (task_id != before.task_id and stamp >= before.stamp)
+
+
+def settled_again(held: Iterable[str], reports: dict[str, Reported]) -> list[str]:
+    """Held robots whose latest report says they stand still: they may rejoin the plan."""
+    return sorted(n for n in held if n in reports and reports[n].settled)
+
+
+def reach_moves(window: int, max_lead: int) -> int:
+    """Cell moves a robot may have released beyond the waypoint it reported.
+
+    A planner releases only planned waypoints, and plans at most ``window + max_lead`` moves beyond
+    the waypoint it knows a robot reached (:meth:`FleetPlanner._hold_lagging`); the robot's own report
+    is that far or further on. Without a lead bound (``max_lead`` < 0) a late robot may have more
+    released: the window is what a robot on schedule can have, no more is known.
+    """
+    return window + max(max_lead, 0)
+
+
+def reach(grid: Grid, cell: Coord, moves: int) -> list[Coord]:
+    """Free cells within ``moves`` 4-neighbour moves of ``cell`` (``cell`` included, sorted)."""
+    dist = grid.distance_table(cell)
+    ys, xs = np.nonzero((dist >= 0) & (dist <= moves))
+    return sorted(zip(xs.tolist(), ys.tolist()))

@@ -64,7 +64,9 @@ class AssignmentPolicy:
         want = self.drafts_per_robot * len(idle)
         drafts: list[Task] = []
         for rack, lines in self.candidates():
-            drafts.append(self._draft(rack, lines, now))
+            task = self._draft(rack, lines, now)
+            if task is not None:
+                drafts.append(task)
             if len(drafts) >= want:
                 break
         if not drafts:
@@ -90,14 +92,22 @@ class AssignmentPolicy:
         raise NotImplementedError
 
     # -- drafts --------------------------------------------------------------------------
-    def _draft(self, rack: str, lines: list[PickLine], now: float) -> Task:
-        """Reserve stock, the rack, a station slot and a return location for a visit."""
+    def _draft(self, rack: str, lines: list[PickLine], now: float) -> Task | None:
+        """Reserve stock, the rack, a station slot and a return location for a visit of the
+        ``lines`` the promises let it take (None: none of them)."""
+        taken = []
         for line in lines:
-            self.book.promises.move(line, rack)  # done already by the choice of the rack: kept as it is
+            # the choice of the rack promised the line to it already (nothing to move); a line it
+            # did not stays pending rather than break another line's promise
+            if not self.book.promises.move(line, rack):
+                continue
             self.inventory.reserve(rack, line.sku, line.quantity)
             line.rack = rack
             self.book.take_pending(line)
-        task = self._visit(rack, lines, now)
+            taken.append(line)
+        if not taken:
+            return None
+        task = self._visit(rack, taken, now)
         self.racks.hold(task)
         return task
 
@@ -161,12 +171,14 @@ class DefaultPolicy(AssignmentPolicy):
 
     def _servable(self, rack: str, lines: list[PickLine]) -> list[PickLine]:
         """The lines (in the given order) one visit of ``rack`` can serve from its stock, each
-        promised to ``rack`` (so the next line's check counts it)."""
-        chosen, used = [], {}
+        promised to ``rack`` and kept there (so the next line's check counts it and cannot move
+        it away)."""
+        chosen, used, keys = [], {}, set()
         for line in lines:
             need = used.get(line.sku, 0) + line.quantity
-            if need <= self.inventory.available(rack, line.sku) and self.book.promises.move(line, rack):
+            if need <= self.inventory.available(rack, line.sku) and self.book.promises.move(line, rack, keep=keys):
                 chosen.append(line)
+                keys.add(line.key)
                 used[line.sku] = need
                 if len(chosen) >= self.config.max_lines_per_visit:
                     break

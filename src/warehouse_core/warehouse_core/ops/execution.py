@@ -123,7 +123,11 @@ class ExecutionFeedback:
                 mine = self.book.pending.get(line.key)
                 if mine is None:
                     raise ValueError(f"task {task.task_id}: line {line.order_id}[{line.index}] is not pending")
-                self.book.promises.move(mine, task.rack)  # as the visit's choice did (see promises.rebuild)
+                # as the visit's choice did; when the replayed promises differ from the live ones
+                # (drafts undone are not journaled) and the others cannot make room, the visit
+                # happened all the same: its units are reserved, and the promises are rebuilt at
+                # the end of the replay (StockPromises.rebuild drops those no rack can keep)
+                self.book.promises.move(mine, task.rack)
                 self.inventory.reserve(task.rack, mine.sku, mine.quantity)
                 mine.rack = task.rack
                 self.book.take_pending(mine)

@@ -11,10 +11,12 @@ single visit can take them.
 A promise is a witness that every pending line can be served, not a choice of rack: a visit may
 take a line from another rack when the other promises still fit (moved to other racks if
 needed, :meth:`StockPromises.move`); the assignment never takes a line in a way that leaves
-another promised line without a rack. Invariant, per rack and SKU: units reserved plus units
-promised <= units on the rack. Stock only grows outside reservations (replenishment), a pick
-removes units reserved before, and a line given back (a failed visit) is promised to the rack it
-was reserved on, so nothing else breaks it.
+another promised line without a rack, and a visit taking several lines keeps the ones it took
+already on its rack while it makes room for the next. Invariant, per rack and SKU: units
+reserved plus units promised <= units on the rack. Stock only grows outside reservations
+(replenishment), a pick removes units reserved before, and a line given back (a failed visit) is
+promised to the rack it was reserved on, so nothing else breaks it; after a replay of the
+journal the promises are rebuilt (:meth:`StockPromises.rebuild`) to hold it again.
 
 New lines go to the racks with the most room left; when they do not fit that way, every pending
 line of the SKU is fitted anew, first-fit decreasing (largest lines first, racks in catalogue
@@ -24,6 +26,8 @@ they cannot place.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from warehouse_core.ops.inventory import Inventory
 from warehouse_core.ops.model import PickLine
@@ -107,10 +111,12 @@ class StockPromises:
         """Whether a visit of ``rack`` may take ``line`` and every other promise still be kept."""
         return self._moved(line, rack) is not None
 
-    def move(self, line: PickLine, rack: str) -> bool:
+    def move(self, line: PickLine, rack: str, keep: Collection[Key] = ()) -> bool:
         """Promise ``line`` to ``rack`` (about to take it), moving other promises of its SKU if
-        needed; False (nothing changed) if the other promises would not fit any more."""
-        plan = self._moved(line, rack)
+        needed but never those of the lines in ``keep`` (the lines a visit being drafted takes
+        already: moving one off the rack would leave the visit counting on units promised to
+        another line); False (nothing changed) if the other promises would not fit any more."""
+        plan = self._moved(line, rack, keep)
         if plan is None:
             return False
         self.apply(plan)
@@ -118,11 +124,26 @@ class StockPromises:
 
     def rebuild(self) -> None:
         """Promise every pending line anew where that fits (after a replay: the replay took lines
-        as the journal says, not through :meth:`move`)."""
+        as the journal says, not through :meth:`move`). Where a SKU's lines do not all fit any
+        more, the promises that still fit stay and the others are dropped (those lines wait
+        unpromised, like lines :meth:`place` could not promise), so no rack keeps a promise of
+        more than it has."""
         for sku, lines in self._lines.items():
             fit = self._fit(dict(lines), self._available(sku))
-            if fit is not None:
-                self.apply(fit)
+            self.apply(fit if fit is not None else self._kept(sku))
+
+    def _kept(self, sku: str) -> dict[Key, str]:
+        """The promises of ``sku`` that fit in their rack's free stock, in arrival order; the
+        others unpromised ("")."""
+        room = self._available(sku)
+        out: dict[Key, str] = {}
+        for key in self._lines[sku]:
+            rack = self.rack_of.get(key, "")
+            fits = bool(rack) and room.get(rack, 0) >= self._lines[sku][key]
+            if fits:
+                room[rack] -= self._lines[sku][key]
+            out[key] = rack if fits else ""
+        return out
 
     # -- internals -----------------------------------------------------------------------
     def _racks(self, sku: str) -> list[str]:
@@ -134,8 +155,9 @@ class StockPromises:
     def _promised_lines(self, sku: str) -> dict[Key, int]:
         return {k: q for k, q in self._lines.get(sku, {}).items() if self.rack_of.get(k)}
 
-    def _moved(self, line: PickLine, rack: str) -> dict[Key, str] | None:
-        """The promises to change so that ``line`` is promised to ``rack`` (None: impossible)."""
+    def _moved(self, line: PickLine, rack: str, keep: Collection[Key] = ()) -> dict[Key, str] | None:
+        """The promises to change so that ``line`` is promised to ``rack``, those of ``keep``
+        unchanged (None: impossible)."""
         if self.rack_of.get(line.key) == rack:
             return {}
         if self.slack(rack, line.sku) >= line.quantity:
@@ -147,7 +169,23 @@ class StockPromises:
         others = self._promised_lines(line.sku)
         others.pop(line.key, None)
         fit = self._fit(others, caps)
+        if fit is not None and any(fit[k] != self.rack_of[k] for k in keep if k in fit):
+            fit = self._fit_around(others, caps, keep)
         return None if fit is None else {**fit, line.key: rack}
+
+    def _fit_around(self, sizes: dict[Key, int], caps: dict[str, int], keep: Collection[Key]) -> dict[Key, str] | None:
+        """:meth:`_fit` of ``sizes`` with the lines of ``keep`` fixed where they are promised
+        (their units taken from ``caps`` first)."""
+        sizes, caps = dict(sizes), dict(caps)
+        fixed: dict[Key, str] = {}
+        for key in keep:
+            if key in sizes:
+                fixed[key] = self.rack_of[key]
+                caps[fixed[key]] -= sizes.pop(key)
+        if any(caps[r] < 0 for r in fixed.values()):
+            return None
+        fit = self._fit(sizes, caps)
+        return None if fit is None else {**fit, **fixed}
 
     @staticmethod
     def _fit(sizes: dict[Key, int], caps: dict[str, int], spread: bool = False) -> dict[Key, str] | None:

@@ -179,8 +179,10 @@ class PathTracker:
             if not self._same_spot(a, b):
                 seg = math.hypot(b.x - a.x, b.y - a.y)
                 along = ((x - a.x) * (b.x - a.x) + (y - a.y) * (b.y - a.y)) / seg
-                if along < seg - self.cfg.arrive_tolerance or \
-                        math.hypot(b.x - x, b.y - y) > 3.0 * self.cfg.arrive_tolerance + 0.1:
+                # passed along the run, and on its line: a base that went past the waypoint (a
+                # late control step, an overshoot) has reached it, however far past it went
+                lateral = abs((y - a.y) * (b.x - a.x) - (x - a.x) * (b.y - a.y)) / seg
+                if along < seg - self.cfg.arrive_tolerance or lateral > 3.0 * self.cfg.arrive_tolerance + 0.1:
                     return
             self._arrive(self.progress + 1, t)
             if t < self.dwell_until:

@@ -17,6 +17,9 @@ its place learns:
   base drives about a second past a dead node before the simulator holds time; waits in place
   are passed at once and do not count), so the steps not reported are bound to waypoints from
   there on (:func:`lookback_start`) and complete as the base's progress shows.
+
+A task may also be sent again to a node that is alive (its answer was lost, or the sender could not
+tell the node from its successor): :class:`Outcomes` keeps the last tasks' outcomes to answer it.
 """
 
 from __future__ import annotations
@@ -92,6 +95,28 @@ class TaskBook:
     def lookup(self, task_id: str) -> TaskNote | None:
         """None if the allocator has said nothing about ``task_id`` (yet)."""
         return self.tasks.get(task_id)
+
+
+class Outcomes(Generic[T]):
+    """The outcomes of the last ``keep`` tasks a robot node finished, by task id: a task sent again
+    (its outcome was lost on the way, or it was sent again by a sender unsure it arrived) is answered
+    with the outcome it had, never run twice."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.outcomes: OrderedDict[str, T] = OrderedDict()
+
+    def __contains__(self, task_id: str) -> bool:
+        return task_id in self.outcomes
+
+    def record(self, task_id: str, outcome: T) -> None:
+        self.outcomes[task_id] = outcome
+        self.outcomes.move_to_end(task_id)
+        while len(self.outcomes) > self.keep:
+            self.outcomes.popitem(last=False)
+
+    def get(self, task_id: str) -> T | None:
+        return self.outcomes.get(task_id)
 
 
 class PathPieces(Generic[T]):
