@@ -24,6 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+from warehouse_nodes.graph import load_relocatable
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUT = ROOT / "maps" / "warehouse_layout.yaml"
 
@@ -73,9 +77,10 @@ def standalone_burst(args) -> tuple[object, float]:
 
     out = Path(args.out or tempfile.mkdtemp(prefix="burst_"))
     out.mkdir(parents=True, exist_ok=True)
+    params = out / "params.yaml"  # the config's paths are relative to it: a copy with them absolute
+    params.write_text(yaml.safe_dump(load_relocatable(ROOT / "config" / "warehouse.yaml")))
     proc = subprocess.Popen([sys.executable, "-m", "warehouse_nodes.allocator_node", "--ros-args", "--params-file",
-                             str(ROOT / "config" / "warehouse.yaml"), "-p", "use_sim_time:=false",
-                             "-p", f"layout:={LAYOUT}", "-p", f"boxes:={ROOT / 'config' / 'boxes.yaml'}",
+                             str(params), "-p", "use_sim_time:=false", "-p", f"layout:={LAYOUT}",
                              "-p", f"state_store:={out / 'state.db'}", "--log-level", "error"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rclpy.init()

@@ -11,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
+from warehouse_nodes.graph import load_relocatable
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUT = ROOT / "maps" / "warehouse_layout.yaml"
 
@@ -21,9 +25,11 @@ def test_thousand_orders_in_one_second_none_dropped(tmp_path, ros_env):
     from warehouse_nodes.burst import BurstClient, burst_orders
 
     store = tmp_path / "state.db"
+    params = tmp_path / "params.yaml"  # the config's paths are relative to it: a copy with them absolute
+    params.write_text(yaml.safe_dump(load_relocatable(ROOT / "config" / "warehouse.yaml")))
     proc = subprocess.Popen(
         [sys.executable, "-m", "warehouse_nodes.allocator_node", "--ros-args",
-         "--params-file", str(ROOT / "config" / "warehouse.yaml"), "-p", "use_sim_time:=false",
+         "--params-file", str(params), "-p", "use_sim_time:=false",
          "-p", f"layout:={LAYOUT}", "-p", f"state_store:={store}"],
         cwd=ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rclpy.init()

@@ -15,15 +15,18 @@ from warehouse_core import topics
 from warehouse_interfaces.msg import Order, OrderLine, OrderStatus
 from warehouse_interfaces.srv import SubmitOrder
 from warehouse_nodes import channels
+from warehouse_nodes.graph import load_relocatable
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
-def allocator(ros_env):
+def allocator(ros_env, tmp_path):
+    params = tmp_path / "params.yaml"  # the config's paths are relative to it: a copy with them absolute
+    params.write_text(yaml.safe_dump(load_relocatable(ROOT / "config" / "warehouse.yaml")))
     proc = subprocess.Popen(
         [sys.executable, "-m", "warehouse_nodes.allocator_node", "--ros-args",
-         "--params-file", str(ROOT / "config" / "warehouse.yaml"),
+         "--params-file", str(params),
          "-p", "use_sim_time:=false", "-p", f"layout:={ROOT / 'maps' / 'warehouse_layout.yaml'}"],
         cwd=ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rclpy.init()
