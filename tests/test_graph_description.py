@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -29,62 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = ROOT / "launch"
 CONFIG = ROOT / "config" / "warehouse.yaml"
 LAYOUT = ROOT / "maps" / "warehouse_layout.yaml"
-
-
-class _Recorded:
-    def __init__(self, *args, **kwargs):
-        self.args, self.kwargs = args, kwargs
-
-
-class _Config:
-    def __init__(self, name, **kwargs):
-        self.name = name
-
-    def perform(self, context):
-        return context[self.name]
-
-
-class _Env:
-    def __init__(self, name, default_value=""):
-        self.default = default_value
-
-
-def _fake_launch(monkeypatch) -> None:
-    """Install the fake launch / launch_ros modules for this test."""
-    mods = {name: types.ModuleType(name) for name in (
-        "launch", "launch.actions", "launch.substitutions", "launch.launch_description_sources",
-        "launch_ros", "launch_ros.actions")}
-    mods["launch"].LaunchDescription = lambda entities: list(entities)
-    acts = mods["launch.actions"]
-    for name in ("DeclareLaunchArgument", "SetEnvironmentVariable", "AppendEnvironmentVariable",
-                 "IncludeLaunchDescription"):
-        setattr(acts, name, type(name, (_Recorded,), {}))
-    acts.OpaqueFunction = type("OpaqueFunction", (_Recorded,), {})
-    mods["launch.substitutions"].LaunchConfiguration = _Config
-    mods["launch.substitutions"].EnvironmentVariable = _Env
-    mods["launch.launch_description_sources"].PythonLaunchDescriptionSource = _Recorded
-    mods["launch_ros.actions"].Node = type("Node", (_Recorded,), {})
-    for name, mod in mods.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-
-
-def launched(monkeypatch, path: Path, given: dict[str, str]) -> tuple[dict, list[dict]]:
-    """(declared arguments: name -> (default, description), the Node keyword arguments it starts)."""
-    _fake_launch(monkeypatch)
-    spec = importlib.util.spec_from_file_location(path.stem.replace(".", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    entities = module.generate_launch_description()
-    declared = {e.args[0]: (e.kwargs.get("default_value", ""), e.kwargs.get("description", ""))
-                for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    unknown = set(given) - set(declared)
-    assert not unknown, f"{path.name} declares no {unknown}"
-    context = {k: (d.default if isinstance(d, _Env) else d) for k, (d, _) in declared.items()} | given
-    nodes = []
-    for e in entities:
-        if type(e).__name__ == "OpaqueFunction":
-            nodes += [n.kwargs for n in e.kwargs["function"](context) if type(n).__name__ == "Node"]
-    return declared, nodes
+sys.path.insert(0, str(ROOT / "tests"))  # the fake launch modules: a helper module, not a test
+from launch_fakes import install as _fake_launch  # noqa: E402
+from launch_fakes import run_launch_file as launched  # noqa: E402
 
 
 def _matches(section: str, fqn: str) -> bool:
