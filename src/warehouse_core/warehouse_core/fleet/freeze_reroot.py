@@ -186,8 +186,7 @@ class FreezeAndReroot(HeldRobots):
         self.frozen = True
         self.watchdog_replans += 1
         event = f"watchdog: {why}; re-planning the fleet with {', '.join(self._priority_first)} first"
-        self.events.append(event)
-        self._log.warning("fleet planner: %s", event)
+        self._note(event)
         return True
 
     # -- repair around late robots: suspend, re-root, resume ------------------------------
@@ -228,8 +227,7 @@ class FreezeAndReroot(HeldRobots):
         self.suspended[robot] = {p.cell(i) for i in range(p.progress, p.released + 1)}
         self.frozen = True
         event = f"{robot} {why}: suspended at waypoint {p.progress} of {p.released} released; re-planning the others"
-        self.events.append(event)
-        self._log.warning("fleet planner: %s", event)
+        self._note(event)
 
     def _freeze_gate(self, now_step: int) -> bool:
         """Late robots, resumes and the pending freeze: True when planning may go on (after a

@@ -14,6 +14,7 @@ kept) until the stop clears. Both keep their task steps, unlike a failed robot.
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from warehouse_core.maps.grid import Coord, Grid
 
@@ -23,6 +24,12 @@ class HeldRobots:
 
     grid: Grid
     _log: logging.Logger
+    events: deque[str]
+
+    def _note(self, event: str) -> None:
+        """A repair event: kept in ``events`` (the planner reports them) and logged."""
+        self.events.append(event)
+        self._log.warning("fleet planner: %s", event)
 
     # -- robots whose releases are unknown: hold, rejoin ----------------------------------
     def hold(self, robot: str, cells: list[Coord], why: str) -> bool:
@@ -42,8 +49,7 @@ class HeldRobots:
         self.freeze_timeouts += 1
         self.frozen = True
         event = f"{robot} {why}: held out of the plan, {len(cells)} cells it may reach blocked; re-planning the others"
-        self.events.append(event)
-        self._log.warning("fleet planner: %s", event)
+        self._note(event)
         return True
 
     def rejoin(self, robot: str, cell: Coord) -> bool:
@@ -55,8 +61,7 @@ class HeldRobots:
         self.resumes += 1
         self.frozen = True
         event = f"{robot} stands still at {tuple(cell)}: planned again"
-        self.events.append(event)
-        self._log.warning("fleet planner: %s", event)
+        self._note(event)
         return True
 
     def protective_stop(self, robot: str, active: bool) -> bool:
