@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rtf", type=float, default=15.0, metavar="X",
                    help="./warehouse run --max-rtf (default 15; the run's own default is 750 / robots, x7.5 at 100 "
                         "robots; 0 wastes CPU: the simulator re-publishes /clock every 0.1 ms while it waits)")
-    p.add_argument("--bag-odom", choices=("on", "off"), default="off",
+    p.add_argument("--bag-odom", choices=("on", "off", "full"), default="off",
                    help="./warehouse run --bag-odom (default off: collisions, travel and analysis from the ground "
                         "truth /sim/fleet_state)")
     a = p.parse_args(argv)

@@ -34,6 +34,7 @@ from warehouse_core.ops.operations import OpsConfig
 from warehouse_core.ops.orders import DemandModel
 from warehouse_core.robot.path_tracker import TrackerConfig
 from warehouse_core.sim.floor_sim import Battery, Kinematics
+from warehouse_nodes.config_check import ROS_PARAMETERS
 from warehouse_nodes.configs import (
     NODE_CONFIGS,
     AllocatorConfig,
@@ -49,7 +50,7 @@ from warehouse_nodes.run_params import RUN_OVERRIDES, RunOptions, run_defaults, 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "warehouse.yaml"
 HARDWARE = ROOT / "config" / "robot_hardware.yaml"
-NOT_TYPED = {"use_sim_time"}  # rclpy's own parameter, declared by every node
+NOT_TYPED = ROS_PARAMETERS  # rclpy's own parameters, declared by every node
 OVERRIDE = "# override:"
 
 # Core defaults (library API, unit tests, benchmarks) that differ from the node's, and why.

@@ -148,12 +148,12 @@ def test_short_run_starts_every_node_completes_orders_and_writes_a_readable_bag(
     assert report["collisions"] == 0
     with Reader(out / "bag") as reader:
         counts = {c.topic: c.msgcount for c in reader.connections}
-        odom = next(c for c in reader.connections if c.topic == "/robot_0/odom")
-        raw = next(data for conn, _, data in reader.messages(connections=[odom]))
+        pose = next(c for c in reader.connections if c.topic == "/robot_0/map_pose")
+        raw = next(data for conn, _, data in reader.messages(connections=[pose]))
     # each node of the default graph started and did its work: its output is in the bag
-    for topic, node in {"/robot_0/odom": "floor_simulator", "/fleet/plan": "mapf_planner",
+    for topic, node in {"/robot_0/map_pose": "floor_simulator", "/fleet/plan": "mapf_planner",
                         "/tasks": "task_allocator", "/orders": "order_source",
                         "/forecast/demand": "forecaster", "/task_status": "robots"}.items():
         assert counts.get(topic, 0) > 0, f"{node}: nothing on {topic}"
-    odom_msg = get_typestore(Stores.ROS2_KILTED).deserialize_cdr(raw, "nav_msgs/msg/Odometry")
-    assert odom_msg.child_frame_id and math.isfinite(odom_msg.pose.pose.position.x)
+    pose_msg = get_typestore(Stores.ROS2_KILTED).deserialize_cdr(raw, "geometry_msgs/msg/PoseWithCovarianceStamped")
+    assert pose_msg.header.frame_id == "map" and math.isfinite(pose_msg.pose.pose.position.x)

@@ -1,6 +1,6 @@
 """REP-105 frames over real DDS: odometry in ``<robot>/odom``, map poses in ``map``, ``map -> odom``.
 
-* A short run (``warehouse_nodes.cli run``, 3 robots, 60 sim s): its bag has every robot's
+* A short run (``warehouse_nodes.cli run --bag-odom full``, 3 robots, 60 sim s): its bag has every robot's
   odometry in ``<robot>/odom`` (child ``<robot>/base_link``, starting at the origin: odom is not
   map), its map pose in ``map`` equal to the simulator's ground truth, ``map -> <robot>/odom`` on
   ``/<robot>/map_to_odom`` (and on ``/tf`` where tf2_msgs is installed) with odometry composed
@@ -54,7 +54,8 @@ def _read(bag: Path, wanted) -> dict[str, list]:
 def test_run_bag_has_rep105_frames(tmp_path, ros_env):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "warehouse_nodes.cli", "run", "--robots", str(ROBOTS),
-                           "--duration", "60", "--seed", "5", "--out", str(out), "--quiet"], cwd=ROOT,
+                           "--duration", "60", "--seed", "5", "--bag-odom", "full", "--out", str(out), "--quiet"],
+                          cwd=ROOT,
                           env=ros_env | {"WAREHOUSE_ROOT": str(ROOT)}, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     report = json.loads((out / "report.json").read_text())

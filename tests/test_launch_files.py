@@ -117,9 +117,11 @@ def test_every_configured_parameter_is_declared_by_its_node():
 
     import yaml
 
+    from warehouse_nodes.config_check import ROS_PARAMETERS
     from warehouse_nodes.configs import NODE_CONFIGS
 
-    fields = {k: {f.name for f in dataclasses.fields(v)} | {"use_sim_time"} for k, v in NODE_CONFIGS.items()}
+    # ROS_PARAMETERS: declared by rclpy itself (use_sim_time, start_type_description_service)
+    fields = {k: {f.name for f in dataclasses.fields(v)} | ROS_PARAMETERS for k, v in NODE_CONFIGS.items()}
     for name in ("warehouse.yaml", "robot_hardware.yaml"):
         doc = yaml.safe_load((ROOT / "config" / name).read_text())
         for node, section in doc.items():

@@ -7,7 +7,7 @@ localisation. Four robots for two simulated minutes (about a minute of wall time
 
 * orders complete, and the base simulator's ground truth (``/sim/fleet_state``) shows no two
   robots closer than 0.5 m, judged by the runner and again from the bag here;
-* the bag holds, per robot, the driver's odometry in ``<robot>/odom`` (REP-105, child
+* the bag (``--bag-odom full``) holds, per robot, the driver's odometry in ``<robot>/odom`` (REP-105, child
   ``<robot>/base_link``), its localisation and the robot node's map pose in ``map``, the
   ``map -> <robot>/odom`` correction and the battery;
 * the analysis reads one track per robot (the driver's odometry is not taken for another robot);
@@ -33,7 +33,8 @@ ROBOTS = 4
 def test_a_run_on_simulated_diffdrive_bases(tmp_path, ros_env):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "warehouse_nodes.cli", "run", "--bases", "diffdrive", "--robots",
-                           str(ROBOTS), "--duration", "120", "--seed", "42", "--out", str(out), "--quiet"],
+                           str(ROBOTS), "--duration", "120", "--seed", "42", "--bag-odom", "full", "--out", str(out),
+                           "--quiet"],
                           cwd=ROOT, env=ros_env | {"WAREHOUSE_ROOT": str(ROOT)}, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr + proc.stdout

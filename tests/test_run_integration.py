@@ -69,8 +69,8 @@ def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
     with Reader(bag) as reader:
         topics = {c.topic: c.msgtype for c in reader.connections}
         counts = {c.topic: c.msgcount for c in reader.connections}
-    for i in range(8):
-        assert counts[f"/robot_{i}/odom"] > 100
+    for i in range(8):  # the default record profile: each robot's pose in map, not its odometry too
+        assert counts[f"/robot_{i}/map_pose"] > 100 and f"/robot_{i}/odom" not in counts
     for topic in ("/task_status", "/order_status", "/fleet/plan", "/tasks", "/orders"):
         assert counts.get(topic, 0) > 0, topic
     assert topics["/fleet/plan"] == "warehouse_interfaces/msg/FleetPlan"

@@ -108,8 +108,9 @@ _LAST = Qos(1, latched=True)  # the latest value for a late reader
 CLOCK = Topic("/clock", "rosgraph_msgs/msg/Clock", _STREAM)
 SIM_FLEET_STATE = Topic("/sim/fleet_state", IFACE + "FleetState", _STREAM)  # ground truth, every tick
 SIM_STATUS = Topic("/sim/status", IFACE + "SimStatus", _LAST)
-# hundreds of robots each send a command in the same planning round: the simulator keeps them all
-SIM_DRIVE = Topic("/sim/drive", IFACE + "DriveCommand", _STREAM, Qos(2000))
+# hundreds of robots each send a command in the same planning round: the simulator keeps them all;
+# a robot container sends its robots' commands through one writer, a round's burst fits in it
+SIM_DRIVE = Topic("/sim/drive", IFACE + "DriveCommand", Qos(100), Qos(2000))
 # stamp of the last fleet state a robot container handed to its robots; frame_id: which container
 SIM_PROGRESS = Topic("/sim/progress", "std_msgs/msg/Header", _STREAM, Qos(100))
 SIM_EVENTS = Topic("/sim/events", IFACE + "SimEvent", _SIDE)

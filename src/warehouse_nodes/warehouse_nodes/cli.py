@@ -53,10 +53,12 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-every", type=float, default=0.0, metavar="SIM_S",
                    help="append memory (PSS by process) and orders so far to DIR/timeline.jsonl every SIM_S "
                         "simulated seconds (default 0: off; benchmarks/soak.py uses it)")
-    p.add_argument("--bag-odom", choices=("on", "off"), default="on",
-                   help="record every robot's /<robot>/odom in the bag (default on); off: the simulator's "
-                        "ground truth /sim/fleet_state alone gives positions, travel and collisions (about "
-                        "90 %% fewer bag messages, less recorder CPU; benchmarks/soak.py uses it)")
+    p.add_argument("--bag-odom", choices=("on", "off", "full"), default="on",
+                   help="on (default): record every robot's pose in map (/<robot>/map_pose) in the bag; full: "
+                        "also its odometry (/<robot>/odom) and map -> odom (/<robot>/map_to_odom), three topics "
+                        "per robot for the recorder to discover (slow start-up above ~200 robots); off: the "
+                        "simulator's ground truth /sim/fleet_state alone gives positions, travel and collisions "
+                        "(about 90 %% fewer bag messages, less recorder CPU; benchmarks/soak.py uses it)")
     p.add_argument("--bases", choices=("floor", "diffdrive", "nav2"), default="floor",
                    help="what moves the robots (default floor): floor, the floor simulator; diffdrive, one "
                         "simulated differential-drive base per robot behind vendor-driver topics (odometry with "
@@ -97,7 +99,7 @@ def _run(argv: list[str]) -> int:
                       a.config, out.resolve(), root, a.quiet,
                       policy=a.policy or "", orders_per_hour=a.orders_per_hour,
                       max_rtf=a.max_rtf, scenario=scenario, sample_every=a.sample_every,
-                      bag_odom=a.bag_odom == "on", bases=a.bases)
+                      bag_odom=a.bag_odom != "off", bag_frames=a.bag_odom == "full", bases=a.bases)
     try:
         report = execute(opts)
     except RuntimeError as exc:

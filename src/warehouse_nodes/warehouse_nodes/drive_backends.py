@@ -65,8 +65,9 @@ class FloorSimBackend:
 
     def __init__(self, node: RobotNode) -> None:
         self.node = node
-        self.drive_pub = channels.publisher(node, topics.SIM_DRIVE, event_callbacks=conv.no_pub_events())
+        self.drive_pub = None  # in a container: its FleetInputs' one publisher for all its robots
         if not node.shared_inputs:  # else the container's FleetInputs calls on_base_state
+            self.drive_pub = channels.publisher(node, topics.SIM_DRIVE, event_callbacks=conv.no_pub_events())
             channels.subscription(node, topics.SIM_FLEET_STATE, self.on_fleet_state,
                                   event_callbacks=conv.no_sub_events())
 

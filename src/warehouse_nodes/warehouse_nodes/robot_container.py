@@ -7,9 +7,11 @@ with its own namespace, topics and action server, all spun by one executor.
 The fleet-level topics every robot needs a slice of (``/sim/fleet_state`` every tick,
 ``/fleet/release`` every planning round, ``/tasks``) are received once per process by
 :class:`FleetInputs` and handed to the robot nodes in it, instead of once per robot: at 500
-robots that is the difference between 10 and 500 copies of each message. With
-``fleet_transport: batched`` the robots' answers to tasks go out through one shared
-publisher, and their states as one FleetState per tick on ``/fleet/states``.
+robots that is the difference between 10 and 500 copies of each message. The robots' drive
+commands to the floor simulator (``/sim/drive``) go out through one shared publisher; with
+``fleet_transport: batched`` their answers to tasks too, and their states as one FleetState per
+tick on ``/fleet/states``. Every DDS endpoint a robot does not have is one less for every process
+of the graph to discover: start-up at 500 robots is mostly discovery.
 
 A container started again after its process died (``./warehouse run`` restarts it) takes its
 robots over where their bases stand (:mod:`warehouse_nodes.robot_resume`); the allocator's
@@ -67,6 +69,9 @@ class FleetInputs:
             robot.resume.task_book = self.task_book
         if host.cfg.drive_backend == "floor_sim":  # the floor simulator's state is its robots' bases
             channels.subscription(host, topics.SIM_FLEET_STATE, self.on_fleet_state)
+            drive_pub = channels.publisher(host, topics.SIM_DRIVE, event_callbacks=conv.no_pub_events())
+            for robot in robots:
+                robot.backend.drive_pub = drive_pub
         else:  # each robot's backend reads its own base
             host.create_timer(HARDWARE_BATCH_PERIOD_S, self.on_batch_timer)
         channels.subscription(host, topics.FLEET_RELEASE, self.on_release)

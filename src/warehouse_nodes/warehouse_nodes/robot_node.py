@@ -87,8 +87,11 @@ class RobotNode(Node):
     def __init__(self, namespace: str = "", shared_inputs: bool = False, **kwargs) -> None:
         """``shared_inputs``: the fleet-level topics (``/fleet/release``, ``/sim/fleet_state``) are
         received once per process by :class:`~warehouse_nodes.robot_container.FleetInputs`, which
-        calls :meth:`apply_release` and the backend's ``on_base_state`` of this node."""
-        super().__init__("robot", namespace=namespace, start_parameter_services=False, **kwargs)
+        calls :meth:`apply_release` and the backend's ``on_base_state`` of this node. Such a node
+        logs to its process's output only, not on ``/rosout``: one ``/rosout`` writer per robot is
+        500 more DDS endpoints for every process to discover at 500 robots."""
+        super().__init__("robot", namespace=namespace, start_parameter_services=False,
+                         enable_rosout=not shared_inputs, **kwargs)
         self.shared_inputs = shared_inputs
         self.cfg = declare_config(self, RobotConfig)
         self.batched = conv.check_fleet_transport(self.cfg.fleet_transport, self.get_fully_qualified_name())

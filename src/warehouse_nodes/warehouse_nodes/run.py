@@ -117,13 +117,14 @@ class RunMonitor(Node):
                     (topics.TASK_FEEDBACK, topics.TASK_FEEDBACK.name, None)]
         for i in range(opts.robots):
             name = conv.robot_name(i)
-            if opts.bag_odom:  # odometry in <robot>/odom, the map pose and map -> odom (REP-105)
+            if opts.bag_odom:  # the pose in map; with frames also odometry in <robot>/odom and map -> odom
+                out.append((topics.ROBOT_MAP_POSE, topics.ROBOT_MAP_POSE.of(name), None))
+            if opts.bag_odom and opts.bag_frames:  # REP-105 in full, three topics per robot
                 # simulated vendor bases: their driver's odometry, localisation and battery (the
                 # robot node does not duplicate a driver's odometry)
                 robot_topics = (topics.ROBOT_ODOM,) if opts.bases == "floor" else \
                     (topics.BASE_ODOM, topics.ROBOT_LOCALISATION, topics.BASE_BATTERY)
-                out += [(t, t.of(name), None) for t in (*robot_topics, topics.ROBOT_MAP_POSE,
-                                                        topics.ROBOT_MAP_TO_ODOM)]
+                out += [(t, t.of(name), None) for t in (*robot_topics, topics.ROBOT_MAP_TO_ODOM)]
             if not batched:
                 out.append((topics.ROBOT_STATE, topics.ROBOT_STATE.of(name), self._state))
         # side channels: their records (side_channels.record) go to the report

@@ -52,7 +52,8 @@ class RunOptions:
     max_rtf: float | None = None  # None: max_rtf()'s default; 0: as fast as the machine allows
     scenario: Scenario | None = None  # faults to inject and parameter overrides (--scenario)
     sample_every: float = 0.0  # [s, sim] memory and throughput samples into DIR/timeline.jsonl (0: none)
-    bag_odom: bool = True  # record every robot's /<robot>/odom (off: the ground truth alone, see docs/running.md)
+    bag_odom: bool = True  # record every robot's /<robot>/map_pose (off: the ground truth alone, see docs/running.md)
+    bag_frames: bool = False  # also every robot's /<robot>/odom and /<robot>/map_to_odom (--bag-odom full)
     bases: str = "floor"  # floor: the floor simulator; diffdrive: simulated vendor bases (graph.BASES)
 
 

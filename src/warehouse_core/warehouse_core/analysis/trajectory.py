@@ -16,6 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+# [s] stamps are sums of float ticks: samples one period apart may differ by 2.0000000000000004 s,
+# which must not count as longer than a period of 2 s
+GAP_SLACK = 1e-6
+
 
 @dataclass
 class Track:
@@ -72,7 +76,7 @@ def _known(tracks: list[Track], times: np.ndarray, max_gap: float) -> np.ndarray
         nxt = np.minimum(j + 1, len(tr.t) - 1)
         inside = (j >= 0) & (j + 1 < len(tr.t))
         gap = np.where(inside, tr.t[nxt] - tr.t[np.maximum(j, 0)], 0.0)
-        known[:, r] = gap <= max_gap
+        known[:, r] = gap <= max_gap + GAP_SLACK
     return known
 
 
@@ -81,7 +85,7 @@ def sample_gaps(tracks: list[Track], max_gap: float) -> list[tuple[str, float, f
     out = []
     for tr in tracks:
         d = np.diff(tr.t)
-        for k in np.nonzero(d > max_gap)[0]:
+        for k in np.nonzero(d > max_gap + GAP_SLACK)[0]:
             out.append((tr.name, float(tr.t[k]), float(tr.t[k + 1])))
     return out
 
