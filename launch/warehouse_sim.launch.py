@@ -47,10 +47,12 @@ def generate_launch_description():
                               description="More /clock and /sim/fleet_state subscribers the simulator waits for "
                                           "before its first tick (e.g. 1 for a recorder node)"),
         DeclareLaunchArgument("bases", default_value="floor",
-                              description="What moves the robots: floor (the floor simulator) or diffdrive (one "
+                              description="What moves the robots: floor (the floor simulator), diffdrive (one "
                                           "simulated differential-drive base per robot behind vendor-driver "
                                           "topics, the base simulator is the clock; robot nodes use the "
-                                          "cmd_vel/odom hardware backend)"),
+                                          "cmd_vel/odom hardware backend) or nav2 (the same bases, robot nodes "
+                                          "on the Nav2 backend, a simulated controller server per base; needs "
+                                          "nav2_msgs)"),
         DeclareLaunchArgument("config", default_value=DEFAULT_CONFIG,
                               description="Parameter YAML keyed by node name (relative: from the working "
                                           "directory, else the warehouse_bringup share)"),

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "src" / "warehouse_core" / "test"))
 from fuzz_helpers import mutated  # noqa: E402  (the core tests' mutation strategy)
 
 from warehouse_core.errors import InputError  # noqa: E402
+from warehouse_nodes.config_check import ROS_PARAMETERS  # noqa: E402
 from warehouse_nodes.configs import NODE_CONFIGS  # noqa: E402
 from warehouse_nodes.run_params import FORECASTER_KEYS, RUN_OVERRIDES, RunOptions, write_params  # noqa: E402
 
@@ -47,7 +48,7 @@ def test_fuzzed_run_config_is_used_or_refused_by_name(data):
         for section, body in yaml.safe_load(text).items():
             for key, value in body["ros__parameters"].items():
                 names = set().union(*declared.values()) if section == "/**" else declared[section]
-                assert key in names | {"use_sim_time"} or key in FORECASTER_KEYS, f"{section}.{key} accepted"
+                assert key in names | ROS_PARAMETERS or key in FORECASTER_KEYS, f"{section}.{key} accepted"
                 if f"{section}.{key}" not in RUN_OVERRIDES and key not in FORECASTER_KEYS:
                     assert written[section]["ros__parameters"][key] == value, f"{section}.{key} changed"
 

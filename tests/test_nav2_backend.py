@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from warehouse_nodes import distro
 
@@ -335,3 +336,29 @@ def test_abort_takes_the_failure_path_with_the_reason(graph):
 def test_the_test_package_is_private(nav2_install):
     assert nav2_install.name == "install-test"
     assert not (ROOT / "install" / "nav2_msgs").exists()  # never in the product's install space
+
+
+# ---------------------------------------------------------------- the whole graph on nav2 bases
+
+def test_a_run_on_simulated_bases_through_nav2_controller_servers(tmp_path, ros_env, nav2_install):
+    """``./warehouse run --bases nav2``: every robot node drives its simulated base through FollowPath
+    goals to the base simulator's controller servers (no cmd_vel from the robots); orders complete
+    with no two robots closer than 0.5 m (judged on the bases' ground truth)."""
+    from rosbags.rosbag2 import Reader
+
+    out = tmp_path / "run"
+    env = nav2_test_interfaces.child_env(nav2_install, ros_env) | {"WAREHOUSE_ROOT": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "warehouse_nodes.cli", "run", "--bases", "nav2", "--robots", "4",
+                           "--duration", "120", "--seed", "42", "--out", str(out), "--quiet"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["orders_completed"] >= 1 and report["collisions"] == 0, report
+    assert report["robot_travel_m"] > 10.0
+    params = yaml.safe_load((out / "params.yaml").read_text())
+    assert params["/**/robot"]["ros__parameters"]["drive_backend"] == "nav2"
+    assert params["base_simulator"]["ros__parameters"]["follow_path_servers"] is True
+    with Reader(out / "bag") as reader:
+        topics = {c.topic for c in reader.connections}
+    assert {f"/robot_{i}/map_pose" for i in range(4)} <= topics
+

@@ -1,7 +1,8 @@
 """The whole graph over real DDS: orders complete and no two robots ever come close.
 
-Runs ``warehouse_nodes.cli run`` as the README's command does (separate node processes),
-then checks the bag it wrote with an independent reader: every robot's odometry, task and
+Runs ``warehouse_nodes.cli run`` as the README's command does (separate node processes, and the
+first run from another working directory), then checks the bag it wrote with an independent
+reader: every robot's map pose, task and
 order events and plans are there, and interpolated robot centres never come closer than
 0.5 m.
 """
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from rosbags.rosbag2 import Reader
 
 from warehouse_core.analysis import bagio, trajectory
@@ -29,8 +31,6 @@ def run_cli(args, env, timeout=240):
 def run_with(tmp_path, env, robots, duration, seed, **overrides):
     """Run with config/warehouse.yaml changed by ``overrides`` (node name -> parameters);
     returns (process, output directory, report or None)."""
-    import yaml
-
     config = load_relocatable(ROOT / "config" / "warehouse.yaml")
     for node, params in overrides.items():
         config[node]["ros__parameters"].update(params)
@@ -44,11 +44,23 @@ def run_with(tmp_path, env, robots, duration, seed, **overrides):
 
 
 def test_short_run_completes_orders_without_collisions(tmp_path, ros_env):
-    out = tmp_path / "run"
-    proc = run_cli(["run", "--robots", "8", "--duration", "240", "--seed", "3",
-                    "--out", str(out), "--quiet"], ros_env)
+    """Also ``./warehouse run`` from any working directory: started in an empty directory without
+    ``WAREHOUSE_ROOT``, the default ``--config`` and the layout and box catalogue it names are found
+    through the ament index (warehouse_bringup's share; a source tree's root where the package is
+    not built), the paths inside the config relative to it."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    out = cwd / "run"
+    proc = subprocess.run([sys.executable, "-m", "warehouse_nodes.cli", "run", "--robots", "8", "--duration", "240",
+                           "--seed", "3", "--out", "run", "--quiet"], cwd=cwd,
+                          env={k: v for k, v in ros_env.items() if k != "WAREHOUSE_ROOT"}, capture_output=True,
+                          text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     report = json.loads((out / "report.json").read_text())
+    params = yaml.safe_load((out / "params.yaml").read_text())
+    for path in (params["/**"]["ros__parameters"]["layout"], params["task_allocator"]["ros__parameters"]["boxes"]):
+        assert Path(path).is_absolute() and Path(path).is_file(), path
+    assert not (cwd / "config").exists() and not (cwd / "maps").exists()
     for key in ("robots", "sim_duration_s", "wall_duration_s", "real_time_factor", "startup_s",
                 "orders_received", "orders_completed", "order_lines_picked",
                 "throughput_lines_per_hour", "mean_order_cycle_s", "p95_order_cycle_s",

@@ -20,7 +20,7 @@ def test_there_are_scenarios_for_every_fault_kind():
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_shipped_scenarios_load_and_fit_their_run(path):
     sc = load_scenario(path)
-    assert sc.faults and sc.name
+    assert sc.name and (sc.faults or path.name == "bases_shift.yaml")  # that one runs on vendor bases
     layout = load_layout(ROOT / (sc.map or "maps/warehouse_layout.yaml"))
     sc.check_run(sc.robots or 20, layout.grid, layout.rack_ids)
     assert faults_from_json(faults_to_json(sc.faults)) == list(sc.faults)  # what the nodes get

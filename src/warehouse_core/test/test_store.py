@@ -205,3 +205,32 @@ def test_a_restart_keeps_the_promises_of_nearly_sold_out_stock(tmp_path):
         one.update_robot("robot_1", (7, 0))
         (second,) = one.assign(3.0)
         assert [(second.rack, second.lines[0].sku)] == list(rest)
+
+
+def test_opening_waits_while_another_process_holds_the_new_file(tmp_path):
+    """Processes of a run open the state file at once: switching it to WAL while another process
+    holds it locked waits until that one lets go (SQLite's busy wait, or connect_wal's retry where
+    SQLite refuses at once), it is not refused."""
+    import subprocess
+    import time
+
+    from warehouse_core.ops.store import connect_wal
+
+    path = tmp_path / "state.db"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"db = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+        "db.execute('BEGIN EXCLUSIVE')\n"
+        "db.execute('CREATE TABLE t (x)')\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(1.0)\n"
+        "db.execute('COMMIT')\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        t0 = time.monotonic()
+        db = connect_wal(path, busy_timeout_s=10.0)
+        assert time.monotonic() - t0 > 0.3  # it waited for the other process
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        db.close()
+    finally:
+        holder.wait(timeout=10)

@@ -14,7 +14,10 @@ battery, lift failures, protective stops). Per robot, with the names of
   stamped when measured (a late reading carries its old stamp);
 * publishes ``/<robot>/base/battery`` (BatteryState), ``/<robot>/base/rack_present`` and
   ``/<robot>/base/protective_stop`` (Bool) every ``inputs_period`` and at once on a change;
-* serves ``/<robot>/base_operation`` (BaseOperation: lift, drop, dock at a charger cell, undock).
+* serves ``/<robot>/base_operation`` (BaseOperation: lift, drop, dock at a charger cell, undock);
+* with ``follow_path_servers``, plays each base's Nav2 controller server (``FollowPath`` on
+  ``/<robot>/follow_path``, :mod:`warehouse_nodes.sim_controller`) for robot nodes whose
+  ``nav2`` backend drives the base instead of ``cmd_vel``.
 
 The bases spawn where the floor simulator's robots would (under racks, by the seed), so a run
 with these bases starts as one with the floor simulator.
@@ -163,6 +166,8 @@ class BaseSimNode(Node):
         chargers = [self.layout.cell_to_world(c.cell) for c in self.layout.chargers]
         self.sim = BaseSim(spawns, core_config(cfg, cfg.seed + first), chargers)
         self.bases = [BaseChannels(self, i, name) for i, name in enumerate(self.names)]
+        self.controllers = None  # with follow_path_servers: FollowPath goals of the bases (sim_controller)
+        self.servers = []
         self.truth_pub = channels.publisher(self, topics.SIM_FLEET_STATE)
         self.event_pub = channels.publisher(self, topics.SIM_EVENTS)
         self.clock_pub = channels.publisher(self, topics.CLOCK) if cfg.publish_clock else None
@@ -296,6 +301,8 @@ class BaseSimNode(Node):
         self._publish_truth(now)
 
     def _advance(self, dt: float) -> None:
+        for server in self.servers:  # simulated Nav2 controllers command their bases
+            server.step(self.controllers, self.sim.time)
         report = self.sim.step(dt)
         now = self.sim.time
         self._answer(report)
@@ -345,13 +352,24 @@ class BaseSimNode(Node):
         self.truth_pub.publish(conv.sim_fleet_state(robots, now))
 
 
+def base_simulator_nodes(first: int, count: int | None) -> list[Node]:
+    """The base simulator node and, with ``follow_path_servers``, a simulated Nav2 controller server
+    per base (:mod:`warehouse_nodes.sim_controller`)."""
+    node = BaseSimNode(first, count)
+    if node.cfg.follow_path_servers:
+        from warehouse_nodes.sim_controller import controller_servers  # imports nav2_msgs
+
+        node.servers = controller_servers(node)
+    return [node, *node.servers]
+
+
 def main(args: list[str] | None = None) -> None:
     argv = sys.argv if args is None else args
     parser = argparse.ArgumentParser(prog="base_simulator", description=__doc__)
     parser.add_argument("--first", type=int, default=0, help="index of the first robot")
     parser.add_argument("--count", type=int, default=None, help="number of robots (default: up to the fleet size)")
     opts = parser.parse_args(remove_ros_args(argv)[1:])
-    sys.exit(run_nodes([lambda: BaseSimNode(opts.first, opts.count)], argv))
+    sys.exit(run_nodes([lambda: base_simulator_nodes(opts.first, opts.count)], argv))
 
 
 if __name__ == "__main__":

@@ -63,8 +63,9 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="what moves the robots (default floor): floor, the floor simulator; diffdrive, one "
                         "simulated differential-drive base per robot behind vendor-driver topics (odometry with "
                         "drift, localisation, battery, lift/dock action, protective stops), each robot node "
-                        "driving its base with the cmd_vel/odom hardware backend; nav2 is refused (no FollowPath "
-                        "server for these bases yet)")
+                        "driving its base with the cmd_vel/odom hardware backend; nav2, the same bases, each "
+                        "robot node driving its base through the Nav2 backend (FollowPath) and a simulated Nav2 "
+                        "controller server per base (needs nav2_msgs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -75,8 +76,15 @@ def _run(argv: list[str]) -> int:
     p = _run_parser()
     a = p.parse_args(argv)
     if a.bases == "nav2":
-        raise InputError("--bases nav2", "the Nav2 backend needs a FollowPath server for the simulated bases, "
-                         "and there is none", fix="use --bases diffdrive (the cmd_vel/odom backend) or --bases floor")
+        import importlib.util
+
+        from warehouse_nodes import distro
+        if importlib.util.find_spec("nav2_msgs") is None:
+            raise InputError("--bases nav2", "the Nav2 backend and the simulated controller servers need nav2_msgs, "
+                             "which is not installed",
+                             fix=f"install {distro.install_hint('nav2_msgs')} (not on PyPI: here, build the test "
+                                 "interfaces with tests/nav2_test_interfaces.py and source them), or use "
+                                 "--bases diffdrive")
     scenario = None
     if a.scenario:
         from warehouse_core.sim.scenario import load_scenario

@@ -336,6 +336,8 @@ class BaseSimulatorConfig:
     inputs_period: float = param(1.0, "[s] battery, rack and stop messages per base (a change goes out at once)",
                                  low=0.001)
     cmd_vel_stamped: bool = param(False, "true: TwistStamped (Kilted and later); false: Twist (Jazzy)")
+    follow_path_servers: bool = param(False, "true: a simulated Nav2 controller server per base, FollowPath on "
+                                             "/<robot>/follow_path (robots with drive_backend nav2; needs nav2_msgs)")
     max_speed: float = _common("max_speed")
     turn_rate: float = _common("turn_rate")
     # the motor controllers can brake harder than the robot's motion profile (max_accel) asks

@@ -25,7 +25,9 @@ Rules described here, once:
 * bases (``diffdrive``): no floor simulator; one base simulator process hosts every robot's
   differential-drive base (vendor-driver topics, ground truth on ``/sim/fleet_state``) and is the
   clock; every node is on sim time and every robot node drives its base with the hardware backend
-  (``BASE_ROBOT``), ``cmd_vel`` stamped or not as the distro's controllers take it;
+  (``BASE_ROBOT``), ``cmd_vel`` stamped or not as the distro's controllers take it; with ``nav2``
+  every robot node drives its base with the ``nav2`` backend and the base simulator serves each
+  base's ``FollowPath`` (a simulated Nav2 controller server);
 * respawn: with a state store every central node and robot container is started again when it dies
   (:mod:`warehouse_nodes.supervisor` says what each recovers); without one none is (its state
   would be lost);
@@ -65,7 +67,9 @@ PATH_PARAMETERS = ("layout", "boxes", "inventory_dir", "demand_history_csv")  # 
 ROBOT_SECTION = "/**/robot"
 COMMON = "/**"
 TRUE, FALSE = ("true", "True", "1"), ("false", "False", "0")
-BASES = ("floor", "diffdrive")  # floor: the floor simulator; diffdrive: per-robot base simulators (hardware backend)
+# floor: the floor simulator; diffdrive: per-robot base simulators (cmd_vel/odom hardware backend);
+# nav2: the same bases, robot nodes on the nav2 backend, the base simulator their controller servers
+BASES = ("floor", "diffdrive", "nav2")
 # bases: every robot node runs a 20 Hz control loop on sim time and every base a 20 Hz physics step,
 # so the default speed cap is this / robots (20 robots: x2), at most the base simulator's config
 BASES_RTF_ROBOT_BUDGET = 40.0
@@ -95,7 +99,7 @@ class GraphArgs:
     max_rtf: float | None = None  # the simulator's speed cap; None: RTF_ROBOT_BUDGET / robots, at most the config's
     policy: str = ""  # task_allocator.policy; empty: the config's
     orders_per_hour: float | None = None
-    bases: str = "floor"  # BASES: diffdrive starts base simulators (the clock) instead of the floor simulator
+    bases: str = "floor"  # BASES: diffdrive or nav2 start base simulators (the clock) instead of the floor simulator
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,7 @@ def _base_simulator(args: GraphArgs, doc: dict, common: dict, robots: int) -> Pr
              "expected_nodes": readers + robot_nodes + args.observers, "wait_for_planner": False,
              "max_planner_lag": float(configured(doc, "floor_simulator", "max_planner_lag")),
              "max_node_lag": BASES_NODE_LAG_S,
-             "cmd_vel_stamped": distro.cmd_vel_stamped()}
+             "cmd_vel_stamped": distro.cmd_vel_stamped(), "follow_path_servers": args.bases == "nav2"}
     return Process(section, BASE_SIMULATOR[0], BASE_SIMULATOR[1], (), section, "", (f"/{section}",), section,
                    _own(args, doc, section, common, extra))
 
@@ -288,6 +292,8 @@ def _robots(args: GraphArgs, doc: dict, common: dict, robots: int) -> list[Proce
     # a recorder keeps up with a few hundred odometry messages per simulated second: large fleets
     # publish odometry less often (collisions are judged on the simulator's ground truth)
     hardware = {**BASE_ROBOT, "cmd_vel_stamped": distro.cmd_vel_stamped()} if args.bases != "floor" else {}
+    if args.bases == "nav2":
+        hardware["drive_backend"] = "nav2"
     own = _own(args, doc, ROBOT_SECTION, common, {"odom_period": odom, **hardware})
     respawn = bool(args.state_store)
     if args.robot_processes == "nodes":

@@ -108,10 +108,11 @@ def stop_with_parent() -> None:
         sys.exit(f"error: the run process {parent} is gone; not starting")
 
 
-def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = None,
+def run_nodes(factories: Sequence[Callable[[], Node | list[Node]]], args: list[str] | None = None,
               on_shutdown: Callable[[list[Node]], None] | None = None,
               after_create: Callable[[list[Node]], object] | None = None) -> int:
-    """Create the nodes in one process and spin them on one executor until shut down.
+    """Create the nodes in one process and spin them on one executor until shut down (a factory
+    makes one node or a list of them).
 
     ``after_create(nodes)`` runs once they all exist (e.g. to share subscriptions among them);
     what it returns is kept alive until shutdown."""
@@ -125,9 +126,10 @@ def run_nodes(factories: Sequence[Callable[[], Node]], args: list[str] | None = 
     code = 0
     try:
         for make in factories:
-            node = make()
-            nodes.append(node)
-            executor.add_node(node)
+            made = make()  # a node, or the nodes of one part (a node and its companions)
+            for node in made if isinstance(made, list) else [made]:
+                nodes.append(node)
+                executor.add_node(node)
         keep = after_create(nodes) if after_create is not None else None  # noqa: F841
         heap = HeapTrim()
         # spin_once returns at least every 0.1 s, so a signal ends the loop between callbacks

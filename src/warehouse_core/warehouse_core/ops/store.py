@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,26 @@ class TaskRow:
     data: dict
 
 
+def connect_wal(path: Path, busy_timeout_s: float, sync: str = "normal") -> sqlite3.Connection:
+    """A connection to the state file in write-ahead-log mode. When a run starts several processes
+    open the file at once, and switching a new file to WAL needs an exclusive lock that SQLite may
+    refuse at once ("database is locked", without its busy wait): that step is tried again until
+    ``busy_timeout_s`` has passed."""
+    deadline = time.monotonic() + busy_timeout_s
+    db = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None)
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(0.05)  # once, at start: another process is switching the same file
+    db.execute(f"PRAGMA synchronous={sync.upper()}")
+    return db
+
+
 class StateStore:
     """The run's state file (see module docstring). Several processes may open the same file:
     SQLite serialises their transactions (``busy_timeout``)."""
@@ -82,9 +103,7 @@ class StateStore:
             raise InputError("parameter state_store_sync", f"{sync!r} is not a synchronous mode",
                              fix=f"use one of {', '.join(SYNC_MODES)}")
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={sync.upper()}")
+            self.db = connect_wal(self.path, busy_timeout_s, sync)
             self._create()
         except sqlite3.DatabaseError as exc:
             raise InputError(str(self.path), f"not a usable state store: {exc}",
@@ -126,8 +145,8 @@ class StateStore:
 
     def journal(self) -> Iterator[JournalEntry]:
         """Every journal entry, oldest first."""
-        for kind, time, data in self.db.execute("SELECT kind, time, data FROM journal ORDER BY seq"):
-            yield JournalEntry(kind, time, json.loads(data))
+        for kind, stamp, data in self.db.execute("SELECT kind, time, data FROM journal ORDER BY seq"):
+            yield JournalEntry(kind, stamp, json.loads(data))
 
     def orders(self) -> list[OrderRow]:
         return [OrderRow(r[0], r[1], r[2], r[3], json.loads(r[4]))

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warehouse_core.errors import InputError
+from warehouse_core.ops.store import connect_wal
 
 SNAPSHOT_TICKS = 150  # journal entries between snapshots: at most this many are replayed by a restart
 
@@ -52,9 +53,7 @@ class FloorJournal:
     def __init__(self, path: str | Path, busy_timeout_s: float = 10.0) -> None:
         self.path = Path(path)
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db = connect_wal(self.path, busy_timeout_s)
             for statement in _SCHEMA:
                 self.db.execute(statement)
         except sqlite3.DatabaseError as exc:
