@@ -1,22 +1,11 @@
-"""Shared fixtures: a private DDS domain on loopback for every test session.
-
-Under pytest-xdist (``./warehouse test`` runs the whole suite on two workers) every worker is a
-session of its own: it gets a domain of its own before anything in it initialises rclpy, so the
-graphs two workers start at the same time never see each other.
-"""
+"""Shared fixtures: a private DDS domain on loopback for every test session."""
 
 import os
 import random
 
 import pytest
 
-FIRST_DOMAIN, DOMAINS = 110, 91  # the tests' domains: 110 .. 200
-
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _worker.startswith("gw"):
-    _base = int(os.environ.get("ROS_DOMAIN_ID") or random.Random(os.getppid()).randint(0, DOMAINS))
-    os.environ["ROS_DOMAIN_ID"] = str(FIRST_DOMAIN + (2 * _base + int(_worker[2:])) % DOMAINS)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +13,6 @@ def ros_env():
     """Environment for child processes: loopback DDS on a domain of this test session."""
     env = dict(os.environ)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    env.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(FIRST_DOMAIN, FIRST_DOMAIN + DOMAINS - 1)))
+    env.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(110, 200)))
     os.environ["ROS_DOMAIN_ID"] = env["ROS_DOMAIN_ID"]
     return env

@@ -76,14 +76,14 @@ def test_robot_faults_scenario(tmp_path, ros_env):
     assert report["robot_failures"] == 2  # robot_3, and robot_5 when it was towed
     assert report["tasks_reallocated"] >= 1
     assert report["orders_completed"] == report["orders_received"] - report["orders_rejected"]
-    records = read(out / "bag", {"/sim/faults", "/sim/events", "/planner/deadlocks", "/robot_5/odom"})
+    records = read(out / "bag", {"/sim/faults", "/sim/events", "/planner/deadlocks", "/robot_5/map_pose"})
     faults = {m["kind"]: m for topic, _, m in records if topic == "/sim/faults" and m["event"] == "fault_injected"}
     assert set(faults) == {"robot_stuck", "robot_fail", "robot_silent"}
     assert faults["robot_stuck"]["robot"] == "robot_1" and faults["robot_stuck"]["time"] == pytest.approx(60, abs=0.5)
     failed = {m["robot"] for topic, _, m in records if topic == "/sim/events" and m["event"] == "robot_failed"}
     assert failed == {"robot_3", "robot_5"}
-    # robot_5's node is dead from t = 100 s: no odometry after it
-    odom5 = [t for topic, t, _ in records if topic == "/robot_5/odom"]
+    # robot_5's node is dead from t = 100 s: no pose after it
+    odom5 = [t for topic, t, _ in records if topic == "/robot_5/map_pose"]
     assert odom5 and max(odom5) < 101.0
     # robots stood still with a task (robot_1 stuck 90 s, robot_5's dead node, robots held up by them):
     # the watchdog saw it, recorded the chain and the reason, and every one was resolved

@@ -83,7 +83,8 @@ RUN_OVERRIDES = {
     "order_source.managed": "true: the lifecycle manager brings it up",
     # --bases diffdrive (the graph description's BASE_ROBOT and _base_simulator; it also sets /**
     # use_sim_time true, as config/warehouse.yaml does: every node follows the base simulator's clock)
-    "/**/robot.drive_backend": "--bases diffdrive: gazebo, the cmd_vel/odom path tracker of a hardware base",
+    "/**/robot.drive_backend": "--bases diffdrive: gazebo, the cmd_vel/odom path tracker of a hardware base; "
+                               "--bases nav2: nav2",
     "/**/robot.base_inputs": "--bases diffdrive: battery,rack,stop,operations, all the simulated base provides",
     "/**/robot.localisation_topic": "--bases diffdrive: amcl_pose, the simulated base's localisation",
     "/**/robot.cmd_vel_stamped": "--bases diffdrive: what the distro's controllers take (warehouse_nodes.distro)",
@@ -92,6 +93,7 @@ RUN_OVERRIDES = {
     "base_simulator.expected_nodes": "--bases diffdrive: planner, allocator, order source, robot nodes, monitor",
     "base_simulator.wait_for_planner": "--bases diffdrive: false, robot nodes on sim time report once time runs",
     "base_simulator.max_planner_lag": "--bases diffdrive: the floor simulator's, the planner holds time alike",
+    "base_simulator.follow_path_servers": "--bases nav2: true, it plays each base's Nav2 controller server",
     "base_simulator.max_node_lag": "--bases diffdrive: BASES_NODE_LAG_S, time waits for a robot node's control loop",
     "base_simulator.cmd_vel_stamped": "--bases diffdrive: what the distro's controllers take (warehouse_nodes.distro)",
 }
