@@ -47,6 +47,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool, Empty, String
 
+from warehouse_core.sim.follow_path import nearest_ahead
 from warehouse_interfaces.action import BaseOperation
 
 CHECKER = "general_goal_checker"
@@ -169,7 +170,7 @@ class FakeControllerServer(Node):
         with self.lock:
             self.current = handle  # replaces the path of the goal running
             self.path = [(p.pose.position.x, p.pose.position.y) for p in handle.request.path.poses]
-            self.target = self.nearest_ahead()
+            self.target = nearest_ahead(self.path, self.x, self.y)  # the poses behind the base are pruned
         result = FollowPath.Result()
         while rclpy.ok():
             time.sleep(0.02)
@@ -194,20 +195,6 @@ class FakeControllerServer(Node):
                     return result
         handle.abort()
         return result
-
-    def nearest_ahead(self) -> int:
-        """The first pose to drive to: the end of the path segment nearest the base (the poses
-        before it are behind the base)."""
-        best, best_d = 0, math.inf
-        for i in range(len(self.path) - 1):
-            (ax, ay), (bx, by) = self.path[i], self.path[i + 1]
-            seg2 = (bx - ax) ** 2 + (by - ay) ** 2
-            dot = (self.x - ax) * (bx - ax) + (self.y - ay) * (by - ay)
-            u = 0.0 if seg2 < 1e-12 else max(0.0, min(1.0, dot / seg2))
-            d = math.hypot(ax + u * (bx - ax) - self.x, ay + u * (by - ay) - self.y)
-            if d < best_d - 1e-9:
-                best, best_d = i + 1, d
-        return best
 
     def step(self) -> None:
         dt = 0.02

@@ -13,7 +13,6 @@ on PyPI, the test interfaces package (``tests/nav2_test_interfaces.py`` builds i
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -28,10 +27,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TOLERANCE = 0.25  # [m] Nav2's SimpleGoalChecker xy_goal_tolerance default
 SUCCEEDED, SUPERSEDED, CANCELLED = "succeeded", "superseded", "cancelled"
-
-
-def _yaw(q) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
 class ControllerServer(Node):
