@@ -129,7 +129,8 @@ def test_localisation_topic_shifts_the_correction(ros_env):  # noqa: ARG001 (set
         robot = RobotNode(namespace="robot_0", parameter_overrides=[
             Parameter("drive_backend", value="gazebo"), Parameter("map_to_odom", value=list(SPAWN)),
             Parameter("odom_period", value=0.0), Parameter("localisation_topic", value="amcl_pose"),
-            Parameter("diagnostics_period", value=0.5)])
+            Parameter("diagnostics_period", value=0.5),
+            Parameter("localisation_wait", value=0.0)])  # reports at once, from the configured initial pose
         test = Node("fake_base", namespace="robot_0")
         odom_pub = test.create_publisher(Odometry, "base/odom", 10)
         loc_pub = test.create_publisher(PoseWithCovarianceStamped, "amcl_pose", 10)

@@ -349,7 +349,7 @@ def test_a_run_on_simulated_bases_through_nav2_controller_servers(tmp_path, ros_
     out = tmp_path / "run"
     env = nav2_test_interfaces.child_env(nav2_install, ros_env) | {"WAREHOUSE_ROOT": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "warehouse_nodes.cli", "run", "--bases", "nav2", "--robots", "4",
-                           "--duration", "120", "--seed", "42", "--max-rtf", "5", "--out", str(out), "--quiet"],
+                           "--duration", "150", "--seed", "42", "--max-rtf", "5", "--out", str(out), "--quiet"],
                           cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]

@@ -82,3 +82,17 @@ def test_unmatched_reading_keeps_the_correction():
     loc.set_initial((9.0, 9.0, 0.0))  # once localised the initial pose no longer applies
     assert loc.correction.map_to_odom == (3.0, 0.0, 0.0)
     assert loc.status(20.0, 5.0)[1] and not loc.status(11.0, 5.0)[1]
+
+
+def test_a_reading_ahead_of_the_odometry_waits_for_it():
+    """At start the first reading can arrive before any odometry: it is applied with the odometry
+    that covers its stamp, not lost (the robot would report the odom origin as its map pose)."""
+    loc = Localiser(tolerance=0.2)
+    assert not loc.on_localised(1.0, (5.0, 3.0, 0.0))
+    assert loc.correction.rejected == 0 and not loc.correction.localised
+    assert close(loc.on_odom(1.0, (0.0, 0.0, 0.0)), (5.0, 3.0, 0.0))
+    assert loc.correction.localised and loc.pending is None
+    # a newer reading than the odometry (a late odometry sample) also waits for it
+    assert not loc.on_localised(3.0, (6.0, 3.0, 0.0))
+    assert close(loc.on_odom(2.0, (0.5, 0.0, 0.0)), (5.5, 3.0, 0.0))  # not covered yet: old correction
+    assert close(loc.on_odom(3.0, (1.0, 0.0, 0.0)), (6.0, 3.0, 0.0))

@@ -260,6 +260,9 @@ class RobotConfig:
                                         "the initial pose")
     localisation_stale: float = param(10.0, "[s] /diagnostics WARN when the last localisation reading is this "
                                             "old; 0: off", low=0.0)
+    localisation_wait: float = param(10.0, "[s, wall] with a localisation topic, a hardware base reports no state "
+                                           "(the planner does not start it) until its first reading is matched "
+                                           "or this long after its first odometry; then the initial pose", low=0.0)
     odom_timeout: float = param(0.5, "[s] no odometry this long: zero cmd_vel, base stopped", low=0.0)
     # the robot base's own inputs (hardware backends, warehouse_nodes.base_io); topics are robot-relative
     base_inputs: str = param("", "what the base provides, comma-separated: battery (BatteryState), rack (rack "

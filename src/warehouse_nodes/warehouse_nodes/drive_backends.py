@@ -159,7 +159,7 @@ class TrackerBackend:
                 self.node.get_logger().warning(
                     f"no odometry on {self.node.resolve_topic_name(self.node.cfg.odom_topic)} for "
                     f"{self.node.cfg.odom_timeout} s: base stopped")
-        if self.pose_map is None:
+        if self.pose_map is None or self.node.frames.pose_unknown():
             return
         x, y, yaw = self.pose_map
         state = RobotState(header=conv.header(now), robot_id=self.node.robot_id, x=x, y=y, theta=yaw,

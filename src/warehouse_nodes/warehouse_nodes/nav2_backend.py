@@ -335,7 +335,7 @@ class Nav2Backend:
             if self.path is not None and self.reached >= 0:
                 self._operations(now)
             self._send_if_due()
-        if self.pose_map is None:
+        if self.pose_map is None or self.node.frames.pose_unknown():
             return
         x, y, yaw = self.pose_map
         state = RobotState(header=conv.header(now), robot_id=self.node.robot_id, x=x, y=y, theta=yaw,

@@ -144,7 +144,7 @@ class PlannerNode(ManagedNode):
         self.while_inactive(self.create_timer(self.cfg.planning_period, self._release_nothing))
 
     def on_state(self, msg: RobotState) -> None:
-        if not self._known(msg.robot_id, "a state"):
+        if not self._known(msg.robot_id, "a state") or not self._on_floor(msg):
             return
         old = self.states.get(msg.robot_id)
         if old is not None and old.carrying_rack and not msg.carrying_rack:
@@ -245,6 +245,18 @@ class PlannerNode(ManagedNode):
         self.get_logger().warning(f"ignored {what} from unknown robot {robot_id!r}: this planner runs "
                                   f"{self.cfg.robots} robots (robot_0..robot_{self.cfg.robots - 1}); check "
                                   "ROS_DOMAIN_ID and the robots parameter", throttle_duration_sec=10.0)
+        return False
+
+    def _on_floor(self, msg: RobotState) -> bool:
+        """A state names a free cell of the planner's grid; others (a base not localised yet, a map
+        that is not the planner's) are ignored with a warning: the planner cannot start a robot there."""
+        cell = (msg.cell_x, msg.cell_y)
+        if self.grid.in_bounds(cell) and self.grid.is_free(cell):
+            return True
+        self.get_logger().warning(f"ignored a state of {msg.robot_id}: cell {list(cell)} (pose {msg.x:.2f}, "
+                                  f"{msg.y:.2f} m in map) is {'not free' if self.grid.in_bounds(cell) else 'off'} "
+                                  f"the grid of {self.cfg.layout}; check the robot's localisation and that it "
+                                  "runs on the planner's layout", throttle_duration_sec=10.0)
         return False
 
     def on_request(self, msg: PlanRequest) -> None:

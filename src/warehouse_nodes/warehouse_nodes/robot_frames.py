@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -106,6 +107,7 @@ class RobotFrames:
         self.tf_pub = channels.publisher(node, topics.ROBOT_MAP_TO_ODOM, topics.ROBOT_MAP_TO_ODOM.relative,
                                          **no_events)
         self.localised = bool(cfg.localisation_topic)
+        self.first_odom_wall: float | None = None  # [s, monotonic] see pose_unknown
         if self.localised:
             channels.subscription(node, topics.ROBOT_LOCALISATION, self.on_localisation, cfg.localisation_topic,
                                   event_callbacks=conv.no_sub_events())
@@ -119,12 +121,30 @@ class RobotFrames:
                 throttle_duration_sec=10.0)
             return
         p, t = msg.pose.pose, conv.from_time(msg.header.stamp)
-        if not self.loc.on_localised(t, (p.position.x, p.position.y, yaw_of(p.orientation))):
+        if not self.loc.on_localised(t, (p.position.x, p.position.y, yaw_of(p.orientation))) \
+                and self.loc.pending is None:  # not one waiting for its odometry
             newest = self.loc.history.newest
             self.node.get_logger().warning(
                 f"localisation reading stamped {t:.2f} s ignored: no odometry near that time (newest "
                 f"{newest[0] if newest else 'none'}); map -> odom kept ({self.loc.correction.rejected} ignored so far)",
                 throttle_duration_sec=10.0)
+
+    def pose_unknown(self) -> bool:
+        """A base's own odometry with a localisation topic and no reading matched yet, for at most
+        ``localisation_wait`` s after its first odometry: its map pose would be the configured
+        initial pose, likely not where it stands. Its robot node reports no state meanwhile (the
+        planner would start it from a wrong cell); warns while it waits."""
+        if not (self.driver_odom and self.localised) or self.loc.correction.localised:
+            return False
+        wall = time.monotonic()
+        self.first_odom_wall = self.first_odom_wall or wall
+        if wall - self.first_odom_wall >= self.node.cfg.localisation_wait:
+            return False
+        self.node.get_logger().warning(
+            f"waiting up to {self.node.cfg.localisation_wait:g} s for the first localisation reading on "
+            f"{self.node.resolve_topic_name(self.node.cfg.localisation_topic)}: no state reported until then",
+            throttle_duration_sec=10.0)
+        return True
 
     def driver_odom_to_map(self, t: float, odom_pose: Pose) -> Pose:
         """A hardware base's odometry pose at ``t``, in ``map`` (recorded for matching readings)."""

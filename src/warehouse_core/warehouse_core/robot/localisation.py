@@ -7,7 +7,8 @@ grid-code reader) says now and then where the robot is in ``map``. Each such rea
 odometry pose at ``t`` (taken from a short history of odometry, interpolated between the two
 samples around ``t``: the reading describes the robot when it was taken, not when it arrived).
 Between readings the last correction holds; before the first one it is the configured initial
-pose. The map pose of the robot is the correction composed with its newest odometry pose.
+pose. A reading newer than the odometry history (it can overtake the first odometry at start) waits
+for the odometry that covers its stamp instead of being lost. The map pose of the robot is the correction composed with its newest odometry pose.
 
 Poses are planar ``(x, y, yaw)`` tuples; nothing here depends on ROS.
 """
@@ -107,15 +108,28 @@ class Localiser:
         self.correction = Correction(tuple(initial))  # type: ignore[arg-type]
         self.history = OdomHistory(history)
         self.tolerance = tolerance
+        self.pending: tuple[float, Pose] | None = None  # a reading ahead of the odometry history
 
     def on_odom(self, t: float, odom_pose: Pose) -> Pose:
         """Record an odometry pose (in ``odom``); returns the robot's pose in ``map`` now."""
         self.history.add(t, odom_pose)
+        if self.pending is not None and (t >= self.pending[0] or self.pending[0] - t <= self.tolerance):
+            stamp, map_pose = self.pending
+            self.pending = None
+            self._apply(stamp, map_pose)
         return compose(self.correction.map_to_odom, odom_pose)
 
     def on_localised(self, t: float, map_pose: Pose) -> bool:
         """A localisation reading stamped ``t``: the robot stood at ``map_pose`` in ``map``. True
-        when it updated the correction, False when no odometry matches its stamp."""
+        when it updated the correction; False when no odometry matches its stamp yet (a reading
+        newer than the odometry waits for it, see :attr:`pending`) or any more (counted rejected)."""
+        newest = self.history.newest
+        if newest is None or t > newest[0] + self.tolerance:
+            self.pending = (t, map_pose)  # the odometry of its time has not arrived yet
+            return False
+        return self._apply(t, map_pose)
+
+    def _apply(self, t: float, map_pose: Pose) -> bool:
         odom_pose = self.history.at(t, self.tolerance)
         if odom_pose is None:
             self.correction.rejected += 1
