@@ -8,7 +8,8 @@ odometry pose at ``t`` (taken from a short history of odometry, interpolated bet
 samples around ``t``: the reading describes the robot when it was taken, not when it arrived).
 Between readings the last correction holds; before the first one it is the configured initial
 pose. A reading newer than the odometry history (it can overtake the first odometry at start) waits
-for the odometry that covers its stamp instead of being lost. The map pose of the robot is the correction composed with its newest odometry pose.
+for the odometry that covers its stamp instead of being lost. The map pose of the robot is the
+correction composed with its newest odometry pose.
 
 Poses are planar ``(x, y, yaw)`` tuples; nothing here depends on ROS.
 """
