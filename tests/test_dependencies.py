@@ -42,6 +42,10 @@ DISTRIBUTIONS = {
     "ortools": ("ortools", None),
     "google": ("protobuf", None),
     "mcap": ("mcap", None),
+    # Debian/Ubuntu's python3-fastapi and python3-uvicorn are too old for the API's models (pydantic 2)
+    "fastapi": ("fastapi", None),
+    "pydantic": ("pydantic", None),
+    "uvicorn": ("uvicorn", None),
 }
 # Imported only behind a check that refuses to start with a message naming the package to install.
 OPTIONAL = {"nav2_msgs": "drive_backend nav2 only (drive_backends.Nav2Backend checks find_spec)"}

@@ -28,6 +28,7 @@ setup(
             "robot = warehouse_nodes.robot_node:main",
             "robot_container = warehouse_nodes.robot_container:main",
             "base_simulator = warehouse_nodes.base_sim_node:main",
+            "fleet_api = warehouse_nodes.api_node:main",
             "warehouse = warehouse_nodes.cli:main",
         ],
     },

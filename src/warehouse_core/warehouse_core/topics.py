@@ -120,6 +120,10 @@ SIM_FAIL_ROBOT = Service("/sim/fail_robot", "warehouse_interfaces/srv/FailRobot"
 # -- the fleet -----------------------------------------------------------------------------
 FLEET_RELEASE = Topic("/fleet/release", IFACE + "FleetRelease", _STREAM)
 FLEET_PLAN = Topic("/fleet/plan", IFACE + "FleetPlan", _STREAM)
+# operator control (pause, e-stop, out of service), latched: a late or restarted reader obeys the last state
+FLEET_CONTROL = Topic("/fleet/control", IFACE + "FleetControl", _LAST)
+FLEET_COMMAND = Service("/fleet/command", "warehouse_interfaces/srv/FleetCommand")
+FLEET_ROBOT_SERVICE = Service("/fleet/robot_service", "warehouse_interfaces/srv/SetRobotService")
 FLEET_WAITS = Topic("/fleet/waits", IFACE + "FleetWaits", _STREAM)
 FLEET_STATES = Topic("/fleet/states", IFACE + "FleetState", _STREAM, Qos(100))  # batched transport
 TASK_FEEDBACK = Topic("/fleet/task_feedback", IFACE + "TaskFeedback", Qos(500))  # batched transport

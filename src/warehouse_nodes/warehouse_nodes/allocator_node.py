@@ -21,6 +21,9 @@
   service: its task fails and its unpicked lines go back to the pending pool. When the
   simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
   is available again there.
+* Operator commands (``/fleet/command``, ``/fleet/robot_service``; :mod:`warehouse_nodes.operator_desk`):
+  pause, emergency stop, robots out of service, journaled in the state store and latched on
+  ``/fleet/control``; a robot out of service gets no new task.
 * A robot that could not lift its rack answers ``FAILURE_LIFT``: the visit fails, its lines go
   back to the pending pool, and the rack is left alone for ``rack_retry_after`` seconds.
 * With ``state_store`` (a file; ``./warehouse run`` puts ``state.db`` in the run directory)
@@ -67,6 +70,7 @@ from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import AllocatorConfig
 from warehouse_nodes.managed import ManagedNode
+from warehouse_nodes.operator_desk import OperatorDesk
 from warehouse_nodes.params import shared_fields
 from warehouse_nodes.runtime import run_node
 
@@ -127,6 +131,9 @@ class AllocatorNode(ManagedNode):
         channels.subscription(self, topics.SIM_EVENTS, self.on_sim_event)
         self.diagnostics = diagnostics.allocator(self)  # /diagnostics: round lag and backlog
         self.create_timer(cfg.allocation_period, self.diagnostics.timed(self.on_timer))
+        # operator commands (pause, e-stop, out of service), journaled in the same store
+        self.desk = OperatorDesk(self, (layout.grid.width, layout.grid.height), store,
+                                 lambda: self.ops.board.robots.keys(), self.now)
         self._resume()
 
     def _resume(self) -> None:
@@ -142,6 +149,7 @@ class AllocatorNode(ManagedNode):
 
     def on_active(self) -> None:
         self._publish_events()  # what the store held (a restart), now that the node may publish
+        self.desk.publish("replayed from the state store" if self.desk.replayed else "")
 
     def on_forecast(self, msg: DemandForecast) -> None:
         """The forecaster's per-SKU forecast: racks are classed by it from now on."""
@@ -170,7 +178,7 @@ class AllocatorNode(ManagedNode):
             self.ops.robot_failed(msg.robot_id, self.now(), f"{msg.robot_id} failed")
             self._publish_events()
         available = msg.mode not in (RobotState.MODE_FAILED, RobotState.MODE_STOPPED) \
-            and self._server_ready(msg.robot_id)
+            and msg.robot_id not in self.desk.out_of_service and self._server_ready(msg.robot_id)
         self.ops.update_robot(msg.robot_id, (msg.cell_x, msg.cell_y), available, float(msg.battery))
 
     def _check_task_held(self, msg: RobotState) -> None:

@@ -66,8 +66,41 @@ def _run_parser() -> argparse.ArgumentParser:
                         "driving its base with the cmd_vel/odom hardware backend; nav2, the same bases, each "
                         "robot node driving its base through the Nav2 backend (FollowPath) and a simulated Nav2 "
                         "controller server per base (needs nav2_msgs)")
+    p.add_argument("--api", action="store_true",
+                   help="also start the operators' HTTP API and web console (fleet_api node; docs/operations.md)")
+    p.add_argument("--api-host", default="127.0.0.1", metavar="ADDR",
+                   help="address the API binds to (default 127.0.0.1: reads are open to whoever reaches it)")
+    p.add_argument("--api-port", type=int, default=8080, metavar="PORT", help="the API's TCP port (default 8080)")
+    p.add_argument("--api-token-file", default="", metavar="FILE",
+                   help="file holding the bearer token writes need (default: WAREHOUSE_API_TOKEN, else a new "
+                        "token written to DIR/api_token)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _api_params(a: argparse.Namespace, out: Path) -> dict | None:
+    """The fleet_api node's parameters for --api: its address and where its token is; a token is made
+    (and its file named on the console) when neither --api-token-file nor WAREHOUSE_API_TOKEN gives one."""
+    if not a.api:
+        return None
+    if not 0 < a.api_port < 65536:
+        raise InputError("--api-port", f"{a.api_port} is not a TCP port", fix="give a port from 1 to 65535")
+    params = {"host": a.api_host, "port": a.api_port, "token_file": ""}
+    if a.api_token_file:
+        path = Path(a.api_token_file).resolve()
+        if not path.is_file() or not path.read_text().strip():
+            raise InputError(f"--api-token-file {a.api_token_file}", "is not a file holding a token",
+                             fix="write the token into it, or leave the option out to have one made")
+        params["token_file"] = str(path)
+    elif not os.environ.get("WAREHOUSE_API_TOKEN", "").strip():
+        import secrets
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "api_token"
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+        path.chmod(0o600)
+        params["token_file"] = str(path)
+        print(f"API write token written to {path} (send it as 'Authorization: Bearer <token>')")
+    return params
 
 
 def _run(argv: list[str]) -> int:
@@ -107,7 +140,8 @@ def _run(argv: list[str]) -> int:
                       a.config, out.resolve(), root, a.quiet,
                       policy=a.policy or "", orders_per_hour=a.orders_per_hour,
                       max_rtf=a.max_rtf, scenario=scenario, sample_every=a.sample_every,
-                      bag_odom=a.bag_odom != "off", bag_frames=a.bag_odom == "full", bases=a.bases)
+                      bag_odom=a.bag_odom != "off", bag_frames=a.bag_odom == "full", bases=a.bases,
+                      api=_api_params(a, out.resolve()))
     try:
         report = execute(opts)
     except RuntimeError as exc:

@@ -226,6 +226,21 @@ class OrderSourceConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """Parameters of the ``fleet_api`` node (the operators' HTTP API, warehouse_nodes.api_node)."""
+
+    layout: str = _common("layout")
+    seed: int = _common("seed")
+    skus: int = _common("skus")
+    inventory_dir: str = _common("inventory_dir")
+    host: str = param("127.0.0.1", "address the HTTP server binds to (loopback by default: reads are open)")
+    port: int = param(8080, "TCP port of the HTTP server", low=1, high=65535)
+    token_file: str = param("", "file holding the bearer token writes need; empty: the WAREHOUSE_API_TOKEN "
+                                "environment variable")
+    call_timeout: float = param(10.0, "[s, wall] a write waits this long for the node that serves it", low=0.1)
+
+
+@dataclass(frozen=True)
 class LifecycleManagerConfig:
     """Parameters of the ``lifecycle_manager`` node (brings the central nodes up in order)."""
 
@@ -379,6 +394,7 @@ NODE_CONFIGS: dict[str, type] = {
     "forecaster": ForecasterConfig,
     "order_source": OrderSourceConfig,
     "lifecycle_manager": LifecycleManagerConfig,
+    "fleet_api": ApiConfig,
     "/**/robot": RobotConfig,
 }
 """Each node's config class, keyed as the node's section in ``config/warehouse.yaml``."""

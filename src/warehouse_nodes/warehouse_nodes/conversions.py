@@ -15,6 +15,7 @@ from warehouse_core import tasks, topics
 from warehouse_core.analysis import side_channels
 from warehouse_core.errors import InputError
 from warehouse_core.fleet import deadlock_watch, execution
+from warehouse_core.fleet.control import ControlState
 from warehouse_core.maps.grid import Coord
 from warehouse_core.maps.layout import Layout
 from warehouse_core.ops import operations, shipping
@@ -26,6 +27,7 @@ from warehouse_interfaces.msg import (
     DemandForecast,
     DriveCommand,
     FaultEvent,
+    FleetControl,
     FleetRelease,
     FleetState,
     ForecastSummary,
@@ -62,7 +64,7 @@ OPERATION_MODES = frozenset({RobotState.MODE_LIFTING, RobotState.MODE_DROPPING,
                              RobotState.MODE_PICKING, RobotState.MODE_CHARGING})
 _WAIT_KINDS = {"none": WaitStatus.KIND_NONE, "robot": WaitStatus.KIND_ROBOT,
                "schedule": WaitStatus.KIND_SCHEDULE, "planning": WaitStatus.KIND_PLANNING,
-               "operation": WaitStatus.KIND_OPERATION}
+               "operation": WaitStatus.KIND_OPERATION, "paused": WaitStatus.KIND_PAUSED}
 
 
 def no_pub_events() -> PublisherEventCallbacks:
@@ -421,3 +423,17 @@ def forecast_summary_msg(summary: dict, stamp: Time) -> ForecastSummary:
                            periods=int(summary["periods"]), folds=int(summary["folds"]),
                            horizon=int(summary["horizon"]), source=str(summary["source"]),
                            computed_in_s=float(summary["computed_in_s"]))
+
+
+def control_to_msg(state: ControlState, now: float, last_action: str = "") -> FleetControl:
+    """The operators' control state (:mod:`warehouse_core.fleet.control`) as latched on /fleet/control."""
+    return FleetControl(header=header(now), seq=state.seq, paused=state.paused, estop=state.estop,
+                        zones=[int(v) for z in state.zones for v in z], out_of_service=sorted(state.out_of_service),
+                        last_action=last_action)
+
+
+def control_from_msg(msg: FleetControl) -> ControlState:
+    """/fleet/control -> the control state (zones from their flat x0, y0, x1, y1 list)."""
+    v = [int(x) for x in msg.zones]
+    zones = [tuple(v[i:i + 4]) for i in range(0, len(v) - len(v) % 4, 4)]
+    return ControlState(bool(msg.paused), bool(msg.estop), zones, set(msg.out_of_service), int(msg.seq))

@@ -70,7 +70,7 @@ from warehouse_core.sim.floor_sim import waypoint_from_json as wp_from_json
 from warehouse_core.sim.floor_sim import waypoint_to_json as wp_to_json
 from warehouse_core.sim.node_gate import NodeGate, container_robots
 from warehouse_core.sim.scenario import faults_from_json
-from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetRelease, Task, TaskStep
+from warehouse_interfaces.msg import DemandForecast, DriveCommand, FleetControl, FleetRelease, Task, TaskStep
 from warehouse_interfaces.srv import FailRobot
 from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
@@ -131,6 +131,7 @@ class FloorSimNode(ManagedNode):
         self.status_pub = channels.publisher(self, topics.SIM_STATUS)
         channels.subscription(self, topics.SIM_DRIVE, self.on_drive)
         channels.subscription(self, topics.FLEET_RELEASE, self.on_release)
+        channels.subscription(self, topics.FLEET_CONTROL, self.on_control)  # an operator's emergency stop
         if self.cfg.wait_for_forecast:
             channels.subscription(self, topics.FORECAST_DEMAND, self.on_forecast)
         channels.subscription(self, topics.TASKS, self.on_task)
@@ -220,6 +221,11 @@ class FloorSimNode(ManagedNode):
             loc = self.layout.storage_by_cell[cell].id if cell is not None else ""
             self._emit(self.event_pub, conv.sim_event_msg("robot_removed", name, self.sim.time, rack=rack,
                                                           location=loc))
+
+    def on_control(self, msg: FleetControl) -> None:
+        if self.sim.estop != msg.estop:
+            self.get_logger().warning(f"emergency stop {'on: every robot stands still' if msg.estop else 'reset'}")
+        self.sim.estop = bool(msg.estop)
 
     def on_release(self, msg: FleetRelease) -> None:
         # a repeated ready message (stamped zero) may arrive after the planner's first real release

@@ -31,6 +31,7 @@ Rules described here, once:
 * respawn: with a state store every central node and robot container is started again when it dies
   (:mod:`warehouse_nodes.supervisor` says what each recovers); without one none is (its state
   would be lost);
+* operators' API (``api``): the ``fleet_api`` node, started last (nothing waits for it);
 * paths: relative path parameters in the config file are relative to that file (:mod:`share`).
 """
 
@@ -61,6 +62,7 @@ CENTRAL = {
     "order_source": ("order_source", "warehouse_nodes.order_source_node"),
 }
 MANAGER = ("lifecycle_manager", "warehouse_nodes.lifecycle_manager")  # (console script, module)
+API = ("fleet_api", "warehouse_nodes.api_node")  # the operators' HTTP API, started last when asked for
 CLOCK_READERS = ("mapf_planner", "task_allocator", "order_source")  # the simulator waits for these on /clock
 STATE_STORE_NODES = ("floor_simulator", "task_allocator", "order_source")  # nodes with a durable state store
 PATH_PARAMETERS = ("layout", "boxes", "inventory_dir", "demand_history_csv")  # relative: to the file naming them
@@ -100,6 +102,7 @@ class GraphArgs:
     policy: str = ""  # task_allocator.policy; empty: the config's
     orders_per_hour: float | None = None
     bases: str = "floor"  # BASES: diffdrive or nav2 start base simulators (the clock) instead of the floor simulator
+    api: dict | None = None  # start the operators' HTTP API (fleet_api) with these parameters (host, port, token_file)
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,9 @@ def describe(args: GraphArgs) -> Graph:
     processes += _central(args, doc, common, robots, readers)
     if args.robot_processes != "remote":
         processes += _robots(args, doc, common, robots)
+    if args.api is not None:
+        processes.append(Process(API[0], API[0], API[1], (), API[0], "", (f"/{API[0]}",), API[0],
+                                 _own(args, doc, API[0], common, dict(args.api)), respawn=bool(args.state_store)))
     return Graph(args.config, common, tuple(processes))
 
 

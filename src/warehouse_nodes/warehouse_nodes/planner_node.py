@@ -14,6 +14,9 @@ Repairs: a robot reporting MODE_FAILED, or sending no state for ``stale_after`` 
 failed in the fleet planner (freeze and re-root, :meth:`FleetPlanner.fail`): the others get
 new paths (a higher plan id, from index 0) around its cells. When the simulator announces on
 ``/sim/events`` that the robot was towed away, its cells are unblocked (another re-root).
+Operators (``/fleet/control``, latched by the allocator; :mod:`warehouse_core.fleet.control`): while
+the fleet is paused or e-stopped no robot gets a further release, a paused zone releases no robot
+inside it and none into it; robots held so (and those waiting for them) are not deadlocks.
 ``/planner/status`` (``PlannerStatus``, latched) counts plan repairs, robot failures, lag repairs,
 freeze timeouts, deadlocks (and those unresolved), priority boosts and watchdog re-plans.
 
@@ -46,8 +49,9 @@ from collections.abc import Collection
 from rclpy.clock import Clock, ClockType
 
 from warehouse_core import topics
+from warehouse_core.fleet.control import FleetControl as FleetControlState
 from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
-from warehouse_core.fleet.execution import WaitTracker
+from warehouse_core.fleet.execution import WaitStatus, WaitTracker
 from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
 from warehouse_core.fleet.restart import PlannerRestart, Reported, reach, reach_moves, settled_again
 from warehouse_core.fleet.silence import SilenceWatch
@@ -56,6 +60,7 @@ from warehouse_core.sim.link_faults import LinkFaults
 from warehouse_core.sim.scenario import faults_from_json
 from warehouse_interfaces.msg import (
     FaultEvent,
+    FleetControl,
     FleetPlan,
     FleetState,
     FleetWaits,
@@ -74,6 +79,7 @@ from warehouse_nodes.runtime import run_node
 SETTLED_MODES = (RobotState.MODE_IDLE, RobotState.MODE_WAITING, RobotState.MODE_FAILED)
 
 
+_NO_WAIT = WaitStatus("", "none")
 READY_REPEAT_S = 1.0  # [s, wall] between repeats of the ready message while sim time stands at zero
 
 
@@ -128,6 +134,8 @@ class PlannerNode(ManagedNode):
         self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
         self.obstacle_events: list[FaultEvent] = []  # obstacles announced, applied on the next round
         channels.subscription(self, topics.SIM_FAULTS, self.on_fault)
+        self.control = FleetControlState((self.grid.width, self.grid.height))  # operators' pause (allocator's desk)
+        channels.subscription(self, topics.FLEET_CONTROL, self.on_control)
         self.restart = PlannerRestart(self.cfg.restart_settle_timeout)
         self.waiting_since: float | None = None  # [s, sim] a restarted planner waits for robots to settle
         self.diagnostics = diagnostics.planner(self)  # /diagnostics: round time and lag of on_timer
@@ -190,6 +198,12 @@ class PlannerNode(ManagedNode):
             self.removed.add(msg.robot_id)
             self.failed.setdefault(msg.robot_id, [])
 
+    def on_control(self, msg: FleetControl) -> None:
+        """The operators' latest control state: no release from or into what it pauses."""
+        state = conv.control_from_msg(msg)
+        if state.seq >= self.control.state.seq:
+            self.control.state = state
+
     def on_fault(self, msg: FaultEvent) -> None:
         if msg.kind == "blocked_cell" and msg.has_cell and msg.event in (FaultEvent.EVENT_INJECTED,
                                                                          FaultEvent.EVENT_CLEARED):
@@ -214,9 +228,11 @@ class PlannerNode(ManagedNode):
         """Detect, record and resolve deadlocks (see module docstring)."""
         if self.cfg.deadlock_after <= 0:
             return
+        paused = {n for n, w in self.waits.current.items() if w.kind == "paused"}  # held by operators
         robots = {n: RobotProgress(s.task_id, s.plan_id, s.progress_index, (s.cell_x, s.cell_y),
                                    s.mode in conv.OPERATION_MODES, s.mode == RobotState.MODE_CHARGING)
-                  for n, s in self.states.items() if n not in self.failed and n not in self.fleet.held}
+                  for n, s in self.states.items() if n not in self.failed and n not in self.fleet.held
+                  and n not in paused and not paused.intersection(self.waits.current.get(n, _NO_WAIT).chain)}
         queues = self.fleet.queues if self.fleet is not None else None
         ahead = queues.ahead() if queues is not None else {}
         act, resolved = self.deadlocks.observe(now, robots, self.waits.current, ahead)
@@ -307,7 +323,7 @@ class PlannerNode(ManagedNode):
                 self.path_pubs[m.robot_id].publish(m)
             self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=msgs, planning_time_s=elapsed,
                                            planning_cpu_s=cpu))
-        results = fleet.release_all(step)
+        results = fleet.release_all(step, self.control.gate(self.grid.width))
         releases = {n: (fleet.traffic.paths[n].plan_id, idx) for n, (idx, _why) in results.items()}
         if not self.link.drop_outbound(now):
             self.release_pub.publish(conv.release_msg(releases, now))

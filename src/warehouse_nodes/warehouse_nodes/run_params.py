@@ -55,6 +55,7 @@ class RunOptions:
     bag_odom: bool = True  # record every robot's /<robot>/map_pose (off: the ground truth alone, see docs/running.md)
     bag_frames: bool = False  # also every robot's /<robot>/odom and /<robot>/map_to_odom (--bag-odom full)
     bases: str = "floor"  # floor: the floor simulator; diffdrive: simulated vendor bases (graph.BASES)
+    api: dict | None = None  # --api: the fleet_api node's host, port and token_file; None: no API
 
 
 # What `./warehouse run` writes over the --config file, and why: its command line, or what follows from
@@ -75,6 +76,9 @@ RUN_OVERRIDES = {
     "task_allocator.state_store": "DIR/state.db (--out): a restarted allocator resumes from it",
     "order_source.state_store": "DIR/state.db (--out): a restarted order source resumes from it",
     "floor_simulator.state_store": "DIR/state.db (--out): a restarted simulator resumes the floor from it",
+    "fleet_api.host": "--api-host (with --api)",
+    "fleet_api.port": "--api-port (with --api)",
+    "fleet_api.token_file": "--api-token-file, else DIR/api_token made by the run (--api without WAREHOUSE_API_TOKEN)",
     "lifecycle_manager.node_names": "the central nodes it starts, in bring-up order (the graph description's)",
     "floor_simulator.managed": "true: the lifecycle manager brings it up",
     "mapf_planner.managed": "true: the lifecycle manager brings it up",
@@ -141,7 +145,7 @@ def graph_args(opts: RunOptions) -> GraphArgs:
     run monitor as the one observer the simulator waits for (/clock and /sim/fleet_state)."""
     return GraphArgs(config=opts.config, robots=opts.robots, seed=opts.seed, layout=str(opts.layout),
                      state_store=str(opts.out / STATE_FILE), observers=1, max_rtf=checked_max_rtf(opts),
-                     policy=opts.policy, orders_per_hour=opts.orders_per_hour, bases=opts.bases)
+                     policy=opts.policy, orders_per_hour=opts.orders_per_hour, bases=opts.bases, api=opts.api)
 
 
 def run_graph(opts: RunOptions) -> Graph:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from warehouse_core.fleet.control import ReleaseGate
 from warehouse_core.fleet.reservations import ReservationTable
 
 
@@ -73,7 +74,7 @@ class WaitReason:
 
     agent: str
     cell: int  # flat index of the cell it wants to enter (-1 for none)
-    kind: str  # "robot" (an earlier visitor has not left), "schedule", "done"
+    kind: str  # "robot" (an earlier visitor has not left), "schedule", "paused" (operators), "done"
     blocker: str = ""  # the robot it waits for when kind == "robot"
 
 
@@ -125,13 +126,19 @@ class TrafficController:
         other = self.paths.get(agent)
         return other is None or other.plan_id != plan_id or other.progress > last
 
-    def release(self, agent: str, now_step: int) -> tuple[int, WaitReason]:
-        """Highest waypoint index ``agent`` may drive to now, and why it may not go further."""
+    def release(self, agent: str, now_step: int, gate: ReleaseGate | None = None) -> tuple[int, WaitReason]:
+        """Highest waypoint index ``agent`` may drive to now, and why it may not go further.
+        ``gate``: what operators hold back (a pause): no release from a held cell or into a closed one."""
         path = self.paths[agent]
         j = max(path.released, path.progress) + 1
         reason = WaitReason(agent, -1, "done")
+        if gate is not None and j < path.length and gate.holds(path.cell(path.progress)):
+            return path.released, WaitReason(agent, path.cell(path.progress), "paused")
         while j < path.length:
             cell = path.cell(j)
+            if gate is not None and cell != path.cell(j - 1) and gate.closed(cell):
+                reason = WaitReason(agent, cell, "paused")
+                break
             if path.start_step + j - 1 > now_step + self.lookahead:
                 reason = WaitReason(agent, cell, "schedule")
                 break
@@ -159,8 +166,8 @@ class TrafficController:
                 return v.agent
         return ""
 
-    def release_all(self, now_step: int) -> dict[str, tuple[int, WaitReason]]:
-        return {agent: self.release(agent, now_step) for agent in self.paths}
+    def release_all(self, now_step: int, gate: ReleaseGate | None = None) -> dict[str, tuple[int, WaitReason]]:
+        return {agent: self.release(agent, now_step, gate) for agent in self.paths}
 
 
 @dataclass(frozen=True)

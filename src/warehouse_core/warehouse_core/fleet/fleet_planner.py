@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from warehouse_core.fleet.control import ReleaseGate
 from warehouse_core.fleet.execution import TrafficController, WaitReason
 from warehouse_core.fleet.freeze_reroot import REPAIR_LAG_STEPS, REPAIR_TIMEOUT_STEPS, FreezeAndReroot
 from warehouse_core.fleet.station_queues import StationQueues
@@ -377,12 +378,13 @@ class FleetPlanner(FreezeAndReroot):
             if r.planned and r.planned[0].index + r.planned[0].dwell < index:
                 r.planned = [e for e in r.planned if e.index + e.dwell >= index]
 
-    def release_all(self, now_step: int) -> dict[str, tuple[int, WaitReason]]:
-        """How far every live robot may drive; in freeze mode nothing beyond what it has."""
+    def release_all(self, now_step: int, gate: ReleaseGate | None = None) -> dict[str, tuple[int, WaitReason]]:
+        """How far every live robot may drive; in freeze mode nothing beyond what it has; ``gate``:
+        what operators hold back (:mod:`warehouse_core.fleet.control`)."""
         if self.frozen:
             return {n: (p.released, WaitReason(n, -1, "planning"))
                     for n, p in self.traffic.paths.items() if n not in self.failed and n not in self.held}
-        results = self.traffic.release_all(now_step)
+        results = self.traffic.release_all(now_step, gate)
         paths = self.traffic.paths
         blocking = {why.blocker for n, (idx, why) in results.items()
                     if why.kind == "robot" and idx <= paths[n].progress}

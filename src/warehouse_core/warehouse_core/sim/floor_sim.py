@@ -146,6 +146,7 @@ class FloorSim:
         self.removed: dict[str, SimRobot] = {}  # failed robots towed off the floor
         self.obstacles: set[Coord] = set()  # cells no robot is driven into (blocked at run time)
         self.jammed: set[str] = set()  # racks that do not come up when a robot lifts them
+        self.estop = False  # an operator's emergency stop: every robot stands still, operations halt
         self.time = 0.0
 
     def snapshot(self) -> dict:
@@ -250,6 +251,10 @@ class FloorSim:
         h = self.kin.substep
         n = max(1, round(dt / h))
         h = dt / n
+        if self.estop:  # braked at once; time goes on, nothing moves or operates until the reset
+            for robot in self.robots.values():
+                robot.v = 0.0
+            n = 0
         for _ in range(n):
             for robot in self.robots.values():
                 if not robot.failed:
