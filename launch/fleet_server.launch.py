@@ -5,7 +5,8 @@
 Starts the MAPF planner, the task allocator and the forecaster, optionally the seeded order source (real
 orders come from your WMS through /submit_order instead), and optionally the embedded floor
 simulator (``floor_sim:=true``: then the robots run ``drive_backend:=floor_sim`` and
-everything follows its /clock; used by docker/compose.yaml as a distributed demo). What starts, with
+everything follows its /clock; used by docker/compose.yaml as a distributed demo), and optionally the
+operators' HTTP API and web console (``api:=true``, docs/operations.md). What starts, with
 which parameters, gating and respawn, is the graph description's
 (src/warehouse_nodes/warehouse_nodes/graph.py), as for ``./warehouse run``; parameters from
 config/warehouse.yaml of the warehouse_bringup share. See docs/deployment.md.
@@ -25,8 +26,16 @@ def _nodes(context):
                      seed=ls.optional_int(context, "seed"), layout=ls.layout_arg(context),
                      use_sim_time=ls.boolean(context, "use_sim_time"), state_store=ls.value(context, "state_store"),
                      floor_sim=ls.boolean(context, "floor_sim"), order_source=ls.boolean(context, "order_source"),
-                     robot_processes="remote")
+                     robot_processes="remote", api=_api(context))
     return ls.nodes(describe(args))
+
+
+def _api(context) -> dict | None:
+    """The operators' HTTP API and web console (fleet_api) when ``api:=true``."""
+    if not ls.boolean(context, "api"):
+        return None
+    return {"host": ls.value(context, "api_host"), "port": ls.optional_int(context, "api_port") or 8080,
+            "token_file": ls.value(context, "api_token_file")}
 
 
 def generate_launch_description():
@@ -54,6 +63,14 @@ def generate_launch_description():
         DeclareLaunchArgument("floor_sim", default_value="false",
                               description="Also start the floor simulator (robots then use "
                                           "drive_backend:=floor_sim)"),
+        DeclareLaunchArgument("api", default_value="false",
+                              description="Also start the operators' HTTP API and web console (fleet_api; "
+                                          "writes need the token of api_token_file or WAREHOUSE_API_TOKEN)"),
+        DeclareLaunchArgument("api_host", default_value="127.0.0.1",
+                              description="Address the API binds to (0.0.0.0: every interface; reads are open)"),
+        DeclareLaunchArgument("api_port", default_value="8080", description="TCP port of the API"),
+        DeclareLaunchArgument("api_token_file", default_value="",
+                              description="File holding the API's bearer token; empty: WAREHOUSE_API_TOKEN"),
         DeclareLaunchArgument("domain_id", default_value=EnvironmentVariable("ROS_DOMAIN_ID", default_value="0"),
                               description="ROS_DOMAIN_ID shared with the robots"),
         DeclareLaunchArgument("config", default_value=DEFAULT_CONFIG,

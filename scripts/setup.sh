@@ -232,20 +232,22 @@ fi
 
 # ---------------------------------------------------------------- 6. chromium (optional)
 # tests/test_bag_analysis_cli.py renders the report of `./warehouse analyze` in headless
-# Chromium (Debian: chromium) and checks its replay draws the robots. Installed here when it
-# is missing and we are root (CI runs as root); otherwise a one-time hint, and that test
-# skips. Never fatal: analyze itself does not need a browser.
-if ! command -v chromium >/dev/null 2>&1; then
+# Chromium (Debian: chromium) and checks its replay draws the robots; tests/test_operator_api.py
+# drives the operators' web console in it through Selenium (Debian: chromium-driver). Installed
+# here when missing and we are root (CI runs as root); otherwise a one-time hint, and those
+# tests skip. Never fatal: neither the run nor analyze needs a browser.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing chromium (headless rendering test of the analysis report; first run, ~1 min)..."
+    say "installing chromium and chromium-driver (headless browser tests; first run, ~1 min)..."
     LOG="$SETUP_LOG_DIR/chromium.log"
     if ! { apt-get update -qq &&
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } > "$LOG" 2>&1; then
-      say "WARNING: could not install chromium (log: $LOG); the report rendering test will fail as root"
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; } \
+         > "$LOG" 2>&1; then
+      say "WARNING: could not install chromium (log: $LOG); the browser tests will fail as root"
     fi
   elif [ ! -f "$STAMPS/chromium-hint" ]; then
-    say "hint: install chromium (sudo apt-get install chromium) to render the analysis report in the tests;"
-    say "      tests/test_bag_analysis_cli.py skips that check until then"
+    say "hint: install chromium and chromium-driver (sudo apt-get install chromium chromium-driver) for the"
+    say "      browser tests (report rendering, operators' console); they skip until then"
     stamp_set chromium-hint shown
   fi
 fi

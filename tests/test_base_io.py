@@ -202,6 +202,44 @@ def test_base_inputs_and_operations_over_dds(ros_env):  # noqa: ARG001 (sets the
         rclpy.try_shutdown()
 
 
+
+def test_an_operators_emergency_stop_holds_a_hardware_base_until_the_reset(ros_env):  # noqa: ARG001
+    """/fleet/control estop: zero velocity at once, the task kept, no MODE_STOPPED (the planner would plan
+    around every robot of a stopped fleet); after the reset the robot drives on and completes its task."""
+    import rclpy
+
+    from warehouse_core import topics
+    from warehouse_interfaces.msg import FleetControl, RobotState, TaskFeedback, TaskStep
+    from warehouse_nodes import channels
+
+    rclpy.init()
+    try:
+        f = Floor()
+        control = channels.publisher(f.node, topics.FLEET_CONTROL)
+        assert f.spin_until(lambda: f.states, 10.0), "no state from the robot node"
+        f.spin_until(lambda: False, 1.0)
+        f.run_task("A", [(3, 3, TaskStep.OP_LIFT)], 1, [(2, 3, 0, False), (2, 3, 0, False), (3, 3, TaskStep.OP_LIFT,
+                                                                                             False)])
+        assert f.spin_until(lambda: f.base.truth[-1][1] > 2.3, 10.0), "did not start driving"
+        control.publish(FleetControl(seq=1, estop=True))
+        f.spin_until(lambda: False, 0.5)
+        held = time.monotonic()
+        f.spin_until(lambda: False, 2.5)
+        assert f.robot.fleet_estop
+        assert all(v == 0.0 and w == 0.0 for t, v, w in f.base.commands if t >= held)
+        still = [(x, y) for t, x, y in f.base.truth if t >= held]
+        assert math.dist(still[0], still[-1]) < 0.02, (still[0], still[-1])
+        during = [s for t, s in f.states if t >= held]
+        assert during and all(s.mode != RobotState.MODE_STOPPED and s.task_id == "A" for s in during)
+        assert f.ended("A") is None
+        control.publish(FleetControl(seq=2, estop=False))
+        assert f.spin_until(lambda: f.ended("A") is not None, 30.0), f.last_states()
+        assert f.ended("A").event == TaskFeedback.EVENT_SUCCEEDED, f.ended("A")
+        f.robot.destroy_node()
+        f.node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
 def test_codes_agree_with_the_action():
     from warehouse_core.robot import base_state
     from warehouse_interfaces.action import BaseOperation

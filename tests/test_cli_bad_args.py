@@ -36,6 +36,7 @@ FILES = {
     "narrow_header.map": MAP.read_text().replace("width 57", "width 56"),
     "wide_header.map": MAP.read_text().replace("width 57", "width 58"),
     "a_file": "not a directory\n",
+    "empty_token": "\n",
 }
 SOLVE = ["mapf", "solve", "--map", str(MAP), "--scen", str(SCEN), "--out", "{tmp}/plan.json"]
 
@@ -73,6 +74,11 @@ CASES = [  # (arguments, what the message must name)
     (["run", "--scenario", "{tmp}/no_robot.yaml", "--robots", "2"], "robot_5"),
     (["run", "--scenario", "{tmp}/missing_scenario.yaml"], "missing_scenario.yaml"),
     (["run", "--out", "{tmp}/a_file"], "a_file"),
+    (["run", "--api", "--api-port", "0"], "--api-port"),
+    (["run", "--api", "--api-port", "70000"], "--api-port"),
+    (["run", "--api", "--api-host", "203.0.113.7"], "--api-host"),  # not an address of this machine
+    (["run", "--api", "--api-token-file", "{tmp}/missing_token"], "missing_token"),
+    (["run", "--api", "--api-token-file", "{tmp}/empty_token"], "empty_token"),
     (["mapf"], "command"),
     (["mapf", "plan"], "plan"),
     (["mapf", "solve", "--map", str(MAP)], "--scen"),

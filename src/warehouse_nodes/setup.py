@@ -6,12 +6,13 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
+    package_data={PACKAGE: ["console/*.html", "console/*.js", "console/*.css"]},  # the web console (fleet_api)
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     install_requires=["setuptools"],
-    zip_safe=True,
+    zip_safe=False,  # the console's files are served from the installed package
     maintainer="Warehouse Brain maintainers",
     maintainer_email="maintainers@warehouse-brain.dev",
     description="ROS 2 nodes of the warehouse fleet brain",

@@ -99,3 +99,20 @@ def test_the_floor_stands_still_in_an_emergency_stop():
 
 def grid_centre(i: int) -> tuple[float, float]:
     return i + 0.5, 0.5
+
+
+def test_alarms_are_raised_on_changes_only():
+    from warehouse_core.fleet.alarms import AlarmLog
+
+    log = AlarmLog(keep=3)
+    for t in range(5):
+        log.observe_robot(float(t), "amr_1", "moving", 0.9)
+    assert log.after(0) == []
+    log.observe_robot(5.0, "amr_1", "stopped", 0.9)
+    log.observe_robot(6.0, "amr_1", "stopped", 0.15)
+    log.observe_robot(7.0, "amr_1", "stopped", 0.1)
+    assert [a.kind for a in log.after(0)] == ["stop", "battery"]
+    log.add(8.0, "deadlock", "amr_2", "cycle")
+    log.add(9.0, "operator", "", "pause")
+    assert [a.id for a in log.after(0)] == [2, 3, 4]  # the oldest dropped (keep=3)
+    assert [a.kind for a in log.after(3)] == ["operator"]

@@ -275,3 +275,49 @@ def test_lift_failed_ignores_finished_and_unknown_tasks():
     assert ops.racks.lift_failures == 0 and not ops.racks.out_of_service
     with pytest.raises(ValueError, match="rack_retry_after"):
         OpsConfig(rack_retry_after=0.0)
+
+
+def test_a_cancelled_order_leaves_no_line_behind_and_picks_nothing_twice():
+    from warehouse_core.ops.operations import ORDER_CANCELLED
+
+    ops = ops_with({"R1": {"A": 9}, "R2": {"B": 9}, "R3": {}})
+    ops.submit(order("O1", ("A", 2)), 0)  # its rack will be on its way
+    ops.submit(order("O2", ("B", 3)), 0)  # still waiting for a rack
+    ops.update_robot("robot_0", (0, 0))
+    (task,) = ops.assign(0.0)
+    on_way = task.lines[0].order_id
+    waiting = "O2" if on_way == "O1" else "O1"
+    assert ops.cancel_order(waiting, 1.0) == ""
+    assert not ops.pending and ops.cancel_order(waiting, 2.0) == f"order {waiting} is cancelled already"
+    assert ops.cancel_order("nope", 2.0) == "unknown order 'nope'"
+    assert ops.cancel_order(on_way, 3.0) == ""
+    ops.step_done(task.task_id, 2, 50.0)  # the rack arrives: the cancelled line is not picked
+    ops.task_finished(task.task_id, True, 80.0)
+    rack, sku = task.rack, task.lines[0].sku
+    assert ops.inventory.stock[rack][sku] == 9 and ops.inventory.available(rack, sku) == 9
+    states = {e.order_id: e.state for e in ops.drain_events() if isinstance(e, OrderEvent)}
+    assert states == {"O1": ORDER_CANCELLED, "O2": ORDER_CANCELLED}
+    ops.update_robot("robot_0", (0, 0))
+    assert ops.assign(100.0) == []  # nothing left to fetch for them
+
+
+def test_cancelling_a_completed_order_is_refused():
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}})
+    ops.submit(order("O1", ("A", 1)), 0)
+    ops.update_robot("robot_0", (0, 0))
+    (task,) = ops.assign(0.0)
+    ops.step_done(task.task_id, 2, 50.0)
+    assert "picked in full already" in ops.cancel_order("O1", 60.0)
+
+
+def test_an_operator_moves_an_open_orders_deadline():
+    ops = ops_with({"R1": {"A": 9}, "R2": {}, "R3": {}})
+    ops.submit(order("O1", ("A", 1), deadline=3600.0), 0)
+    assert ops.set_deadline("O1", 5.0, 10.0) == "deadline 5.0 s is not after now (10.0 s)"
+    assert ops.set_deadline("nope", 500.0, 10.0) == "unknown order 'nope'"
+    assert ops.set_deadline("O1", 400.0, 10.0) == ""
+    assert ops.orders["O1"].order.deadline == 400.0
+    assert [line.deadline for line in ops.pending.values()] == [400.0]
+    assert ops.dispatch.consolidator.orders["O1"].deadline == 400.0
+    ops.cancel_order("O1", 20.0)
+    assert ops.set_deadline("O1", 500.0, 30.0) == "order O1 is cancelled already"

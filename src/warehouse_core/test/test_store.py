@@ -234,3 +234,29 @@ def test_opening_waits_while_another_process_holds_the_new_file(tmp_path):
         db.close()
     finally:
         holder.wait(timeout=10)
+
+
+def test_a_cancellation_is_journaled_with_who_asked_and_survives_a_restart(tmp_path):
+    from warehouse_core.ops.operations import ORDER_CANCELLED
+
+    ops = journaled(tmp_path / "state.db")
+    assert ops.submit(order("O1", ("C", 2)), 0)[0] and ops.submit(order("O2", ("A", 1), consumer="C2"), 0)[0]
+    assert ops.cancel_order("O1", 5.0, requester="api:127.0.0.1") == ""
+    assert ops.cancel_order("O1", 6.0, requester="api:127.0.0.1") != ""  # refused: not journaled
+    entries = [e for e in ops.store.journal() if e.kind == "cancel_order"]
+    assert [(e.data["order_id"], e.data["requester"], e.time) for e in entries] == [("O1", "api:127.0.0.1", 5.0)]
+    again = journaled(tmp_path / "state.db")
+    report = again.recover()
+    assert again.orders["O1"].state == ORDER_CANCELLED and report.open_orders == 1
+    assert [line.order_id for line in again.pending.values()] == ["O2"]
+
+
+def test_a_new_deadline_is_journaled_and_survives_a_restart(tmp_path):
+    ops = journaled(tmp_path / "state.db")
+    assert ops.submit(order("O1", ("C", 1), deadline=3600.0), 0)[0]
+    assert ops.set_deadline("O1", 900.0, 5.0, requester="console") == ""
+    again = journaled(tmp_path / "state.db")
+    again.recover()
+    assert again.orders["O1"].order.deadline == 900.0
+    assert [line.deadline for line in again.pending.values()] == [900.0]
+    assert ops.store.order("O1") is not None

@@ -123,6 +123,8 @@ FLEET_PLAN = Topic("/fleet/plan", IFACE + "FleetPlan", _STREAM)
 # operator control (pause, e-stop, out of service), latched: a late or restarted reader obeys the last state
 FLEET_CONTROL = Topic("/fleet/control", IFACE + "FleetControl", _LAST)
 FLEET_COMMAND = Service("/fleet/command", "warehouse_interfaces/srv/FleetCommand")
+ORDER_CANCEL = Service("/orders/cancel", "warehouse_interfaces/srv/CancelOrder")
+ORDER_UPDATE = Service("/orders/update", "warehouse_interfaces/srv/UpdateOrder")
 FLEET_ROBOT_SERVICE = Service("/fleet/robot_service", "warehouse_interfaces/srv/SetRobotService")
 FLEET_WAITS = Topic("/fleet/waits", IFACE + "FleetWaits", _STREAM)
 FLEET_STATES = Topic("/fleet/states", IFACE + "FleetState", _STREAM, Qos(100))  # batched transport
@@ -181,6 +183,8 @@ ALLOCATOR_PROGRESS = Topic("/allocator/progress", "std_msgs/msg/Header", _LAST)
 # reliable with a deep queue on both sides, so that a burst of thousands of requests waits for the
 # allocator instead of overwriting requests not yet served (the default service queue keeps 10)
 SUBMIT_ORDER = Service("/submit_order", "warehouse_interfaces/srv/SubmitOrder", SUBMIT_QUEUE)
+# served by the run monitor of ./warehouse run: ends the run, writing its report (the API's shutdown)
+RUN_END = Service("/run/end", "warehouse_interfaces/srv/EndRun")
 FORECAST_DEMAND = Topic("/forecast/demand", IFACE + "DemandForecast", _LAST)
 FORECAST_SUMMARY = Topic("/forecast/summary", IFACE + "ForecastSummary", _LAST)
 

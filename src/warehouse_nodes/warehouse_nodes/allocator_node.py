@@ -133,7 +133,8 @@ class AllocatorNode(ManagedNode):
         self.create_timer(cfg.allocation_period, self.diagnostics.timed(self.on_timer))
         # operator commands (pause, e-stop, out of service), journaled in the same store
         self.desk = OperatorDesk(self, (layout.grid.width, layout.grid.height), store,
-                                 lambda: self.ops.board.robots.keys(), self.now)
+                                 lambda: self.ops.board.robots.keys(), self.now, self._cancel_order,
+                                 lambda oid, deadline, who: self.ops.set_deadline(oid, deadline, self.now(), who))
         self._resume()
 
     def _resume(self) -> None:
@@ -224,6 +225,11 @@ class AllocatorNode(ManagedNode):
         self._publish_events()
         return response
 
+    def _cancel_order(self, order_id: str, requester: str) -> str:
+        reason = self.ops.cancel_order(order_id, self.now(), requester)
+        self._publish_events()
+        return reason
+
     def on_sim_event(self, msg: SimEvent) -> None:
         if msg.event == SimEvent.EVENT_ROBOT_REMOVED and msg.rack_id and msg.location_id:
             self.ops.rack_recovered(msg.rack_id, msg.location_id, self.now())
@@ -259,8 +265,9 @@ class AllocatorNode(ManagedNode):
 
     def _publish_open_orders(self) -> None:
         """Accepted orders not yet completed, on ``/allocator/open_orders`` (latched) every round:
-        a run's ``orders_lost`` counts accepted orders neither completed nor in the last list."""
-        open_ids = [o for o, rec in self.ops.orders.items() if rec.state != operations.ORDER_COMPLETED]
+        a run's ``orders_lost`` counts accepted orders neither completed, cancelled nor in the last list."""
+        done = (operations.ORDER_COMPLETED, operations.ORDER_CANCELLED)
+        open_ids = [o for o, rec in self.ops.orders.items() if rec.state not in done]
         self.open_orders_pub.publish(conv.open_orders_msg(open_ids, self.now()))
 
     def on_fleet_states(self, msg: FleetState) -> None:

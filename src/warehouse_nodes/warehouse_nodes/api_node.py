@@ -1,9 +1,10 @@
 """``fleet_api`` node: the operators' HTTP API (:mod:`warehouse_nodes.api_app`) on the ROS graph.
 
-It follows the fleet (``/fleet/states``, ``/fleet/control``, ``/fleet/waits``) and the orders
-(``/orders``, ``/order_status``) into a snapshot the HTTP reads answer from, and turns writes into
-the graph's services: ``/fleet/command`` and ``/fleet/robot_service`` (the allocator's operator
-desk, which journals them) and ``/submit_order``. The HTTP server (uvicorn) runs on the main
+It follows the fleet and the orders (:mod:`warehouse_nodes.api_follow`) for the HTTP reads, the
+live stream and the web console (``console/``, served at ``/``), and turns writes into the
+graph's services: ``/fleet/command``, ``/fleet/robot_service``, ``/orders/cancel`` and ``/orders/update`` (the
+allocator's operator desk, which journals them), ``/submit_order``, and ``/run/end`` (the run
+monitor of ``./warehouse run``). The HTTP server (uvicorn) runs on the main
 thread's asyncio loop; the ROS executor spins in one named thread beside it, and a service answer
 is handed back to the waiting request through the loop (``call_soon_threadsafe``). The bearer
 token comes from ``token_file`` or ``WAREHOUSE_API_TOKEN``; without either the node refuses to
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import threading
+from importlib import resources
 from pathlib import Path
 
 import rclpy
@@ -28,18 +31,16 @@ from warehouse_core import topics
 from warehouse_core.errors import InputError
 from warehouse_core.maps.layout import load_layout
 from warehouse_core.ops.inventory import load_catalogue
-from warehouse_interfaces.msg import FleetControl, FleetState, FleetWaits, Order, OrderStatus, RobotState
-from warehouse_interfaces.srv import FleetCommand, SetRobotService, SubmitOrder
+from warehouse_interfaces.msg import Order
+from warehouse_interfaces.srv import CancelOrder, EndRun, FleetCommand, SetRobotService, SubmitOrder, UpdateOrder
 from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.api_app import Answer, FleetView, OrderBody, OrderView, RobotView, SkuView, create_app
+from warehouse_nodes.api_follow import GraphFollower, layout_view
 from warehouse_nodes.configs import ApiConfig
 from warehouse_nodes.params import declare_config
 from warehouse_nodes.share import user_path
 
-MODE_NAMES = {v: k[len("MODE_"):].lower() for k, v in vars(RobotState).items() if k.startswith("MODE_")}
-ORDER_STATES = {OrderStatus.STATE_ACCEPTED: "accepted", OrderStatus.STATE_REJECTED: "rejected",
-                OrderStatus.STATE_IN_PROGRESS: "in_progress", OrderStatus.STATE_COMPLETED: "completed"}
 TOKEN_ENV = "WAREHOUSE_API_TOKEN"
 
 
@@ -70,57 +71,50 @@ class ApiNode(Node):
         self.cfg = declare_config(self, ApiConfig)
         layout = load_layout(user_path(self.cfg.layout, Path.cwd()))
         inventory, _ = load_catalogue(layout, self.cfg.inventory_dir, self.cfg.skus, self.cfg.seed)
-        self.stock = {sku: inventory.total_available(sku) for sku in sorted(inventory.skus)}
-        self.ordered: dict[str, dict[str, int]] = {}  # order id -> sku -> units (from /orders)
-        self.robots: dict[str, RobotState] = {}
-        self.control = FleetControl()
-        self.waits: dict[str, list[str]] = {}
-        self.orders: dict[str, OrderStatus] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop_requested = False
-        channels.subscription(self, topics.FLEET_STATES, self.on_states)
-        channels.subscription(self, topics.FLEET_CONTROL, self.on_control)
-        channels.subscription(self, topics.FLEET_WAITS, self.on_waits)
-        channels.subscription(self, topics.ORDERS, self.on_order)
-        channels.subscription(self, topics.ORDER_STATUS, self.on_order_status)
+        self.follow = GraphFollower(self, {sku: inventory.total_available(sku) for sku in sorted(inventory.skus)})
+        self.layout_json = layout_view(layout)
         self.command_client = channels.client(self, topics.FLEET_COMMAND)
         self.service_client = channels.client(self, topics.FLEET_ROBOT_SERVICE)
         self.submit_client = channels.client(self, topics.SUBMIT_ORDER)
-
-    # -- following the graph (executor thread) ---------------------------------------------------
-    def on_states(self, msg: FleetState) -> None:
-        for state in conv.fleet_state_entries(msg):
-            self.robots[state.robot_id] = state
-
-    def on_control(self, msg: FleetControl) -> None:
-        if msg.seq >= self.control.seq:
-            self.control = msg
-
-    def on_waits(self, msg: FleetWaits) -> None:
-        for w in msg.waits:
-            self.waits[w.robot_id] = list(w.chain) if w.chain else ([w.blocker] if w.blocker else [])
-
-    def on_order(self, msg: Order) -> None:
-        units: dict[str, int] = {}
-        for line in msg.lines:
-            units[line.sku] = units.get(line.sku, 0) + int(line.quantity)
-        self.ordered[msg.order_id] = units
-
-    def on_order_status(self, msg: OrderStatus) -> None:
-        old = self.orders.get(msg.order_id)
-        if old is None or msg.state >= old.state or msg.state == OrderStatus.STATE_REJECTED:
-            self.orders[msg.order_id] = msg
+        self.end_client = channels.client(self, topics.RUN_END)
+        self.cancel_client = channels.client(self, topics.ORDER_CANCEL)
+        self.update_client = channels.client(self, topics.ORDER_UPDATE)
 
     # -- the API's bridge (asyncio thread) -------------------------------------------------------
     def fleet(self) -> FleetView:
-        c = self.control
-        out = set(c.out_of_service)
-        robots = [RobotView(id=n, x=s.x, y=s.y, theta=s.theta, mode=MODE_NAMES.get(s.mode, str(s.mode)),
-                            in_service=n not in out, task_id=s.task_id, battery=float(s.battery),
-                            waiting_for=self.waits.get(n, []))
-                  for n, s in sorted(dict(self.robots).items())]
-        zones = conv.control_from_msg(c).zones
-        return FleetView(paused=c.paused, estop=c.estop, zones=[list(z) for z in zones], robots=robots)
+        return self.follow.fleet()
+
+    def robot(self, name: str) -> RobotView | None:
+        return self.follow.robot(name)
+
+    def frame(self, last_alarm: int) -> dict:
+        return self.follow.frame(last_alarm)
+
+    def layout(self) -> dict:
+        return self.layout_json
+
+    async def cancel_order(self, order_id: str, requester: str) -> Answer:
+        r = await self._call(self.cancel_client, CancelOrder.Request(order_id=order_id, requester=requester),
+                             "task allocator")
+        return Answer(accepted=r.accepted, message=r.message)
+
+    async def set_deadline(self, order_id: str, deadline_s: float, requester: str) -> Answer:
+        deadline = conv.to_time(self.get_clock().now().nanoseconds * 1e-9 + deadline_s)
+        r = await self._call(self.update_client, UpdateOrder.Request(order_id=order_id, deadline=deadline,
+                                                                       requester=requester), "task allocator")
+        return Answer(accepted=r.accepted, message=r.message)
+
+    def order(self, order_id: str) -> OrderView | None:
+        return self.follow.order(order_id)
+
+    def open_orders(self, limit: int) -> list[OrderView]:
+        return self.follow.open_orders(limit)
+
+    def skus(self) -> list[SkuView]:
+        return self.follow.skus()
+
+    def kpis(self) -> dict[str, float]:
+        return self.follow.kpis()
 
     async def _call(self, client, request, what: str):
         if not client.service_is_ready():
@@ -129,8 +123,12 @@ class ApiNode(Node):
         answer: asyncio.Future = loop.create_future()
 
         def settle(f) -> None:
-            if not answer.done():
-                answer.set_result(f.result()) if f.exception() is None else answer.set_exception(f.exception())
+            if answer.done():  # timed out meanwhile
+                return
+            if f.exception() is not None:
+                answer.set_exception(f.exception())
+            else:
+                answer.set_result(f.result())
 
         client.call_async(request).add_done_callback(lambda f: loop.call_soon_threadsafe(settle, f))
         try:
@@ -158,34 +156,21 @@ class ApiNode(Node):
         r = await self._call(self.submit_client, SubmitOrder.Request(order=msg), "task allocator")
         return r.accepted, r.order_id, r.reason
 
-    def order(self, order_id: str) -> OrderView | None:
-        s = self.orders.get(order_id)
-        if s is None:
-            return None
-        return OrderView(order_id=order_id, status=ORDER_STATES.get(s.state, str(s.state)),
-                         lines_total=s.lines_total, lines_picked=s.lines_picked, reason=s.reason)
+    async def shutdown(self, requester: str) -> Answer:
+        """End the run through its monitor's /run/end (503 when no ./warehouse run serves it)."""
+        r = await self._call(self.end_client, EndRun.Request(requester=requester), "./warehouse run")
+        return Answer(accepted=r.accepted, message=r.message)
 
-    def skus(self) -> list[SkuView]:
-        """Stock at start less the units of every accepted order seen (not counting refills)."""
-        taken: dict[str, int] = {}
-        for oid, units in list(self.ordered.items()):
-            st = self.orders.get(oid)
-            if st is not None and st.state != OrderStatus.STATE_REJECTED:
-                for sku, n in units.items():
-                    taken[sku] = taken.get(sku, 0) + n
-        return [SkuView(sku=k, available=max(0, v - taken.get(k, 0))) for k, v in self.stock.items()]
 
-    def kpis(self) -> dict[str, float]:
-        states = [s.state for s in list(self.orders.values())]
-        return {"sim_time_s": self.get_clock().now().nanoseconds * 1e-9, "robots": len(self.robots),
-                "orders_received": len(states),
-                "orders_rejected": states.count(OrderStatus.STATE_REJECTED),
-                "orders_completed": states.count(OrderStatus.STATE_COMPLETED),
-                "order_lines_picked": sum(s.lines_picked for s in list(self.orders.values())),
-                "robots_out_of_service": len(self.control.out_of_service)}
-
-    def shutdown(self) -> bool:
-        return False  # ends nothing: this node does not own the run
+def check_address(host: str, port: int) -> None:
+    """An InputError when the server could not listen on ``host``:``port`` (taken, or not an address here)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        raise InputError(f"parameters fleet_api.host / port {host}:{port}", f"cannot listen there: {exc.strerror}",
+                         fix="give a free port (./warehouse run --api-port) or an address of this machine") from None
 
 
 def main(args: list[str] | None = None) -> None:
@@ -193,6 +178,7 @@ def main(args: list[str] | None = None) -> None:
     try:
         node = ApiNode()
         token = read_token(node.cfg.token_file)
+        check_address(node.cfg.host, node.cfg.port)
     except InputError as exc:
         print(f"fleet_api: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
@@ -201,8 +187,9 @@ def main(args: list[str] | None = None) -> None:
     executor.add_node(node)
     ros = threading.Thread(target=_spin, args=(executor,), name="ros-executor", daemon=True)
     ros.start()
-    server = uvicorn.Server(uvicorn.Config(create_app(node, token), host=node.cfg.host, port=node.cfg.port,
-                                           log_level="warning", ws="none"))
+    app = create_app(node, token, node.cfg.stream_period, Path(str(resources.files("warehouse_nodes") / "console")))
+    server = uvicorn.Server(uvicorn.Config(app, host=node.cfg.host, port=node.cfg.port, log_level="warning",
+                                           ws="websockets-sansio"))
     try:
         server.run()
     except KeyboardInterrupt:

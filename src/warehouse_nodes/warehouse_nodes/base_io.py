@@ -167,7 +167,10 @@ class BaseSession:
         return self.rack_id if present else ""
 
     def stopped(self, now: float) -> bool:
-        """The base is in a protective stop; past ``stop_timeout`` the task in flight fails."""
+        """The base is in a protective stop, or the fleet in an operator's emergency stop (held until the
+        reset: no stop timeout, the task kept); past ``stop_timeout`` of a protective stop the task fails."""
+        if self.node.fleet_estop:
+            return True
         self.watch.update(self.io.stop, now)
         if self.watch.expired(now) and self.node.task_msg is not None:
             self._fail_task(f"protective stop for more than {self.watch.timeout:g} s")

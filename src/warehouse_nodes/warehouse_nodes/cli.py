@@ -29,7 +29,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--robots", type=int, default=None,
                    help="fleet size (default: the scenario's, else the config's)")
     p.add_argument("--duration", type=float, default=None, metavar="SIM_S",
-                   help="simulated seconds to run (default: the scenario's, else 600)")
+                   help="simulated seconds to run (default: the scenario's, else 600); 0: until Ctrl-C or, "
+                        "with --api, POST /api/v1/shutdown")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of starts, catalogue, demand (default: the scenario's, else the config's)")
     p.add_argument("--map", default=None, metavar="LAYOUT",
@@ -92,7 +93,13 @@ def _api_params(a: argparse.Namespace, out: Path) -> dict | None:
             raise InputError(f"--api-token-file {a.api_token_file}", "is not a file holding a token",
                              fix="write the token into it, or leave the option out to have one made")
         params["token_file"] = str(path)
-    elif not os.environ.get("WAREHOUSE_API_TOKEN", "").strip():
+    from warehouse_nodes.api_node import check_address
+    try:
+        check_address(a.api_host, a.api_port)
+    except InputError as exc:
+        raise InputError("--api-host / --api-port", f"{a.api_host}:{a.api_port}: {exc.problem}",
+                         fix="give a free --api-port, or an address of this machine as --api-host") from None
+    if not params["token_file"] and not os.environ.get("WAREHOUSE_API_TOKEN", "").strip():
         import secrets
         out.mkdir(parents=True, exist_ok=True)
         path = out / "api_token"
@@ -179,9 +186,9 @@ def _settle(a: argparse.Namespace, sc, configured: dict) -> None:
             check_value(checked[key], key, value, source, where)
         if key == "orders_per_hour" and source and not value > 0:
             raise InputError(source, f"{value} is not a positive rate", where=where, fix="give orders per hour > 0")
-        if key == "duration" and not (math.isfinite(value) and 0 < value <= MAX_DURATION):
+        if key == "duration" and not (math.isfinite(value) and 0 <= value <= MAX_DURATION):
             raise InputError(source, f"{value} is not a run duration", where=where,
-                             fix=f"give simulated seconds > 0, at most {MAX_DURATION:g}")
+                             fix=f"give simulated seconds >= 0 (0: until stopped), at most {MAX_DURATION:g}")
     if a.max_rtf is not None:
         check_value(FloorSimConfig, "real_time_factor", a.max_rtf, "--max-rtf")
     if not (math.isfinite(a.sample_every) and a.sample_every >= 0):

@@ -238,6 +238,7 @@ class ApiConfig:
     token_file: str = param("", "file holding the bearer token writes need; empty: the WAREHOUSE_API_TOKEN "
                                 "environment variable")
     call_timeout: float = param(10.0, "[s, wall] a write waits this long for the node that serves it", low=0.1)
+    stream_period: float = param(0.5, "[s, wall] between frames of the live stream (/api/v1/stream)", low=0.05)
 
 
 @dataclass(frozen=True)

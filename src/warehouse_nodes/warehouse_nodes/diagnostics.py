@@ -80,7 +80,8 @@ def planner(node) -> Diagnostics:
         fleet = node.fleet
         waiting = 0 if fleet is not None else max(0, cfg.robots - len(node.states.keys() | node.removed))
         extra = {"robots": cfg.robots, "robots_failed": len(fleet.failed) if fleet is not None else 0,
-                 "unresolved_deadlocks": node.deadlocks.unresolved, "plan_repairs": fleet.repairs if fleet else 0}
+                 "unresolved_deadlocks": node.watchdog.deadlocks.unresolved,
+                 "plan_repairs": fleet.repairs if fleet else 0}
         return [health.planning(node.get_name(), host, diag.rounds, node.now(), rounds, lag, waiting, extra)]
 
     diag = Diagnostics(node, cfg.diagnostics_period, collect)

@@ -181,7 +181,7 @@ class TrackerBackend:
         else:  # no path yet: the cell under the base is where the planner starts it
             state.progress_index = -1
             state.cell_x, state.cell_y = cell_under(self.node.cfg.layout, x, y)
-        if stopped:
+        if stopped and not self.node.fleet_estop:  # an e-stop holds the whole fleet: nobody is planned around
             state.mode = MODE_STOPPED
         self.node.on_base_state(state)
 

@@ -354,7 +354,7 @@ class Nav2Backend:
                 state.mode = RobotState.MODE_MOVING if self.in_flight else RobotState.MODE_WAITING
         else:  # no waypoint reached yet: the cell under the base is where the planner starts it
             state.cell_x, state.cell_y = cell_under(self.node.cfg.layout, x, y)
-        if stopped:
+        if stopped and not self.node.fleet_estop:  # an e-stop holds the whole fleet: nobody is planned around
             state.mode = MODE_STOPPED
         if self.failure:
             state.mode = RobotState.MODE_FAILED

@@ -1,7 +1,9 @@
 """The operators' desk of the task allocator: fleet commands and robot service, journaled.
 
 Serves ``/fleet/command`` (FleetCommand: pause / resume the fleet or a zone, emergency stop and
-reset) and ``/fleet/robot_service`` (SetRobotService: a robot out of service and back), applies
+reset), ``/fleet/robot_service`` (SetRobotService: a robot out of service and back) and
+``/orders/cancel`` and ``/orders/update`` (CancelOrder, UpdateOrder: the allocator's operations
+cancel an order or move its deadline, and journal it), applies
 them with the rules of :class:`warehouse_core.fleet.control.FleetControl` (a refusal says why and
 changes nothing), writes every accepted action to the allocator's durable state store before it
 answers (kind ``operator``: the command, who asked, when), and latches the resulting state on
@@ -18,7 +20,7 @@ from rclpy.node import Node
 from warehouse_core import topics
 from warehouse_core.fleet.control import FleetControl, OperatorAction
 from warehouse_core.ops.store import JournalEntry, StateStore
-from warehouse_interfaces.srv import FleetCommand, SetRobotService
+from warehouse_interfaces.srv import CancelOrder, FleetCommand, SetRobotService, UpdateOrder
 from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
 
@@ -30,8 +32,11 @@ class OperatorDesk:
     the fleet's robots now, ``now`` the sim time."""
 
     def __init__(self, node: Node, size: tuple[int, int], store: StateStore | None,
-                 robots: Callable[[], Iterable[str]], now: Callable[[], float]) -> None:
+                 robots: Callable[[], Iterable[str]], now: Callable[[], float],
+                 cancel_order: Callable[[str, str], str], set_deadline: Callable[[str, float, str], str]) -> None:
         self.node, self.store, self.robots, self.now = node, store, robots, now
+        # (order id, [deadline,] requester) -> why not, or "" (the allocator's operations journal them)
+        self.cancel_order, self.set_deadline = cancel_order, set_deadline
         self.control = FleetControl(size)
         self.replayed = 0
         if store is not None:
@@ -42,6 +47,8 @@ class OperatorDesk:
         self.pub = channels.publisher(node, topics.FLEET_CONTROL)
         channels.service(node, topics.FLEET_COMMAND, self.on_command)
         channels.service(node, topics.FLEET_ROBOT_SERVICE, self.on_robot_service)
+        channels.service(node, topics.ORDER_CANCEL, self.on_cancel)
+        channels.service(node, topics.ORDER_UPDATE, self.on_update)
 
     @property
     def out_of_service(self) -> set[str]:
@@ -65,6 +72,23 @@ class OperatorDesk:
         command = "in_service" if request.in_service else "out_of_service"
         action = OperatorAction(command, request.requester, self.now(), robot=request.robot_id)
         response.accepted, response.message = self.submit(action)
+        return response
+
+    def on_cancel(self, request: CancelOrder.Request, response: CancelOrder.Response):
+        reason = self.cancel_order(request.order_id, request.requester)
+        response.accepted = not reason
+        who = request.requester or "an unnamed client"
+        response.message = reason or f"order {request.order_id} cancelled (asked by {who})"
+        self.node.get_logger().warning(f"operator: {response.message}")
+        return response
+
+    def on_update(self, request: UpdateOrder.Request, response: UpdateOrder.Response):
+        deadline = conv.from_time(request.deadline)
+        reason = self.set_deadline(request.order_id, deadline, request.requester)
+        who = request.requester or "an unnamed client"
+        response.accepted = not reason
+        response.message = reason or f"order {request.order_id}: deadline {deadline:.0f} s (asked by {who})"
+        self.node.get_logger().warning(f"operator: {response.message}")
         return response
 
     def submit(self, action: OperatorAction) -> tuple[bool, str]:

@@ -20,7 +20,7 @@ inside it and none into it; robots held so (and those waiting for them) are not 
 ``/planner/status`` (``PlannerStatus``, latched) counts plan repairs, robot failures, lag repairs,
 freeze timeouts, deadlocks (and those unresolved), priority boosts and watchdog re-plans.
 
-Watchdog (:mod:`warehouse_core.fleet.deadlock_watch`): a robot with a task and no progress for
+Watchdog (:mod:`warehouse_nodes.planner_watchdog`): a robot with a task and no progress for
 ``deadlock_after`` simulated seconds, whose wait-for chain does not end at a robot at work, is
 a deadlock: recorded on ``/planner/deadlocks`` (``DeadlockReport``, latched: the chain, cycle or
 not, the reason; later ``EVENT_RESOLVED`` with the same id) and resolved by putting the chain's
@@ -50,8 +50,7 @@ from rclpy.clock import Clock, ClockType
 
 from warehouse_core import topics
 from warehouse_core.fleet.control import FleetControl as FleetControlState
-from warehouse_core.fleet.deadlock_watch import DeadlockWatch, RobotProgress, resolutions
-from warehouse_core.fleet.execution import WaitStatus, WaitTracker
+from warehouse_core.fleet.execution import WaitTracker
 from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
 from warehouse_core.fleet.restart import PlannerRestart, Reported, reach, reach_moves, settled_again
 from warehouse_core.fleet.silence import SilenceWatch
@@ -73,13 +72,13 @@ from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.configs import PlannerConfig
 from warehouse_nodes.managed import ManagedNode
+from warehouse_nodes.planner_watchdog import PlannerWatchdog
 from warehouse_nodes.runtime import run_node
 
 # a robot in these modes stands still with nothing released left to drive (see fleet.restart)
 SETTLED_MODES = (RobotState.MODE_IDLE, RobotState.MODE_WAITING, RobotState.MODE_FAILED)
 
 
-_NO_WAIT = WaitStatus("", "none")
 READY_REPEAT_S = 1.0  # [s, wall] between repeats of the ready message while sim time stands at zero
 
 
@@ -126,9 +125,7 @@ class PlannerNode(ManagedNode):
         channels.service(self, topics.PLANNER_EXPLAIN_WAIT, self.on_explain)
         channels.subscription(self, topics.SIM_EVENTS, self.on_sim_event)
         self.status_pub = channels.publisher(self, topics.PLANNER_STATUS)
-        self.deadlocks = DeadlockWatch(self.cfg.deadlock_after)
-        self.last_replan = -math.inf  # [s, sim] of the last watchdog re-plan
-        self.deadlock_pub = channels.publisher(self, topics.PLANNER_DEADLOCKS)
+        self.watchdog = PlannerWatchdog(self, self.cfg.deadlock_after, self.cfg.boost_after)
         self.link = LinkFaults(faults_from_json(self.cfg.scenario_faults, "parameter mapf_planner.scenario_faults"),
                                self.cfg.seed + 11)
         self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
@@ -224,34 +221,6 @@ class PlannerNode(ManagedNode):
                 self.fleet.unblock(name)
         self.obstacle_events.clear()
 
-    def _watchdog(self, now: float) -> None:
-        """Detect, record and resolve deadlocks (see module docstring)."""
-        if self.cfg.deadlock_after <= 0:
-            return
-        paused = {n for n, w in self.waits.current.items() if w.kind == "paused"}  # held by operators
-        robots = {n: RobotProgress(s.task_id, s.plan_id, s.progress_index, (s.cell_x, s.cell_y),
-                                   s.mode in conv.OPERATION_MODES, s.mode == RobotState.MODE_CHARGING)
-                  for n, s in self.states.items() if n not in self.failed and n not in self.fleet.held
-                  and n not in paused and not paused.intersection(self.waits.current.get(n, _NO_WAIT).chain)}
-        queues = self.fleet.queues if self.fleet is not None else None
-        ahead = queues.ahead() if queues is not None else {}
-        act, resolved = self.deadlocks.observe(now, robots, self.waits.current, ahead)
-        for d in act:
-            if d.attempts == 1:
-                self.deadlock_pub.publish(conv.deadlock_detected_msg(d))
-                self.get_logger().warning(f"deadlock {d.id}: {d.reason}")
-        # light first: starving robots and deadlocks a priority boost can clear go first in
-        # priority; a re-plan (it freezes everybody) at most once per deadlock_after, all chains first
-        light, heavy = resolutions(self.deadlocks, act, self.waits.current, now, self.cfg.boost_after, ahead)
-        if light:
-            self.fleet.prioritize(light)
-        if heavy and now - self.last_replan >= self.cfg.deadlock_after:
-            first = list(dict.fromkeys(n for d in heavy for n in d.chain))
-            if self.fleet.replan(first, f"{len(heavy)} deadlock(s), first: {heavy[0].reason}"):
-                self.last_replan = now
-        for d in resolved:
-            self.deadlock_pub.publish(conv.deadlock_resolved_msg(d, now))
-
     def _known(self, robot_id: str, what: str) -> bool:
         """A message names a robot of this fleet; others (a robot of another fleet on the same DDS
         domain, a mistyped id) are ignored with a warning, never a crash."""
@@ -266,14 +235,12 @@ class PlannerNode(ManagedNode):
     def _on_floor(self, msg: RobotState) -> bool:
         """A state names a free cell of the planner's grid; others (a base not localised yet, a map
         that is not the planner's) are ignored with a warning: the planner cannot start a robot there."""
-        cell = (msg.cell_x, msg.cell_y)
-        if self.grid.in_bounds(cell) and self.grid.is_free(cell):
-            return True
-        self.get_logger().warning(f"ignored a state of {msg.robot_id}: cell {list(cell)} (pose {msg.x:.2f}, "
-                                  f"{msg.y:.2f} m in map) is {'not free' if self.grid.in_bounds(cell) else 'off'} "
-                                  f"the grid of {self.cfg.layout}; check the robot's localisation and that it "
-                                  "runs on the planner's layout", throttle_duration_sec=10.0)
-        return False
+        problem = off_floor(self.grid, msg)
+        if problem:
+            self.get_logger().warning(f"ignored a state of {msg.robot_id}: {problem} the grid of {self.cfg.layout}; "
+                                      "check the robot's localisation and that it runs on the planner's layout",
+                                      throttle_duration_sec=10.0)
+        return not problem
 
     def on_request(self, msg: PlanRequest) -> None:
         if not self._known(msg.robot_id, "a plan request"):
@@ -333,7 +300,7 @@ class PlannerNode(ManagedNode):
         if changed:
             self.wait_pub.publish(FleetWaits(header=conv.header(now),
                                              waits=[conv.wait_to_msg(w, self.grid) for w in changed]))
-        self._watchdog(now)
+        self.watchdog.round(now, fleet, self.states, self.failed, self.waits.current)
         if now - self.last_markers >= self.cfg.marker_period:
             self.last_markers = now
             self._publish_markers(now)
@@ -361,7 +328,8 @@ class PlannerNode(ManagedNode):
                 self.get_logger().warning(f"{name} stands still at ({st.cell_x}, {st.cell_y}): planned again")
         status = {"plan_repairs": fleet.repairs, "robot_failures": len(fleet.failed),
                   "lag_repairs": fleet.lag_repairs, "freeze_timeouts": fleet.freeze_timeouts,
-                  "deadlocks": self.deadlocks.detected, "unresolved_deadlocks": self.deadlocks.unresolved,
+                  "deadlocks": self.watchdog.deadlocks.detected,
+                  "unresolved_deadlocks": self.watchdog.deadlocks.unresolved,
                   "priority_boosts": fleet.boosts, "watchdog_replans": fleet.watchdog_replans}
         if status != self.status:
             self.status = status
@@ -420,15 +388,29 @@ class PlannerNode(ManagedNode):
                                   "stands still")
 
     def _publish_markers(self, now: float) -> None:
-        robots = {n: (s.x, s.y) for n, s in self.states.items()}
-        carried = {s.carrying_rack for s in self.states.values()}
-        racks = [c for r, c in self.rack_cells.items() if r not in carried]
-        paths = {}
-        for n, p in self.fleet.traffic.paths.items():
-            cells = p.cells[p.progress - p.base:]
-            if len(set(cells)) > 1:
-                paths[n] = [self.grid.coord(c) for c in cells]
-        self.marker_pub.publish(conv.fleet_markers(self.layout, robots, racks, paths, now, self.floor_points))
+        self.marker_pub.publish(markers(self.layout, self.states, self.rack_cells, self.fleet, now, self.floor_points))
+
+def markers(layout, states: dict[str, RobotState], rack_cells: dict, fleet: FleetPlanner, now: float,
+            floor_points: dict):
+    """``/planner/markers``: robots, racks standing (not carried), the paths ahead, stations."""
+    robots = {n: (s.x, s.y) for n, s in states.items()}
+    carried = {s.carrying_rack for s in states.values()}
+    racks = [c for r, c in rack_cells.items() if r not in carried]
+    paths = {}
+    for n, p in fleet.traffic.paths.items():
+        cells = p.cells[p.progress - p.base:]
+        if len(set(cells)) > 1:
+            paths[n] = [layout.grid.coord(c) for c in cells]
+    return conv.fleet_markers(layout, robots, racks, paths, now, floor_points)
+
+
+def off_floor(grid, msg: RobotState) -> str:
+    """Why a state's cell cannot be a robot's on the planner's ``grid`` (off it, or not free); "" if it can."""
+    cell = (msg.cell_x, msg.cell_y)
+    if grid.is_free(cell):
+        return ""
+    where = "not free on" if grid.in_bounds(cell) else "off"
+    return f"cell {list(cell)} (pose {msg.x:.2f}, {msg.y:.2f} m in map) is {where}"
 
 
 def main(args: list[str] | None = None) -> None:

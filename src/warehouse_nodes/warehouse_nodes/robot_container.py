@@ -37,7 +37,7 @@ from std_msgs.msg import Header
 
 from warehouse_core import topics
 from warehouse_core.robot.resume import TaskBook
-from warehouse_interfaces.msg import FleetRelease, FleetState
+from warehouse_interfaces.msg import FleetControl, FleetRelease, FleetState
 from warehouse_interfaces.msg import Task as TaskMsg
 from warehouse_nodes import channels, diagnostics
 from warehouse_nodes import conversions as conv
@@ -75,6 +75,8 @@ class FleetInputs:
         else:  # each robot's backend reads its own base
             host.create_timer(HARDWARE_BATCH_PERIOD_S, self.on_batch_timer)
         channels.subscription(host, topics.FLEET_RELEASE, self.on_release)
+        if host.cfg.drive_backend != "floor_sim":  # hardware bases hold in an e-stop (the floor simulator's stop)
+            channels.subscription(host, topics.FLEET_CONTROL, self.on_control)
         self.progress_pub = channels.publisher(host, topics.SIM_PROGRESS)
         # one /tf message per period for all its robots' transforms (where tf2_msgs is installed)
         self.tf = tf_batch(host, host.cfg.odom_period)
@@ -144,6 +146,10 @@ class FleetInputs:
         robot = self.by_id.get(msg.robot_id)
         if robot is not None:
             robot.on_task_msg(msg)
+
+    def on_control(self, msg: FleetControl) -> None:
+        for robot in self.by_id.values():
+            robot.fleet_estop = bool(msg.estop)
 
     def on_release(self, msg: FleetRelease) -> None:
         stamp = conv.from_time(msg.header.stamp)

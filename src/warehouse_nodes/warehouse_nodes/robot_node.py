@@ -55,6 +55,7 @@ from warehouse_core.robot.task_progress import TaskProgress
 from warehouse_core.robot.waypoint_window import WaypointWindow
 from warehouse_interfaces.action import ExecuteTask
 from warehouse_interfaces.msg import (
+    FleetControl,
     FleetRelease,
     PlanRequest,
     RobotState,
@@ -127,6 +128,11 @@ class RobotNode(Node):
         self.backend = make_backend(self)
         if not shared_inputs:
             channels.subscription(self, topics.FLEET_RELEASE, self.on_release, event_callbacks=conv.no_sub_events())
+        # an operator's emergency stop (/fleet/control): a hardware base holds at zero velocity until the
+        # reset, its task kept (the floor simulator stops its own robots); a container reads it for its robots
+        self.fleet_estop = False
+        if not shared_inputs and self.cfg.drive_backend != "floor_sim":
+            channels.subscription(self, topics.FLEET_CONTROL, self.on_control, event_callbacks=conv.no_sub_events())
         # transient local like the planner's publisher: a robot node that matches late still
         # receives the first segment of its path (without it every later one is refused)
         channels.subscription(self, topics.ROBOT_PATH, self.on_path, topics.ROBOT_PATH.relative,
@@ -271,6 +277,11 @@ class RobotNode(Node):
         self.request_msg = PlanRequest(header=header, robot_id=self.robot_id, task_id=self.task_msg.task_id,
                                        steps=left)
         self.request_pub.publish(self.request_msg)
+
+    def on_control(self, msg: FleetControl) -> None:
+        if msg.estop != self.fleet_estop:
+            self.get_logger().warning(f"emergency stop {'on: holding' if msg.estop else 'reset: going on'}")
+        self.fleet_estop = bool(msg.estop)
 
     def on_release(self, msg: FleetRelease) -> None:
         if self.path is None:

@@ -44,6 +44,7 @@ from warehouse_interfaces.msg import (
     TaskStatus,
     TaskStep,
 )
+from warehouse_interfaces.srv import EndRun
 from warehouse_nodes import channels, runtime
 from warehouse_nodes import conversions as conv
 from warehouse_nodes.graph import Graph
@@ -101,6 +102,16 @@ class RunMonitor(Node):
             self.bag.add_topic(name, topic.msgtype)
             self._subscribe_raw(topic, name, handler)
         channels.subscription(self, topics.CLOCK, self._on_clock)
+        self.ended_by = ""  # who asked to end the run early (/run/end: the API's shutdown)
+        channels.service(self, topics.RUN_END, self._on_end)
+
+    def _on_end(self, request: EndRun.Request, response: EndRun.Response):
+        response.accepted = not self.ended_by
+        if response.accepted:
+            self.ended_by = request.requester or "an unnamed client"
+            self.get_logger().warning(f"run ended at sim time {self.sim_time:.0f} s, asked by {self.ended_by}")
+        response.message = f"the run ends: asked by {self.ended_by}"
+        return response
 
     def _recorded(self, opts: RunOptions, batched: bool) -> list[tuple[topics.Topic, str, object]]:
         """(topic, name, handler or None) of every topic the bag records."""
@@ -349,7 +360,8 @@ def _prepare(opts: RunOptions) -> tuple[Path, dict, Path]:
     layout = load_layout(opts.layout)
     racks = len(layout.rack_ids)
     if opts.scenario is not None:
-        opts.scenario.check_run(opts.robots, layout.grid, layout.rack_ids, opts.duration)
+        opts.scenario.check_run(opts.robots, layout.grid, layout.rack_ids,
+                                opts.duration if opts.duration > 0 else None)  # 0: no end
     if opts.robots > racks:
         raise InputError(str(opts.layout), f"{opts.robots} robots but only {racks} racks to "
                          "start under", fix=f"use --robots {racks} or fewer, or a larger layout")
@@ -371,7 +383,9 @@ def _follow(opts: RunOptions, monitor: RunMonitor, executor: SingleThreadedExecu
     next_timeline = 0.0
     heap = runtime.HeapTrim()  # the recorder runs as long as the nodes: see HeapTrim
     failure = ""
-    while monitor.sim_time < opts.duration and stop.received is None:
+    # duration 0: until a stop signal or /run/end
+    while (opts.duration <= 0 or monitor.sim_time < opts.duration) and stop.received is None \
+            and not monitor.ended_by:
         executor.spin_once(timeout_sec=0.05)
         heap.maybe()
         if opts.sample_every > 0 and monitor.sim_time >= next_timeline:
@@ -406,7 +420,8 @@ def _finish(opts: RunOptions, monitor: RunMonitor, executor: SingleThreadedExecu
     # at the end, so that its last events are in the bag and orders_lost is judged on them (not
     # after an interruption: whoever stopped the run wants it to end now)
     wait_until = time.monotonic() + (0.0 if times.interrupted_by else ALLOCATOR_GRACE_S)
-    while monitor.faults.open_orders_time < opts.duration - 1.0 and time.monotonic() < wait_until:
+    end = monitor.sim_time if monitor.ended_by or opts.duration <= 0 else opts.duration
+    while monitor.faults.open_orders_time < end - 1.0 and time.monotonic() < wait_until:
         executor.spin_once(timeout_sec=0.05)
     times.cpu_s = cpu_seconds(procs)
     _stop(procs)

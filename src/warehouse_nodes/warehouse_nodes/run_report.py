@@ -48,7 +48,7 @@ def build_report(opts: RunOptions, monitor: RunMonitor, times: RunTimes, param_d
     sim_end = times.sim_ended if times.sim_ended is not None else time.monotonic()
     sim_wall = sim_end - (times.sim_started or sim_end)
     sim_time, record = monitor.sim_time, monitor.record
-    sim_s = min(sim_time, opts.duration)
+    sim_s = min(sim_time, opts.duration) if opts.duration > 0 else sim_time
     visits = order_kpis(record, sim_s)["rack_visits"]
     travel = sum(tr.distance() for tr in tracks)
     forecast, forecast_at_s = monitor.forecast, monitor.forecast_at_s
@@ -77,7 +77,8 @@ def build_report(opts: RunOptions, monitor: RunMonitor, times: RunTimes, param_d
         "odom_gap_s": round(sum(end - start for _, start, end in gaps), 1),
         "min_distance_m": opts.min_distance,
         **_status_counters(monitor.sim_status, monitor.planner_status),
-        **monitor.faults.kpis(record.order_created, set(record.order_completed)),
+        **monitor.faults.kpis(record.order_created, set(record.order_completed) | set(record.order_cancelled)),
+        "orders_cancelled": len(record.order_cancelled),
         "stuck_robots": len(monitor.watch.stuck_episodes),
         "max_no_progress_s": round(monitor.watch.longest(), 1),
         "stuck_robots_strict": len(monitor.watch.strict_episodes),
@@ -88,6 +89,7 @@ def build_report(opts: RunOptions, monitor: RunMonitor, times: RunTimes, param_d
         "node_restarts_by_node": times.restarts_by_node,
         "interrupted": bool(times.interrupted_by),
         "interrupted_by": times.interrupted_by or None,
+        "ended_by": monitor.ended_by or None,  # who ended it early through /run/end (the API's shutdown)
         "seed": opts.seed,
         "layout": str(opts.layout),
         "bag": str(bag_dir),

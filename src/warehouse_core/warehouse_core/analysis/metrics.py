@@ -19,6 +19,7 @@ import numpy as np
 
 from warehouse_core.ops.model import (
     ORDER_ACCEPTED,
+    ORDER_CANCELLED,
     ORDER_COMPLETED,
     ORDER_REJECTED,
     TASK_ASSIGNED,
@@ -88,6 +89,7 @@ class RunRecord:
 
     order_created: dict[str, float] = field(default_factory=dict)  # accepted orders
     order_completed: dict[str, float] = field(default_factory=dict)
+    order_cancelled: dict[str, float] = field(default_factory=dict)  # by operators
     orders_rejected: int = 0
     visits: dict[str, int] = field(default_factory=dict)  # task -> lines picked at the station
     task_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (lines, pick step)
@@ -124,6 +126,9 @@ class RunRecord:
         elif state == ORDER_COMPLETED:
             self.order_completed[order_id] = t
             self.order_deadline.pop(order_id, None)  # only open orders can still be overdue
+        elif state == ORDER_CANCELLED:
+            self.order_cancelled[order_id] = t
+            self.order_deadline.pop(order_id, None)
 
     def on_task(self, task_id: str, lines: int, pick_step: int, charge: bool = False) -> None:
         """A new task: for a rack visit, its lines are picked when step ``pick_step`` is complete."""

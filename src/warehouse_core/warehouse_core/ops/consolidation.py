@@ -57,6 +57,16 @@ class Consolidator:
         rec.completed_at = now
         return self._decide(rec.consumer, now)
 
+    def set_deadline(self, order_id: str, deadline: float) -> None:
+        rec = self.orders.get(order_id)
+        if rec is not None:
+            rec.deadline = deadline
+
+    def cancelled(self, order_id: str, now: float) -> list[Parcel]:
+        """An order cancelled before it completed: its consumer's other orders no longer wait for it."""
+        rec = self.orders.pop(order_id, None)
+        return self._decide(rec.consumer, now) if rec is not None else []
+
     def tick(self, now: float) -> list[Parcel]:
         """Ship held orders whose deadline no longer allows waiting."""
         consumers = {r.consumer for r in self.orders.values() if r.completed_at is not None}

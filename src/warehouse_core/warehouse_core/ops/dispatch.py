@@ -49,6 +49,10 @@ class Dispatch:
         """``order_id`` is picked in full: ship what can leave now."""
         self._ship(self.consolidator.completed(order_id, now))
 
+    def cancelled(self, order_id: str, now: float) -> None:
+        """``order_id`` was cancelled: ship what waited only for it."""
+        self._ship(self.consolidator.cancelled(order_id, now))
+
     def tick(self, now: float) -> None:
         """Announce the tracking events due, and ship held parcels whose deadlines no longer
         allow waiting (with the order book's current cycle-time estimate)."""

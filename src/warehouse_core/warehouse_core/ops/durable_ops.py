@@ -26,6 +26,7 @@ from warehouse_core.ops.config import OpsConfig
 from warehouse_core.ops.inventory import Inventory
 from warehouse_core.ops.model import (
     ORDER_ACCEPTED,
+    ORDER_CANCELLED,
     ORDER_COMPLETED,
     TASK_ACTIVE,
     TASK_ASSIGNED,
@@ -212,6 +213,28 @@ class JournaledOps(WarehouseOps):
         return self._journaled("robot_failed", now, {"robot": robot, "reason": reason},
                                lambda: super(JournaledOps, self).robot_failed(robot, now, reason))
 
+    def cancel_order(self, order_id: str, now: float, requester: str = "") -> str:
+        """Journaled with who asked (a refusal changes nothing and is not written)."""
+        if self.store is None or self._replaying:
+            return super().cancel_order(order_id, now)
+        mark = len(self.events)
+        reason = super().cancel_order(order_id, now)
+        if not reason:
+            self._write([JournalEntry("cancel_order", now, {"order_id": order_id, "requester": requester})], now,
+                        self.events[mark:])
+        return reason
+
+    def set_deadline(self, order_id: str, deadline: float, now: float, requester: str = "") -> str:
+        """Journaled with who asked, and the order's row rewritten (a refusal changes nothing)."""
+        reason = super().set_deadline(order_id, deadline, now)
+        if not reason and self.store is not None and not self._replaying:
+            rec = self.orders[order_id]
+            self.store.write([JournalEntry("order_deadline", now, {"order_id": order_id, "deadline": deadline,
+                                                                   "requester": requester})],
+                             [OrderRow(order_id, rec.order.consumer_id, rec.state, rec.lines_picked,
+                                       order_to_json(rec.order))])
+        return reason
+
     def rack_recovered(self, rack: str, location: str, now: float) -> None:
         return self._journaled("rack_recovered", now, {"rack": rack, "location": location},
                                lambda: super(JournaledOps, self).rack_recovered(rack, location, now))
@@ -242,7 +265,7 @@ class JournaledOps(WarehouseOps):
         self.book.promises.rebuild()
         self.events = _latest_state(self.events)
         report.orders = len(self.orders)
-        report.open_orders = sum(1 for r in self.orders.values() if r.state != ORDER_COMPLETED)
+        report.open_orders = sum(1 for r in self.orders.values() if r.state not in (ORDER_COMPLETED, ORDER_CANCELLED))
         report.tasks_in_flight = [t for t in self.tasks.values() if t.state in (TASK_ASSIGNED, TASK_ACTIVE)]
         self.retire_all_finished()
         return report
@@ -271,6 +294,10 @@ class JournaledOps(WarehouseOps):
             self.robot_failed(d["robot"], now, d["reason"])
         elif entry.kind == "replenished":
             self.replenish(now)
+        elif entry.kind == "order_deadline":
+            self.set_deadline(d["order_id"], float(d["deadline"]), now)
+        elif entry.kind == "cancel_order":
+            self.cancel_order(d["order_id"], now)
         elif entry.kind == "rack_recovered":
             self.rack_recovered(d["rack"], d["location"], now)
         elif entry.kind == "shipped":

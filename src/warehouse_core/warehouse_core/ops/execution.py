@@ -54,6 +54,9 @@ class ExecutionFeedback:
             self.racks.lifted(task)
         elif step.op == OP_PICK:
             for line in task.lines:
+                if self.book.cancelled(line.order_id):  # cancelled while the rack was on its way
+                    self.inventory.unreserve(line.rack, line.sku, line.quantity)
+                    continue
                 self.inventory.pick(line.rack, line.sku, line.quantity)
                 if self.book.picked(line, now):
                     self.dispatch.completed(line.order_id, now)
@@ -84,7 +87,8 @@ class ExecutionFeedback:
         if not picked:
             for line in task.lines:
                 self.inventory.unreserve(line.rack, line.sku, line.quantity)
-                self.book.add_pending(line, promised_to=line.rack)
+                if not self.book.cancelled(line.order_id):
+                    self.book.add_pending(line, promised_to=line.rack)
                 line.rack = ""
             self.racks.station_done(task.station)
         if task.step_index < 0:  # rack never lifted: it stays where it was

@@ -17,7 +17,7 @@ from warehouse_core.ops.orders import Order
 from warehouse_core.ops.shipping import Manifest, TrackingEvent
 from warehouse_core.tasks import OP_CHARGE, OP_NONE, TaskStep
 
-ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED = range(4)
+ORDER_ACCEPTED, ORDER_REJECTED, ORDER_IN_PROGRESS, ORDER_COMPLETED, ORDER_CANCELLED = range(5)
 TASK_QUEUED, TASK_ASSIGNED, TASK_ACTIVE, TASK_DONE, TASK_FAILED, TASK_CANCELLED = range(6)
 TYPE_PICK = 0
 TYPE_CHARGE = 1

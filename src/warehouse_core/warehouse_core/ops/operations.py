@@ -37,6 +37,7 @@ from warehouse_core.ops.execution import ExecutionFeedback
 from warehouse_core.ops.inventory import Inventory
 from warehouse_core.ops.model import (
     ORDER_ACCEPTED,
+    ORDER_CANCELLED,
     ORDER_COMPLETED,
     ORDER_IN_PROGRESS,
     ORDER_REJECTED,
@@ -68,10 +69,10 @@ from warehouse_core.ops.task_board import TaskBoard
 
 # The allocator's vocabulary, importable from the facade's module as the nodes and analysis do.
 __all__ = [
-    "ORDER_ACCEPTED", "ORDER_COMPLETED", "ORDER_IN_PROGRESS", "ORDER_REJECTED", "POLICIES", "TASK_ACTIVE",
-    "TASK_ASSIGNED", "TASK_CANCELLED", "TASK_DONE", "TASK_FAILED", "TASK_QUEUED", "TYPE_CHARGE", "TYPE_PARK",
-    "TYPE_PICK", "ManifestEvent", "OpsConfig", "OpsEvent", "OrderEvent", "OrderRecord", "ParcelEvent", "PickLine",
-    "RobotSlot", "Task", "TaskEvent", "WarehouseOps",
+    "ORDER_ACCEPTED", "ORDER_CANCELLED", "ORDER_COMPLETED", "ORDER_IN_PROGRESS", "ORDER_REJECTED", "POLICIES",
+    "TASK_ACTIVE", "TASK_ASSIGNED", "TASK_CANCELLED", "TASK_DONE", "TASK_FAILED", "TASK_QUEUED",
+    "TYPE_CHARGE", "TYPE_PARK", "TYPE_PICK", "ManifestEvent", "OpsConfig", "OpsEvent", "OrderEvent",
+    "OrderRecord", "ParcelEvent", "PickLine", "RobotSlot", "Task", "TaskEvent", "WarehouseOps",
 ]
 
 # Distance tables the allocator keeps (17 kB each on the large layout; a missing one is a BFS of a
@@ -158,6 +159,21 @@ class WarehouseOps:
         """Refuse ``order`` found bad before :meth:`submit` could read it (a message that does not
         convert), with its ``ORDER_REJECTED`` event like every refusal."""
         return self.book.refuse(order, reason, now)
+
+    def cancel_order(self, order_id: str, now: float) -> str:
+        """Cancel an open order (an operator's request); returns why not, or "" when it was
+        (:meth:`OrderBook.cancel`: nothing picked twice, no line left behind)."""
+        reason = self.book.cancel(order_id, now)
+        if not reason:
+            self.dispatch.cancelled(order_id, now)
+        return reason
+
+    def set_deadline(self, order_id: str, deadline: float, now: float) -> str:
+        """Move an open order's dispatch deadline (sim time); returns why not, or "" when it moved."""
+        reason = self.book.set_deadline(order_id, deadline, now)
+        if not reason:
+            self.dispatch.consolidator.set_deadline(order_id, deadline)
+        return reason
 
     def adopt_order(self, order: Order) -> None:
         """Take ``order`` as accepted without checks (reloaded from the durable store)."""

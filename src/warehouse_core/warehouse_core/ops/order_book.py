@@ -18,10 +18,12 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator
+from dataclasses import replace
 
 from warehouse_core.ops.inventory import Inventory
 from warehouse_core.ops.model import (
     ORDER_ACCEPTED,
+    ORDER_CANCELLED,
     ORDER_COMPLETED,
     ORDER_IN_PROGRESS,
     ORDER_REJECTED,
@@ -164,6 +166,52 @@ class OrderBook:
         del self.pending[line.key]
         self._pending_units[line.sku] -= line.quantity
         self.promises.remove(line)
+
+    # -- operators -------------------------------------------------------------------------
+    def cancel(self, order_id: str, now: float) -> str:
+        """Cancel an open order: its lines leave the pending pool (their promises released); lines
+        already reserved on a rack on its way are not picked when it arrives (:meth:`cancelled`).
+        Returns why it cannot be cancelled, or "" when it was."""
+        rec = self.orders.get(order_id)
+        refusal = self._not_open(order_id, rec)
+        if refusal:
+            return refusal
+        for key in [k for k in self.pending if k[0] == order_id]:
+            self.take_pending(self.pending[key])
+        rec.state = ORDER_CANCELLED
+        self.emit(OrderEvent(order_id, rec.order.consumer_id, ORDER_CANCELLED, len(rec.order.lines),
+                             rec.lines_picked, now, "cancelled by an operator"))
+        return ""
+
+    def set_deadline(self, order_id: str, deadline: float, now: float) -> str:
+        """Move an open order's dispatch deadline (an operator re-prioritising it: the policies serve
+        lines by their slack); its lines waiting for a rack take it at once. Returns why not, or ""."""
+        rec = self.orders.get(order_id)
+        refusal = self._not_open(order_id, rec)
+        if refusal:
+            return refusal
+        if not deadline > now:
+            return f"deadline {deadline:.1f} s is not after now ({now:.1f} s)"
+        rec.order = replace(rec.order, deadline=deadline)
+        for line in self.pending.values():
+            if line.order_id == order_id:
+                line.deadline = deadline
+        return ""
+
+    def _not_open(self, order_id: str, rec: OrderRecord | None) -> str:
+        """Why an operator cannot change the order any more ("" if it is open)."""
+        if rec is None:
+            known = self.retired.same(Order(order_id, "", (), 0.0, 0.0)) is not None
+            return f"order {order_id} has shipped" if known else f"unknown order {order_id!r}"
+        if rec.state == ORDER_COMPLETED:
+            return f"order {order_id} is picked in full already (at packing or shipped)"
+        if rec.state == ORDER_CANCELLED:
+            return f"order {order_id} is cancelled already"
+        return ""
+
+    def cancelled(self, order_id: str) -> bool:
+        rec = self.orders.get(order_id)
+        return rec is not None and rec.state == ORDER_CANCELLED
 
     # -- progress ------------------------------------------------------------------------
     def started(self, task: Task, now: float) -> None:
