@@ -137,7 +137,7 @@ def main() -> None:
                 return False
         wait_for(f"{a.robots} robots in the API", driving, 300)
         watch.spin(20.0)  # the fleet gets going
-        sku = next(s["sku"] for s in client.call("GET", "/skus")[1] if s["available"] > 1000)
+        sku = max(client.call("GET", "/skus")[1], key=lambda s: s["available"])["sku"]  # orders of 1 unit
         api = load(client, a.rate, a.seconds, sku)
         view = console(client.root + "/", 20.0)
         stop = pause(client, watch)
