@@ -1,6 +1,8 @@
 """The operators' HTTP API, versioned under ``/api/v1`` (FastAPI; request and response models validated).
 
-Reads are open (the server binds to 127.0.0.1 by default); every write needs
+Every route is a coroutine on the server's event loop: reads answer from the follower's memory
+(no thread hand-off), writes await the graph's service. Reads are open (the server binds to
+127.0.0.1 by default); every write needs
 ``Authorization: Bearer <token>``. A refused command answers 409 with the reason, an unknown
 robot or order 404, a malformed body 422 naming the field. The app talks to the ROS graph only
 through a :class:`Bridge` (:mod:`warehouse_nodes.api_node` is the real one), so nothing here
@@ -17,7 +19,7 @@ from typing import Literal, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,7 +97,7 @@ class SkuView(BaseModel):
 class Bridge(Protocol):
     """What the API needs from the ROS graph (see :mod:`warehouse_nodes.api_node`)."""
 
-    def fleet(self) -> FleetView: ...
+    def fleet_json(self) -> bytes: ...
 
     def robot(self, name: str) -> RobotView | None: ...
 
@@ -168,8 +170,9 @@ def fleet_routes(bridge: Bridge, writer, stream_period: float) -> APIRouter:
     api = APIRouter(prefix=PREFIX)
 
     @api.get("/fleet", response_model=FleetView)
-    def fleet() -> FleetView:
-        return bridge.fleet()
+    async def fleet() -> Response:
+        """Every robot (metres, radians, map frame) and the operators' state; at most ``refresh`` s old."""
+        return Response(bridge.fleet_json(), media_type="application/json")  # built once for every client
 
     for command in ("pause", "resume", "estop", "reset"):
         api.add_api_route(f"/fleet/{command}", _fleet_handler(bridge, writer, command), methods=["POST"],
@@ -177,7 +180,7 @@ def fleet_routes(bridge: Bridge, writer, stream_period: float) -> APIRouter:
                           summary=f"{command} the fleet" + (" (or a zone)" if command in ("pause", "resume") else ""))
 
     @api.get("/robots/{robot_id}", response_model=RobotView)
-    def robot(robot_id: str) -> RobotView:
+    async def robot(robot_id: str) -> RobotView:
         view = bridge.robot(robot_id)
         if view is None:
             raise HTTPException(404, f"unknown robot {robot_id!r}")
@@ -192,7 +195,7 @@ def fleet_routes(bridge: Bridge, writer, stream_period: float) -> APIRouter:
         return answered(await bridge.robot_service(robot_id, True, who))
 
     @api.get("/layout")
-    def layout() -> dict:
+    async def layout() -> dict:
         """The floor in map-frame metres (walls, storage, stations, chargers), for drawing it."""
         return bridge.layout()
 
@@ -213,11 +216,11 @@ def fleet_routes(bridge: Bridge, writer, stream_period: float) -> APIRouter:
             return  # the client went away
 
     @api.get("/kpis")
-    def kpis() -> dict[str, float]:
+    async def kpis() -> dict[str, float]:
         return bridge.kpis()
 
     @api.get("/skus", response_model=list[SkuView])
-    def skus() -> list[SkuView]:
+    async def skus() -> list[SkuView]:
         """What an order may name, and how many units are not promised yet."""
         return bridge.skus()
 
@@ -241,12 +244,12 @@ def order_routes(bridge: Bridge, writer) -> APIRouter:
         return OrderCreated(order_id=order_id, status="accepted")
 
     @orders.get("", response_model=list[OrderView])
-    def queue(limit: int = Query(100, ge=1, le=5000)) -> list[OrderView]:
+    async def queue(limit: int = Query(100, ge=1, le=5000)) -> list[OrderView]:
         """Open orders (neither completed, rejected nor cancelled), oldest first."""
         return bridge.open_orders(limit)
 
     @orders.get("/{order_id}", response_model=OrderView)
-    def order(order_id: str) -> OrderView:
+    async def order(order_id: str) -> OrderView:
         view = bridge.order(order_id)
         if view is None:
             raise HTTPException(404, f"unknown order {order_id!r}")

@@ -3,11 +3,21 @@
 :class:`GraphFollower` subscribes, on the API node, to the robots' states (``/fleet/states``), the
 operators' control state (``/fleet/control``), the waits (``/fleet/waits``), the orders
 (``/orders``, ``/order_status``), deadlocks (``/planner/deadlocks``) and the simulator's events
-(``/sim/events``), and answers the API's reads from what it heard last. Callbacks run on the ROS
-executor's thread and only replace entries of dicts; the reads copy before they iterate.
+(``/sim/events``), and answers the API's reads from what it heard last.
+
+Reads are cheap at fleet scale: the order counts, the open orders and the units ordered per SKU
+are kept up to date as events arrive (no read walks every order), and the fleet's JSON (what
+``GET /fleet`` and the live stream send) is built at most once per ``refresh`` seconds, and only
+when something changed, however many clients ask. Callbacks run on the ROS executor's thread and
+only replace entries; the reads copy before they iterate.
 """
 
 from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import NamedTuple
 
 from rclpy.node import Node
 
@@ -26,37 +36,54 @@ from warehouse_interfaces.msg import (
 )
 from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
-from warehouse_nodes.api_app import FleetView, OrderView, RobotView, SkuView
+from warehouse_nodes.api_app import OrderView, RobotView, SkuView
 
 MODE_NAMES = {v: k[len("MODE_"):].lower() for k, v in vars(RobotState).items() if k.startswith("MODE_")}
 ORDER_STATES = {OrderStatus.STATE_ACCEPTED: "accepted", OrderStatus.STATE_REJECTED: "rejected",
                 OrderStatus.STATE_IN_PROGRESS: "in_progress", OrderStatus.STATE_COMPLETED: "completed",
                 OrderStatus.STATE_CANCELLED: "cancelled"}
+CLOSED = (OrderStatus.STATE_COMPLETED, OrderStatus.STATE_REJECTED, OrderStatus.STATE_CANCELLED)
 SIM_EVENTS = {SimEvent.EVENT_ROBOT_FAILED: ("failure", "failed"),
               SimEvent.EVENT_ROBOT_REMOVED: ("failure", "towed away"),
               SimEvent.EVENT_LIFT_FAILED: ("failure", "could not lift its rack"),
               SimEvent.EVENT_DROP_FAILED: ("failure", "could not put its rack down")}
 
 
-class GraphFollower:
-    """The API's picture of the graph (see the module docstring); ``stock``: units per SKU at start."""
+class Robot(NamedTuple):
+    """A robot as the API shows it (from its last state)."""
 
-    def __init__(self, node: Node, stock: dict[str, int]) -> None:
-        self.node = node
-        self.stock = stock
-        self.ordered: dict[str, dict[str, int]] = {}  # order id -> sku -> units (from /orders)
-        self.robots: dict[str, RobotState] = {}
+    x: float
+    y: float
+    theta: float
+    mode: str
+    task_id: str
+    battery: float
+
+
+class GraphFollower:
+    """The API's picture of the graph (see the module docstring); ``stock``: units per SKU at start;
+    ``refresh``: [s, wall] the fleet's JSON is at most this old."""
+
+    def __init__(self, node: Node, stock: dict[str, int], refresh: float = 0.2) -> None:
+        self.node, self.stock, self.refresh = node, stock, refresh
+        self.robots: dict[str, Robot] = {}
         self.control = FleetControl()
         self.waits: dict[str, list[str]] = {}
         self.orders: dict[str, OrderStatus] = {}
+        self.open: dict[str, None] = {}  # open order ids in arrival order (an ordered set)
+        self.counts: Counter = Counter()  # orders by state
+        self.lines_picked = 0
+        self.units: dict[str, dict[str, int]] = {}  # order id -> sku -> units (from /orders)
+        self.taken: Counter = Counter()  # units of the accepted, not cancelled orders per SKU
+        self.counted: set[str] = set()  # orders whose units are in ``taken``
         self.alarms = AlarmLog()
-        channels.subscription(node, topics.FLEET_STATES, self.on_states)
-        channels.subscription(node, topics.FLEET_CONTROL, self.on_control)
-        channels.subscription(node, topics.FLEET_WAITS, self.on_waits)
-        channels.subscription(node, topics.ORDERS, self.on_order)
-        channels.subscription(node, topics.ORDER_STATUS, self.on_order_status)
-        channels.subscription(node, topics.PLANNER_DEADLOCKS, self.on_deadlock)
-        channels.subscription(node, topics.SIM_EVENTS, self.on_sim_event)
+        self.changed = True
+        self._fleet: tuple[float, bytes, list] = (-1.0, b"", [])  # (built at, JSON, compact rows)
+        for topic, callback in ((topics.FLEET_STATES, self.on_states), (topics.FLEET_CONTROL, self.on_control),
+                                (topics.FLEET_WAITS, self.on_waits), (topics.ORDERS, self.on_order),
+                                (topics.ORDER_STATUS, self.on_order_status),
+                                (topics.PLANNER_DEADLOCKS, self.on_deadlock), (topics.SIM_EVENTS, self.on_sim_event)):
+            channels.subscription(node, topic, callback)
 
     def now(self) -> float:
         return self.node.get_clock().now().nanoseconds * 1e-9
@@ -64,30 +91,63 @@ class GraphFollower:
     # -- callbacks (executor thread) -------------------------------------------------------------
     def on_states(self, msg: FleetState) -> None:
         t = conv.from_time(msg.header.stamp)
-        for state in conv.fleet_state_entries(msg):
-            self.robots[state.robot_id] = state
-            self.alarms.observe_robot(t, state.robot_id, MODE_NAMES.get(state.mode, ""), float(state.battery))
+        tasks = msg.task_ids if len(msg.task_ids) == len(msg.robot_ids) else [""] * len(msg.robot_ids)
+        for rid, x, y, theta, mode, task, battery in zip(msg.robot_ids, msg.x, msg.y, msg.theta, msg.modes, tasks,
+                                                         msg.battery, strict=False):
+            name = MODE_NAMES.get(mode, str(mode))
+            self.robots[rid] = Robot(float(x), float(y), float(theta), name, task, float(battery))
+            self.alarms.observe_robot(t, rid, name, float(battery))
+        self.changed = True
 
     def on_control(self, msg: FleetControl) -> None:
         if msg.seq > self.control.seq and msg.last_action:
             self.alarms.add(conv.from_time(msg.header.stamp), "operator", "", msg.last_action)
         if msg.seq >= self.control.seq:
             self.control = msg
+            self.changed = True
 
     def on_waits(self, msg: FleetWaits) -> None:
         for w in msg.waits:
             self.waits[w.robot_id] = list(w.chain) if w.chain else ([w.blocker] if w.blocker else [])
+        self.changed = True
 
     def on_order(self, msg: Order) -> None:
         units: dict[str, int] = {}
         for line in msg.lines:
             units[line.sku] = units.get(line.sku, 0) + int(line.quantity)
-        self.ordered[msg.order_id] = units
+        self.units[msg.order_id] = units
+        self._count_units(msg.order_id)
 
     def on_order_status(self, msg: OrderStatus) -> None:
-        old = self.orders.get(msg.order_id)
-        if old is None or msg.state >= old.state or msg.state == OrderStatus.STATE_REJECTED:  # cancelled: 4
-            self.orders[msg.order_id] = msg
+        oid = msg.order_id
+        old = self.orders.get(oid)
+        if old is not None and msg.state < old.state and msg.state != OrderStatus.STATE_REJECTED:
+            return  # an older event (latched history) after a newer one
+        if old is not None:
+            self.counts[old.state] -= 1
+            self.lines_picked -= old.lines_picked
+        self.orders[oid] = msg
+        self.counts[msg.state] += 1
+        self.lines_picked += msg.lines_picked
+        if msg.state in CLOSED:
+            self.open.pop(oid, None)
+        else:
+            self.open.setdefault(oid, None)
+        self._count_units(oid)
+
+    def _count_units(self, oid: str) -> None:
+        """Units of an accepted order count as taken once both its lines and its status are known;
+        a rejected or cancelled order's do not (any more)."""
+        status, units = self.orders.get(oid), self.units.get(oid)
+        if status is None or units is None:
+            return
+        live = status.state not in (OrderStatus.STATE_REJECTED, OrderStatus.STATE_CANCELLED)
+        if live and oid not in self.counted:
+            self.taken.update(units)
+            self.counted.add(oid)
+        elif not live and oid in self.counted:
+            self.taken.subtract(units)
+            self.counted.discard(oid)
 
     def on_deadlock(self, msg: DeadlockReport) -> None:
         t = conv.from_time(msg.header.stamp)
@@ -105,28 +165,50 @@ class GraphFollower:
 
     # -- reads (the API's thread) ----------------------------------------------------------------
     def robot(self, name: str) -> RobotView | None:
-        s = self.robots.get(name)
-        if s is None:
+        r = self.robots.get(name)
+        if r is None:
             return None
-        return RobotView(id=name, x=s.x, y=s.y, theta=s.theta, mode=MODE_NAMES.get(s.mode, str(s.mode)),
-                         in_service=name not in set(self.control.out_of_service), task_id=s.task_id,
-                         battery=float(s.battery), waiting_for=self.waits.get(name, []))
+        return RobotView(id=name, x=r.x, y=r.y, theta=r.theta, mode=r.mode, task_id=r.task_id, battery=r.battery,
+                         in_service=name not in set(self.control.out_of_service), waiting_for=self.waits.get(name, []))
 
-    def fleet(self) -> FleetView:
+    def _snapshot(self) -> tuple[bytes, list]:
+        """The fleet as JSON (``GET /fleet``) and as compact rows (the stream), rebuilt only when
+        something changed and the last build is ``refresh`` s old."""
+        built, body, rows = self._fleet
+        wall = time.monotonic()
+        if body and (not self.changed or wall - built < self.refresh):
+            return body, rows
+        self.changed = False
         c = self.control
-        robots = [self.robot(n) for n in sorted(list(self.robots))]
-        return FleetView(paused=c.paused, estop=c.estop, zones=[list(z) for z in conv.control_from_msg(c).zones],
-                         robots=[r for r in robots if r is not None])
+        out = set(c.out_of_service)
+        zones = [list(z) for z in conv.control_from_msg(c).zones]
+        robots, rows = [], []
+        for n, r in sorted(dict(self.robots).items()):
+            robots.append({"id": n, "x": r.x, "y": r.y, "theta": r.theta, "mode": r.mode, "in_service": n not in out,
+                           "task_id": r.task_id, "battery": r.battery, "waiting_for": self.waits.get(n, [])})
+            rows.append([n, round(r.x, 3), round(r.y, 3), round(r.theta, 3), r.mode, n not in out, r.task_id,
+                         round(r.battery, 3)])
+        body = json.dumps({"paused": c.paused, "estop": c.estop, "zones": zones, "robots": robots},
+                          separators=(",", ":")).encode()
+        self._fleet = (wall, body, rows)
+        return body, rows
+
+    def invalidate(self) -> None:
+        """The next read rebuilds the fleet's JSON (a command was just applied)."""
+        self.changed = True
+        self._fleet = (-1.0, *self._fleet[1:])
+
+    def fleet_json(self) -> bytes:
+        """``GET /fleet``'s body (:class:`~warehouse_nodes.api_app.FleetView`)."""
+        return self._snapshot()[0]
 
     def frame(self, last_alarm: int) -> dict:
         """One message of the live stream: the fleet in compact rows, the KPIs, the alarms after ``last_alarm``."""
         c = self.control
-        out = set(c.out_of_service)
-        rows = [[n, round(s.x, 3), round(s.y, 3), round(s.theta, 3), MODE_NAMES.get(s.mode, ""), n not in out,
-                 s.task_id, round(float(s.battery), 3)] for n, s in sorted(dict(self.robots).items())]
         return {"t": self.now(), "paused": c.paused, "estop": c.estop,
                 "zones": [list(z) for z in conv.control_from_msg(c).zones],
-                "robots": rows, "kpis": self.kpis(), "alarms": [a.to_json() for a in self.alarms.after(last_alarm)]}
+                "robots": self._snapshot()[1], "kpis": self.kpis(),
+                "alarms": [a.to_json() for a in self.alarms.after(last_alarm)]}
 
     def order(self, order_id: str) -> OrderView | None:
         s = self.orders.get(order_id)
@@ -137,29 +219,26 @@ class GraphFollower:
 
     def open_orders(self, limit: int) -> list[OrderView]:
         """Orders neither completed, rejected nor cancelled, the oldest ``limit`` first (the queue)."""
-        done = (OrderStatus.STATE_COMPLETED, OrderStatus.STATE_REJECTED, OrderStatus.STATE_CANCELLED)
-        ids = [o for o, s in list(self.orders.items()) if s.state not in done][:limit]
+        ids = []
+        for oid in list(self.open):
+            ids.append(oid)
+            if len(ids) == limit:
+                break
         return [v for v in (self.order(o) for o in ids) if v is not None]
 
     def skus(self) -> list[SkuView]:
-        """Stock at start less the units of every accepted order seen (not counting refills)."""
-        taken: dict[str, int] = {}
-        for oid, units in list(self.ordered.items()):
-            st = self.orders.get(oid)
-            if st is not None and st.state != OrderStatus.STATE_REJECTED:
-                for sku, n in units.items():
-                    taken[sku] = taken.get(sku, 0) + n
+        """Stock at start less the units of the accepted orders seen (not counting refills)."""
+        taken = dict(self.taken)
         return [SkuView(sku=k, available=max(0, v - taken.get(k, 0))) for k, v in self.stock.items()]
 
     def kpis(self) -> dict[str, float]:
-        orders = list(self.orders.values())
-        states = [s.state for s in orders]
+        n = self.counts
         return {"sim_time_s": round(self.now(), 2), "robots": len(self.robots),
-                "orders_received": len(states),
-                "orders_rejected": states.count(OrderStatus.STATE_REJECTED),
-                "orders_completed": states.count(OrderStatus.STATE_COMPLETED),
-                "orders_cancelled": states.count(OrderStatus.STATE_CANCELLED),
-                "order_lines_picked": sum(s.lines_picked for s in orders),
+                "orders_received": sum(n.values()),
+                "orders_rejected": n[OrderStatus.STATE_REJECTED],
+                "orders_completed": n[OrderStatus.STATE_COMPLETED],
+                "orders_cancelled": n[OrderStatus.STATE_CANCELLED],
+                "order_lines_picked": self.lines_picked,
                 "robots_out_of_service": len(self.control.out_of_service)}
 
 

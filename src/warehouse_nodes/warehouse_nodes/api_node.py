@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from warehouse_interfaces.msg import Order
 from warehouse_interfaces.srv import CancelOrder, EndRun, FleetCommand, SetRobotService, SubmitOrder, UpdateOrder
 from warehouse_nodes import channels
 from warehouse_nodes import conversions as conv
-from warehouse_nodes.api_app import Answer, FleetView, OrderBody, OrderView, RobotView, SkuView, create_app
+from warehouse_nodes.api_app import Answer, OrderBody, OrderView, RobotView, SkuView, create_app
 from warehouse_nodes.api_follow import GraphFollower, layout_view
 from warehouse_nodes.configs import ApiConfig
 from warehouse_nodes.params import declare_config
@@ -81,8 +82,8 @@ class ApiNode(Node):
         self.update_client = channels.client(self, topics.ORDER_UPDATE)
 
     # -- the API's bridge (asyncio thread) -------------------------------------------------------
-    def fleet(self) -> FleetView:
-        return self.follow.fleet()
+    def fleet_json(self) -> bytes:
+        return self.follow.fleet_json()
 
     def robot(self, name: str) -> RobotView | None:
         return self.follow.robot(name)
@@ -138,14 +139,25 @@ class ApiNode(Node):
                                      "the request may still be applied: read the state again") from None
 
     async def fleet_command(self, command: str, zone: list[int] | None, requester: str) -> Answer:
+        seq = self.follow.control.seq
         r = await self._call(self.command_client, FleetCommand.Request(command=command, zone=zone or [],
                                                                          requester=requester), "task allocator")
-        return Answer(accepted=r.accepted, message=r.message)
+        return await self._seen(seq, Answer(accepted=r.accepted, message=r.message))
 
     async def robot_service(self, robot: str, in_service: bool, requester: str) -> Answer:
+        seq = self.follow.control.seq
         r = await self._call(self.service_client, SetRobotService.Request(robot_id=robot, in_service=in_service,
                                                                             requester=requester), "task allocator")
-        return Answer(accepted=r.accepted, message=r.message)
+        return await self._seen(seq, Answer(accepted=r.accepted, message=r.message))
+
+    async def _seen(self, seq: int, answer: Answer) -> Answer:
+        """Answer an accepted command once its control state (``/fleet/control``, a newer ``seq``) has
+        arrived here, so that a read right after it shows it (at most ``call_timeout``)."""
+        end = time.monotonic() + self.cfg.call_timeout
+        while answer.accepted and self.follow.control.seq <= seq and time.monotonic() < end:
+            await asyncio.sleep(0.01)
+        self.follow.invalidate()
+        return answer
 
     async def submit_order(self, order: OrderBody) -> tuple[bool, str, str]:
         now = self.get_clock().now().nanoseconds * 1e-9
