@@ -49,7 +49,7 @@ from collections.abc import Collection
 from rclpy.clock import Clock, ClockType
 
 from warehouse_core import topics
-from warehouse_core.fleet.control import FleetControl as FleetControlState
+from warehouse_core.fleet.control import ReleaseGate, release_gate
 from warehouse_core.fleet.execution import WaitTracker
 from warehouse_core.fleet.fleet_planner import PLAN_ID, FleetPlanner
 from warehouse_core.fleet.restart import PlannerRestart, Reported, reach, reach_moves, settled_again
@@ -131,7 +131,8 @@ class PlannerNode(ManagedNode):
         self.fault_pub = channels.publisher(self, topics.SIM_FAULTS)
         self.obstacle_events: list[FaultEvent] = []  # obstacles announced, applied on the next round
         channels.subscription(self, topics.SIM_FAULTS, self.on_fault)
-        self.control = FleetControlState((self.grid.width, self.grid.height))  # operators' pause (allocator's desk)
+        self.control_seq = -1  # of the operators' control state obeyed (the allocator's desk)
+        self.gate: ReleaseGate | None = None  # what it holds back, worked out once per change
         channels.subscription(self, topics.FLEET_CONTROL, self.on_control)
         self.restart = PlannerRestart(self.cfg.restart_settle_timeout)
         self.waiting_since: float | None = None  # [s, sim] a restarted planner waits for robots to settle
@@ -198,8 +199,8 @@ class PlannerNode(ManagedNode):
     def on_control(self, msg: FleetControl) -> None:
         """The operators' latest control state: no release from or into what it pauses."""
         state = conv.control_from_msg(msg)
-        if state.seq >= self.control.state.seq:
-            self.control.state = state
+        if state.seq >= self.control_seq:
+            self.control_seq, self.gate = state.seq, release_gate(state, self.grid.width)
 
     def on_fault(self, msg: FaultEvent) -> None:
         if msg.kind == "blocked_cell" and msg.has_cell and msg.event in (FaultEvent.EVENT_INJECTED,
@@ -290,7 +291,7 @@ class PlannerNode(ManagedNode):
                 self.path_pubs[m.robot_id].publish(m)
             self.plan_pub.publish(FleetPlan(header=conv.header(now), paths=msgs, planning_time_s=elapsed,
                                            planning_cpu_s=cpu))
-        results = fleet.release_all(step, self.control.gate(self.grid.width))
+        results = fleet.release_all(step, self.gate)
         releases = {n: (fleet.traffic.paths[n].plan_id, idx) for n, (idx, _why) in results.items()}
         if not self.link.drop_outbound(now):
             self.release_pub.publish(conv.release_msg(releases, now))

@@ -143,10 +143,15 @@ class FleetControl:
 
     def gate(self, width: int) -> ReleaseGate | None:
         """What the planner's release must hold back now; None when nothing is held."""
-        s = self.state
-        if not (s.halted or s.zones):
-            return None
-        return ReleaseGate(s.halted, zone_cells(s.zones, width))
+        return release_gate(self.state, width)
+
+
+def release_gate(state: ControlState, width: int) -> ReleaseGate | None:
+    """What a planner's release must hold back in ``state`` (flat cells on a grid ``width`` wide);
+    None when nothing is held."""
+    if not (state.halted or state.zones):
+        return None
+    return ReleaseGate(state.halted, zone_cells(state.zones, width))
 
 
 def describe(a: OperatorAction) -> str:
