@@ -21,9 +21,10 @@
   service: its task fails and its unpicked lines go back to the pending pool. When the
   simulator announces on ``/sim/events`` where a failed robot's rack was put down, the rack
   is available again there.
-* Operator commands (``/fleet/command``, ``/fleet/robot_service``; :mod:`warehouse_nodes.operator_desk`):
-  pause, emergency stop, robots out of service, journaled in the state store and latched on
-  ``/fleet/control``; a robot out of service gets no new task.
+* Operator commands (``/fleet/command``, ``/fleet/robot_service``, ``/orders/cancel``,
+  ``/orders/update``; :mod:`warehouse_nodes.operator_desk`): pause, emergency stop, robots out of
+  service, order cancel and deadline, journaled in the state store; the fleet's control state is
+  latched on ``/fleet/control``; a robot out of service gets no new task.
 * A robot that could not lift its rack answers ``FAILURE_LIFT``: the visit fails, its lines go
   back to the pending pool, and the rack is left alone for ``rack_retry_after`` seconds.
 * With ``state_store`` (a file; ``./warehouse run`` puts ``state.db`` in the run directory)
@@ -266,8 +267,7 @@ class AllocatorNode(ManagedNode):
     def _publish_open_orders(self) -> None:
         """Accepted orders not yet completed, on ``/allocator/open_orders`` (latched) every round:
         a run's ``orders_lost`` counts accepted orders neither completed, cancelled nor in the last list."""
-        done = (operations.ORDER_COMPLETED, operations.ORDER_CANCELLED)
-        open_ids = [o for o, rec in self.ops.orders.items() if rec.state not in done]
+        open_ids = [o for o, rec in self.ops.orders.items() if rec.open]
         self.open_orders_pub.publish(conv.open_orders_msg(open_ids, self.now()))
 
     def on_fleet_states(self, msg: FleetState) -> None:

@@ -26,8 +26,6 @@ from warehouse_core.ops.config import OpsConfig
 from warehouse_core.ops.inventory import Inventory
 from warehouse_core.ops.model import (
     ORDER_ACCEPTED,
-    ORDER_CANCELLED,
-    ORDER_COMPLETED,
     TASK_ACTIVE,
     TASK_ASSIGNED,
     OpsEvent,
@@ -265,7 +263,7 @@ class JournaledOps(WarehouseOps):
         self.book.promises.rebuild()
         self.events = _latest_state(self.events)
         report.orders = len(self.orders)
-        report.open_orders = sum(1 for r in self.orders.values() if r.state not in (ORDER_COMPLETED, ORDER_CANCELLED))
+        report.open_orders = sum(1 for r in self.orders.values() if r.open)
         report.tasks_in_flight = [t for t in self.tasks.values() if t.state in (TASK_ASSIGNED, TASK_ACTIVE)]
         self.retire_all_finished()
         return report

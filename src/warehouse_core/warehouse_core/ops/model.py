@@ -109,6 +109,11 @@ class OrderRecord:
     lines_picked: int = 0
     completed_at: float | None = None
 
+    @property
+    def open(self) -> bool:
+        """Neither picked in full nor cancelled: the allocator still owes it."""
+        return self.state not in (ORDER_COMPLETED, ORDER_CANCELLED)
+
 
 @dataclass
 class RobotSlot:
