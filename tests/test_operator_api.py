@@ -187,7 +187,7 @@ def test_operators_use_the_web_console(live):
         wait_for("at least 5 frames drawn a second", lambda: stats()["fps"] >= 5, 5)
 
         driver.find_element(By.ID, "token").send_keys(TOKEN)
-        truth.spin(1.0)
+        wait_for("the simulator's ground truth here", lambda: truth.spin(0.2) or truth.samples, 30, 0)
         asked = truth.samples[-1][0]
         driver.find_element(By.ID, "pause").click()
         wait_for("the pause answered", lambda: "pause" in driver.find_element(By.ID, "message").text, 10)
@@ -226,6 +226,7 @@ def test_operators_use_the_web_console(live):
 def test_the_api_ends_the_run_with_every_action_journaled_and_no_collision(live):
     """``--duration 0`` runs until ``POST /api/v1/shutdown``, which ends it with its report."""
     out, run, c = live
+    wait_for("an order completed", lambda: c.call("GET", "/kpis")[1]["orders_completed"] >= 1, 180, 1.0)
     assert c.call("POST", "/shutdown", token="")[0] == 401
     status, body = c.call("POST", "/shutdown")
     assert status == 200 and "api:127.0.0.1" in body["message"], body
